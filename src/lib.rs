@@ -1,0 +1,17 @@
+//! circuitcheck: state a circuit hypothesis in a `.circuit` file, check it, and test it
+//! against GPT-2 with everything outside the circuit knocked out.
+//!
+//! The pipeline, one module per layer (see ARCHITECTURE.md):
+//! `dsl` (text → checked `Circuit`) → `graph` (petgraph view) → `model` (GPT-2 with
+//! interventions) → `task` (datasets, named positions) → `eval` (knockouts, metrics) →
+//! `report` (terminal, JSON, Markdown) → `cli`.
+
+pub mod cli;
+pub mod dsl;
+pub mod eval;
+pub mod graph;
+pub mod model;
+pub mod report;
+pub mod task;
+#[doc(hidden)]
+pub mod testing;

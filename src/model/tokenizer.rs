@@ -1,0 +1,140 @@
+//! The GPT-2 byte-level BPE tokenizer, loaded through the `tokenizers` crate from either a
+//! `tokenizer.json` or the original `vocab.json` + `merges.txt` pair.
+
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic;
+use thiserror::Error;
+use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use tokenizers::models::bpe::BPE;
+use tokenizers::AddedToken;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+
+pub const END_OF_TEXT: &str = "<|endoftext|>";
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum TokenizerError {
+    #[error("no tokenizer in {}", dir.display())]
+    #[diagnostic(
+        code(tokenizer::missing),
+        help("put `tokenizer.json`, or `vocab.json` and `merges.txt`, in that directory")
+    )]
+    Missing { dir: PathBuf },
+    #[error("cannot load tokenizer from {}: {reason}", path.display())]
+    #[diagnostic(
+        code(tokenizer::invalid),
+        help("the file must be a Hugging Face tokenizer file (or GPT-2 vocab.json + merges.txt)")
+    )]
+    Invalid { path: PathBuf, reason: String },
+    #[error("cannot tokenize {text:?}: {reason}")]
+    #[diagnostic(code(tokenizer::encode))]
+    Encode { text: String, reason: String },
+}
+
+/// A loaded tokenizer. Encoding adds no special tokens: GPT-2 prompts in the IOI paper
+/// have no BOS token.
+#[derive(Clone)]
+pub struct Tokenizer {
+    inner: tokenizers::Tokenizer,
+    source: PathBuf,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("source", &self.source)
+            .field("vocab_size", &self.vocab_size())
+            .finish()
+    }
+}
+
+impl Tokenizer {
+    /// Loads `tokenizer.json` from `dir`, or else `vocab.json` + `merges.txt`.
+    pub fn from_dir(dir: &Path) -> Result<Self, TokenizerError> {
+        let json = dir.join("tokenizer.json");
+        if json.is_file() {
+            return Self::from_tokenizer_json(&json);
+        }
+        let vocab = dir.join("vocab.json");
+        let merges = dir.join("merges.txt");
+        if vocab.is_file() && merges.is_file() {
+            return Self::from_vocab_and_merges(&vocab, &merges);
+        }
+        Err(TokenizerError::Missing {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn from_tokenizer_json(path: &Path) -> Result<Self, TokenizerError> {
+        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| TokenizerError::Invalid {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            inner,
+            source: path.to_path_buf(),
+        })
+    }
+
+    /// Builds GPT-2's byte-level BPE from the original vocabulary and merge files.
+    pub fn from_vocab_and_merges(vocab: &Path, merges: &Path) -> Result<Self, TokenizerError> {
+        let invalid = |reason: String| TokenizerError::Invalid {
+            path: vocab.to_path_buf(),
+            reason,
+        };
+        let vocab_str = vocab.to_str().ok_or_else(|| invalid("path is not UTF-8".into()))?;
+        let merges_str = merges.to_str().ok_or_else(|| invalid("path is not UTF-8".into()))?;
+        let bpe = BPE::from_file(vocab_str, merges_str)
+            .build()
+            .map_err(|e| invalid(e.to_string()))?;
+        let mut inner = tokenizers::Tokenizer::new(bpe);
+        inner.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+        inner.with_decoder(Some(ByteLevelDecoder::default()));
+        // GPT-2's end-of-text marker is a special token, never split by BPE.
+        if inner.token_to_id(END_OF_TEXT).is_some() {
+            inner.add_special_tokens(&[AddedToken::from(END_OF_TEXT, true)]);
+        }
+        Ok(Self {
+            inner,
+            source: vocab.to_path_buf(),
+        })
+    }
+
+    /// Where this tokenizer was loaded from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// Number of token ids, added (special) tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        let encoding = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| TokenizerError::Encode {
+                text: text.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// The id of `text` if it is exactly one token, e.g. `" Mary"`.
+    pub fn single_token(&self, text: &str) -> Option<u32> {
+        match self.encode(text).ok()?.as_slice() {
+            [id] => Some(*id),
+            _ => None,
+        }
+    }
+
+    pub fn decode(&self, ids: &[u32]) -> String {
+        self.inner.decode(ids, false).unwrap_or_default()
+    }
+
+    /// The text of one token as a user would read it (byte-level symbols decoded).
+    pub fn token_text(&self, id: u32) -> String {
+        self.decode(&[id])
+    }
+}

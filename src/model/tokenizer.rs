@@ -92,7 +92,9 @@ impl Tokenizer {
         inner.with_decoder(Some(ByteLevelDecoder::default()));
         // GPT-2's end-of-text marker is a special token, never split by BPE.
         if inner.token_to_id(END_OF_TEXT).is_some() {
-            inner.add_special_tokens(&[AddedToken::from(END_OF_TEXT, true)]);
+            inner
+                .add_special_tokens([AddedToken::from(END_OF_TEXT, true)])
+                .map_err(|e| invalid(e.to_string()))?;
         }
         Ok(Self {
             inner,

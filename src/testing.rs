@@ -31,7 +31,9 @@ pub fn byte_to_char() -> [char; 256] {
 pub fn write_tiny_tokenizer(dir: &Path, words: &[&str]) -> io::Result<()> {
     let chars = byte_to_char();
     let symbols = |text: &str| -> Vec<String> {
-        text.bytes().map(|b| chars[b as usize].to_string()).collect()
+        text.bytes()
+            .map(|b| chars[b as usize].to_string())
+            .collect()
     };
     let mut vocab: BTreeMap<String, u32> = BTreeMap::new();
     let mut ordered: Vec<String> = Vec::new();

@@ -1,5 +1,78 @@
-//! The command-line interface.
+//! The command-line interface: one file per subcommand; this one parses arguments and
+//! turns outcomes into exit codes (0 fine, 1 the check found problems, 2 bad usage or input).
 
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+mod fmt;
+mod graph;
+mod lint;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "circuitcheck",
+    version,
+    about = "Check circuit hypotheses about GPT-2 against the model",
+    long_about = "Check circuit hypotheses about GPT-2 against the model.\n\n\
+        A hypothesis is a `.circuit` file (see grammar/GRAMMAR.md): attention heads grouped \
+        in classes, the token positions where they act and the edges between them."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and check circuit files, without the model
+    Lint(lint::Args),
+    /// Rewrite circuit files in canonical form
+    Fmt(fmt::Args),
+    /// Export the hypothesis graph of a circuit (graphviz DOT or JSON)
+    Graph(graph::Args),
+}
+
+/// What a command reports back: exit 0, 1 or 2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    Error,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        ExitCode::from(match outcome {
+            Outcome::Success => 0,
+            Outcome::Failure => 1,
+            Outcome::Error => 2,
+        })
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let outcome = match cli.command {
+        Command::Lint(args) => lint::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
+        Command::Graph(args) => graph::run(&args),
+    };
+    match outcome {
+        Ok(outcome) => outcome.into(),
+        Err(report) => {
+            eprintln!("{report:?}");
+            ExitCode::from(2)
+        }
+    }
 }

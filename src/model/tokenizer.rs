@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use miette::Diagnostic;
 use thiserror::Error;
+use tokenizers::AddedToken;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::BPE;
-use tokenizers::AddedToken;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 
 pub const END_OF_TEXT: &str = "<|endoftext|>";
@@ -66,10 +66,11 @@ impl Tokenizer {
     }
 
     pub fn from_tokenizer_json(path: &Path) -> Result<Self, TokenizerError> {
-        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| TokenizerError::Invalid {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let inner =
+            tokenizers::Tokenizer::from_file(path).map_err(|e| TokenizerError::Invalid {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         Ok(Self {
             inner,
             source: path.to_path_buf(),
@@ -82,8 +83,12 @@ impl Tokenizer {
             path: vocab.to_path_buf(),
             reason,
         };
-        let vocab_str = vocab.to_str().ok_or_else(|| invalid("path is not UTF-8".into()))?;
-        let merges_str = merges.to_str().ok_or_else(|| invalid("path is not UTF-8".into()))?;
+        let vocab_str = vocab
+            .to_str()
+            .ok_or_else(|| invalid("path is not UTF-8".into()))?;
+        let merges_str = merges
+            .to_str()
+            .ok_or_else(|| invalid("path is not UTF-8".into()))?;
         let bpe = BPE::from_file(vocab_str, merges_str)
             .build()
             .map_err(|e| invalid(e.to_string()))?;

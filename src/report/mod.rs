@@ -1,1 +1,3 @@
-//! (filled by its issue)
+//! Everything circuitcheck shows a person or a machine: diagnostics, graphs, results.
+
+pub mod diagnostics;

@@ -1,0 +1,70 @@
+//! `circuitcheck fmt FILE... [--check]`
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use miette::NamedSource;
+
+use crate::cli::Outcome;
+use crate::dsl::{format, parser};
+use crate::report::diagnostics;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Circuit files to format in place
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Change nothing; exit 1 if a file is not in canonical form
+    #[arg(long)]
+    check: bool,
+}
+
+pub fn run(args: &Args) -> miette::Result<Outcome> {
+    let mut outcome = Outcome::Success;
+    let color = diagnostics::use_color(&std::io::stderr());
+    for path in &args.files {
+        let name = path.to_string_lossy();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: cannot read {name}: {error}");
+                outcome = Outcome::Error;
+                continue;
+            }
+        };
+        let source = NamedSource::new(name.as_ref(), Arc::<str>::from(text.as_str()));
+        let file = match parser::parse(&source) {
+            Ok(file) => file,
+            Err(diagnostic) => {
+                eprint!("{}", diagnostics::render_human(&[&diagnostic], color));
+                outcome = Outcome::Error;
+                continue;
+            }
+        };
+        let formatted = format::format(&file);
+        if formatted == text {
+            continue;
+        }
+        if args.check {
+            eprintln!("{name}: not in canonical form (run `circuitcheck fmt {name}`)");
+            if outcome == Outcome::Success {
+                outcome = Outcome::Failure;
+            }
+        } else if let Err(error) = write_atomically(path, &formatted) {
+            eprintln!("error: cannot write {name}: {error}");
+            outcome = Outcome::Error;
+        } else {
+            eprintln!("formatted {name}");
+        }
+    }
+    Ok(outcome)
+}
+
+/// Writes through a temporary file in the same directory, so an interrupted run never
+/// leaves a half-written circuit.
+fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".fmt-tmp");
+    std::fs::write(&temp, text)?;
+    std::fs::rename(&temp, path)
+}

@@ -1,0 +1,1083 @@
+//! Syntax tree (+ the resolved circuit it extends) → checked `Circuit`, collecting every
+//! problem of the file in one pass instead of stopping at the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::dsl::ast::{self, *};
+use crate::dsl::circuit::*;
+use crate::dsl::diagnostic::{Code, Diagnostic, Source, list_words};
+use crate::dsl::environment::{Environment, ModelShape};
+
+/// Where the classes and heads of a resolved circuit were written, so a variant's
+/// diagnostics can say where something it clashes with came from.
+#[derive(Clone, Debug, Default)]
+pub struct Origins {
+    /// Class name → (file, span of its name).
+    pub classes: BTreeMap<String, (String, Span)>,
+    /// Head → (file, span).
+    pub heads: BTreeMap<Head, (String, Span)>,
+}
+
+/// The circuit a variant starts from.
+pub struct Base<'a> {
+    pub circuit: &'a Circuit,
+    pub origins: &'a Origins,
+}
+
+pub struct Analysis {
+    /// Present when the file has no errors (warnings allowed).
+    pub circuit: Option<Circuit>,
+    pub origins: Origins,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+struct WorkingClass {
+    name: String,
+    description: Option<String>,
+    positions: Positions,
+    heads: BTreeSet<Head>,
+}
+
+struct Analyzer<'a> {
+    source: &'a Source,
+    env: &'a dyn Environment,
+    base: Option<Base<'a>>,
+    diagnostics: Vec<Diagnostic>,
+    shape: Option<(String, ModelShape)>,
+    task: Option<(String, Vec<String>)>,
+    classes: Vec<WorkingClass>,
+    origins: Origins,
+    edges: BTreeSet<Edge>,
+    expectations: Vec<Expectation>,
+    minimality_sets: Vec<MinimalitySet>,
+    mlps: Mlps,
+}
+
+pub fn analyze(
+    file: &ast::File,
+    source: &Source,
+    base: Option<Base>,
+    env: &dyn Environment,
+) -> Analysis {
+    let mut analyzer = Analyzer {
+        source,
+        env,
+        diagnostics: Vec::new(),
+        shape: None,
+        task: None,
+        classes: Vec::new(),
+        origins: Origins::default(),
+        edges: BTreeSet::new(),
+        expectations: Vec::new(),
+        minimality_sets: Vec::new(),
+        mlps: Mlps::All,
+        base: None,
+    };
+    if let Some(base) = &base {
+        analyzer.start_from(base);
+    }
+    analyzer.base = base;
+    let settings = analyzer.settings(&file.header);
+    analyzer.removals(file);
+    analyzer.class_definitions(file);
+    analyzer.additions(file);
+    analyzer.mlp_definitions(file);
+    analyzer.edge_definitions(file);
+    analyzer.expectation_definitions(file);
+    analyzer.minimality_definitions(file);
+    analyzer.finish(file, settings)
+}
+
+/// Settings after inheritance: name, model, task, ablation, level.
+struct Settings {
+    model: Option<String>,
+    task: Option<String>,
+    ablation: Option<Ablation>,
+    level: Option<Level>,
+}
+
+impl<'a> Analyzer<'a> {
+    fn error(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn diag(&self, code: Code, span: Span, message: String, label: String) -> Diagnostic {
+        Diagnostic::new(code, self.source, span, message, label)
+    }
+
+    fn start_from(&mut self, base: &Base) {
+        self.classes = base
+            .circuit
+            .classes
+            .iter()
+            .map(|class| WorkingClass {
+                name: class.name.clone(),
+                description: class.description.clone(),
+                positions: class.positions.clone(),
+                heads: class.heads.clone(),
+            })
+            .collect();
+        self.origins = base.origins.clone();
+        self.edges = base.circuit.edges.clone();
+        self.expectations = base.circuit.expectations.clone();
+        self.minimality_sets = base.circuit.minimality_sets.clone();
+        self.mlps = base.circuit.mlps.clone();
+    }
+
+    fn settings(&mut self, header: &Header) -> Settings {
+        let mut seen: BTreeMap<SettingKey, Span> = BTreeMap::new();
+        let mut values: BTreeMap<SettingKey, &Spanned<String>> = BTreeMap::new();
+        for setting in &header.settings {
+            let key = setting.key.value;
+            if let Some(first) = seen.get(&key) {
+                let diagnostic = self
+                    .diag(
+                        Code::DuplicateSetting,
+                        setting.key.span,
+                        format!("`{}` is set twice", key.keyword()),
+                        "set again here".into(),
+                    )
+                    .with_secondary(*first, "first set here")
+                    .with_help("keep one of the two lines");
+                self.error(diagnostic);
+                continue;
+            }
+            seen.insert(key, setting.key.span);
+            values.insert(key, &setting.value);
+        }
+        let inherited = self.base.as_ref().map(|base| base.circuit);
+        let model = self.model_setting(values.get(&SettingKey::Model).copied(), header);
+        let task = self.task_setting(values.get(&SettingKey::Task).copied(), header);
+        let ablation = match values.get(&SettingKey::Ablation) {
+            Some(value) => {
+                self.named_setting(value, "ablation", &Ablation::NAMES, Ablation::from_name)
+            }
+            None => inherited.and_then(|base| base.ablation),
+        };
+        let level = match values.get(&SettingKey::Level) {
+            Some(value) => self.named_setting(value, "level", &Level::NAMES, Level::from_name),
+            None => inherited.and_then(|base| base.level),
+        };
+        Settings {
+            model,
+            task,
+            ablation,
+            level,
+        }
+    }
+
+    fn missing_setting(&mut self, key: &str, header: &Header) {
+        let diagnostic = self
+            .diag(
+                Code::MissingSetting,
+                header.name.span,
+                format!(
+                    "circuit `{}` does not say which {key} it is about",
+                    header.name.value
+                ),
+                format!("no `{key}` here"),
+            )
+            .with_help(format!(
+                "add a line `{key} NAME` inside the braces, or `extends` a file that has one"
+            ));
+        self.error(diagnostic);
+    }
+
+    fn model_setting(
+        &mut self,
+        value: Option<&Spanned<String>>,
+        header: &Header,
+    ) -> Option<String> {
+        let Some(value) = value else {
+            let inherited = self.base.as_ref().map(|base| base.circuit.model.clone());
+            if inherited.is_none() {
+                self.missing_setting("model", header);
+            }
+            self.shape = inherited
+                .as_ref()
+                .and_then(|model| Some((model.clone(), self.env.model_shape(model)?)));
+            return inherited;
+        };
+        match self.env.model_shape(&value.value) {
+            Some(shape) => self.shape = Some((value.value.clone(), shape)),
+            None => {
+                let known = self.env.known_models();
+                let diagnostic = self
+                    .diag(
+                        Code::UnknownModel,
+                        value.span,
+                        format!("unknown model `{}`", value.value),
+                        "not a model circuitcheck knows".into(),
+                    )
+                    .with_help(format!("known models: {}", list_words(&known)));
+                self.error(diagnostic);
+            }
+        }
+        Some(value.value.clone())
+    }
+
+    fn task_setting(&mut self, value: Option<&Spanned<String>>, header: &Header) -> Option<String> {
+        let Some(value) = value else {
+            let inherited = self.base.as_ref().map(|base| base.circuit.task.clone());
+            if inherited.is_none() {
+                self.missing_setting("task", header);
+            }
+            self.task = inherited
+                .as_ref()
+                .and_then(|task| Some((task.clone(), self.env.task_positions(task)?)));
+            return inherited;
+        };
+        match self.env.task_positions(&value.value) {
+            Some(positions) => self.task = Some((value.value.clone(), positions)),
+            None => {
+                let known = self.env.known_tasks();
+                let diagnostic = self
+                    .diag(
+                        Code::UnknownTask,
+                        value.span,
+                        format!("unknown task `{}`", value.value),
+                        "not a task circuitcheck knows".into(),
+                    )
+                    .with_help(format!("known tasks: {}", list_words(&known)));
+                self.error(diagnostic);
+            }
+        }
+        Some(value.value.clone())
+    }
+
+    fn named_setting<T>(
+        &mut self,
+        value: &Spanned<String>,
+        key: &str,
+        names: &[&str],
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Option<T> {
+        let parsed = parse(&value.value);
+        if parsed.is_none() {
+            let diagnostic = self
+                .diag(
+                    Code::UnknownSetting,
+                    value.span,
+                    format!("unknown {key} `{}`", value.value),
+                    format!("not a {key}"),
+                )
+                .with_help(format!("`{key}` is one of {}", list_words(names)));
+            self.error(diagnostic);
+        }
+        parsed
+    }
+
+    // ── heads and positions ────────────────────────────────────────────────────────────
+
+    fn check_head_in_model(&mut self, head: &Spanned<Head>) -> bool {
+        let Some((model, shape)) = &self.shape else {
+            return true;
+        };
+        let Head { layer, head: index } = head.value;
+        if layer < shape.layers && index < shape.heads {
+            return true;
+        }
+        let what = if layer >= shape.layers {
+            format!("layer {layer} does not exist")
+        } else {
+            format!("head {index} does not exist in layer {layer}")
+        };
+        let diagnostic = self
+            .diag(
+                Code::HeadOutOfRange,
+                head.span,
+                format!("head {} is outside {model}", head.value),
+                what,
+            )
+            .with_help(format!(
+                "{model} has layers 0–{} with heads 0–{} each",
+                shape.layers - 1,
+                shape.heads - 1
+            ));
+        self.error(diagnostic);
+        false
+    }
+
+    fn positions(&mut self, def: &PositionsDef) -> Positions {
+        match def {
+            PositionsDef::All(_) => Positions::All,
+            PositionsDef::Named(names) => {
+                for name in names {
+                    self.check_position(name);
+                }
+                Positions::Named(names.iter().map(|name| name.value.clone()).collect())
+            }
+        }
+    }
+
+    fn check_position(&mut self, name: &Spanned<String>) {
+        let Some((task, known)) = &self.task else {
+            return;
+        };
+        if known.contains(&name.value) {
+            return;
+        }
+        let mut help = format!(
+            "task `{task}` names the positions {}, or use `all`",
+            list_words(known)
+        );
+        if let Some(close) = closest(&name.value, known.iter().map(String::as_str)) {
+            help = format!("did you mean `{close}`? {help}");
+        }
+        let diagnostic = self
+            .diag(
+                Code::UnknownPosition,
+                name.span,
+                format!("task `{task}` has no position `{}`", name.value),
+                "unknown position".into(),
+            )
+            .with_help(help);
+        self.error(diagnostic);
+    }
+
+    fn class_index(&self, name: &str) -> Option<usize> {
+        self.classes.iter().position(|class| class.name == name)
+    }
+
+    fn owner_of(&self, head: Head) -> Option<&WorkingClass> {
+        self.classes
+            .iter()
+            .find(|class| class.heads.contains(&head))
+    }
+
+    /// Adds `head` to class `index` unless it is outside the model or already in a class.
+    fn add_head(&mut self, index: usize, head: &Spanned<Head>) {
+        if !self.check_head_in_model(head) {
+            return;
+        }
+        if let Some(owner) = self.owner_of(head.value) {
+            let owner = owner.name.clone();
+            let mut diagnostic = self.diag(
+                Code::DuplicateHead,
+                head.span,
+                format!("head {} is listed twice", head.value),
+                format!("already in class `{owner}`"),
+            );
+            match self.origins.heads.get(&head.value) {
+                Some((file, span)) if file == self.source.name() => {
+                    diagnostic = diagnostic.with_secondary(*span, "first listed here");
+                }
+                Some((file, _)) => {
+                    diagnostic = diagnostic.with_help(format!(
+                        "{file} already puts it in `{owner}`; `remove head {}` first to move it",
+                        head.value
+                    ));
+                }
+                None => {}
+            }
+            if diagnostic.help.is_none() {
+                diagnostic = diagnostic.with_help("a head belongs to exactly one class");
+            }
+            self.error(diagnostic);
+            return;
+        }
+        self.classes[index].heads.insert(head.value);
+        self.origins
+            .heads
+            .insert(head.value, (self.source.name().to_string(), head.span));
+    }
+
+    // ── statements ─────────────────────────────────────────────────────────────────────
+
+    fn remove_missing(&mut self, span: Span, what: String) {
+        let help = match &self.base {
+            Some(_) => {
+                "`remove` edits the circuit named by `extends`; check the name there".to_string()
+            }
+            None => "`remove` edits the circuit named by `extends`, and this file extends nothing"
+                .to_string(),
+        };
+        let diagnostic = self
+            .diag(
+                Code::RemoveMissing,
+                span,
+                format!("cannot remove {what}: it is not in the circuit"),
+                "nothing to remove".into(),
+            )
+            .with_help(help);
+        self.error(diagnostic);
+    }
+
+    fn removals(&mut self, file: &ast::File) {
+        for statement in &file.statements {
+            match &statement.kind {
+                StatementKind::RemoveClass(name) => match self.class_index(&name.value) {
+                    Some(index) => {
+                        let class = self.classes.remove(index);
+                        let node = Node::Class(class.name.clone());
+                        self.edges.retain(|edge| {
+                            edge.from != node
+                                && edge.to != node
+                                && !matches!(&edge.from, Node::Head(h) if class.heads.contains(h))
+                                && !matches!(&edge.to, Node::Head(h) if class.heads.contains(h))
+                        });
+                        self.forget_heads(&class.heads);
+                    }
+                    None => self.remove_missing(name.span, format!("class `{}`", name.value)),
+                },
+                StatementKind::RemoveHead(head) => {
+                    match self
+                        .classes
+                        .iter()
+                        .position(|c| c.heads.contains(&head.value))
+                    {
+                        Some(index) => {
+                            self.classes[index].heads.remove(&head.value);
+                            if self.classes[index].heads.is_empty() {
+                                let name = self.classes[index].name.clone();
+                                let diagnostic = self
+                                    .diag(
+                                        Code::EmptyClass,
+                                        head.span,
+                                        format!(
+                                            "removing {} leaves class `{name}` empty",
+                                            head.value
+                                        ),
+                                        "last head of the class".into(),
+                                    )
+                                    .with_help(format!("write `remove class {name}` instead"));
+                                self.error(diagnostic);
+                            }
+                            let node = Node::Head(head.value);
+                            self.edges
+                                .retain(|edge| edge.from != node && edge.to != node);
+                            self.forget_heads(&BTreeSet::from([head.value]));
+                        }
+                        None => self.remove_missing(head.span, format!("head {}", head.value)),
+                    }
+                }
+                StatementKind::RemoveEdge(def) => {
+                    for (edge, span) in self.expand_edge(def, false) {
+                        if !self.edges.remove(&edge) {
+                            self.remove_missing(span, format!("edge `{edge}`"));
+                        }
+                    }
+                }
+                StatementKind::RemoveExpect { metric, comparison } => {
+                    let Some(resolved) = self.metric(metric) else {
+                        continue;
+                    };
+                    let before = self.expectations.len();
+                    self.expectations.retain(|e| {
+                        e.metric != resolved || comparison.is_some_and(|c| c != e.comparison)
+                    });
+                    if self.expectations.len() == before {
+                        self.remove_missing(metric.span, format!("`expect {resolved}`"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Drops minimality sets and expectations that name heads no longer in the circuit.
+    fn forget_heads(&mut self, heads: &BTreeSet<Head>) {
+        self.minimality_sets
+            .retain(|set| !heads.contains(&set.head));
+        for set in &mut self.minimality_sets {
+            set.given.retain(|head| !heads.contains(head));
+        }
+        self.expectations
+            .retain(|e| !matches!(e.metric, Metric::Minimality(Some(h)) if heads.contains(&h)));
+        for head in heads {
+            self.origins.heads.remove(head);
+        }
+    }
+
+    fn class_definitions(&mut self, file: &ast::File) {
+        for statement in &file.statements {
+            let StatementKind::Class(def) = &statement.kind else {
+                continue;
+            };
+            if let Some(index) = self.class_index(&def.name.value) {
+                let mut diagnostic = self.diag(
+                    Code::DuplicateClass,
+                    def.name.span,
+                    format!("class `{}` is defined twice", def.name.value),
+                    "defined again here".into(),
+                );
+                match self.origins.classes.get(&self.classes[index].name) {
+                    Some((file, span)) if file == self.source.name() => {
+                        diagnostic = diagnostic
+                            .with_secondary(*span, "first defined here")
+                            .with_help("merge the two classes or rename one");
+                    }
+                    Some((file, _)) => {
+                        diagnostic = diagnostic.with_help(format!(
+                            "{file} already defines it; `remove class {}` first to redefine it, or `add` heads to it",
+                            def.name.value
+                        ));
+                    }
+                    None => {}
+                }
+                self.error(diagnostic);
+                continue;
+            }
+            if def.heads.is_empty() {
+                let diagnostic = self
+                    .diag(
+                        Code::EmptyClass,
+                        def.name.span,
+                        format!("class `{}` has no heads", def.name.value),
+                        "empty class".into(),
+                    )
+                    .with_help("list its heads between the braces, e.g. `{ 9.9 9.6 }`");
+                self.error(diagnostic);
+            }
+            let positions = self.positions(&def.positions);
+            self.classes.push(WorkingClass {
+                name: def.name.value.clone(),
+                description: def.description.clone(),
+                positions,
+                heads: BTreeSet::new(),
+            });
+            self.origins.classes.insert(
+                def.name.value.clone(),
+                (self.source.name().to_string(), def.name.span),
+            );
+            let index = self.classes.len() - 1;
+            for head in &def.heads {
+                self.add_head(index, head);
+            }
+        }
+    }
+
+    fn unknown_class(&mut self, name: &Spanned<String>, context: &str) {
+        let known: Vec<String> = self.classes.iter().map(|c| c.name.clone()).collect();
+        let help = match closest(&name.value, known.iter().map(String::as_str)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None if known.is_empty() => "no class is defined yet".to_string(),
+            None => format!("the classes are {}", list_words(&known)),
+        };
+        let diagnostic = self
+            .diag(
+                Code::UnknownClass,
+                name.span,
+                format!(
+                    "{context} names class `{}`, which is not defined",
+                    name.value
+                ),
+                "unknown class".into(),
+            )
+            .with_help(help);
+        self.error(diagnostic);
+    }
+
+    fn additions(&mut self, file: &ast::File) {
+        for statement in &file.statements {
+            let StatementKind::Add { heads, class } = &statement.kind else {
+                continue;
+            };
+            match self.class_index(&class.value) {
+                Some(index) => {
+                    for head in heads {
+                        self.add_head(index, head);
+                    }
+                }
+                None => self.unknown_class(class, "`add`"),
+            }
+        }
+    }
+
+    fn mlp_definitions(&mut self, file: &ast::File) {
+        let mut listed: Option<Vec<MlpEntry>> = None;
+        for statement in &file.statements {
+            let StatementKind::Mlp(def) = &statement.kind else {
+                continue;
+            };
+            let entries = listed.get_or_insert_with(Vec::new);
+            let MlpDef::Layers { layers, positions } = def else {
+                continue;
+            };
+            let positions = self.positions(positions);
+            let layers: Vec<u32> = match layers {
+                MlpLayers::All(_) => match &self.shape {
+                    Some((_, shape)) => (0..shape.layers).collect(),
+                    None => Vec::new(),
+                },
+                MlpLayers::Listed(layers) => {
+                    let mut valid = Vec::new();
+                    for layer in layers {
+                        match &self.shape {
+                            Some((model, shape)) if layer.value >= shape.layers => {
+                                let diagnostic = self
+                                    .diag(
+                                        Code::MlpOutOfRange,
+                                        layer.span,
+                                        format!("{model} has no MLP in layer {}", layer.value),
+                                        "no such layer".into(),
+                                    )
+                                    .with_help(format!(
+                                        "{model} has layers 0–{}",
+                                        shape.layers - 1
+                                    ));
+                                self.error(diagnostic);
+                            }
+                            _ => valid.push(layer.value),
+                        }
+                    }
+                    valid
+                }
+            };
+            for layer in layers {
+                entries.push(MlpEntry {
+                    layer,
+                    positions: positions.clone(),
+                });
+            }
+        }
+        if let Some(mut entries) = listed {
+            entries.sort();
+            entries.dedup();
+            self.mlps = Mlps::Listed(entries);
+        }
+    }
+
+    /// Resolves a node reference; reports unknown classes and heads outside the circuit.
+    fn node(&mut self, node: &NodeRef, span: Span, context: &str) -> Option<Node> {
+        match node {
+            NodeRef::Embed => Some(Node::Embed),
+            NodeRef::Logits => Some(Node::Logits),
+            NodeRef::Class(name) => {
+                if self.class_index(name).is_some() {
+                    Some(Node::Class(name.clone()))
+                } else {
+                    self.unknown_class(&Spanned::new(name.clone(), span), context);
+                    None
+                }
+            }
+            NodeRef::Head(head) => {
+                if self.owner_of(*head).is_some() {
+                    Some(Node::Head(*head))
+                } else {
+                    let diagnostic = self
+                        .diag(
+                            Code::NotInCircuit,
+                            span,
+                            format!("{context} names head {head}, which is in no class"),
+                            "not in the circuit".into(),
+                        )
+                        .with_help("add the head to a class first");
+                    self.error(diagnostic);
+                    None
+                }
+            }
+        }
+    }
+
+    fn bad_endpoint(&mut self, span: Span, message: String, help: &str) {
+        let diagnostic = self
+            .diag(Code::BadEndpoint, span, message, "not allowed here".into())
+            .with_help(help.to_string());
+        self.error(diagnostic);
+    }
+
+    /// Expands an edge statement into single edges with the span of their target, reporting
+    /// unknown names and misplaced `embed`/`logits`/channels. With `check_order`, also
+    /// reports edges that go backwards in layer order.
+    fn expand_edge(&mut self, def: &EdgeDef, check_order: bool) -> Vec<(Edge, Span)> {
+        let mut sources = Vec::new();
+        for source in &def.sources {
+            let Endpoint { node, channel } = &source.value;
+            if *node == NodeRef::Logits {
+                self.bad_endpoint(
+                    source.span,
+                    "`logits` cannot send an edge".into(),
+                    "`logits` is the end of the circuit: it can only receive edges",
+                );
+                continue;
+            }
+            if let Some(channel) = channel {
+                self.bad_endpoint(
+                    source.span,
+                    format!("a sender has no channel, but this one says `.{}`", channel.letter()),
+                    "a channel names the input of the receiving head: write it on the right of `->`",
+                );
+                continue;
+            }
+            if let Some(node) = self.node(node, source.span, "this edge") {
+                sources.push((node, source.span));
+            }
+        }
+        let mut out = Vec::new();
+        for target in &def.targets {
+            let Endpoint { node, channel } = &target.value;
+            match node {
+                NodeRef::Embed => {
+                    self.bad_endpoint(
+                        target.span,
+                        "`embed` cannot receive an edge".into(),
+                        "`embed` is the start of the circuit: it can only send edges",
+                    );
+                    continue;
+                }
+                NodeRef::Logits if channel.is_some() => {
+                    self.bad_endpoint(
+                        target.span,
+                        "`logits` has no q, k or v input".into(),
+                        "write `-> logits` without a channel",
+                    );
+                    continue;
+                }
+                _ => {}
+            }
+            let Some(to) = self.node(node, target.span, "this edge") else {
+                continue;
+            };
+            let channels: Vec<Option<Channel>> = match (&to, channel) {
+                (Node::Logits, _) => vec![None],
+                (_, Some(channel)) => vec![Some(*channel)],
+                (_, None) => Channel::ALL.iter().copied().map(Some).collect(),
+            };
+            for (from, from_span) in &sources {
+                if check_order {
+                    self.check_order(from, *from_span, &to, target.span);
+                }
+                for channel in &channels {
+                    let edge = Edge {
+                        from: from.clone(),
+                        to: to.clone(),
+                        channel: *channel,
+                    };
+                    out.push((edge, target.span));
+                }
+            }
+        }
+        out
+    }
+
+    fn heads_of(&self, node: &Node) -> Vec<Head> {
+        match node {
+            Node::Head(head) => vec![*head],
+            Node::Class(name) => self
+                .classes
+                .iter()
+                .find(|class| &class.name == name)
+                .map(|class| class.heads.iter().copied().collect())
+                .unwrap_or_default(),
+            Node::Embed | Node::Logits => Vec::new(),
+        }
+    }
+
+    fn check_order(&mut self, from: &Node, from_span: Span, to: &Node, to_span: Span) {
+        let receivers = self.heads_of(to);
+        let mut broken = Vec::new();
+        for sender in self.heads_of(from) {
+            for receiver in &receivers {
+                if sender.layer >= receiver.layer {
+                    broken.push(format!("{sender} → {receiver}"));
+                }
+            }
+        }
+        if broken.is_empty() {
+            return;
+        }
+        const SHOWN: usize = 6;
+        let mut pairs = broken
+            .iter()
+            .take(SHOWN)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if broken.len() > SHOWN {
+            pairs.push_str(&format!(" and {} more", broken.len() - SHOWN));
+        }
+        let diagnostic = self
+            .diag(
+                Code::EdgeOrder,
+                to_span,
+                format!("edge `{from} -> {to}` does not go forward through the layers"),
+                format!("cannot read from the same or a later layer: {pairs}"),
+            )
+            .with_secondary(from_span, "sender")
+            .with_help("a head only reads what layers strictly below it wrote; reverse the edge or move the heads");
+        self.error(diagnostic);
+    }
+
+    fn edge_definitions(&mut self, file: &ast::File) {
+        for statement in &file.statements {
+            let StatementKind::Edge(def) = &statement.kind else {
+                continue;
+            };
+            for (edge, _) in self.expand_edge(def, true) {
+                self.edges.insert(edge);
+            }
+        }
+    }
+
+    fn metric(&mut self, metric: &Spanned<MetricRef>) -> Option<Metric> {
+        let MetricRef { name, head } = &metric.value;
+        if let Some(resolved) = Metric::from_name(name, *head) {
+            if let Metric::Minimality(Some(head)) = resolved
+                && self.owner_of(head).is_none()
+            {
+                let diagnostic = self
+                    .diag(
+                        Code::NotInCircuit,
+                        metric.span,
+                        format!("minimality({head}) names a head that is in no class"),
+                        "not in the circuit".into(),
+                    )
+                    .with_help("minimality is measured for heads of the circuit");
+                self.error(diagnostic);
+                return None;
+            }
+            return Some(resolved);
+        }
+        let help = if Metric::NAMES.contains(&name.as_str()) {
+            format!("only `minimality` takes a head; write `{name}` alone")
+        } else {
+            format!("metrics: {}", list_words(&Metric::NAMES))
+        };
+        let diagnostic = self
+            .diag(
+                Code::UnknownMetric,
+                metric.span,
+                format!("unknown metric `{name}`"),
+                "not a metric".into(),
+            )
+            .with_help(help);
+        self.error(diagnostic);
+        None
+    }
+
+    fn expectation_definitions(&mut self, file: &ast::File) {
+        let mut own: BTreeMap<(Metric, Comparison), Span> = BTreeMap::new();
+        for statement in &file.statements {
+            let StatementKind::Expect(def) = &statement.kind else {
+                continue;
+            };
+            let Some(metric) = self.metric(&def.metric) else {
+                continue;
+            };
+            let key = (metric.clone(), def.comparison);
+            if let Some(first) = own.get(&key) {
+                let diagnostic = self
+                    .diag(
+                        Code::DuplicateExpect,
+                        def.metric.span,
+                        format!(
+                            "`expect {metric} {}` is stated twice",
+                            def.comparison.symbol()
+                        ),
+                        "stated again here".into(),
+                    )
+                    .with_secondary(*first, "first stated here")
+                    .with_help("keep one bound per metric and direction");
+                self.error(diagnostic);
+                continue;
+            }
+            own.insert(key, def.metric.span);
+            // A variant's bound replaces the base's bound in the same direction.
+            self.expectations
+                .retain(|e| !(e.metric == metric && e.comparison == def.comparison));
+            self.expectations.push(Expectation {
+                metric,
+                comparison: def.comparison,
+                value: def.value.value,
+            });
+        }
+        self.expectations
+            .sort_by(|a, b| (&a.metric, a.comparison).cmp(&(&b.metric, b.comparison)));
+    }
+
+    fn minimality_definitions(&mut self, file: &ast::File) {
+        for statement in &file.statements {
+            let StatementKind::Minimality(def) = &statement.kind else {
+                continue;
+            };
+            let Some(Node::Head(head)) = self.node(
+                &NodeRef::Head(def.head.value),
+                def.head.span,
+                "`minimality`",
+            ) else {
+                continue;
+            };
+            let mut given = BTreeSet::new();
+            for member in &def.given {
+                let Some(node) = self.node(&member.value, member.span, "`minimality ... given`")
+                else {
+                    continue;
+                };
+                if matches!(node, Node::Embed | Node::Logits) {
+                    self.bad_endpoint(
+                        member.span,
+                        format!("`{node}` cannot be knocked out"),
+                        "K lists heads or classes of the circuit",
+                    );
+                    continue;
+                }
+                given.extend(self.heads_of(&node));
+            }
+            given.remove(&head);
+            self.minimality_sets.push(MinimalitySet { head, given });
+        }
+        self.minimality_sets.sort();
+        self.minimality_sets.dedup();
+    }
+
+    // ── warnings and assembly ──────────────────────────────────────────────────────────
+
+    fn finish(mut self, file: &ast::File, settings: Settings) -> Analysis {
+        if !self.diagnostics.iter().any(Diagnostic::is_error) {
+            self.connectivity_warnings(file);
+        }
+        let has_errors = self.diagnostics.iter().any(Diagnostic::is_error);
+        let mut classes: Vec<Class> = self
+            .classes
+            .into_iter()
+            .map(|class| Class {
+                name: class.name,
+                description: class.description,
+                positions: class.positions,
+                heads: class.heads,
+            })
+            .collect();
+        classes.sort_by(|a, b| (a.heads.first(), &a.name).cmp(&(b.heads.first(), &b.name)));
+        let circuit = match (has_errors, settings.model, settings.task) {
+            (false, Some(model), Some(task)) => Some(Circuit {
+                name: file.header.name.value.clone(),
+                model,
+                task,
+                ablation: settings.ablation,
+                level: settings.level,
+                classes,
+                mlps: self.mlps,
+                edges: self.edges,
+                expectations: self.expectations,
+                minimality_sets: self.minimality_sets,
+            }),
+            _ => None,
+        };
+        Analysis {
+            circuit,
+            origins: self.origins,
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    /// Warns about classes with no path to the logits and heads that no edge touches. A
+    /// circuit without any edge states no wiring, so there is nothing to warn about.
+    fn connectivity_warnings(&mut self, file: &ast::File) {
+        if self.edges.is_empty() {
+            return;
+        }
+        let class_of = |heads: &[Head], classes: &[WorkingClass]| -> Vec<String> {
+            classes
+                .iter()
+                .filter(|class| heads.iter().any(|h| class.heads.contains(h)))
+                .map(|class| class.name.clone())
+                .collect()
+        };
+        // Class-level successor lists; head endpoints count for their class.
+        let mut successors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut touched: BTreeSet<Head> = BTreeSet::new();
+        const LOGITS: &str = "\u{0}logits";
+        for edge in &self.edges {
+            let from_heads = self.heads_of(&edge.from);
+            let to_heads = self.heads_of(&edge.to);
+            touched.extend(&from_heads);
+            touched.extend(&to_heads);
+            let targets = match &edge.to {
+                Node::Logits => vec![LOGITS.to_string()],
+                _ => class_of(&to_heads, &self.classes),
+            };
+            for from in class_of(&from_heads, &self.classes) {
+                successors
+                    .entry(from)
+                    .or_default()
+                    .extend(targets.iter().cloned());
+            }
+        }
+        let mut reaches: BTreeSet<String> = BTreeSet::from([LOGITS.to_string()]);
+        loop {
+            let before = reaches.len();
+            for (from, targets) in &successors {
+                if targets.iter().any(|t| reaches.contains(t)) {
+                    reaches.insert(from.clone());
+                }
+            }
+            if reaches.len() == before {
+                break;
+            }
+        }
+        let own_classes: BTreeMap<&str, Span> = file
+            .statements
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StatementKind::Class(def) => Some((def.name.value.as_str(), def.name.span)),
+                _ => None,
+            })
+            .collect();
+        let fallback = file
+            .header
+            .extends
+            .as_ref()
+            .map_or(file.header.name.span, |extends| extends.span);
+        let mut warnings = Vec::new();
+        for class in &self.classes {
+            let (span, origin) = match own_classes.get(class.name.as_str()) {
+                Some(span) => (*span, String::new()),
+                None => (fallback, " (from the extended file)".to_string()),
+            };
+            if !reaches.contains(&class.name) {
+                warnings.push(
+                    self.diag(
+                        Code::Unreachable,
+                        span,
+                        format!("class `{}`{origin} cannot reach the logits", class.name),
+                        "no path of edges from here to `logits`".into(),
+                    )
+                    .with_help(format!(
+                        "add an edge from `{}` towards `logits`, or remove the class",
+                        class.name
+                    )),
+                );
+            }
+            let untouched: Vec<Head> = class
+                .heads
+                .iter()
+                .filter(|head| !touched.contains(head))
+                .copied()
+                .collect();
+            if !untouched.is_empty() {
+                let (noun, verb) = if untouched.len() == 1 {
+                    ("head", "is")
+                } else {
+                    ("heads", "are")
+                };
+                warnings.push(
+                    self.diag(
+                        Code::Untouched,
+                        span,
+                        format!(
+                            "{noun} {} of class `{}`{origin} {verb} on no edge",
+                            list_words(&untouched),
+                            class.name
+                        ),
+                        "no edge sends from or to these heads".into(),
+                    )
+                    .with_help(format!(
+                        "connect `{}` with an `edge`, or remove the heads",
+                        class.name
+                    )),
+                );
+            }
+        }
+        self.diagnostics.extend(warnings);
+    }
+}
+
+/// The candidate closest to `name` by edit distance, if it is close enough to be a typo.
+fn closest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+    candidates
+        .map(|candidate| (strsim::levenshtein(name, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3))
+        .min()
+        .map(|(_, candidate)| candidate)
+}

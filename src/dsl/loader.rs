@@ -1,0 +1,227 @@
+//! Reads `.circuit` files and resolves `extends` chains. Each file is read, parsed and
+//! analysed once per loader, so a base shared by several variants reports its problems once.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use miette::NamedSource;
+
+use crate::dsl::analyzer::{self, Base, Origins};
+use crate::dsl::ast::{self, Span};
+use crate::dsl::circuit::Circuit;
+use crate::dsl::diagnostic::{Code, Diagnostic, Source};
+use crate::dsl::environment::Environment;
+use crate::dsl::parser;
+
+/// Where file contents come from: the file system, or (for `diff`) a git revision.
+pub trait Sources {
+    fn read(&self, path: &Path) -> io::Result<String>;
+}
+
+pub struct FileSystem;
+
+impl Sources for FileSystem {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// One loaded file and what came of it.
+pub struct Loaded {
+    pub path: PathBuf,
+    pub source: Source,
+    /// `None` when the file could not be read or has a syntax error.
+    pub syntax: Option<ast::File>,
+    /// `None` when the file, or a file it extends, has errors.
+    pub circuit: Option<Circuit>,
+    pub origins: Origins,
+    /// This file's own problems (those of the files it extends are theirs).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+pub struct Loader<'a> {
+    env: &'a dyn Environment,
+    sources: &'a dyn Sources,
+    loaded: BTreeMap<PathBuf, Loaded>,
+    /// Load order, for reporting.
+    order: Vec<PathBuf>,
+    /// Files being loaded, to detect `extends` cycles.
+    stack: Vec<PathBuf>,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(env: &'a dyn Environment, sources: &'a dyn Sources) -> Self {
+        Self {
+            env,
+            sources,
+            loaded: BTreeMap::new(),
+            order: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
+
+    /// Loads `path` and every file it extends.
+    pub fn load(&mut self, path: &Path) -> &Loaded {
+        let key = normalize(path);
+        if !self.loaded.contains_key(&key) {
+            self.stack.push(key.clone());
+            let loaded = self.load_uncached(&key);
+            self.stack.pop();
+            self.order.push(key.clone());
+            self.loaded.insert(key.clone(), loaded);
+        }
+        &self.loaded[&key]
+    }
+
+    /// Every loaded file in the order loading finished (bases before their variants).
+    pub fn files(&self) -> impl Iterator<Item = &Loaded> {
+        self.order.iter().map(|key| &self.loaded[key])
+    }
+
+    fn load_uncached(&mut self, path: &Path) -> Loaded {
+        let name = path.to_string_lossy().into_owned();
+        let text = match self.sources.read(path) {
+            Ok(text) => text,
+            Err(error) => {
+                let source = NamedSource::new(&name, Arc::<str>::from(""));
+                let diagnostic = Diagnostic::new(
+                    Code::ReadFailed,
+                    &source,
+                    Span::default(),
+                    format!("cannot read {name}: {error}"),
+                    "",
+                )
+                .with_help("check the path; circuit files are plain UTF-8 text");
+                return Loaded {
+                    path: path.to_path_buf(),
+                    source,
+                    syntax: None,
+                    circuit: None,
+                    origins: Origins::default(),
+                    diagnostics: vec![diagnostic],
+                };
+            }
+        };
+        let source: Source = NamedSource::new(&name, Arc::<str>::from(text));
+        let syntax = match parser::parse(&source) {
+            Ok(file) => file,
+            Err(diagnostic) => {
+                return Loaded {
+                    path: path.to_path_buf(),
+                    source,
+                    syntax: None,
+                    circuit: None,
+                    origins: Origins::default(),
+                    diagnostics: vec![*diagnostic],
+                };
+            }
+        };
+        let mut diagnostics = Vec::new();
+        let mut base_key = None;
+        let mut base_usable = true;
+        if let Some(extends) = &syntax.header.extends {
+            let target = normalize(&path.parent().unwrap_or(Path::new("")).join(&extends.value));
+            if let Some(start) = self.stack.iter().position(|p| *p == target) {
+                let chain: Vec<String> = self.stack[start..]
+                    .iter()
+                    .chain(std::iter::once(&target))
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::ExtendsCycle,
+                        &source,
+                        extends.span,
+                        format!("`extends` goes round in a circle: {}", chain.join(" → ")),
+                        "extends a file that extends this one",
+                    )
+                    .with_help(
+                        "a variant extends a base, and the base must not extend the variant",
+                    ),
+                );
+                base_usable = false;
+            } else {
+                let base = self.load(&target);
+                if base.syntax.is_none()
+                    && base.diagnostics.iter().any(|d| d.code == Code::ReadFailed)
+                {
+                    let reason = base.diagnostics[0].message.clone();
+                    self.forget(&target);
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::ExtendsMissing,
+                            &source,
+                            extends.span,
+                            format!("cannot extend `{}`: {reason}", extends.value),
+                            "no such circuit file",
+                        )
+                        .with_help("the path is relative to the directory of this file"),
+                    );
+                    base_usable = false;
+                } else if base.circuit.is_none() {
+                    diagnostics.push(
+                        Diagnostic::new(
+                            Code::ExtendsInvalid,
+                            &source,
+                            extends.span,
+                            format!("cannot extend `{}`: it has errors", extends.value),
+                            "this file has errors",
+                        )
+                        .with_help("fix the errors reported for that file first"),
+                    );
+                    base_usable = false;
+                } else {
+                    base_key = Some(target);
+                }
+            }
+        }
+        let (circuit, origins) = if base_usable {
+            let base = base_key.as_ref().map(|key| {
+                let loaded = &self.loaded[key];
+                Base {
+                    circuit: loaded.circuit.as_ref().expect("checked above"),
+                    origins: &loaded.origins,
+                }
+            });
+            let analysis = analyzer::analyze(&syntax, &source, base, self.env);
+            diagnostics.extend(analysis.diagnostics);
+            (analysis.circuit, analysis.origins)
+        } else {
+            (None, Origins::default())
+        };
+        Loaded {
+            path: path.to_path_buf(),
+            source,
+            syntax: Some(syntax),
+            circuit,
+            origins,
+            diagnostics,
+        }
+    }
+
+    /// A missing base is reported by the variant that names it, not as a file of its own.
+    fn forget(&mut self, key: &Path) {
+        self.loaded.remove(key);
+        self.order.retain(|p| p != key);
+    }
+}
+
+/// Lexically normalised path (`a/./b/../c` → `a/c`), without touching the file system so
+/// it also works for paths inside a git revision.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}

@@ -1,0 +1,398 @@
+//! Text → syntax tree, with the pest grammar in `grammar/circuit.pest`. Comments are
+//! collected by `trivia` and attached to the statements they sit next to.
+
+use pest::Parser as _;
+use pest::error::{ErrorVariant, InputLocation};
+use pest::iterators::Pair;
+use pest_derive::Parser;
+
+use crate::dsl::ast::*;
+use crate::dsl::circuit::{Channel, Comparison, Head};
+use crate::dsl::diagnostic::{Code, Diagnostic, Source};
+use crate::dsl::trivia;
+
+#[derive(Parser)]
+#[grammar = "../grammar/circuit.pest"]
+struct CircuitParser;
+
+/// Parses one file. A syntax error stops parsing: it is reported alone, with what was
+/// expected at that point.
+pub fn parse(source: &Source) -> Result<File, Box<Diagnostic>> {
+    let text: &str = source.inner();
+    let mut pairs = CircuitParser::parse(Rule::file, text).map_err(|e| syntax_error(source, e))?;
+    let file = pairs.next().expect("the file rule always yields one pair");
+    let mut header = None;
+    let mut statements = Vec::new();
+    for pair in file.into_inner() {
+        match pair.as_rule() {
+            Rule::header => header = Some(header_from(pair)),
+            Rule::EOI => {}
+            _ => statements.push(statement_from(pair, text)),
+        }
+    }
+    let mut file = File {
+        leading_comments: Vec::new(),
+        header: header.expect("the grammar requires a header"),
+        statements,
+        trailing_comments: Vec::new(),
+    };
+    trivia::attach_comments(text, &mut file);
+    Ok(file)
+}
+
+fn span_of(pair: &Pair<Rule>) -> Span {
+    let span = pair.as_span();
+    Span {
+        start: span.start(),
+        end: span.end(),
+    }
+}
+
+fn spanned_str(pair: &Pair<Rule>) -> Spanned<String> {
+    Spanned::new(pair.as_str().to_string(), span_of(pair))
+}
+
+/// A statement's span without the whitespace and comments pest lets a trailing repetition
+/// swallow (`edge a -> b  # note` must not own the next line's comment).
+fn statement_span(pair: &Pair<Rule>, text: &str) -> Span {
+    let full = span_of(pair);
+    let last_leaf = pair
+        .clone()
+        .into_inner()
+        .flatten()
+        .filter(|p| p.clone().into_inner().next().is_none())
+        .map(|p| p.as_span().end())
+        .max()
+        .unwrap_or(full.end);
+    let rest = &text[last_leaf..full.end];
+    let trimmed = rest.trim_start();
+    let end = if trimmed.starts_with('}') {
+        last_leaf + (rest.len() - trimmed.len()) + 1
+    } else {
+        last_leaf
+    };
+    Span {
+        start: full.start,
+        end: end.max(full.start),
+    }
+}
+
+fn header_from(pair: Pair<Rule>) -> Header {
+    let span = span_of(&pair);
+    let mut inner = pair.into_inner();
+    let name = spanned_str(&inner.next().expect("header name"));
+    let mut extends = None;
+    let mut settings = Vec::new();
+    for item in inner {
+        match item.as_rule() {
+            Rule::extends => {
+                let string = item.into_inner().next().expect("extends path");
+                extends = Some(Spanned::new(unquote(string.as_str()), span_of(&string)));
+            }
+            Rule::setting => {
+                let mut parts = item.into_inner();
+                let key_pair = parts.next().expect("setting key");
+                let key = match key_pair.as_str() {
+                    "model" => SettingKey::Model,
+                    "task" => SettingKey::Task,
+                    "ablation" => SettingKey::Ablation,
+                    _ => SettingKey::Level,
+                };
+                settings.push(Setting {
+                    key: Spanned::new(key, span_of(&key_pair)),
+                    value: spanned_str(&parts.next().expect("setting value")),
+                    comments: Comments::default(),
+                });
+            }
+            rule => unreachable!("unexpected {rule:?} in header"),
+        }
+    }
+    Header {
+        name,
+        extends,
+        settings,
+        inner_comments: Vec::new(),
+        span,
+    }
+}
+
+fn statement_from(pair: Pair<Rule>, text: &str) -> Statement {
+    let span = statement_span(&pair, text);
+    let rule = pair.as_rule();
+    let mut inner = pair.into_inner();
+    let kind = match rule {
+        Rule::class => StatementKind::Class(class_from(inner)),
+        Rule::edge => StatementKind::Edge(edge_from(inner)),
+        Rule::mlp => StatementKind::Mlp(mlp_from(inner.next().expect("mlp body"), inner)),
+        Rule::expect => {
+            let metric = metric_from(inner.next().expect("metric"));
+            let comparison = comparison_from(&inner.next().expect("comparison"));
+            let number = inner.next().expect("number");
+            let value = number
+                .as_str()
+                .parse()
+                .expect("the grammar admits only numbers");
+            StatementKind::Expect(ExpectDef {
+                metric,
+                comparison,
+                value: Spanned::new(value, span_of(&number)),
+            })
+        }
+        Rule::minimality => {
+            let head = head_from(&inner.next().expect("head"));
+            let given = inner.map(|member| node_from(&member)).collect();
+            StatementKind::Minimality(MinimalityDef { head, given })
+        }
+        Rule::remove => remove_from(inner.next().expect("remove body")),
+        Rule::add => {
+            let mut heads = Vec::new();
+            let mut class = None;
+            for item in inner {
+                match item.as_rule() {
+                    Rule::head => heads.push(head_from(&item)),
+                    _ => class = Some(spanned_str(&item)),
+                }
+            }
+            StatementKind::Add {
+                heads,
+                class: class.expect("add names a class"),
+            }
+        }
+        rule => unreachable!("unexpected statement {rule:?}"),
+    };
+    Statement {
+        kind,
+        comments: Comments::default(),
+        span,
+    }
+}
+
+fn class_from(mut inner: pest::iterators::Pairs<Rule>) -> ClassDef {
+    let name = spanned_str(&inner.next().expect("class name"));
+    let mut description = None;
+    let mut positions = None;
+    let mut heads = Vec::new();
+    for item in inner {
+        match item.as_rule() {
+            Rule::string => description = Some(unquote(item.as_str())),
+            Rule::positions => positions = Some(positions_from(item)),
+            Rule::head => heads.push(head_from(&item)),
+            rule => unreachable!("unexpected {rule:?} in class"),
+        }
+    }
+    ClassDef {
+        name,
+        description,
+        positions: positions.expect("the grammar requires `at`"),
+        heads,
+    }
+}
+
+fn edge_from(mut inner: pest::iterators::Pairs<Rule>) -> EdgeDef {
+    let sources = endpoints_from(inner.next().expect("sources"));
+    let targets = endpoints_from(inner.next().expect("targets"));
+    EdgeDef { sources, targets }
+}
+
+fn remove_from(pair: Pair<Rule>) -> StatementKind {
+    let rule = pair.as_rule();
+    let mut inner = pair.into_inner();
+    match rule {
+        Rule::remove_class => StatementKind::RemoveClass(spanned_str(&inner.next().expect("name"))),
+        Rule::remove_head => StatementKind::RemoveHead(head_from(&inner.next().expect("head"))),
+        Rule::remove_edge => StatementKind::RemoveEdge(edge_from(inner)),
+        Rule::remove_expect => StatementKind::RemoveExpect {
+            metric: metric_from(inner.next().expect("metric")),
+            comparison: inner.next().map(|pair| comparison_from(&pair)),
+        },
+        rule => unreachable!("unexpected {rule:?} in remove"),
+    }
+}
+
+fn mlp_from(first: Pair<Rule>, mut rest: pest::iterators::Pairs<Rule>) -> MlpDef {
+    if first.as_rule() == Rule::none {
+        return MlpDef::None(span_of(&first));
+    }
+    let layer_pairs: Vec<Pair<Rule>> = first.into_inner().collect();
+    let layers = match layer_pairs.first().map(|pair| pair.as_rule()) {
+        Some(Rule::all) => MlpLayers::All(span_of(&layer_pairs[0])),
+        _ => MlpLayers::Listed(
+            layer_pairs
+                .iter()
+                .map(|pair| Spanned::new(parse_number(pair.as_str()), span_of(pair)))
+                .collect(),
+        ),
+    };
+    let positions = positions_from(rest.next().expect("mlp positions"));
+    MlpDef::Layers { layers, positions }
+}
+
+fn positions_from(pair: Pair<Rule>) -> PositionsDef {
+    let items: Vec<Pair<Rule>> = pair.into_inner().collect();
+    match items.first().map(|item| item.as_rule()) {
+        Some(Rule::all) => PositionsDef::All(span_of(&items[0])),
+        _ => PositionsDef::Named(items.iter().map(spanned_str).collect()),
+    }
+}
+
+fn endpoints_from(pair: Pair<Rule>) -> Vec<Spanned<Endpoint>> {
+    pair.into_inner()
+        .map(|endpoint| {
+            let span = span_of(&endpoint);
+            let mut parts = endpoint.into_inner();
+            let node = node_from(&parts.next().expect("node")).value;
+            let channel = parts.next().map(|channel| match channel.as_str() {
+                "q" => Channel::Q,
+                "k" => Channel::K,
+                _ => Channel::V,
+            });
+            Spanned::new(Endpoint { node, channel }, span)
+        })
+        .collect()
+}
+
+/// A `node` or `member` pair: a head, `embed`, `logits` or a class name.
+fn node_from(pair: &Pair<Rule>) -> Spanned<NodeRef> {
+    let inner = pair.clone().into_inner().next().expect("node content");
+    let node = match (inner.as_rule(), inner.as_str()) {
+        (Rule::head, _) => NodeRef::Head(head_from(&inner).value),
+        (_, "embed") => NodeRef::Embed,
+        (_, "logits") => NodeRef::Logits,
+        (_, name) => NodeRef::Class(name.to_string()),
+    };
+    Spanned::new(node, span_of(pair))
+}
+
+fn metric_from(pair: Pair<Rule>) -> Spanned<MetricRef> {
+    let span = span_of(&pair);
+    let mut inner = pair.into_inner();
+    let name = inner.next().expect("metric name").as_str().to_string();
+    let head = inner.next().map(|head| head_from(&head).value);
+    Spanned::new(MetricRef { name, head }, span)
+}
+
+fn comparison_from(pair: &Pair<Rule>) -> Comparison {
+    Comparison::from_symbol(pair.as_str()).expect("the grammar admits only comparisons")
+}
+
+fn head_from(pair: &Pair<Rule>) -> Spanned<Head> {
+    let (layer, head) = pair.as_str().split_once('.').expect("layer.head");
+    Spanned::new(
+        Head::new(parse_number(layer), parse_number(head)),
+        span_of(pair),
+    )
+}
+
+/// Numbers too large for u32 saturate: the range check reports them as outside the model.
+fn parse_number(digits: &str) -> u32 {
+    digits.parse().unwrap_or(u32::MAX)
+}
+
+fn unquote(quoted: &str) -> String {
+    let body = &quoted[1..quoted.len() - 1];
+    let mut out = String::with_capacity(body.len());
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            out.extend(chars.next());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Quotes a description for output, escaping what `unquote` unescapes.
+pub fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn syntax_error(source: &Source, error: pest::error::Error<Rule>) -> Box<Diagnostic> {
+    let text: &str = source.inner();
+    let start = match error.location {
+        InputLocation::Pos(pos) => pos,
+        InputLocation::Span((start, _)) => start,
+    };
+    // Point at the offending word, or at the end of the file.
+    let found_len = text[start..]
+        .find(|c: char| c.is_whitespace())
+        .unwrap_or(text.len() - start);
+    let span = Span {
+        start,
+        end: start + found_len,
+    };
+    let found = if found_len == 0 {
+        "the end of the file".to_string()
+    } else {
+        format!("`{}`", &text[span.start..span.end])
+    };
+    let expected = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<&str> = positives.iter().map(|rule| describe(*rule)).collect();
+            names.sort();
+            names.dedup();
+            names
+        }
+        ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    let label = if expected.is_empty() {
+        "unexpected here".to_string()
+    } else {
+        format!("expected {}", or_list(&expected))
+    };
+    Box::new(
+        Diagnostic::new(
+            Code::Syntax,
+            source,
+            span,
+            format!("syntax error: unexpected {found}"),
+            label,
+        )
+        .with_help("see grammar/GRAMMAR.md for every construct of the language, with examples"),
+    )
+}
+
+fn or_list(words: &[&str]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn describe(rule: Rule) -> &'static str {
+    match rule {
+        Rule::header => "`circuit NAME { ... }`",
+        Rule::extends => "`extends \"FILE\"`",
+        Rule::setting | Rule::setting_key => "a setting (`model`, `task`, `ablation`, `level`)",
+        Rule::class => "`class`",
+        Rule::edge => "`edge`",
+        Rule::mlp => "`mlp`",
+        Rule::expect => "`expect`",
+        Rule::minimality => "`minimality`",
+        Rule::remove => "`remove`",
+        Rule::add => "`add`",
+        Rule::remove_class => "`class`",
+        Rule::remove_head => "`head`",
+        Rule::remove_edge => "`edge`",
+        Rule::remove_expect => "`expect`",
+        Rule::positions | Rule::position => "a position name or `all`",
+        Rule::mlp_layers | Rule::layer => "a layer number or `all`",
+        Rule::endpoints | Rule::endpoint | Rule::node => {
+            "a class name, a head, `embed` or `logits`"
+        }
+        Rule::channel => "a channel (`q`, `k` or `v`)",
+        Rule::member => "a class name or a head",
+        Rule::metric => "a metric name",
+        Rule::comparison => "a comparison (`>=`, `<=`, `>`, `<`)",
+        Rule::number => "a number",
+        Rule::head => "a head (`layer.head`, e.g. `9.9`)",
+        Rule::string => "a quoted description",
+        Rule::word => "a value",
+        Rule::all => "`all`",
+        Rule::none => "`none`",
+        Rule::ident | Rule::keyword => "a name",
+        Rule::EOI => "the end of the file",
+        _ => "something else",
+    }
+}

@@ -1,0 +1,121 @@
+//! Comments. The grammar skips them; this module finds them in the text and attaches each
+//! to the item it belongs with, so the formatter can move statements without losing them:
+//! a comment at the end of an item's line trails that item, any other comment goes before the
+//! next item (comments inside a multi-line statement go before that statement).
+
+use crate::dsl::ast::{Comments, File, Span};
+
+struct Comment {
+    offset: usize,
+    text: String,
+}
+
+/// Every `# ...` outside a quoted string, with the `#` and trailing spaces dropped.
+fn scan(text: &str) -> Vec<Comment> {
+    let mut comments = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' | '\n' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '#' => {
+                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                let body = text[i + 1..end].trim_end();
+                comments.push(Comment {
+                    offset: i,
+                    text: body.strip_prefix(' ').unwrap_or(body).to_string(),
+                });
+                // Skip the rest of the line.
+                for (j, _) in chars.by_ref() {
+                    if j + 1 >= end {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    comments
+}
+
+enum Slot {
+    FileLeading,
+    HeaderInner,
+    FileTrailing,
+    Item(usize, bool),
+}
+
+pub fn attach_comments(text: &str, file: &mut File) {
+    let comments = scan(text);
+    if comments.is_empty() {
+        return;
+    }
+    let same_line = |a: usize, b: usize| !text[a.min(b)..a.max(b)].contains('\n');
+    // Items in source order: header settings, then statements.
+    let mut spans: Vec<Span> = file
+        .header
+        .settings
+        .iter()
+        .map(|setting| Span {
+            start: setting.key.span.start,
+            end: setting.value.span.end,
+        })
+        .collect();
+    let settings = spans.len();
+    spans.extend(file.statements.iter().map(|statement| statement.span));
+    let header_end = file.header.span.end;
+
+    for comment in comments {
+        let at = comment.offset;
+        let slot = if at < file.header.span.start {
+            Slot::FileLeading
+        } else if let Some(i) = spans
+            .iter()
+            .rposition(|span| span.end <= at && same_line(span.end, at))
+        {
+            Slot::Item(i, true)
+        } else if let Some(i) = spans
+            .iter()
+            .position(|span| span.start <= at && at < span.end)
+        {
+            Slot::Item(i, false)
+        } else if let Some(i) = spans.iter().position(|span| span.start > at) {
+            if i >= settings && at < header_end {
+                Slot::HeaderInner
+            } else {
+                Slot::Item(i, false)
+            }
+        } else if at < header_end {
+            Slot::HeaderInner
+        } else {
+            Slot::FileTrailing
+        };
+        match slot {
+            Slot::FileLeading => file.leading_comments.push(comment.text),
+            Slot::HeaderInner => file.header.inner_comments.push(comment.text),
+            Slot::FileTrailing => file.trailing_comments.push(comment.text),
+            Slot::Item(i, trailing) => {
+                let comments: &mut Comments = if i < settings {
+                    &mut file.header.settings[i].comments
+                } else {
+                    &mut file.statements[i - settings].comments
+                };
+                if trailing && comments.trailing.is_none() {
+                    comments.trailing = Some(comment.text);
+                } else {
+                    comments.before.push(comment.text);
+                }
+            }
+        }
+    }
+}

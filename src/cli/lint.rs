@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::cli::Outcome;
-use crate::dsl::{Builtin, Diagnostic, FileSystem, Loader};
+use crate::dsl::{Builtin, Code, Diagnostic, FileSystem, Loader};
 use crate::report::diagnostics;
 
 #[derive(clap::Args)]
@@ -42,7 +42,10 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
             print!("{}", diagnostics::render_json(names, &found));
         }
     }
-    Ok(if found.iter().any(|d| d.is_error()) {
+    let unreadable = found.iter().any(|d| d.code == Code::ReadFailed);
+    Ok(if unreadable {
+        Outcome::Error
+    } else if found.iter().any(|d| d.is_error()) {
         Outcome::Failure
     } else {
         Outcome::Success

@@ -259,7 +259,7 @@ impl<'a> Analyzer<'a> {
                     Code::UnknownSetting,
                     value.span,
                     format!("unknown {key} `{}`", value.value),
-                    format!("not a {key}"),
+                    "unknown value".into(),
                 )
                 .with_help(format!("`{key}` is one of {}", list_words(names)));
             self.error(diagnostic);
@@ -829,18 +829,21 @@ impl<'a> Analyzer<'a> {
             }
             return Some(resolved);
         }
-        let help = if Metric::NAMES.contains(&name.as_str()) {
-            format!("only `minimality` takes a head; write `{name}` alone")
+        let (message, label, help) = if Metric::NAMES.contains(&name.as_str()) {
+            (
+                format!("`{name}` is not measured per head"),
+                "takes no head",
+                format!("only `minimality` takes a head; write `{name}` alone"),
+            )
         } else {
-            format!("metrics: {}", list_words(&Metric::NAMES))
+            (
+                format!("unknown metric `{name}`"),
+                "not a metric",
+                format!("metrics: {}", list_words(&Metric::NAMES)),
+            )
         };
         let diagnostic = self
-            .diag(
-                Code::UnknownMetric,
-                metric.span,
-                format!("unknown metric `{name}`"),
-                "not a metric".into(),
-            )
+            .diag(Code::UnknownMetric, metric.span, message, label.into())
             .with_help(help);
         self.error(diagnostic);
         None

@@ -145,6 +145,11 @@ impl Diagnostic {
         self.severity() == Severity::Error
     }
 
+    /// False for problems with no text to show (a file that could not be read).
+    fn has_source(&self) -> bool {
+        !self.source.inner().is_empty()
+    }
+
     /// The file the diagnostic points into.
     pub fn file_name(&self) -> &str {
         self.source.name()
@@ -187,10 +192,13 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.source)
+        self.has_source().then_some(&self.source as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if !self.has_source() {
+            return None;
+        }
         let primary = LabeledSpan::new_primary_with_span(Some(self.label.clone()), self.span);
         let secondary = self
             .secondary

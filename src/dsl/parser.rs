@@ -19,6 +19,7 @@ struct CircuitParser;
 /// expected at that point.
 pub fn parse(source: &Source) -> Result<File, Box<Diagnostic>> {
     let text: &str = source.inner();
+    pest::set_error_detail(true);
     let mut pairs = CircuitParser::parse(Rule::file, text).map_err(|e| syntax_error(source, e))?;
     let file = pairs.next().expect("the file rule always yields one pair");
     let mut header = None;
@@ -309,11 +310,50 @@ pub fn quote(text: &str) -> String {
 
 fn syntax_error(source: &Source, error: pest::error::Error<Rule>) -> Box<Diagnostic> {
     let text: &str = source.inner();
-    let start = match error.location {
-        InputLocation::Pos(pos) => pos,
-        InputLocation::Span((start, _)) => start,
+    // Parse attempts know the furthest position reached and every literal tried there,
+    // which says far more than the last rule that failed.
+    let (start, mut expected) = match error.parse_attempts() {
+        Some(attempts) => {
+            let mut expected: Vec<String> = attempts
+                .call_stacks()
+                .iter()
+                .filter_map(|stack| stack.deepest.get_rule().map(|rule| describe(*rule)))
+                .filter(|name| !name.is_empty())
+                .map(str::to_string)
+                .collect();
+            expected.extend(
+                attempts
+                    .expected_tokens()
+                    .iter()
+                    .map(|token| token.to_string())
+                    .filter(|token| is_keyword_like(token))
+                    .map(|token| format!("`{token}`")),
+            );
+            (attempts.max_position, expected)
+        }
+        None => {
+            let start = match error.location {
+                InputLocation::Pos(pos) => pos,
+                InputLocation::Span((start, _)) => start,
+            };
+            let expected = match &error.variant {
+                ErrorVariant::ParsingError { positives, .. } => positives
+                    .iter()
+                    .map(|rule| describe(*rule).to_string())
+                    .collect(),
+                ErrorVariant::CustomError { .. } => Vec::new(),
+            };
+            (start, expected)
+        }
     };
-    // Point at the offending word, or at the end of the file.
+    expected.sort();
+    expected.dedup();
+    // Point at the offending word, or just after the last word of the file.
+    let start = if text[start..].trim().is_empty() {
+        text.trim_end().len()
+    } else {
+        start
+    };
     let found_len = text[start..]
         .find(|c: char| c.is_whitespace())
         .unwrap_or(text.len() - start);
@@ -325,15 +365,6 @@ fn syntax_error(source: &Source, error: pest::error::Error<Rule>) -> Box<Diagnos
         "the end of the file".to_string()
     } else {
         format!("`{}`", &text[span.start..span.end])
-    };
-    let expected = match &error.variant {
-        ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<&str> = positives.iter().map(|rule| describe(*rule)).collect();
-            names.sort();
-            names.dedup();
-            names
-        }
-        ErrorVariant::CustomError { .. } => Vec::new(),
     };
     let label = if expected.is_empty() {
         "unexpected here".to_string()
@@ -352,10 +383,38 @@ fn syntax_error(source: &Source, error: pest::error::Error<Rule>) -> Box<Diagnos
     )
 }
 
-fn or_list(words: &[&str]) -> String {
+/// Punctuation and connecting words the grammar expects between rules; the words of
+/// rules themselves (`q`, `>=`, `all`, ...) are named by the rule's description instead.
+fn is_keyword_like(token: &str) -> bool {
+    matches!(
+        token,
+        "->" | ","
+            | "{"
+            | "}"
+            | "("
+            | ")"
+            | "."
+            | "at"
+            | "given"
+            | "to"
+            | "extends"
+            | "circuit"
+            | "class"
+            | "edge"
+            | "mlp"
+            | "expect"
+            | "minimality"
+            | "remove"
+            | "add"
+            | "head"
+            | "none"
+    )
+}
+
+fn or_list(words: &[String]) -> String {
     match words {
         [] => String::new(),
-        [one] => one.to_string(),
+        [one] => one.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
@@ -365,25 +424,15 @@ fn describe(rule: Rule) -> &'static str {
         Rule::header => "`circuit NAME { ... }`",
         Rule::extends => "`extends \"FILE\"`",
         Rule::setting | Rule::setting_key => "a setting (`model`, `task`, `ablation`, `level`)",
-        Rule::class => "`class`",
-        Rule::edge => "`edge`",
-        Rule::mlp => "`mlp`",
-        Rule::expect => "`expect`",
-        Rule::minimality => "`minimality`",
-        Rule::remove => "`remove`",
-        Rule::add => "`add`",
-        Rule::remove_class => "`class`",
-        Rule::remove_head => "`head`",
-        Rule::remove_edge => "`edge`",
-        Rule::remove_expect => "`expect`",
-        Rule::positions | Rule::position => "a position name or `all`",
+        Rule::positions => "a position name or `all`",
+        Rule::position => "a position name",
         Rule::mlp_layers | Rule::layer => "a layer number or `all`",
         Rule::endpoints | Rule::endpoint | Rule::node => {
             "a class name, a head, `embed` or `logits`"
         }
         Rule::channel => "a channel (`q`, `k` or `v`)",
         Rule::member => "a class name or a head",
-        Rule::metric => "a metric name",
+        Rule::metric | Rule::metric_name => "a metric name",
         Rule::comparison => "a comparison (`>=`, `<=`, `>`, `<`)",
         Rule::number => "a number",
         Rule::head => "a head (`layer.head`, e.g. `9.9`)",
@@ -391,8 +440,9 @@ fn describe(rule: Rule) -> &'static str {
         Rule::word => "a value",
         Rule::all => "`all`",
         Rule::none => "`none`",
-        Rule::ident | Rule::keyword => "a name",
+        Rule::ident => "a name",
         Rule::EOI => "the end of the file",
-        _ => "something else",
+        // Helper rules say nothing a user can act on.
+        _ => "",
     }
 }

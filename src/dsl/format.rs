@@ -314,8 +314,8 @@ impl NodeOrder {
 #[derive(Default)]
 struct EdgeGroups {
     /// (sender as written, receiver node, receiver channel; `None` only where none can be
-    /// expanded, i.e. for the logits) → the comments of the statements that stated it.
-    singles: BTreeMap<(Endpoint, NodeRef, Option<Channel>), usize>,
+    /// expanded, i.e. for the logits) → the statements that stated it.
+    singles: BTreeMap<(Endpoint, NodeRef, Option<Channel>), BTreeSet<usize>>,
     comments: Vec<Comments>,
 }
 
@@ -334,59 +334,71 @@ impl EdgeGroups {
                 for channel in channels {
                     self.singles
                         .entry((source.value.clone(), target.value.node.clone(), channel))
-                        .or_insert(index);
+                        .or_default()
+                        .insert(index);
                 }
             }
         }
     }
 
     fn lines(self, order: &NodeOrder, keyword: &str) -> Vec<Line> {
+        type Statements = BTreeSet<usize>;
         // Receiver channels per (sender, receiver); all three collapse to the bare receiver.
-        let mut channels: BTreeMap<(Endpoint, NodeRef), BTreeSet<Option<Channel>>> =
+        let mut channels: BTreeMap<(Endpoint, NodeRef), BTreeMap<Option<Channel>, Statements>> =
             BTreeMap::new();
-        let mut first_statement: BTreeMap<(Endpoint, NodeRef), usize> = BTreeMap::new();
-        for ((source, target, channel), statement) in &self.singles {
-            let key = (source.clone(), target.clone());
-            channels.entry(key.clone()).or_default().insert(*channel);
-            let first = first_statement.entry(key).or_insert(*statement);
-            *first = (*first).min(*statement);
+        for ((source, target, channel), statements) in &self.singles {
+            channels
+                .entry((source.clone(), target.clone()))
+                .or_default()
+                .entry(*channel)
+                .or_default()
+                .extend(statements);
         }
-        let mut senders: BTreeMap<Endpoint, (BTreeSet<Endpoint>, usize)> = BTreeMap::new();
-        for ((source, target), set) in channels {
-            let statement = first_statement[&(source.clone(), target.clone())];
-            let full = Channel::ALL.iter().all(|c| set.contains(&Some(*c)));
-            let receivers: Vec<Endpoint> = if full {
-                vec![Endpoint {
-                    node: target,
-                    channel: None,
-                }]
+        let mut senders: BTreeMap<Endpoint, (BTreeSet<Endpoint>, Statements)> = BTreeMap::new();
+        for ((source, target), by_channel) in channels {
+            let full = Channel::ALL
+                .iter()
+                .all(|c| by_channel.contains_key(&Some(*c)));
+            let receivers: Vec<(Endpoint, Statements)> = if full {
+                let all = by_channel.into_values().flatten().collect();
+                vec![(
+                    Endpoint {
+                        node: target,
+                        channel: None,
+                    },
+                    all,
+                )]
             } else {
-                set.into_iter()
-                    .map(|channel| Endpoint {
-                        node: target.clone(),
-                        channel,
+                by_channel
+                    .into_iter()
+                    .map(|(channel, statements)| {
+                        (
+                            Endpoint {
+                                node: target.clone(),
+                                channel,
+                            },
+                            statements,
+                        )
                     })
                     .collect()
             };
-            for receiver in receivers {
-                let entry = senders
-                    .entry(receiver)
-                    .or_insert((BTreeSet::new(), statement));
+            for (receiver, statements) in receivers {
+                let entry = senders.entry(receiver).or_default();
                 entry.0.insert(source.clone());
-                entry.1 = entry.1.min(statement);
+                entry.1.extend(statements);
             }
         }
         // Receivers with the same senders share one statement.
-        let mut statements: BTreeMap<Vec<Endpoint>, (Vec<Endpoint>, usize)> = BTreeMap::new();
-        for (receiver, (sources, statement)) in senders {
+        let mut grouped: BTreeMap<Vec<Endpoint>, (Vec<Endpoint>, Statements)> = BTreeMap::new();
+        for (receiver, (sources, statements)) in senders {
             let mut sources: Vec<Endpoint> = sources.into_iter().collect();
             sources.sort_by_key(|s| order.endpoint_key(s));
-            let entry = statements.entry(sources).or_insert((Vec::new(), statement));
+            let entry = grouped.entry(sources).or_default();
             entry.0.push(receiver);
-            entry.1 = entry.1.min(statement);
+            entry.1.extend(statements);
         }
-        let mut lines: Vec<(SortKey, Line, usize)> = Vec::new();
-        for (sources, (mut receivers, statement)) in statements {
+        let mut lines: Vec<(Line, Statements)> = Vec::new();
+        for (sources, (mut receivers, statements)) in grouped {
             receivers.sort_by_key(|r| order.endpoint_key(r));
             let text = format!(
                 "{keyword} {} -> {}",
@@ -407,36 +419,30 @@ impl EdgeGroups {
                 order.endpoint_key(&receivers[0]),
                 text.clone(),
             );
-            lines.push((
-                key.clone(),
-                Line {
-                    key,
-                    text,
-                    comments: Comments::default(),
-                },
-                statement,
-            ));
+            let line = Line {
+                key,
+                text,
+                comments: Comments::default(),
+            };
+            lines.push((line, statements));
         }
-        lines.sort_by(|a, b| a.0.cmp(&b.0));
-        // Each written statement's comments go with the first line holding one of its edges.
-        let mut placed = vec![false; self.comments.len()];
-        let mut out = Vec::new();
-        for (_, mut line, statement) in lines {
-            if !placed[statement] {
-                placed[statement] = true;
-                line.comments = self.comments[statement].clone();
-            }
-            out.push(line);
-        }
-        // Statements whose edges all ended up on lines claimed by earlier statements.
+        lines.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+        // A written statement's comments go with the first line holding one of its edges;
+        // as that line holds all of its own edges again when reformatted, this is idempotent.
         for (index, comments) in self.comments.into_iter().enumerate() {
-            if !placed[index]
-                && let Some(line) = out.first_mut()
-            {
-                line.comments.before.extend(comments.before);
-                line.comments.before.extend(comments.trailing);
+            let Some((line, _)) = lines
+                .iter_mut()
+                .find(|(_, statements)| statements.contains(&index))
+            else {
+                continue;
+            };
+            line.comments.before.extend(comments.before);
+            match (&line.comments.trailing, comments.trailing) {
+                (None, trailing) => line.comments.trailing = trailing,
+                (Some(_), Some(extra)) => line.comments.before.push(extra),
+                (Some(_), None) => {}
             }
         }
-        out
+        lines.into_iter().map(|(line, _)| line).collect()
     }
 }

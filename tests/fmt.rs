@@ -1,0 +1,393 @@
+//! `fmt` is canonical, idempotent and never changes meaning. Checked on the repository's
+//! circuits and on generated circuits written in many equivalent ways.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use circuitcheck::dsl::{Builtin, Circuit, Loader, Sources, format, parser};
+use common::circuitcheck;
+use proptest::prelude::*;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+struct Memory(BTreeMap<PathBuf, String>);
+
+impl Sources for Memory {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not in memory"))
+    }
+}
+
+fn format_text(text: &str) -> String {
+    let source = miette::NamedSource::new("t.circuit", Arc::<str>::from(text));
+    let file = parser::parse(&source).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    format::format(&file)
+}
+
+fn resolve(text: &str) -> Circuit {
+    let memory = Memory(BTreeMap::from([(
+        PathBuf::from("t.circuit"),
+        text.to_string(),
+    )]));
+    let env = Builtin;
+    let mut loader = Loader::new(&env, &memory);
+    let loaded = loader.load(Path::new("t.circuit"));
+    let messages: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    loaded
+        .circuit
+        .clone()
+        .unwrap_or_else(|| panic!("{messages:?}\n{text}"))
+}
+
+/// Every comment of the text (a `#` outside a quoted description), counted.
+fn comments(text: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let (mut quoted, mut escaped) = (false, false);
+        for (i, c) in line.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                '#' if !quoted => {
+                    *out.entry(line[i..].to_string()).or_default() += 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn repository_circuits_are_formatted() {
+    let run = circuitcheck(&[
+        "fmt",
+        "--check",
+        "circuits/ioi.circuit",
+        "circuits/ioi-naive.circuit",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn check_reports_unformatted_files_and_fmt_fixes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.circuit");
+    let messy = "circuit x {\ntask ioi\n   model gpt2-small }\nclass b at END {9.9 9.6}\nclass a at S2 { 5.5 }\nedge a->b.q\n";
+    std::fs::write(&path, messy).unwrap();
+    let path_arg = path.to_str().unwrap();
+    let run = circuitcheck(&["fmt", "--check", path_arg]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("not in canonical form"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        messy,
+        "--check changes nothing"
+    );
+
+    let run = circuitcheck(&["fmt", path_arg]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let formatted = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        formatted,
+        "circuit x {\n  model gpt2-small\n  task ioi\n}\n\nclass a at S2 { 5.5 }\nclass b at END { 9.6 9.9 }\n\nedge a -> b.q\n"
+    );
+    assert_eq!(circuitcheck(&["fmt", "--check", path_arg]).code, 0);
+}
+
+#[test]
+fn syntax_errors_leave_the_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.circuit");
+    std::fs::write(&path, "circuit x {\n}\nclass\n").unwrap();
+    let run = circuitcheck(&["fmt", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("circuit::syntax"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "circuit x {\n}\nclass\n"
+    );
+}
+
+#[test]
+fn edges_regroup_canonically() {
+    let a = "circuit x {\n  model gpt2-small\n  task ioi\n}\nclass s at END { 7.3 }\nclass n at END { 9.9 }\nclass b at END { 10.1 }\n\
+             edge s -> n.q\nedge s -> n.k, n.v\nedge s -> b.q\nedge n, b -> logits\n";
+    let b = "circuit x {\n  model gpt2-small\n  task ioi\n}\nclass b at END { 10.1 }\nclass n at END { 9.9 }\nclass s at END { 7.3 }\n\
+             edge s -> b.q, n\nedge b -> logits\nedge n -> logits\n";
+    assert_eq!(format_text(a), format_text(b));
+    assert!(
+        format_text(a).contains("edge s -> n, b.q\n"),
+        "{}",
+        format_text(a)
+    );
+}
+
+// ── generated circuits ─────────────────────────────────────────────────────────────────
+
+const POSITIONS: [&str; 5] = ["IO", "S1", "S1+1", "S2", "END"];
+const NAMES: [&str; 6] = [
+    "name_mover",
+    "s_inhibition",
+    "induction",
+    "prev",
+    "dup",
+    "x1",
+];
+const DESCRIPTIONS: [&str; 3] = [
+    "Name Movers",
+    "with \"quotes\"",
+    "back\\slash # not a comment",
+];
+
+/// A circuit's meaning, generated: classes in layer bands so every forward edge is valid.
+#[derive(Clone, Debug)]
+struct Spec {
+    classes: Vec<(String, Option<String>, Option<Vec<String>>, Vec<(u32, u32)>)>,
+    /// (sender class or None for embed, receiver class or None for logits, channels)
+    edges: Vec<(Option<usize>, Option<usize>, Vec<char>)>,
+    expects: Vec<(String, String, f64)>,
+    minimality: Vec<((u32, u32), Vec<usize>)>,
+    mlps: Option<Vec<(Vec<u32>, Option<Vec<String>>)>>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (1usize..=5, any::<u64>()).prop_map(|(n, seed)| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut classes = Vec::new();
+        for (i, name) in NAMES.iter().enumerate().take(n) {
+            let description = rng
+                .random_bool(0.4)
+                .then(|| DESCRIPTIONS[rng.random_range(0..3)].to_string());
+            let positions = rng.random_bool(0.7).then(|| {
+                let mut p: Vec<String> = POSITIONS
+                    .iter()
+                    .filter(|_| rng.random_bool(0.4))
+                    .map(|s| s.to_string())
+                    .collect();
+                if p.is_empty() {
+                    p.push("END".into());
+                }
+                p
+            });
+            let mut heads = BTreeSet::new();
+            for _ in 0..rng.random_range(1..=4) {
+                heads.insert((
+                    2 * i as u32 + rng.random_range(0..2),
+                    rng.random_range(0..12),
+                ));
+            }
+            classes.push((
+                name.to_string(),
+                description,
+                positions,
+                heads.into_iter().collect::<Vec<_>>(),
+            ));
+        }
+        let mut edges = Vec::new();
+        for _ in 0..rng.random_range(0..6) {
+            let from = rng.random_range(0..=n);
+            let from = (from < n).then_some(from);
+            let lowest = from.map_or(0, |f| f + 1);
+            if lowest > n {
+                continue;
+            }
+            let to = rng.random_range(lowest..=n);
+            let to = (to < n).then_some(to);
+            let channels = if to.is_none() {
+                vec![]
+            } else {
+                ['q', 'k', 'v']
+                    .into_iter()
+                    .filter(|_| rng.random_bool(0.6))
+                    .collect()
+            };
+            edges.push((from, to, channels));
+        }
+        let mut expects = Vec::new();
+        for metric in [
+            "faithfulness",
+            "incompleteness",
+            "minimality",
+            "faithfulness_gap",
+        ] {
+            if rng.random_bool(0.5) {
+                let op = [">=", "<=", ">", "<"][rng.random_range(0..4)];
+                expects.push((
+                    metric.to_string(),
+                    op.to_string(),
+                    rng.random_range(0..1000) as f64 / 100.0,
+                ));
+            }
+        }
+        if rng.random_bool(0.3) {
+            let (l, h) = classes[0].3[0];
+            expects.push((format!("minimality({l}.{h})"), ">=".into(), 0.02));
+        }
+        let mut minimality = Vec::new();
+        if rng.random_bool(0.5) {
+            let class = rng.random_range(0..n);
+            let head = classes[class].3[0];
+            minimality.push((head, (0..n).filter(|_| rng.random_bool(0.5)).collect()));
+        }
+        let mlps = rng.random_bool(0.3).then(|| {
+            (0..rng.random_range(0..3))
+                .map(|_| {
+                    let layers: Vec<u32> = (0..rng.random_range(1..4))
+                        .map(|_| rng.random_range(0..12))
+                        .collect();
+                    (
+                        layers,
+                        rng.random_bool(0.5)
+                            .then(|| vec!["END".to_string(), "S2".to_string()]),
+                    )
+                })
+                .collect()
+        });
+        Spec {
+            classes,
+            edges,
+            expects,
+            minimality,
+            mlps,
+        }
+    })
+}
+
+/// Writes `spec` as text, in an order and layout chosen by `seed`.
+fn render(spec: &Spec, seed: u64, with_comments: bool) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let gap = |rng: &mut ChaCha8Rng| [" ", "  ", "\n  ", "\t"][rng.random_range(0..4)].to_string();
+    let mut statements: Vec<String> = Vec::new();
+    for (name, description, positions, heads) in &spec.classes {
+        let mut heads = heads.clone();
+        heads.shuffle(&mut rng);
+        let heads: Vec<String> = heads.iter().map(|(l, h)| format!("{l}.{h}")).collect();
+        let positions = match positions {
+            None => "all".to_string(),
+            Some(p) => {
+                let mut p = p.clone();
+                p.shuffle(&mut rng);
+                p.join(&format!(",{}", gap(&mut rng)))
+            }
+        };
+        let description = description
+            .as_ref()
+            .map(|d| format!(" \"{}\"", d.replace('\\', "\\\\").replace('"', "\\\"")))
+            .unwrap_or_default();
+        statements.push(format!(
+            "class {name}{description} at {positions} {{{}{}{}}}",
+            gap(&mut rng),
+            heads.join(&gap(&mut rng)),
+            gap(&mut rng)
+        ));
+    }
+    let node =
+        |i: &Option<usize>, end: &str| i.map_or(end.to_string(), |i| spec.classes[i].0.clone());
+    for (from, to, channels) in &spec.edges {
+        let to_name = node(to, "logits");
+        let targets: Vec<String> =
+            if to.is_none() || channels.is_empty() || (channels.len() == 3 && rng.random_bool(0.5))
+            {
+                if to.is_some() && channels.len() == 3 {
+                    vec![to_name.clone()]
+                } else if to.is_none() {
+                    vec![to_name.clone()]
+                } else {
+                    continue;
+                }
+            } else {
+                channels.iter().map(|c| format!("{to_name}.{c}")).collect()
+            };
+        if rng.random_bool(0.5) {
+            statements.push(format!(
+                "edge {}{}->{}{}",
+                node(from, "embed"),
+                gap(&mut rng),
+                gap(&mut rng),
+                targets.join(", ")
+            ));
+        } else {
+            for target in targets {
+                statements.push(format!("edge {} -> {target}", node(from, "embed")));
+            }
+        }
+    }
+    for (metric, op, value) in &spec.expects {
+        statements.push(format!("expect {metric} {op} {value:?}"));
+    }
+    for ((l, h), given) in &spec.minimality {
+        let members: Vec<String> = given.iter().map(|i| spec.classes[*i].0.clone()).collect();
+        statements.push(format!(
+            "minimality {l}.{h} given {{ {} }}",
+            members.join(" ")
+        ));
+    }
+    if let Some(mlps) = &spec.mlps {
+        if mlps.is_empty() {
+            statements.push("mlp none".into());
+        }
+        for (layers, positions) in mlps {
+            let layers: Vec<String> = layers.iter().map(|l| l.to_string()).collect();
+            let positions = positions
+                .as_ref()
+                .map_or("all".to_string(), |p| p.join(", "));
+            statements.push(format!("mlp {} at {positions}", layers.join(" ")));
+        }
+    }
+    statements.shuffle(&mut rng);
+    let mut settings = vec!["model gpt2-small".to_string(), "task ioi".to_string()];
+    settings.shuffle(&mut rng);
+    let mut text = String::new();
+    if with_comments {
+        text.push_str("# generated\n");
+    }
+    text.push_str(&format!(
+        "circuit gen {{{}{}\n}}\n",
+        gap(&mut rng),
+        settings.join("\n")
+    ));
+    for (i, statement) in statements.iter().enumerate() {
+        if with_comments && rng.random_bool(0.3) {
+            text.push_str(&format!("# note {i}\n"));
+        }
+        text.push_str(statement);
+        if with_comments && rng.random_bool(0.2) {
+            text.push_str(&format!("  # trailing {i}"));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn fmt_keeps_meaning_and_comments_and_is_idempotent(spec in spec(), seed in any::<u64>()) {
+        let text = render(&spec, seed, true);
+        let formatted = format_text(&text);
+        prop_assert_eq!(resolve(&formatted), resolve(&text));
+        prop_assert_eq!(comments(&formatted), comments(&text), "{}\n---\n{}", text, formatted);
+        prop_assert_eq!(format_text(&formatted), formatted);
+    }
+
+    #[test]
+    fn same_meaning_formats_to_same_text(spec in spec(), a in any::<u64>(), b in any::<u64>()) {
+        prop_assert_eq!(format_text(&render(&spec, a, false)), format_text(&render(&spec, b, false)));
+    }
+}

@@ -154,15 +154,20 @@ const DESCRIPTIONS: [&str; 3] = [
     "back\\slash # not a comment",
 ];
 
+/// (name, description, positions or `None` for all, heads)
+type ClassSpec = (String, Option<String>, Option<Vec<String>>, Vec<(u32, u32)>);
+/// (layers, positions or `None` for all)
+type MlpSpec = (Vec<u32>, Option<Vec<String>>);
+
 /// A circuit's meaning, generated: classes in layer bands so every forward edge is valid.
 #[derive(Clone, Debug)]
 struct Spec {
-    classes: Vec<(String, Option<String>, Option<Vec<String>>, Vec<(u32, u32)>)>,
+    classes: Vec<ClassSpec>,
     /// (sender class or None for embed, receiver class or None for logits, channels)
     edges: Vec<(Option<usize>, Option<usize>, Vec<char>)>,
     expects: Vec<(String, String, f64)>,
     minimality: Vec<((u32, u32), Vec<usize>)>,
-    mlps: Option<Vec<(Vec<u32>, Option<Vec<String>>)>>,
+    mlps: Option<Vec<MlpSpec>>,
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -300,19 +305,14 @@ fn render(spec: &Spec, seed: u64, with_comments: bool) -> String {
         |i: &Option<usize>, end: &str| i.map_or(end.to_string(), |i| spec.classes[i].0.clone());
     for (from, to, channels) in &spec.edges {
         let to_name = node(to, "logits");
-        let targets: Vec<String> =
-            if to.is_none() || channels.is_empty() || (channels.len() == 3 && rng.random_bool(0.5))
-            {
-                if to.is_some() && channels.len() == 3 {
-                    vec![to_name.clone()]
-                } else if to.is_none() {
-                    vec![to_name.clone()]
-                } else {
-                    continue;
-                }
-            } else {
-                channels.iter().map(|c| format!("{to_name}.{c}")).collect()
-            };
+        let bare = to.is_none() || (channels.len() == 3 && rng.random_bool(0.5));
+        let targets: Vec<String> = if bare {
+            vec![to_name.clone()]
+        } else if channels.is_empty() {
+            continue;
+        } else {
+            channels.iter().map(|c| format!("{to_name}.{c}")).collect()
+        };
         if rng.random_bool(0.5) {
             statements.push(format!(
                 "edge {}{}->{}{}",

@@ -350,7 +350,7 @@ fn render(spec: &Spec, seed: u64, with_comments: bool) -> String {
         }
     }
     statements.shuffle(&mut rng);
-    let mut settings = vec!["model gpt2-small".to_string(), "task ioi".to_string()];
+    let mut settings = ["model gpt2-small".to_string(), "task ioi".to_string()];
     settings.shuffle(&mut rng);
     let mut text = String::new();
     if with_comments {

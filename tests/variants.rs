@@ -1,0 +1,85 @@
+//! `extends`: variants resolve to the circuit their base describes, edited.
+
+use std::path::Path;
+
+use circuitcheck::dsl::{Builtin, Channel, Circuit, Edge, FileSystem, Head, Loader, Metric, Node};
+
+fn load(path: &str) -> Circuit {
+    let env = Builtin;
+    let mut loader = Loader::new(&env, &FileSystem);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = loader.load(&root.join(path));
+    let problems: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    loaded.circuit.clone().unwrap()
+}
+
+#[test]
+fn the_ioi_circuit_has_26_heads_in_7_classes() {
+    let ioi = load("circuits/ioi.circuit");
+    assert_eq!(ioi.heads().len(), 26);
+    assert_eq!(ioi.classes.len(), 7);
+    assert_eq!(ioi.class_of(Head::new(10, 7)).unwrap().name, "negative_name_mover");
+    // Classes are ordered bottom-up by their first head.
+    let order: Vec<&str> = ioi.classes.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(order[..3], ["duplicate_token", "previous_token", "induction"]);
+    let head_edges = ioi.head_edges();
+    assert!(head_edges.contains(&(Some(Head::new(2, 2)), Head::new(5, 5), Channel::K)));
+    assert!(head_edges.contains(&(None, Head::new(9, 9), Channel::V)));
+    assert!(!head_edges.contains(&(Some(Head::new(2, 2)), Head::new(5, 5), Channel::Q)));
+}
+
+#[test]
+fn the_naive_variant_drops_backup_and_negative_movers_and_their_edges() {
+    let ioi = load("circuits/ioi.circuit");
+    let naive = load("circuits/ioi-naive.circuit");
+    assert_eq!(naive.name, "ioi_naive");
+    assert_eq!((naive.model.as_str(), naive.task.as_str()), ("gpt2-small", "ioi"));
+    assert_eq!(naive.heads().len(), 26 - 8 - 2);
+    assert!(naive.class("backup_name_mover").is_none());
+    let touching_backup = naive.edges.iter().any(|e| {
+        [&e.from, &e.to].contains(&&Node::Class("backup_name_mover".into()))
+    });
+    assert!(!touching_backup);
+    assert_eq!(ioi.edges.len() - naive.edges.len(), 6);
+    // The variant's bound replaces the base's; the base's other bounds stay.
+    let faithfulness: Vec<f64> = naive
+        .expectations
+        .iter()
+        .filter(|e| e.metric == Metric::Faithfulness)
+        .map(|e| e.value)
+        .collect();
+    assert_eq!(faithfulness, [0.5]);
+    assert!(naive.expectations.iter().any(|e| e.metric == Metric::Incompleteness));
+}
+
+#[test]
+fn heads_move_between_classes_with_remove_and_add() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/ioi.circuit"),
+        dir.path().join("ioi.circuit"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("moved.circuit"),
+        "circuit moved extends \"ioi.circuit\" {\n  level edge\n}\n\
+         remove head 10.7\nadd 10.7 to name_mover\n\
+         remove edge s_inhibition -> negative_name_mover.q\n",
+    )
+    .unwrap();
+    let env = Builtin;
+    let mut loader = Loader::new(&env, &FileSystem);
+    let loaded = loader.load(&dir.path().join("moved.circuit"));
+    let problems: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    let moved = loaded.circuit.as_ref().unwrap();
+    assert_eq!(moved.class_of(Head::new(10, 7)).unwrap().name, "name_mover");
+    assert_eq!(moved.class("negative_name_mover").unwrap().heads.len(), 1);
+    assert_eq!(moved.level, Some(circuitcheck::dsl::Level::Edge));
+    assert!(!moved.edges.contains(&Edge {
+        from: Node::Class("s_inhibition".into()),
+        to: Node::Class("negative_name_mover".into()),
+        channel: Some(Channel::Q),
+    }));
+}

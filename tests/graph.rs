@@ -12,7 +12,15 @@ fn json_graph_of_the_ioi_circuit() {
     assert_eq!(graph["version"], 1);
     let nodes = graph["nodes"].as_array().unwrap();
     let count = |kind: &str| nodes.iter().filter(|n| n["kind"] == kind).count();
-    assert_eq!((count("class"), count("head"), count("embed"), count("logits")), (7, 26, 1, 1));
+    assert_eq!(
+        (
+            count("class"),
+            count("head"),
+            count("embed"),
+            count("logits")
+        ),
+        (7, 26, 1, 1)
+    );
     let head = nodes.iter().find(|n| n["id"] == "h9.9").unwrap();
     assert_eq!(head["class"], "name_mover");
     assert_eq!(head["positions"], serde_json::json!({"named": ["END"]}));
@@ -23,7 +31,11 @@ fn json_graph_of_the_ioi_circuit() {
         .filter(|e| e["kind"] == "reads")
         .map(|e| {
             let channel = e["channel"].as_str().unwrap_or("-").to_string();
-            (e["from"].as_str().unwrap().into(), e["to"].as_str().unwrap().into(), channel)
+            (
+                e["from"].as_str().unwrap().into(),
+                e["to"].as_str().unwrap().into(),
+                channel,
+            )
         })
         .collect();
     assert!(reads.contains(&("previous_token".into(), "induction".into(), "k".into())));
@@ -39,7 +51,10 @@ fn dot_graph_is_layered_and_renders() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let dot = run.stdout;
     assert!(dot.starts_with("digraph \"ioi\" {"));
-    assert!(dot.contains("{ rank=same; \"layer 9\"; \"backup_name_mover\"; \"name_mover\"; }"), "{dot}");
+    assert!(
+        dot.contains("{ rank=same; \"layer 9\"; \"backup_name_mover\"; \"name_mover\"; }"),
+        "{dot}"
+    );
     assert!(dot.contains("\"previous_token\" -> \"induction\" [label=\"k\"];"));
     assert!(dot.contains("\"layer 11\" -> \"unembed\""));
     // Render with graphviz where it is installed (CI installs it).
@@ -54,9 +69,18 @@ fn dot_graph_is_layered_and_renders() {
         return;
     };
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(dot.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.as_bytes())
+        .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("<svg"));
 }
 
@@ -64,6 +88,10 @@ fn dot_graph_is_layered_and_renders() {
 fn graph_of_a_broken_file_reports_its_errors() {
     let run = circuitcheck(&["graph", "tests/lint/empty-class.circuit"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("circuit::empty-class"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("circuit::empty-class"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty());
 }

@@ -19,10 +19,16 @@ fn the_ioi_circuit_has_26_heads_in_7_classes() {
     let ioi = load("circuits/ioi.circuit");
     assert_eq!(ioi.heads().len(), 26);
     assert_eq!(ioi.classes.len(), 7);
-    assert_eq!(ioi.class_of(Head::new(10, 7)).unwrap().name, "negative_name_mover");
+    assert_eq!(
+        ioi.class_of(Head::new(10, 7)).unwrap().name,
+        "negative_name_mover"
+    );
     // Classes are ordered bottom-up by their first head.
     let order: Vec<&str> = ioi.classes.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(order[..3], ["duplicate_token", "previous_token", "induction"]);
+    assert_eq!(
+        order[..3],
+        ["duplicate_token", "previous_token", "induction"]
+    );
     let head_edges = ioi.head_edges();
     assert!(head_edges.contains(&(Some(Head::new(2, 2)), Head::new(5, 5), Channel::K)));
     assert!(head_edges.contains(&(None, Head::new(9, 9), Channel::V)));
@@ -34,12 +40,16 @@ fn the_naive_variant_drops_backup_and_negative_movers_and_their_edges() {
     let ioi = load("circuits/ioi.circuit");
     let naive = load("circuits/ioi-naive.circuit");
     assert_eq!(naive.name, "ioi_naive");
-    assert_eq!((naive.model.as_str(), naive.task.as_str()), ("gpt2-small", "ioi"));
+    assert_eq!(
+        (naive.model.as_str(), naive.task.as_str()),
+        ("gpt2-small", "ioi")
+    );
     assert_eq!(naive.heads().len(), 26 - 8 - 2);
     assert!(naive.class("backup_name_mover").is_none());
-    let touching_backup = naive.edges.iter().any(|e| {
-        [&e.from, &e.to].contains(&&Node::Class("backup_name_mover".into()))
-    });
+    let touching_backup = naive
+        .edges
+        .iter()
+        .any(|e| [&e.from, &e.to].contains(&&Node::Class("backup_name_mover".into())));
     assert!(!touching_backup);
     assert_eq!(ioi.edges.len() - naive.edges.len(), 6);
     // The variant's bound replaces the base's; the base's other bounds stay.
@@ -50,7 +60,12 @@ fn the_naive_variant_drops_backup_and_negative_movers_and_their_edges() {
         .map(|e| e.value)
         .collect();
     assert_eq!(faithfulness, [0.5]);
-    assert!(naive.expectations.iter().any(|e| e.metric == Metric::Incompleteness));
+    assert!(
+        naive
+            .expectations
+            .iter()
+            .any(|e| e.metric == Metric::Incompleteness)
+    );
 }
 
 #[test]

@@ -1,1 +1,4 @@
-//! (filled by its issue)
+//! Knockouts and the faithfulness, completeness and minimality metrics.
+
+pub mod bootstrap;
+pub mod cache;

@@ -1,0 +1,246 @@
+//! An on-disk cache of reference activations (means, resample sources), content-addressed by
+//! a hash of everything they depend on. Files are written atomically and carry a checksum of
+//! their tensors, so a torn or corrupted file is detected on read and rebuilt.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use safetensors::tensor::{Dtype, TensorView};
+use sha2::{Digest, Sha256};
+
+const CHECKSUM: &str = "circuitcheck.sha256";
+const KEY: &str = "circuitcheck.key";
+
+/// Where cached files live; `None` disables caching (`--no-cache`).
+#[derive(Clone, Debug)]
+pub struct Cache {
+    dir: Option<PathBuf>,
+}
+
+/// What happened when a cached entry was looked up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Hit,
+    Missing,
+    /// The file was there but unreadable or failed its checksum; it has been removed.
+    Corrupt(String),
+    Disabled,
+}
+
+impl Cache {
+    pub fn new(dir: Option<PathBuf>) -> Self {
+        Self { dir }
+    }
+
+    /// `$CIRCUITCHECK_CACHE`, else `$XDG_CACHE_HOME/circuitcheck`, else `~/.cache/circuitcheck`.
+    pub fn default_dir() -> Option<PathBuf> {
+        if let Some(dir) = std::env::var_os("CIRCUITCHECK_CACHE") {
+            return Some(PathBuf::from(dir));
+        }
+        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+            return Some(PathBuf::from(dir).join("circuitcheck"));
+        }
+        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/circuitcheck"))
+    }
+
+    /// The hex key of a set of inputs (each part length-prefixed, so parts cannot run
+    /// into each other).
+    pub fn key(parts: &[&[u8]]) -> String {
+        let mut hasher = Sha256::new();
+        for part in parts {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        hex(&hasher.finalize())
+    }
+
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{key}.safetensors")))
+    }
+
+    pub fn load(&self, key: &str, device: &Device) -> (Lookup, Option<BTreeMap<String, Tensor>>) {
+        let Some(path) = self.path(key) else {
+            return (Lookup::Disabled, None);
+        };
+        let Ok(bytes) = std::fs::read(&path) else {
+            return (Lookup::Missing, None);
+        };
+        match decode(&bytes, key, device) {
+            Ok(tensors) => (Lookup::Hit, Some(tensors)),
+            Err(reason) => {
+                let _ = std::fs::remove_file(&path);
+                (Lookup::Corrupt(reason), None)
+            }
+        }
+    }
+
+    /// Stores `tensors` under `key`. Failing to write a cache is not an error of the run:
+    /// the reason is returned for a warning.
+    pub fn store(&self, key: &str, tensors: &BTreeMap<String, Tensor>) -> Result<(), String> {
+        let Some(path) = self.path(key) else {
+            return Ok(());
+        };
+        let bytes = encode(key, tensors)?;
+        write_atomically(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn checksum(tensors: &[(String, Vec<usize>, Vec<u8>)]) -> String {
+    let mut hasher = Sha256::new();
+    for (name, shape, data) in tensors {
+        hasher.update(name.as_bytes());
+        for dim in shape {
+            hasher.update((*dim as u64).to_le_bytes());
+        }
+        hasher.update(data);
+    }
+    hex(&hasher.finalize())
+}
+
+fn encode(key: &str, tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>, String> {
+    let mut raw = Vec::new();
+    for (name, tensor) in tensors {
+        let tensor = tensor.to_dtype(DType::F32).map_err(|e| e.to_string())?;
+        let values: Vec<f32> = tensor
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .map_err(|e| e.to_string())?;
+        let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        raw.push((name.clone(), tensor.dims().to_vec(), data));
+    }
+    let metadata = std::collections::HashMap::from([
+        (CHECKSUM.to_string(), checksum(&raw)),
+        (KEY.to_string(), key.to_string()),
+    ]);
+    let views: Vec<(String, TensorView)> = raw
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(Dtype::F32, shape.clone(), data)
+                .map(|view| (name.clone(), view))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    safetensors::serialize(views, Some(metadata)).map_err(|e| e.to_string())
+}
+
+fn decode(bytes: &[u8], key: &str, device: &Device) -> Result<BTreeMap<String, Tensor>, String> {
+    let (_, metadata) =
+        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+    let stored = metadata.metadata().clone().unwrap_or_default();
+    if stored.get(KEY).map(String::as_str) != Some(key) {
+        return Err("the file belongs to another key".into());
+    }
+    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+    let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
+    names.sort();
+    let mut raw = Vec::new();
+    let mut tensors = BTreeMap::new();
+    for name in names {
+        let view = file.tensor(&name).map_err(|e| e.to_string())?;
+        if view.dtype() != Dtype::F32 {
+            return Err(format!("tensor {name} is not f32"));
+        }
+        let values: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let tensor = Tensor::from_vec(values, view.shape(), device).map_err(|e| e.to_string())?;
+        raw.push((name.clone(), view.shape().to_vec(), view.data().to_vec()));
+        tensors.insert(name, tensor);
+    }
+    if stored.get(CHECKSUM) != Some(&checksum(&raw)) {
+        return Err("checksum mismatch".into());
+    }
+    Ok(tensors)
+}
+
+/// Temporary file in the same directory, then rename: readers never see a partial file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(format!(".{}.tmp", std::process::id()));
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BTreeMap<String, Tensor> {
+        let device = Device::Cpu;
+        BTreeMap::from([
+            (
+                "a".to_string(),
+                Tensor::arange(0f32, 6.0, &device)
+                    .unwrap()
+                    .reshape((2, 3))
+                    .unwrap(),
+            ),
+            (
+                "b".to_string(),
+                Tensor::new(&[1.5f32, -2.0], &device).unwrap(),
+            ),
+        ])
+    }
+
+    #[test]
+    fn round_trip_and_corruption_detection() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(Some(dir.path().to_path_buf()));
+        let key = Cache::key(&[b"model", b"task"]);
+        assert_eq!(cache.load(&key, &Device::Cpu).0, Lookup::Missing);
+        cache.store(&key, &sample()).unwrap();
+        let (lookup, tensors) = cache.load(&key, &Device::Cpu);
+        assert_eq!(lookup, Lookup::Hit);
+        let tensors = tensors.unwrap();
+        assert_eq!(
+            tensors["a"].to_vec2::<f32>().unwrap(),
+            [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+        );
+
+        // Flip one byte of tensor data: detected, removed, reported.
+        let path = dir.path().join(format!("{key}.safetensors"));
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            cache.load(&key, &Device::Cpu).0,
+            Lookup::Corrupt(_)
+        ));
+        assert!(!path.exists());
+
+        // A truncated file too.
+        cache.store(&key, &sample()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(matches!(
+            cache.load(&key, &Device::Cpu).0,
+            Lookup::Corrupt(_)
+        ));
+    }
+
+    #[test]
+    fn keys_separate_their_parts() {
+        assert_ne!(Cache::key(&[b"ab", b"c"]), Cache::key(&[b"a", b"bc"]));
+        assert_eq!(Cache::key(&[b"x"]), Cache::key(&[b"x"]));
+    }
+
+    #[test]
+    fn disabled_cache_stores_nothing() {
+        let cache = Cache::new(None);
+        cache.store("k", &sample()).unwrap();
+        assert_eq!(cache.load("k", &Device::Cpu).0, Lookup::Disabled);
+    }
+}

@@ -77,3 +77,96 @@ pub fn write_tiny_tokenizer(dir: &Path, words: &[&str]) -> io::Result<()> {
     }
     std::fs::write(dir.join("merges.txt"), merges_txt)
 }
+
+/// Shape of a generated tiny GPT-2.
+#[derive(Clone, Debug)]
+pub struct TinyGpt2 {
+    pub layers: usize,
+    pub heads: usize,
+    pub d_model: usize,
+    pub context: usize,
+    /// Words of the tokenizer (each a single token, with and without a leading space).
+    pub words: Vec<String>,
+    pub seed: u64,
+    /// Write tensor names with the `transformer.` prefix.
+    pub prefixed: bool,
+}
+
+impl Default for TinyGpt2 {
+    fn default() -> Self {
+        let words = [
+            "Mary", "John", "Alice", "Bob", "store", "garden", "ring", "drink", "Then", "When",
+            "and", "went", "to", "the", "gave", "a", "said",
+        ];
+        Self {
+            layers: 3,
+            heads: 4,
+            d_model: 32,
+            context: 64,
+            words: words.iter().map(|w| w.to_string()).collect(),
+            seed: 0,
+            prefixed: false,
+        }
+    }
+}
+
+impl TinyGpt2 {
+    /// Writes `model.safetensors`, `config.json`, `vocab.json` and `merges.txt` into `dir`
+    /// and returns the config. Weights are seeded random values large enough to give
+    /// non-trivial attention patterns.
+    pub fn write(&self, dir: &Path) -> io::Result<crate::model::Config> {
+        use rand::{Rng, SeedableRng};
+        let words: Vec<&str> = self.words.iter().map(String::as_str).collect();
+        write_tiny_tokenizer(dir, &words)?;
+        let vocab: BTreeMap<String, u32> =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("vocab.json"))?)
+                .map_err(io::Error::other)?;
+        let config = crate::model::Config {
+            vocab_size: vocab.len(),
+            n_positions: self.context,
+            n_embd: self.d_model,
+            n_layer: self.layers,
+            n_head: self.heads,
+            n_inner: None,
+            layer_norm_epsilon: 1e-5,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed);
+        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (name, shape) in config.expected_tensors() {
+            let n: usize = shape.iter().product();
+            let values: Vec<f32> = if name.contains("ln_") && name.ends_with("weight") {
+                (0..n).map(|_| 1.0 + rng.random_range(-0.2..0.2)).collect()
+            } else {
+                let scale = if name.ends_with("bias") { 0.1 } else { 0.5 };
+                (0..n).map(|_| rng.random_range(-scale..scale)).collect()
+            };
+            let name = if self.prefixed {
+                format!("transformer.{name}")
+            } else {
+                name
+            };
+            tensors.push((
+                name,
+                shape,
+                values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ));
+        }
+        let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+            .iter()
+            .map(|(name, shape, data)| {
+                let view = safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    shape.clone(),
+                    data,
+                )
+                .expect("consistent tensor");
+                (name.clone(), view)
+            })
+            .collect();
+        let bytes = safetensors::serialize(views, None).map_err(io::Error::other)?;
+        std::fs::write(dir.join("model.safetensors"), bytes)?;
+        let config_json = serde_json::to_string_pretty(&config).map_err(io::Error::other)?;
+        std::fs::write(dir.join("config.json"), config_json)?;
+        Ok(config)
+    }
+}

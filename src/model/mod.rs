@@ -1,5 +1,23 @@
 //! GPT-2 with head-level interventions, its weights and its tokenizer.
+//!
+//! A pass takes a `Batch` of right-padded token rows and `Interventions`: per layer, a
+//! `HeadPatch` (keep-mask `[rows, seq, heads]` and replacement result vectors
+//! `[rows, seq, heads, d_model]`) and an `MlpPatch`, and optionally an `EdgePatch` that gives
+//! chosen heads their own q/k/v inputs built from a subset of senders. It returns the
+//! requested `Readout` (logits of a few tokens at one position per row, or full logits) and
+//! whatever `Capture` asked for (head results, MLP outputs, residual streams).
 
+pub mod config;
+pub mod error;
+pub mod gpt2;
+pub mod intervention;
+pub mod locate;
 pub mod tokenizer;
+pub mod weights;
 
+pub use config::Config;
+pub use error::ModelError;
+pub use gpt2::Gpt2;
+pub use intervention::*;
+pub use locate::{ModelFiles, locate};
 pub use tokenizer::Tokenizer;

@@ -1,0 +1,533 @@
+//! GPT-2, written for interventions: pre-LayerNorm blocks with learned positions, GELU (tanh)
+//! MLPs and a tied unembedding, where every head's result, every MLP output and every head's
+//! q/k/v input can be replaced per row and position (see `intervention`).
+
+use candle_core::{D, DType, Device, IndexOp, Module, Tensor};
+use candle_nn::{LayerNorm, VarBuilder};
+
+use crate::model::config::Config;
+use crate::model::error::{ModelError, Result};
+use crate::model::intervention::*;
+use crate::model::locate::ModelFiles;
+use crate::model::weights;
+
+struct Block {
+    ln_1: LayerNorm,
+    /// `[d_model, 3·d_model]` (Conv1D: input-major), columns q | k | v, head-major inside.
+    c_attn_w: Tensor,
+    c_attn_b: Tensor,
+    /// `[d_model, d_model]`: rows are the heads' z components, head-major.
+    c_proj_w: Tensor,
+    c_proj_b: Tensor,
+    ln_2: LayerNorm,
+    c_fc_w: Tensor,
+    c_fc_b: Tensor,
+    mlp_proj_w: Tensor,
+    mlp_proj_b: Tensor,
+}
+
+pub struct Gpt2 {
+    config: Config,
+    wte: Tensor,
+    wpe: Tensor,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    device: Device,
+}
+
+fn layer_norm(vb: &VarBuilder, d: usize, eps: f64) -> Result<LayerNorm> {
+    Ok(LayerNorm::new(
+        vb.get(d, "weight")?,
+        vb.get(d, "bias")?,
+        eps,
+    ))
+}
+
+impl Gpt2 {
+    /// Loads the weights in `files` (validated against the config) onto `device`.
+    pub fn load(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let config = match &files.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ModelError::Config {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                serde_json::from_str(&text).map_err(|e| ModelError::Config {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+            None => Config::gpt2_small(),
+        };
+        let vb = weights::load(&files.weights, &config, device)?;
+        Self::new(vb, config)
+    }
+
+    /// Builds the model from tensors named as in a Hugging Face checkpoint.
+    pub fn new(vb: VarBuilder, config: Config) -> Result<Self> {
+        let (d, m, eps) = (config.n_embd, config.d_mlp(), config.layer_norm_epsilon);
+        let mut blocks = Vec::with_capacity(config.n_layer);
+        for i in 0..config.n_layer {
+            let vb = vb.pp(format!("h.{i}"));
+            blocks.push(Block {
+                ln_1: layer_norm(&vb.pp("ln_1"), d, eps)?,
+                c_attn_w: vb.get((d, 3 * d), "attn.c_attn.weight")?,
+                c_attn_b: vb.get(3 * d, "attn.c_attn.bias")?,
+                c_proj_w: vb.get((d, d), "attn.c_proj.weight")?,
+                c_proj_b: vb.get(d, "attn.c_proj.bias")?,
+                ln_2: layer_norm(&vb.pp("ln_2"), d, eps)?,
+                c_fc_w: vb.get((d, m), "mlp.c_fc.weight")?,
+                c_fc_b: vb.get(m, "mlp.c_fc.bias")?,
+                mlp_proj_w: vb.get((m, d), "mlp.c_proj.weight")?,
+                mlp_proj_b: vb.get(d, "mlp.c_proj.bias")?,
+            });
+        }
+        Ok(Self {
+            wte: vb.get((config.vocab_size, d), "wte.weight")?,
+            wpe: vb.get((config.n_positions, d), "wpe.weight")?,
+            ln_f: layer_norm(&vb.pp("ln_f"), d, eps)?,
+            blocks,
+            device: vb.device().clone(),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Token plus position embeddings, `[rows, seq, d_model]`.
+    pub fn embed(&self, batch: &Batch) -> Result<Tensor> {
+        let seq = batch.seq();
+        if seq > self.config.n_positions {
+            return Err(ModelError::Input(format!(
+                "sequences of {seq} tokens exceed the context of {}",
+                self.config.n_positions
+            )));
+        }
+        let (rows, d) = (batch.rows(), self.config.n_embd);
+        let ids = batch.tokens.flatten_all()?;
+        let max_id = ids.max(0)?.to_scalar::<u32>()? as usize;
+        if max_id >= self.config.vocab_size {
+            return Err(ModelError::Input(format!(
+                "token id {max_id} is outside the vocabulary of {}",
+                self.config.vocab_size
+            )));
+        }
+        let tokens = self.wte.index_select(&ids, 0)?.reshape((rows, seq, d))?;
+        let positions = self.wpe.narrow(0, 0, seq)?;
+        Ok(tokens.broadcast_add(&positions)?)
+    }
+
+    /// A full pass from the embeddings.
+    pub fn forward(
+        &self,
+        batch: &Batch,
+        interventions: &Interventions,
+        capture: Capture,
+        readout: &Readout,
+    ) -> Result<Output> {
+        let embeddings = self.embed(batch)?;
+        self.run(
+            batch,
+            0,
+            embeddings.clone(),
+            Some(embeddings),
+            interventions,
+            capture,
+            readout,
+        )
+    }
+
+    /// A pass that starts at `layer` from a residual stream captured earlier (with the same
+    /// interventions on the layers before it). Edge-level patches need the embeddings, so
+    /// they start from layer 0.
+    pub fn forward_from(
+        &self,
+        batch: &Batch,
+        layer: usize,
+        residual: Tensor,
+        interventions: &Interventions,
+        capture: Capture,
+        readout: &Readout,
+    ) -> Result<Output> {
+        if interventions.edges.is_some() && layer > 0 {
+            return Err(ModelError::Input(
+                "edge-level passes start at layer 0".into(),
+            ));
+        }
+        self.run(
+            batch,
+            layer,
+            residual,
+            None,
+            interventions,
+            capture,
+            readout,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        batch: &Batch,
+        start: usize,
+        mut x: Tensor,
+        embeddings: Option<Tensor>,
+        interventions: &Interventions,
+        capture: Capture,
+        readout: &Readout,
+    ) -> Result<Output> {
+        let (rows, seq) = (batch.rows(), batch.seq());
+        let mut output = Output::default();
+        if capture.residuals {
+            output.embeddings = embeddings.clone();
+        }
+        // Δ of every edge sender: the embeddings first, then the heads, filled in as the
+        // pass reaches their layer.
+        let mut deltas: Vec<Option<Tensor>> = Vec::new();
+        if let Some(edges) = &interventions.edges {
+            let embeddings = embeddings
+                .as_ref()
+                .ok_or_else(|| ModelError::Input("edge-level passes need the embeddings".into()))?;
+            deltas.push(Some(embeddings.sub(&edges.embed_replacement)?));
+            deltas.extend(edges.senders.iter().map(|_| None));
+        }
+        let mask = causal_mask(seq, &self.device)?;
+        for (layer, block) in self.blocks.iter().enumerate().skip(start) {
+            if capture.residuals {
+                output.residuals.push(x.clone());
+            }
+            let attention =
+                self.attention(layer, block, &x, &mask, interventions, &mut deltas, capture)?;
+            if let Some(results) = attention.results {
+                output.head_results.push(results);
+            }
+            x = (x + attention.out)?;
+            let mut mlp_out = self.mlp(block, &x)?;
+            if capture.mlp_outputs {
+                output.mlp_outputs.push(mlp_out.clone());
+            }
+            if let Some(patch) = interventions.mlp(layer) {
+                mlp_out = blend(&mlp_out, &patch.keep, &patch.replacement)?;
+            }
+            x = (x + mlp_out)?;
+        }
+        if capture.residuals {
+            output.residuals.push(x.clone());
+        }
+        if let Some(edges) = &interventions.edges {
+            x = subtract_unconnected(&x, &deltas, &edges.logits)?;
+        }
+        output.logits = self.readout(&x, rows, seq, readout)?;
+        Ok(output)
+    }
+
+    fn mlp(&self, block: &Block, x: &Tensor) -> Result<Tensor> {
+        let (rows, seq, d) = x.dims3()?;
+        let h = block.ln_2.forward(x)?.reshape((rows * seq, d))?;
+        let h = h
+            .matmul(&block.c_fc_w)?
+            .broadcast_add(&block.c_fc_b)?
+            .gelu()?;
+        let out = h
+            .matmul(&block.mlp_proj_w)?
+            .broadcast_add(&block.mlp_proj_b)?;
+        Ok(out.reshape((rows, seq, d))?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn attention(
+        &self,
+        layer: usize,
+        block: &Block,
+        x: &Tensor,
+        mask: &Tensor,
+        interventions: &Interventions,
+        deltas: &mut [Option<Tensor>],
+        capture: Capture,
+    ) -> Result<Attention> {
+        let (rows, seq, d) = x.dims3()?;
+        let (n_head, d_head) = (self.config.n_head, self.config.d_head());
+        let patch = interventions.head(layer);
+        let edges = interventions.edges.as_ref();
+        let senders_here: Vec<(usize, usize)> = edges
+            .map(|e| {
+                e.senders
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (l, _))| *l == layer)
+                    .map(|(i, (_, h))| (i + 1, *h))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Heads whose output is replaced everywhere need no attention at all.
+        let active: Vec<usize> = match (patch, capture.head_results) {
+            (Some(patch), false) => {
+                let used: Vec<f32> = patch.keep.sum((0, 1))?.to_vec1()?;
+                (0..n_head).filter(|h| used[*h] > 0.0).collect()
+            }
+            _ => (0..n_head).collect(),
+        };
+        let mut out = match patch {
+            Some(patch) => replaced_part(patch, rows, seq, d)?,
+            None => Tensor::zeros((rows, seq, d), DType::F32, &self.device)?,
+        };
+        out = out.broadcast_add(&block.c_proj_b)?;
+        if active.is_empty() {
+            return Ok(Attention { out, results: None });
+        }
+
+        let normed = block.ln_1.forward(x)?;
+        let (q, k, v) = match edges {
+            Some(edges) if edges.receivers.keys().any(|(l, _)| *l == layer) => {
+                self.qkv_per_receiver(layer, block, x, &normed, &active, edges, deltas)?
+            }
+            _ => self.qkv(block, &normed, &active)?,
+        };
+        let z = attend(&q, &k, &v, mask, d_head)?; // [rows, seq, active, d_head]
+        let a = active.len();
+        let w_o = if a == n_head {
+            block.c_proj_w.clone()
+        } else {
+            let rows_idx: Vec<u32> = active
+                .iter()
+                .flat_map(|h| (h * d_head..(h + 1) * d_head).map(|i| i as u32))
+                .collect();
+            block
+                .c_proj_w
+                .index_select(&Tensor::new(rows_idx, &self.device)?, 0)?
+        };
+        let keep_active = match patch {
+            Some(patch) if a == n_head => Some(patch.keep.clone()),
+            Some(patch) => Some(patch.keep.index_select(&index(&active, &self.device)?, 2)?),
+            None => None,
+        };
+        let z_kept = match &keep_active {
+            Some(keep) => z.broadcast_mul(&keep.unsqueeze(3)?)?,
+            None => z.clone(),
+        };
+        let real = z_kept.reshape((rows * seq, a * d_head))?.matmul(&w_o)?;
+        out = (out + real.reshape((rows, seq, d))?)?;
+
+        let need_results = capture.head_results || !senders_here.is_empty();
+        let results = if need_results {
+            // Per-head results z_h · W_O[h]: [active, rows·seq, d_head] × [active, d_head, d].
+            let z_heads = z.transpose(1, 2)?.transpose(0, 1)?.contiguous()?.reshape((
+                a,
+                rows * seq,
+                d_head,
+            ))?;
+            let w_heads = w_o.reshape((a, d_head, d))?;
+            let r = z_heads.matmul(&w_heads)?.reshape((a, rows, seq, d))?;
+            Some(r.permute((1, 2, 0, 3))?.contiguous()?) // [rows, seq, active, d]
+        } else {
+            None
+        };
+        if let (Some(results), Some(patch)) = (&results, patch) {
+            for (sender, head) in &senders_here {
+                let slot = active.iter().position(|h| h == head);
+                let Some(slot) = slot else { continue };
+                let real = results.i((.., .., slot, ..))?;
+                let replacement = patch.replacement.i((.., .., *head, ..))?;
+                let keep = patch.keep.i((.., .., *head))?.unsqueeze(2)?;
+                deltas[*sender] = Some(real.sub(&replacement)?.broadcast_mul(&keep)?);
+            }
+        } else if !senders_here.is_empty() {
+            return Err(ModelError::Input(format!(
+                "edge senders in layer {layer} need a head patch (their replacement values)"
+            )));
+        }
+        let results = if capture.head_results { results } else { None };
+        Ok(Attention { out, results })
+    }
+
+    /// q, k, v of the `active` heads from one shared input, each `[rows, seq, active, d_head]`.
+    fn qkv(
+        &self,
+        block: &Block,
+        normed: &Tensor,
+        active: &[usize],
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (rows, seq, d) = normed.dims3()?;
+        let (n_head, d_head) = (self.config.n_head, self.config.d_head());
+        let a = active.len();
+        let (w, b) = if a == n_head {
+            (block.c_attn_w.clone(), block.c_attn_b.clone())
+        } else {
+            let columns: Vec<u32> = (0..3)
+                .flat_map(|part| {
+                    active.iter().flat_map(move |h| {
+                        (part * d + h * d_head..part * d + (h + 1) * d_head).map(|i| i as u32)
+                    })
+                })
+                .collect();
+            let columns = Tensor::new(columns, &self.device)?;
+            (
+                block.c_attn_w.index_select(&columns, 1)?,
+                block.c_attn_b.index_select(&columns, 0)?,
+            )
+        };
+        let qkv = normed
+            .reshape((rows * seq, d))?
+            .matmul(&w)?
+            .broadcast_add(&b)?;
+        let part = |i: usize| -> Result<Tensor> {
+            Ok(qkv
+                .narrow(1, i * a * d_head, a * d_head)?
+                .reshape((rows, seq, a, d_head))?)
+        };
+        Ok((part(0)?, part(1)?, part(2)?))
+    }
+
+    /// q, k, v where receivers of edges read their own residual stream per channel.
+    #[allow(clippy::too_many_arguments)]
+    fn qkv_per_receiver(
+        &self,
+        layer: usize,
+        block: &Block,
+        x: &Tensor,
+        normed: &Tensor,
+        active: &[usize],
+        edges: &EdgePatch,
+        deltas: &[Option<Tensor>],
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (rows, seq, d) = x.dims3()?;
+        let d_head = self.config.d_head();
+        let mut parts: [Vec<Tensor>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        for head in active {
+            let connections = edges.receivers.get(&(layer, *head));
+            for (channel, out) in parts.iter_mut().enumerate() {
+                let input = match connections {
+                    Some(connections) => {
+                        let own = subtract_unconnected(x, deltas, &connections[channel])?;
+                        block.ln_1.forward(&own)?
+                    }
+                    None => normed.clone(),
+                };
+                let start = channel * d + head * d_head;
+                let w = block.c_attn_w.narrow(1, start, d_head)?;
+                let b = block.c_attn_b.narrow(0, start, d_head)?;
+                let y = input
+                    .reshape((rows * seq, d))?
+                    .matmul(&w)?
+                    .broadcast_add(&b)?;
+                out.push(y.reshape((rows, seq, 1, d_head))?);
+            }
+        }
+        let [q, k, v] = parts;
+        Ok((
+            Tensor::cat(&q, 2)?,
+            Tensor::cat(&k, 2)?,
+            Tensor::cat(&v, 2)?,
+        ))
+    }
+
+    fn readout(
+        &self,
+        x: &Tensor,
+        rows: usize,
+        seq: usize,
+        readout: &Readout,
+    ) -> Result<Option<Tensor>> {
+        let d = self.config.n_embd;
+        let at_positions = |positions: &[usize]| -> Result<Tensor> {
+            if positions.len() != rows || positions.iter().any(|p| *p >= seq) {
+                return Err(ModelError::Input(
+                    "one readout position per row, inside the sequence".into(),
+                ));
+            }
+            let flat: Vec<u32> = positions
+                .iter()
+                .enumerate()
+                .map(|(r, p)| (r * seq + p) as u32)
+                .collect();
+            let picked = x
+                .reshape((rows * seq, d))?
+                .index_select(&Tensor::new(flat, &self.device)?, 0)?;
+            Ok(self.ln_f.forward(&picked)?)
+        };
+        Ok(match readout {
+            Readout::None => None,
+            Readout::Tokens { positions, tokens } => {
+                let finals = at_positions(positions)?; // [rows, d]
+                let k = tokens.dims2()?.1;
+                let unembed = self
+                    .wte
+                    .index_select(&tokens.flatten_all()?, 0)?
+                    .reshape((rows, k, d))?;
+                Some(unembed.matmul(&finals.unsqueeze(2)?)?.squeeze(2)?)
+            }
+            Readout::Full { positions } => Some(at_positions(positions)?.matmul(&self.wte.t()?)?),
+            Readout::All => {
+                let finals = self.ln_f.forward(x)?.reshape((rows * seq, d))?;
+                let logits = finals.matmul(&self.wte.t()?)?;
+                Some(logits.reshape((rows, seq, self.config.vocab_size))?)
+            }
+        })
+    }
+}
+
+struct Attention {
+    /// The attention block's contribution to the residual stream, `[rows, seq, d]`.
+    out: Tensor,
+    /// Per-head results when captured, `[rows, seq, heads, d]`.
+    results: Option<Tensor>,
+}
+
+fn index(values: &[usize], device: &Device) -> Result<Tensor> {
+    let values: Vec<u32> = values.iter().map(|v| *v as u32).collect();
+    Ok(Tensor::new(values, device)?)
+}
+
+/// `[seq, seq]` additive mask: 0 on and below the diagonal, −∞ above.
+fn causal_mask(seq: usize, device: &Device) -> Result<Tensor> {
+    let values: Vec<f32> = (0..seq)
+        .flat_map(|i| (0..seq).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY }))
+        .collect();
+    Ok(Tensor::from_vec(values, (seq, seq), device)?)
+}
+
+/// Scaled dot-product causal attention; inputs and output `[rows, seq, heads, d_head]`.
+fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, d_head: usize) -> Result<Tensor> {
+    let q = q.transpose(1, 2)?.contiguous()?;
+    let k = k.transpose(1, 2)?.contiguous()?;
+    let v = v.transpose(1, 2)?.contiguous()?;
+    let scores = (q.matmul(&k.t()?)? / (d_head as f64).sqrt())?.broadcast_add(mask)?;
+    let pattern = candle_nn::ops::softmax_last_dim(&scores)?;
+    Ok(pattern.matmul(&v)?.transpose(1, 2)?.contiguous()?)
+}
+
+/// Σ_h (1 − keep_h) · replacement_h, `[rows, seq, d]`.
+fn replaced_part(patch: &HeadPatch, rows: usize, seq: usize, d: usize) -> Result<Tensor> {
+    let heads = patch.keep.dim(D::Minus1)?;
+    let dropped = (1.0 - &patch.keep)?.reshape((rows * seq, 1, heads))?;
+    let replacement = patch.replacement.reshape((rows * seq, heads, d))?;
+    Ok(dropped.matmul(&replacement)?.reshape((rows, seq, d))?)
+}
+
+/// keep · real + (1 − keep) · replacement.
+fn blend(real: &Tensor, keep: &Tensor, replacement: &Tensor) -> Result<Tensor> {
+    let kept = real.broadcast_mul(keep)?;
+    let dropped = replacement.broadcast_mul(&(1.0 - keep)?)?;
+    Ok((kept + dropped)?)
+}
+
+/// The stream minus Δ of every sender this input is not connected to.
+fn subtract_unconnected(
+    x: &Tensor,
+    deltas: &[Option<Tensor>],
+    connected: &[bool],
+) -> Result<Tensor> {
+    let mut out = x.clone();
+    for (delta, connected) in deltas.iter().zip(connected) {
+        if let (Some(delta), false) = (delta, connected) {
+            out = out.sub(delta)?;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,158 @@
+//! What a forward pass is asked to change, capture and read out. Interventions are masks and
+//! tensors over the whole batch (rows may belong to different variants), never per-element
+//! callbacks.
+
+use std::collections::BTreeMap;
+
+use candle_core::{DType, Device, Tensor};
+
+use crate::model::error::{ModelError, Result};
+
+/// Right-padded token sequences.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// `[rows, seq]`, u32.
+    pub tokens: Tensor,
+    pub lengths: Vec<usize>,
+}
+
+impl Batch {
+    pub fn new(sequences: &[Vec<u32>], device: &Device) -> Result<Self> {
+        let seq = sequences.iter().map(Vec::len).max().unwrap_or(0);
+        if seq == 0 {
+            return Err(ModelError::Input(
+                "a batch needs at least one non-empty sequence".into(),
+            ));
+        }
+        let mut flat = Vec::with_capacity(sequences.len() * seq);
+        for sequence in sequences {
+            flat.extend_from_slice(sequence);
+            flat.extend(std::iter::repeat_n(0, seq - sequence.len()));
+        }
+        Ok(Self {
+            tokens: Tensor::from_vec(flat, (sequences.len(), seq), device)?,
+            lengths: sequences.iter().map(Vec::len).collect(),
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.lengths.len()
+    }
+
+    pub fn seq(&self) -> usize {
+        self.tokens.dims()[1]
+    }
+}
+
+/// Node-level patch of one layer's attention heads: where `keep` is 1 the head's real result
+/// (z·W_O, without b_O) is used, where it is 0 the `replacement` vector is.
+#[derive(Clone, Debug)]
+pub struct HeadPatch {
+    /// `[rows, seq, heads]`, f32 in {0, 1}.
+    pub keep: Tensor,
+    /// `[rows, seq, heads, d_model]`.
+    pub replacement: Tensor,
+}
+
+/// Node-level patch of one layer's MLP output.
+#[derive(Clone, Debug)]
+pub struct MlpPatch {
+    /// `[rows, seq, 1]`, f32 in {0, 1}.
+    pub keep: Tensor,
+    /// `[rows, seq, d_model]`.
+    pub replacement: Tensor,
+}
+
+/// An input of a receiving head (`q`, `k`, `v`) or the logits.
+pub type Channel = crate::dsl::Channel;
+
+/// Edge-level patch (ACDC / auto-circuit style). Each sender s contributes
+/// Δ_s = (its node-level output) − (its replacement) to the residual stream. A receiver's
+/// input through a channel, or the stream the logits read, subtracts Δ_s for every sender it
+/// is not connected to, so it sees that sender's replacement instead.
+#[derive(Clone, Debug)]
+pub struct EdgePatch {
+    /// Sending heads, `(layer, head)`. Senders with no real output anywhere need not be listed.
+    pub senders: Vec<(usize, usize)>,
+    /// The embeddings' replacement `[rows, seq, d_model]`: the embeddings are sender
+    /// `EMBED` in the connection lists.
+    pub embed_replacement: Tensor,
+    /// Receiving `(layer, head)` → for q, k and v: is it connected to each sender (the
+    /// embeddings first, then `senders` in order)? Heads not listed read the ordinary stream.
+    pub receivers: BTreeMap<(usize, usize), [Vec<bool>; 3]>,
+    /// Connections of the logits, same order.
+    pub logits: Vec<bool>,
+}
+
+impl EdgePatch {
+    pub const EMBED: usize = 0;
+}
+
+/// Everything a pass changes.
+#[derive(Clone, Debug, Default)]
+pub struct Interventions {
+    /// Per layer; `None` runs the layer's heads unchanged.
+    pub heads: Vec<Option<HeadPatch>>,
+    /// Per layer; `None` keeps the MLP.
+    pub mlps: Vec<Option<MlpPatch>>,
+    pub edges: Option<EdgePatch>,
+}
+
+impl Interventions {
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    pub fn head(&self, layer: usize) -> Option<&HeadPatch> {
+        self.heads.get(layer).and_then(Option::as_ref)
+    }
+
+    pub fn mlp(&self, layer: usize) -> Option<&MlpPatch> {
+        self.mlps.get(layer).and_then(Option::as_ref)
+    }
+}
+
+/// What a pass records on the way.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Capture {
+    /// Every head's real result per layer, `[rows, seq, heads, d_model]`.
+    pub head_results: bool,
+    /// Every MLP's real output per layer, `[rows, seq, d_model]`.
+    pub mlp_outputs: bool,
+    /// The residual stream entering each layer (and after the last), `[rows, seq, d_model]`.
+    pub residuals: bool,
+}
+
+/// Which logits a pass returns.
+#[derive(Clone, Debug)]
+pub enum Readout {
+    None,
+    /// Logits of the given token ids `[rows, k]` (u32) at one position per row: `[rows, k]`.
+    /// Multiplies by only those k rows of the unembedding.
+    Tokens {
+        positions: Vec<usize>,
+        tokens: Tensor,
+    },
+    /// Full logits at one position per row: `[rows, vocab]`.
+    Full {
+        positions: Vec<usize>,
+    },
+    /// Full logits at every position: `[rows, seq, vocab]` (for training and accuracy).
+    All,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Output {
+    pub logits: Option<Tensor>,
+    /// The embeddings (token + position), `[rows, seq, d_model]`, when residuals are captured.
+    pub embeddings: Option<Tensor>,
+    pub head_results: Vec<Tensor>,
+    pub mlp_outputs: Vec<Tensor>,
+    pub residuals: Vec<Tensor>,
+}
+
+/// A {0, 1} f32 tensor from booleans.
+pub fn mask_tensor(values: &[bool], shape: &[usize], device: &Device) -> Result<Tensor> {
+    let data: Vec<f32> = values.iter().map(|v| if *v { 1.0 } else { 0.0 }).collect();
+    Ok(Tensor::from_vec(data, shape, device)?.to_dtype(DType::F32)?)
+}

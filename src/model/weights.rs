@@ -1,0 +1,102 @@
+//! Reading a checkpoint: every tensor's name and shape is checked against the config before
+//! anything is built, so a bad file fails with the name of the tensor at fault.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use safetensors::SafeTensors;
+
+use crate::model::config::Config;
+use crate::model::error::{ModelError, Result};
+
+const PREFIX: &str = "transformer.";
+
+/// Reads `model.safetensors`, validates it against `config` and returns a `VarBuilder` over
+/// f32 tensors named without the optional `transformer.` prefix.
+pub fn load(path: &Path, config: &Config, device: &Device) -> Result<VarBuilder<'static>> {
+    let bytes = std::fs::read(path).map_err(|_| ModelError::MissingFile {
+        path: path.to_path_buf(),
+    })?;
+    let unreadable = |reason: String| ModelError::Unreadable {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| unreadable(e.to_string()))?;
+    let names: HashMap<String, String> = file
+        .names()
+        .into_iter()
+        .map(|name| {
+            (
+                name.strip_prefix(PREFIX).unwrap_or(name).to_string(),
+                name.to_string(),
+            )
+        })
+        .collect();
+
+    let expected = config.expected_tensors();
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|(name, _)| !names.contains_key(name))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ModelError::MissingTensors {
+            path: path.to_path_buf(),
+            names: missing,
+        });
+    }
+    let mut tensors = HashMap::new();
+    for (name, shape) in expected {
+        let view = file
+            .tensor(&names[&name])
+            .map_err(|e| unreadable(e.to_string()))?;
+        if view.shape() != shape.as_slice() {
+            return Err(ModelError::Shape {
+                path: path.to_path_buf(),
+                tensor: name,
+                expected: shape,
+                found: view.shape().to_vec(),
+            });
+        }
+        let dtype = match view.dtype() {
+            safetensors::Dtype::F32 => DType::F32,
+            safetensors::Dtype::F16 => DType::F16,
+            safetensors::Dtype::BF16 => DType::BF16,
+            other => {
+                return Err(ModelError::Dtype {
+                    tensor: name,
+                    dtype: format!("{other:?}"),
+                });
+            }
+        };
+        let tensor =
+            Tensor::from_raw_buffer(view.data(), dtype, &shape, device)?.to_dtype(DType::F32)?;
+        tensors.insert(name, tensor);
+    }
+    Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
+}
+
+/// The dtype the checkpoint stores its token embedding in (for `model info`), read from
+/// the header alone.
+pub fn stored_dtype(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut length = [0u8; 8];
+    file.read_exact(&mut length).ok()?;
+    let mut header = vec![
+        0u8;
+        usize::try_from(u64::from_le_bytes(length))
+            .ok()?
+            .min(1 << 26)
+    ];
+    file.read_exact(&mut header).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    let entry = header
+        .as_object()?
+        .iter()
+        .find(|(name, _)| name.ends_with("wte.weight"))?
+        .1;
+    Some(entry.get("dtype")?.as_str()?.to_lowercase())
+}

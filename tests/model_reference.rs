@@ -1,0 +1,799 @@
+//! The candle GPT-2 against an independent slow reference: plain f64 loops written from the
+//! GPT-2 definition, reading the same safetensors file with the `safetensors` crate and
+//! sharing no code with the model.
+
+// The reference mirrors the formulas index by index, which is clearer than iterators here.
+#![allow(clippy::needless_range_loop, clippy::type_complexity)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use candle_core::{Device, IndexOp, Tensor};
+use circuitcheck::model::{
+    Batch, Capture, EdgePatch, Gpt2, HeadPatch, Interventions, MlpPatch, ModelFiles, Readout,
+};
+use circuitcheck::testing::TinyGpt2;
+
+// ── the reference ──────────────────────────────────────────────────────────────────────
+
+type Matrix = Vec<Vec<f64>>;
+
+struct Reference {
+    tensors: HashMap<String, (Vec<usize>, Vec<f64>)>,
+    layers: usize,
+    heads: usize,
+    d: usize,
+}
+
+/// What the reference is asked to change, in plain arrays.
+#[derive(Default, Clone)]
+struct RefPatch {
+    /// (layer, head, position) → replacement result vector.
+    heads: HashMap<(usize, usize, usize), Vec<f64>>,
+    /// (layer, position) → replacement MLP output.
+    mlps: HashMap<(usize, usize), Vec<f64>>,
+    /// Edge level: receiver (layer, head, channel) → senders it is *not* connected to, as
+    /// `None` for the embeddings or `Some((layer, head))`; `embed_replacement` per position.
+    unconnected: HashMap<(usize, usize, usize), Vec<Option<(usize, usize)>>>,
+    logits_unconnected: Vec<Option<(usize, usize)>>,
+    embed_replacement: Vec<Vec<f64>>,
+}
+
+struct RefOutput {
+    logits: Matrix,            // [seq][vocab]
+    results: Vec<Vec<Matrix>>, // [layer][head][seq][d] (real, unpatched)
+    mlps: Vec<Matrix>,         // [layer][seq][d] (real)
+}
+
+impl Reference {
+    fn load(path: &Path, layers: usize, heads: usize, d: usize) -> Self {
+        let bytes = std::fs::read(path).unwrap();
+        let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut tensors = HashMap::new();
+        for name in file.names() {
+            let view = file.tensor(name).unwrap();
+            let values = view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
+                .collect();
+            let name = name
+                .strip_prefix("transformer.")
+                .unwrap_or(name)
+                .to_string();
+            tensors.insert(name, (view.shape().to_vec(), values));
+        }
+        Self {
+            tensors,
+            layers,
+            heads,
+            d,
+        }
+    }
+
+    fn vector(&self, name: &str) -> &[f64] {
+        &self.tensors[name].1
+    }
+
+    /// Entry (i, j) of a 2-d tensor.
+    fn at(&self, name: &str, i: usize, j: usize) -> f64 {
+        let (shape, values) = &self.tensors[name];
+        values[i * shape[1] + j]
+    }
+
+    fn layer_norm(&self, x: &[f64], prefix: &str) -> Vec<f64> {
+        let n = x.len() as f64;
+        let mean = x.iter().sum::<f64>() / n;
+        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        let (w, b) = (
+            self.vector(&format!("{prefix}.weight")),
+            self.vector(&format!("{prefix}.bias")),
+        );
+        x.iter()
+            .enumerate()
+            .map(|(i, v)| (v - mean) / (var + 1e-5).sqrt() * w[i] + b[i])
+            .collect()
+    }
+
+    /// x · W + b for a Conv1D weight `[in, out]`, restricted to output columns [from, to).
+    fn affine(&self, x: &[f64], prefix: &str, from: usize, to: usize) -> Vec<f64> {
+        let b = self.vector(&format!("{prefix}.bias"));
+        (from..to)
+            .map(|j| {
+                b[j] + x
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| v * self.at(&format!("{prefix}.weight"), i, j))
+                    .sum::<f64>()
+            })
+            .collect()
+    }
+
+    fn run(&self, tokens: &[u32], patch: &RefPatch) -> RefOutput {
+        let (d, dh) = (self.d, self.d / self.heads);
+        let seq = tokens.len();
+        let embed: Matrix = tokens
+            .iter()
+            .enumerate()
+            .map(|(t, id)| {
+                (0..d)
+                    .map(|i| self.at("wte.weight", *id as usize, i) + self.at("wpe.weight", t, i))
+                    .collect()
+            })
+            .collect();
+        let mut x = embed.clone();
+        // Δ of senders for edge level.
+        let mut deltas: HashMap<Option<(usize, usize)>, Matrix> = HashMap::new();
+        if !patch.embed_replacement.is_empty() {
+            deltas.insert(None, sub(&embed, &patch.embed_replacement));
+        }
+        let mut results_all = Vec::new();
+        let mut mlps_all = Vec::new();
+        for l in 0..self.layers {
+            let p = format!("h.{l}");
+            let normed: Matrix = x
+                .iter()
+                .map(|row| self.layer_norm(row, &format!("{p}.ln_1")))
+                .collect();
+            let mut results = Vec::new();
+            let mut attn_out: Matrix =
+                vec![self.vector(&format!("{p}.attn.c_proj.bias")).to_vec(); seq];
+            for h in 0..self.heads {
+                // Each channel's input: the shared one, or the receiver's own stream.
+                let input = |channel: usize| -> Matrix {
+                    match patch.unconnected.get(&(l, h, channel)) {
+                        None => normed.clone(),
+                        Some(missing) => {
+                            let mut own = x.clone();
+                            for sender in missing {
+                                if let Some(delta) = deltas.get(sender) {
+                                    own = sub(&own, delta);
+                                }
+                            }
+                            own.iter()
+                                .map(|row| self.layer_norm(row, &format!("{p}.ln_1")))
+                                .collect()
+                        }
+                    }
+                };
+                let project = |m: &Matrix, part: usize| -> Matrix {
+                    m.iter()
+                        .map(|row| {
+                            self.affine(
+                                row,
+                                &format!("{p}.attn.c_attn"),
+                                part * d + h * dh,
+                                part * d + (h + 1) * dh,
+                            )
+                        })
+                        .collect()
+                };
+                let (q, k, v) = (
+                    project(&input(0), 0),
+                    project(&input(1), 1),
+                    project(&input(2), 2),
+                );
+                let mut z = vec![vec![0.0; dh]; seq];
+                for t in 0..seq {
+                    let scores: Vec<f64> = (0..=t)
+                        .map(|s| {
+                            (0..dh).map(|i| q[t][i] * k[s][i]).sum::<f64>() / (dh as f64).sqrt()
+                        })
+                        .collect();
+                    let max = scores.iter().cloned().fold(f64::MIN, f64::max);
+                    let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+                    let total: f64 = exp.iter().sum();
+                    for s in 0..=t {
+                        for i in 0..dh {
+                            z[t][i] += exp[s] / total * v[s][i];
+                        }
+                    }
+                }
+                let result: Matrix = z
+                    .iter()
+                    .map(|zt| {
+                        (0..d)
+                            .map(|j| {
+                                (0..dh)
+                                    .map(|i| {
+                                        zt[i]
+                                            * self.at(
+                                                &format!("{p}.attn.c_proj.weight"),
+                                                h * dh + i,
+                                                j,
+                                            )
+                                    })
+                                    .sum()
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let mut used = result.clone();
+                let mut delta = vec![vec![0.0; d]; seq];
+                for t in 0..seq {
+                    if let Some(replacement) = patch.heads.get(&(l, h, t)) {
+                        used[t] = replacement.clone();
+                    }
+                }
+                for t in 0..seq {
+                    for j in 0..d {
+                        attn_out[t][j] += used[t][j];
+                    }
+                }
+                if !patch.embed_replacement.is_empty() {
+                    // Δ = node-level output − replacement; zero where the head is replaced.
+                    for t in 0..seq {
+                        if !patch.heads.contains_key(&(l, h, t)) {
+                            let replacement = patch_replacement(patch, l, h, t);
+                            delta[t] = result[t]
+                                .iter()
+                                .zip(&replacement)
+                                .map(|(a, b)| a - b)
+                                .collect();
+                        }
+                    }
+                    deltas.insert(Some((l, h)), delta);
+                }
+                results.push(result);
+            }
+            x = add(&x, &attn_out);
+            let mlp: Matrix = x
+                .iter()
+                .map(|row| {
+                    let h = self.affine(
+                        &self.layer_norm(row, &format!("{p}.ln_2")),
+                        &format!("{p}.mlp.c_fc"),
+                        0,
+                        4 * d,
+                    );
+                    let g: Vec<f64> = h
+                        .iter()
+                        .map(|v| {
+                            0.5 * v
+                                * (1.0
+                                    + ((2.0 / std::f64::consts::PI).sqrt()
+                                        * (v + 0.044715 * v.powi(3)))
+                                    .tanh())
+                        })
+                        .collect();
+                    self.affine(&g, &format!("{p}.mlp.c_proj"), 0, d)
+                })
+                .collect();
+            let mut used = mlp.clone();
+            for (t, row) in used.iter_mut().enumerate() {
+                if let Some(replacement) = patch.mlps.get(&(l, t)) {
+                    *row = replacement.clone();
+                }
+            }
+            x = add(&x, &used);
+            results_all.push(results);
+            mlps_all.push(mlp);
+        }
+        for sender in &patch.logits_unconnected {
+            if let Some(delta) = deltas.get(sender) {
+                x = sub(&x, delta);
+            }
+        }
+        let vocab = self.tensors["wte.weight"].0[0];
+        let logits = x
+            .iter()
+            .map(|row| {
+                let f = self.layer_norm(row, "ln_f");
+                (0..vocab)
+                    .map(|v| (0..d).map(|i| f[i] * self.at("wte.weight", v, i)).sum())
+                    .collect()
+            })
+            .collect();
+        RefOutput {
+            logits,
+            results: results_all,
+            mlps: mlps_all,
+        }
+    }
+}
+
+/// The replacement an edge-level reference uses for a sender where it keeps its real output:
+/// the test's fixed replacement vector.
+fn patch_replacement(patch: &RefPatch, l: usize, h: usize, t: usize) -> Vec<f64> {
+    replacement_value(l, h, t, patch.embed_replacement[0].len())
+}
+
+fn replacement_value(l: usize, h: usize, t: usize, d: usize) -> Vec<f64> {
+    (0..d)
+        .map(|j| ((l * 7 + h * 3 + t + j) % 5) as f64 * 0.1 - 0.2)
+        .collect()
+}
+
+fn add(a: &Matrix, b: &Matrix) -> Matrix {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.iter().zip(y).map(|(u, v)| u + v).collect())
+        .collect()
+}
+
+fn sub(a: &Matrix, b: &Matrix) -> Matrix {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.iter().zip(y).map(|(u, v)| u - v).collect())
+        .collect()
+}
+
+// ── fixtures and comparisons ───────────────────────────────────────────────────────────
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    model: Gpt2,
+    reference: Reference,
+    rows: Vec<Vec<u32>>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = TinyGpt2::default();
+    let config = tiny.write(dir.path()).unwrap();
+    let files = ModelFiles::in_dir(dir.path()).unwrap();
+    let model = Gpt2::load(&files, &Device::Cpu).unwrap();
+    let reference = Reference::load(&files.weights, config.n_layer, config.n_head, config.n_embd);
+    let rows = vec![
+        vec![5, 90, 300, 17, 260, 44, 301],
+        vec![260, 261, 262, 263, 264],
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
+    ];
+    Fixture {
+        _dir: dir,
+        model,
+        reference,
+        rows,
+    }
+}
+
+fn assert_close(actual: f64, expected: f64, what: &str) {
+    let tolerance = 1e-4 * expected.abs().max(1.0);
+    assert!(
+        (actual - expected).abs() <= tolerance,
+        "{what}: {actual} vs {expected}"
+    );
+}
+
+fn vec3(t: &Tensor) -> Vec<Vec<Vec<f32>>> {
+    t.to_vec3().unwrap()
+}
+
+#[test]
+fn logits_match_the_reference() {
+    let f = fixture();
+    let batch = Batch::new(&f.rows, &Device::Cpu).unwrap();
+    let out = f
+        .model
+        .forward(
+            &batch,
+            &Interventions::none(),
+            Capture::default(),
+            &Readout::All,
+        )
+        .unwrap();
+    let logits = vec3(&out.logits.unwrap());
+    for (r, row) in f.rows.iter().enumerate() {
+        let expected = f.reference.run(row, &RefPatch::default());
+        for t in 0..row.len() {
+            for v in (0..expected.logits[t].len()).step_by(7) {
+                assert_close(
+                    logits[r][t][v] as f64,
+                    expected.logits[t][v],
+                    &format!("logit {r} {t} {v}"),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn token_readout_equals_full_readout() {
+    let f = fixture();
+    let batch = Batch::new(&f.rows, &Device::Cpu).unwrap();
+    let positions: Vec<usize> = f.rows.iter().map(|r| r.len() - 1).collect();
+    let tokens = Tensor::new(&[[3u32, 300], [260, 5], [9, 9]], &Device::Cpu).unwrap();
+    let none = Interventions::none();
+    let picked = f
+        .model
+        .forward(
+            &batch,
+            &none,
+            Capture::default(),
+            &Readout::Tokens {
+                positions: positions.clone(),
+                tokens,
+            },
+        )
+        .unwrap();
+    let full = f
+        .model
+        .forward(
+            &batch,
+            &none,
+            Capture::default(),
+            &Readout::Full { positions },
+        )
+        .unwrap();
+    let picked: Vec<Vec<f32>> = picked.logits.unwrap().to_vec2().unwrap();
+    let full: Vec<Vec<f32>> = full.logits.unwrap().to_vec2().unwrap();
+    for (r, ids) in [[3usize, 300], [260, 5], [9, 9]].iter().enumerate() {
+        for (k, id) in ids.iter().enumerate() {
+            assert_close(picked[r][k] as f64, full[r][*id] as f64, "token readout");
+        }
+    }
+}
+
+#[test]
+fn head_results_and_mlp_outputs_match_the_reference() {
+    let f = fixture();
+    let row = &f.rows[0];
+    let batch = Batch::new(std::slice::from_ref(row), &Device::Cpu).unwrap();
+    let capture = Capture {
+        head_results: true,
+        mlp_outputs: true,
+        residuals: true,
+    };
+    let out = f
+        .model
+        .forward(&batch, &Interventions::none(), capture, &Readout::None)
+        .unwrap();
+    let expected = f.reference.run(row, &RefPatch::default());
+    for l in 0..3 {
+        let results = out.head_results[l].i(0).unwrap(); // [seq, heads, d]
+        let results: Vec<Vec<Vec<f32>>> = results.to_vec3().unwrap();
+        let mlp: Vec<Vec<f32>> = out.mlp_outputs[l].i(0).unwrap().to_vec2().unwrap();
+        for t in 0..row.len() {
+            for h in 0..4 {
+                for j in 0..32 {
+                    assert_close(
+                        results[t][h][j] as f64,
+                        expected.results[l][h][t][j],
+                        "head result",
+                    );
+                }
+            }
+            for j in 0..32 {
+                assert_close(mlp[t][j] as f64, expected.mlps[l][t][j], "mlp output");
+            }
+        }
+    }
+    assert_eq!(out.residuals.len(), 4);
+}
+
+/// Node-level patch of every layer's heads: head (1, 2) replaced at position 3 only, and every
+/// head of layer 2 but head 0 replaced everywhere (so those are not computed at all).
+fn node_patch(f: &Fixture, rows: &[Vec<u32>]) -> (Interventions, RefPatch) {
+    let seq = rows.iter().map(Vec::len).max().unwrap();
+    let mut reference = RefPatch::default();
+    let mut heads = Vec::new();
+    for l in 0..3 {
+        let mut keep = vec![1f32; rows.len() * seq * 4];
+        let mut replacement = vec![0f32; rows.len() * seq * 4 * 32];
+        for r in 0..rows.len() {
+            for t in 0..seq {
+                for h in 0..4 {
+                    let replaced = (l == 1 && h == 2 && t == 3) || (l == 2 && h != 0);
+                    let value = replacement_value(l, h, t, 32);
+                    let at = (r * seq + t) * 4 + h;
+                    for j in 0..32 {
+                        replacement[at * 32 + j] = value[j] as f32;
+                    }
+                    if replaced {
+                        keep[at] = 0.0;
+                        if r == 0 {
+                            reference.heads.insert((l, h, t), value);
+                        }
+                    }
+                }
+            }
+        }
+        let device = f.model.device();
+        heads.push(Some(HeadPatch {
+            keep: Tensor::from_vec(keep, (rows.len(), seq, 4), device).unwrap(),
+            replacement: Tensor::from_vec(replacement, (rows.len(), seq, 4, 32), device).unwrap(),
+        }));
+    }
+    (
+        Interventions {
+            heads,
+            ..Default::default()
+        },
+        reference,
+    )
+}
+
+#[test]
+fn replacing_heads_changes_only_what_the_reference_predicts() {
+    let f = fixture();
+    let rows = vec![f.rows[0].clone()];
+    let batch = Batch::new(&rows, &Device::Cpu).unwrap();
+    let (interventions, reference_patch) = node_patch(&f, &rows);
+    let patched = vec3(
+        &f.model
+            .forward(&batch, &interventions, Capture::default(), &Readout::All)
+            .unwrap()
+            .logits
+            .unwrap(),
+    );
+    let clean = vec3(
+        &f.model
+            .forward(
+                &batch,
+                &Interventions::none(),
+                Capture::default(),
+                &Readout::All,
+            )
+            .unwrap()
+            .logits
+            .unwrap(),
+    );
+    let expected = f.reference.run(&rows[0], &reference_patch);
+    for t in 0..rows[0].len() {
+        for v in (0..expected.logits[t].len()).step_by(5) {
+            assert_close(
+                patched[0][t][v] as f64,
+                expected.logits[t][v],
+                &format!("patched logit {t} {v}"),
+            );
+        }
+    }
+    // Layer 2's replacement reaches every position; layer 1's head (at position 3) alone
+    // would not change positions 0..3, so check that with a single-head patch.
+    let mut single = interventions.clone();
+    single.heads[2] = None;
+    let only = vec3(
+        &f.model
+            .forward(&batch, &single, Capture::default(), &Readout::All)
+            .unwrap()
+            .logits
+            .unwrap(),
+    );
+    for t in 0..3 {
+        assert_eq!(only[0][t], clean[0][t], "position {t} precedes the patch");
+    }
+    assert_ne!(only[0][3], clean[0][3]);
+    assert_ne!(only[0][6], clean[0][6]);
+}
+
+#[test]
+fn mlp_patch_matches_the_reference() {
+    let f = fixture();
+    let row = f.rows[1].clone();
+    let seq = row.len();
+    let batch = Batch::new(std::slice::from_ref(&row), &Device::Cpu).unwrap();
+    let mut reference = RefPatch::default();
+    let mut keep = vec![1f32; seq];
+    let mut replacement = vec![0f32; seq * 32];
+    keep[2] = 0.0;
+    let value: Vec<f64> = (0..32).map(|j| (j as f64) * 0.01).collect();
+    for j in 0..32 {
+        replacement[2 * 32 + j] = value[j] as f32;
+    }
+    reference.mlps.insert((1, 2), value);
+    let device = f.model.device();
+    let mut mlps = vec![None, None, None];
+    mlps[1] = Some(MlpPatch {
+        keep: Tensor::from_vec(keep, (1, seq, 1), device).unwrap(),
+        replacement: Tensor::from_vec(replacement, (1, seq, 32), device).unwrap(),
+    });
+    let interventions = Interventions {
+        mlps,
+        ..Default::default()
+    };
+    let logits = vec3(
+        &f.model
+            .forward(&batch, &interventions, Capture::default(), &Readout::All)
+            .unwrap()
+            .logits
+            .unwrap(),
+    );
+    let expected = f.reference.run(&row, &reference);
+    for t in 0..seq {
+        for v in (0..expected.logits[t].len()).step_by(11) {
+            assert_close(
+                logits[0][t][v] as f64,
+                expected.logits[t][v],
+                "mlp-patched logit",
+            );
+        }
+    }
+}
+
+#[test]
+fn rows_of_a_batch_are_independent_and_padding_is_harmless() {
+    let f = fixture();
+    let batch = Batch::new(&f.rows, &Device::Cpu).unwrap();
+    let together = vec3(
+        &f.model
+            .forward(
+                &batch,
+                &Interventions::none(),
+                Capture::default(),
+                &Readout::All,
+            )
+            .unwrap()
+            .logits
+            .unwrap(),
+    );
+    let alone_batch = Batch::new(&f.rows[1..2], &Device::Cpu).unwrap();
+    let alone = vec3(
+        &f.model
+            .forward(
+                &alone_batch,
+                &Interventions::none(),
+                Capture::default(),
+                &Readout::All,
+            )
+            .unwrap()
+            .logits
+            .unwrap(),
+    );
+    for t in 0..f.rows[1].len() {
+        for v in 0..alone[0][t].len() {
+            assert!((together[1][t][v] - alone[0][t][v]).abs() < 1e-4);
+        }
+    }
+}
+
+#[test]
+fn starting_from_a_captured_residual_gives_the_same_logits() {
+    let f = fixture();
+    let batch = Batch::new(&f.rows, &Device::Cpu).unwrap();
+    let (interventions, _) = node_patch(&f, &f.rows);
+    let capture = Capture {
+        residuals: true,
+        ..Default::default()
+    };
+    let full = f
+        .model
+        .forward(&batch, &interventions, capture, &Readout::All)
+        .unwrap();
+    let resumed = f
+        .model
+        .forward_from(
+            &batch,
+            2,
+            full.residuals[2].clone(),
+            &interventions,
+            Capture::default(),
+            &Readout::All,
+        )
+        .unwrap();
+    let a = vec3(full.logits.as_ref().unwrap());
+    let b = vec3(resumed.logits.as_ref().unwrap());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn edge_level_inputs_match_the_reference() {
+    let f = fixture();
+    let row = f.rows[0].clone();
+    let seq = row.len();
+    let batch = Batch::new(std::slice::from_ref(&row), &Device::Cpu).unwrap();
+    let device = f.model.device();
+    // Every head has a patch (keep everywhere except head (0, 1) at position 2), replacement
+    // values fixed, so Δ = real − replacement for each sender.
+    let mut heads = Vec::new();
+    let mut reference = RefPatch::default();
+    for l in 0..3 {
+        let mut keep = vec![1f32; seq * 4];
+        let mut replacement = vec![0f32; seq * 4 * 32];
+        for t in 0..seq {
+            for h in 0..4 {
+                let value = replacement_value(l, h, t, 32);
+                for j in 0..32 {
+                    replacement[(t * 4 + h) * 32 + j] = value[j] as f32;
+                }
+                if l == 0 && h == 1 && t == 2 {
+                    keep[t * 4 + h] = 0.0;
+                    reference.heads.insert((l, h, t), value);
+                }
+            }
+        }
+        heads.push(Some(HeadPatch {
+            keep: Tensor::from_vec(keep, (1, seq, 4), device).unwrap(),
+            replacement: Tensor::from_vec(replacement, (1, seq, 4, 32), device).unwrap(),
+        }));
+    }
+    let embed_replacement: Vec<Vec<f64>> = (0..seq)
+        .map(|t| (0..32).map(|j| ((t + j) % 3) as f64 * 0.05).collect())
+        .collect();
+    reference.embed_replacement = embed_replacement.clone();
+    let senders: Vec<(usize, usize)> = (0..2).flat_map(|l| (0..4).map(move |h| (l, h))).collect();
+    let sender_key = |i: usize| if i == 0 { None } else { Some(senders[i - 1]) };
+    // Receivers: (1, 0) q misses the embeddings and (0, 1); (2, 3) v misses (1, 2) and (0, 0).
+    let mut receivers = BTreeMap::new();
+    let all = vec![true; senders.len() + 1];
+    let mut q = all.clone();
+    q[0] = false;
+    q[2] = false;
+    receivers.insert((1, 0), [q.clone(), all.clone(), all.clone()]);
+    let mut v = all.clone();
+    v[1 + 4 + 2] = false;
+    v[1] = false;
+    receivers.insert((2, 3), [all.clone(), all.clone(), v.clone()]);
+    let mut logits = all.clone();
+    logits[1 + 4 + 3] = false;
+    for ((l, h), channels) in &receivers {
+        for (c, connections) in channels.iter().enumerate() {
+            let missing: Vec<_> = connections
+                .iter()
+                .enumerate()
+                .filter(|(_, on)| !**on)
+                .map(|(i, _)| sender_key(i))
+                .collect();
+            if !missing.is_empty() {
+                reference.unconnected.insert((*l, *h, c), missing);
+            }
+        }
+    }
+    reference.logits_unconnected = logits
+        .iter()
+        .enumerate()
+        .filter(|(_, on)| !**on)
+        .map(|(i, _)| sender_key(i))
+        .collect();
+    let flat: Vec<f32> = embed_replacement
+        .iter()
+        .flatten()
+        .map(|v| *v as f32)
+        .collect();
+    let edges = EdgePatch {
+        senders,
+        embed_replacement: Tensor::from_vec(flat, (1, seq, 32), device).unwrap(),
+        receivers,
+        logits,
+    };
+    let interventions = Interventions {
+        heads,
+        mlps: vec![],
+        edges: Some(edges),
+    };
+    let out = vec3(
+        &f.model
+            .forward(&batch, &interventions, Capture::default(), &Readout::All)
+            .unwrap()
+            .logits
+            .unwrap(),
+    );
+    let expected = f.reference.run(&row, &reference);
+    for t in 0..seq {
+        for v in (0..expected.logits[t].len()).step_by(3) {
+            assert_close(
+                out[0][t][v] as f64,
+                expected.logits[t][v],
+                &format!("edge logit {t} {v}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn prefixed_checkpoints_load_the_same_model() {
+    let plain = tempfile::tempdir().unwrap();
+    let prefixed = tempfile::tempdir().unwrap();
+    TinyGpt2::default().write(plain.path()).unwrap();
+    TinyGpt2 {
+        prefixed: true,
+        ..Default::default()
+    }
+    .write(prefixed.path())
+    .unwrap();
+    let load = |dir: &Path| Gpt2::load(&ModelFiles::in_dir(dir).unwrap(), &Device::Cpu).unwrap();
+    let batch = Batch::new(&[vec![1, 2, 3]], &Device::Cpu).unwrap();
+    let run = |m: &Gpt2| {
+        vec3(
+            &m.forward(
+                &batch,
+                &Interventions::none(),
+                Capture::default(),
+                &Readout::All,
+            )
+            .unwrap()
+            .logits
+            .unwrap(),
+        )
+    };
+    assert_eq!(run(&load(plain.path())), run(&load(prefixed.path())));
+}

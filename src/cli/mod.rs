@@ -4,6 +4,7 @@
 mod fmt;
 mod graph;
 mod lint;
+mod model;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,9 @@ enum Command {
     Fmt(fmt::Args),
     /// Export the hypothesis graph of a circuit (graphviz DOT or JSON)
     Graph(graph::Args),
+    /// Inspect the model circuitcheck would use
+    #[command(subcommand)]
+    Model(model::Command),
 }
 
 /// What a command reports back: exit 0, 1 or 2.
@@ -67,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Model(command) => model::run(&command),
     };
     match outcome {
         Ok(outcome) => outcome.into(),

@@ -531,3 +531,38 @@ fn subtract_unconnected(
     }
     Ok(out)
 }
+
+/// A model with the tokenizer that came with it.
+pub struct LoadedModel {
+    pub model: Gpt2,
+    pub tokenizer: crate::model::Tokenizer,
+    pub files: ModelFiles,
+}
+
+impl std::fmt::Debug for LoadedModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedModel")
+            .field("files", &self.files)
+            .field("config", &self.model.config)
+            .finish()
+    }
+}
+
+impl LoadedModel {
+    /// Loads weights and tokenizer from `files`, checking that they agree on the vocabulary.
+    pub fn load(files: ModelFiles, device: &Device) -> Result<Self> {
+        let model = Gpt2::load(&files, device)?;
+        let tokenizer = crate::model::Tokenizer::from_dir(&files.dir)?;
+        if tokenizer.vocab_size() != model.config.vocab_size {
+            return Err(ModelError::TokenizerMismatch {
+                tokenizer_size: tokenizer.vocab_size(),
+                vocab_size: model.config.vocab_size,
+            });
+        }
+        Ok(Self {
+            model,
+            tokenizer,
+            files,
+        })
+    }
+}

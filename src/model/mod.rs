@@ -17,7 +17,7 @@ pub mod weights;
 
 pub use config::Config;
 pub use error::ModelError;
-pub use gpt2::Gpt2;
+pub use gpt2::{Gpt2, LoadedModel};
 pub use intervention::*;
 pub use locate::{ModelFiles, locate};
 pub use tokenizer::Tokenizer;

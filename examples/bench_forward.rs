@@ -50,25 +50,42 @@ fn main() -> candle_core::Result<()> {
         };
         tensors.insert(name, tensor);
     }
-    let model = Gpt2::new(VarBuilder::from_tensors(tensors, DType::F32, &device), config.clone())
-        .expect("model builds");
+    let model = Gpt2::new(
+        VarBuilder::from_tensors(tensors, DType::F32, &device),
+        config.clone(),
+    )
+    .expect("model builds");
     let sequences: Vec<Vec<u32>> = (0..ROWS)
-        .map(|r| (0..SEQ).map(|t| ((r * 131 + t * 977) % 50257) as u32).collect())
+        .map(|r| {
+            (0..SEQ)
+                .map(|t| ((r * 131 + t * 977) % 50257) as u32)
+                .collect()
+        })
         .collect();
     let batch = Batch::new(&sequences, &device).expect("batch");
     let readout = Readout::Tokens {
         positions: vec![SEQ - 1; ROWS],
-        tokens: Tensor::new(vec![[5335u32, 1757]; ROWS], &device)?,
+        tokens: Tensor::from_vec([5335u32, 1757].repeat(ROWS), (ROWS, 2), &device)?,
     };
 
-    let (d, m, h, l) = (config.n_embd as f64, config.d_mlp() as f64, config.n_head as f64, config.n_layer as f64);
+    let (d, m, h, l) = (
+        config.n_embd as f64,
+        config.d_mlp() as f64,
+        config.n_head as f64,
+        config.n_layer as f64,
+    );
     let tokens = (ROWS * SEQ) as f64;
     // Per token and layer: q, k, v and output projections, attention (causal: half the
     // score matrix on average), MLP.
-    let attention = |heads: f64| heads / h * (2.0 * d * 3.0 * d + 2.0 * 2.0 * SEQ as f64 / 2.0 * d + 2.0 * d * d);
+    let attention = |heads: f64| {
+        heads / h * (2.0 * d * 3.0 * d + 2.0 * 2.0 * SEQ as f64 / 2.0 * d + 2.0 * d * d)
+    };
     let per_layer = |heads: f64| attention(heads) + 2.0 * 2.0 * d * m;
     let full_flops = tokens * l * per_layer(h);
-    println!("GPT-2-small shapes, {ROWS} prompts × {SEQ} tokens, {} threads", candle_core::utils::get_num_threads());
+    println!(
+        "GPT-2-small shapes, {ROWS} prompts × {SEQ} tokens, {} threads",
+        candle_core::utils::get_num_threads()
+    );
     time("forward, no intervention", full_flops, || {
         model
             .forward(&batch, &Interventions::none(), Capture::default(), &readout)
@@ -80,8 +97,7 @@ fn main() -> candle_core::Result<()> {
     let mut heads = Vec::new();
     for layer in 0..config.n_layer {
         let mut keep = vec![0f32; ROWS * SEQ * config.n_head];
-        for (row_pos, chunk) in keep.chunks_mut(config.n_head).enumerate() {
-            let _ = row_pos;
+        for chunk in keep.chunks_mut(config.n_head) {
             for (l, h) in &kept {
                 if *l == layer {
                     chunk[*h] = 1.0;
@@ -90,10 +106,18 @@ fn main() -> candle_core::Result<()> {
         }
         heads.push(Some(HeadPatch {
             keep: Tensor::from_vec(keep, (ROWS, SEQ, config.n_head), &device)?,
-            replacement: (Tensor::randn(0f32, 1.0, (ROWS, SEQ, config.n_head, config.n_embd), &device)? * 0.02)?,
+            replacement: (Tensor::randn(
+                0f32,
+                1.0,
+                (ROWS, SEQ, config.n_head, config.n_embd),
+                &device,
+            )? * 0.02)?,
         }));
     }
-    let patched = Interventions { heads, ..Default::default() };
+    let patched = Interventions {
+        heads,
+        ..Default::default()
+    };
     let kept_flops: f64 = (0..config.n_layer)
         .map(|layer| {
             let n = kept.iter().filter(|(l, _)| *l == layer).count() as f64;
@@ -101,7 +125,9 @@ fn main() -> candle_core::Result<()> {
         })
         .sum();
     time("forward, 26 heads kept, 118 replaced", kept_flops, || {
-        model.forward(&batch, &patched, Capture::default(), &readout).expect("forward");
+        model
+            .forward(&batch, &patched, Capture::default(), &readout)
+            .expect("forward");
     });
     Ok(())
 }

@@ -2,4 +2,5 @@
 
 pub mod bootstrap;
 pub mod cache;
+pub mod reference;
 pub mod variant;

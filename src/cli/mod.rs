@@ -1,6 +1,7 @@
 //! The command-line interface: one file per subcommand; this one parses arguments and
 //! turns outcomes into exit codes (0 fine, 1 the check found problems, 2 bad usage or input).
 
+mod diff;
 mod fmt;
 mod graph;
 mod lint;
@@ -31,6 +32,8 @@ enum Command {
     Fmt(fmt::Args),
     /// Export the hypothesis graph of a circuit (graphviz DOT or JSON)
     Graph(graph::Args),
+    /// Compare two circuits (files or git revisions) structurally, as a changelog
+    Diff(diff::Args),
 }
 
 /// What a command reports back: exit 0, 1 or 2.
@@ -67,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Diff(args) => diff::run(&args),
     };
     match outcome {
         Ok(outcome) => outcome.into(),

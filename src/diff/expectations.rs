@@ -1,12 +1,13 @@
 //! What the checker is asked to find: `expect` bounds (one per metric and direction, so a
 //! bound is identified by both) and the `minimality ... given` sets (compared as resolved
-//! heads, so they are immune to class renames).
+//! heads, so they are immune to class renames). A head with one set before and one after has
+//! that set changed; several sets for one head are compared as sets.
 
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::dsl::{Circuit, Comparison, Expectation, Metric, MinimalitySet};
+use crate::dsl::{Circuit, Comparison, Expectation, Head, Metric, MinimalitySet};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ExpectationChanges {
@@ -28,6 +29,15 @@ pub struct ValueChange {
 pub struct MinimalitySetChanges {
     pub removed: Vec<MinimalitySet>,
     pub added: Vec<MinimalitySet>,
+    pub changed: Vec<GivenChange>,
+}
+
+/// The one `given` set of a head, before and after.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GivenChange {
+    pub head: Head,
+    pub old: BTreeSet<Head>,
+    pub new: BTreeSet<Head>,
 }
 
 impl ExpectationChanges {
@@ -38,7 +48,7 @@ impl ExpectationChanges {
 
 impl MinimalitySetChanges {
     pub fn is_empty(&self) -> bool {
-        self.removed.is_empty() && self.added.is_empty()
+        self.removed.is_empty() && self.added.is_empty() && self.changed.is_empty()
     }
 }
 
@@ -81,14 +91,33 @@ pub fn diff_expectations(old: &Circuit, new: &Circuit) -> ExpectationChanges {
 pub fn diff_minimality_sets(old: &Circuit, new: &Circuit) -> MinimalitySetChanges {
     let old_sets: BTreeSet<&MinimalitySet> = old.minimality_sets.iter().collect();
     let new_sets: BTreeSet<&MinimalitySet> = new.minimality_sets.iter().collect();
+    let mut removed: Vec<MinimalitySet> = old_sets
+        .difference(&new_sets)
+        .map(|s| (*s).clone())
+        .collect();
+    let mut added: Vec<MinimalitySet> = new_sets
+        .difference(&old_sets)
+        .map(|s| (*s).clone())
+        .collect();
+    let mut changed = Vec::new();
+    let heads: BTreeSet<Head> = removed.iter().map(|s| s.head).collect();
+    for head in heads {
+        let of_head = |sets: &[MinimalitySet]| sets.iter().filter(|s| s.head == head).count();
+        if of_head(&removed) == 1 && of_head(&added) == 1 {
+            let take = |sets: &mut Vec<MinimalitySet>| {
+                let index = sets.iter().position(|s| s.head == head).expect("counted");
+                sets.remove(index).given
+            };
+            changed.push(GivenChange {
+                head,
+                old: take(&mut removed),
+                new: take(&mut added),
+            });
+        }
+    }
     MinimalitySetChanges {
-        removed: old_sets
-            .difference(&new_sets)
-            .map(|s| (*s).clone())
-            .collect(),
-        added: new_sets
-            .difference(&old_sets)
-            .map(|s| (*s).clone())
-            .collect(),
+        removed,
+        added,
+        changed,
     }
 }

@@ -22,9 +22,9 @@ use crate::dsl::Circuit;
 pub use classes::{ClassChanges, ClassHeads, DescriptionChange, HeadChanges, HeadMove};
 pub use classes::{PositionsChange, Rename};
 pub use edges::EdgeChanges;
-pub use expectations::{ExpectationChanges, MinimalitySetChanges, ValueChange};
+pub use expectations::{ExpectationChanges, GivenChange, MinimalitySetChanges, ValueChange};
 pub use matching::RENAME_MIN_SHARED;
-pub use mlps::MlpChanges;
+pub use mlps::{MlpChanges, MlpPositions};
 pub use settings::{Setting, SettingChange};
 
 /// Everything that differs between two resolved circuits, section by section, each in the

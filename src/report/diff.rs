@@ -4,6 +4,7 @@
 //! Both text forms share one list of sections and lines, so they always say the same thing:
 //! `-` removed, `+` added, `~` changed, removals first.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use serde::Serialize;
@@ -121,7 +122,7 @@ pub fn render_terminal(diff: &CircuitDiff, labels: &Labels, color: bool) -> Stri
 pub fn render_markdown(diff: &CircuitDiff, labels: &Labels) -> String {
     let sections = sections(diff);
     let mut out = String::new();
-    let _ = writeln!(out, "#### `{}` → `{}`\n", labels.old, labels.new);
+    let _ = writeln!(out, "#### circuitcheck diff: `{}` → `{}`\n", labels.old, labels.new);
     let _ = writeln!(out, "**{}**", summary(diff, &sections));
     if sections.is_empty() {
         return out;
@@ -270,11 +271,11 @@ fn classes(diff: &CircuitDiff) -> Section {
         );
     }
     for change in &changes.descriptions {
-        let text = |d: &Option<String>| d.as_deref().map_or("no description".into(), quoted);
+        let text = |d: &Option<String>| d.as_deref().map_or("(none)".into(), quoted);
         section.line(
             Sign::Changed,
             format!(
-                "class {} {} → {}",
+                "class {} description: {} → {}",
                 change.class,
                 text(&change.old),
                 text(&change.new)
@@ -364,6 +365,13 @@ fn mlps(diff: &CircuitDiff) -> Section {
     for entries in mlp_statements(&changes.added) {
         section.line(Sign::Added, entries);
     }
+    for change in &changes.changed {
+        section.line(
+            Sign::Changed,
+            format!("mlp {} at {} → {}", change.layer, change.old, change.new),
+        );
+    }
+    section.tally(changes.changed.len(), "changed", Sign::Changed);
     section
 }
 
@@ -385,21 +393,28 @@ fn edges(diff: &CircuitDiff) -> Section {
 fn minimality_sets(diff: &CircuitDiff) -> Section {
     let changes = &diff.minimality_sets;
     let mut section = Section::new("Minimality sets", ("minimality set", "minimality sets"));
-    let statement = |set: &MinimalitySet| {
-        format!(
-            "minimality {} given {{ {} }}",
-            set.head,
-            head_list(&set.given)
-        )
-    };
+    let statement =
+        |set: &MinimalitySet| format!("minimality {} given {}", set.head, head_set(&set.given));
     for set in &changes.removed {
         section.line(Sign::Removed, statement(set));
     }
     for set in &changes.added {
         section.line(Sign::Added, statement(set));
     }
+    for change in &changes.changed {
+        section.line(
+            Sign::Changed,
+            format!(
+                "minimality {} given {} → {}",
+                change.head,
+                head_set(&change.old),
+                head_set(&change.new)
+            ),
+        );
+    }
     section.tally(changes.removed.len(), "removed", Sign::Removed);
     section.tally(changes.added.len(), "added", Sign::Added);
+    section.tally(changes.changed.len(), "changed", Sign::Changed);
     section
 }
 
@@ -438,15 +453,24 @@ fn class_statement(class: &Class) -> String {
         .map(|d| format!(" {}", quoted(d)))
         .unwrap_or_default();
     format!(
-        "class {}{description} at {} {{ {} }}",
+        "class {}{description} at {} {}",
         class.name,
         class.positions,
-        head_list(&class.heads)
+        head_set(&class.heads)
     )
 }
 
 fn quoted(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// `{ 9.6 10.0 }`, or `{ }`.
+fn head_set(heads: &BTreeSet<Head>) -> String {
+    if heads.is_empty() {
+        "{ }".to_string()
+    } else {
+        format!("{{ {} }}", head_list(heads))
+    }
 }
 
 fn head_list<'h>(heads: impl IntoIterator<Item = &'h Head>) -> String {

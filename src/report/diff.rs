@@ -122,9 +122,14 @@ pub fn render_terminal(diff: &CircuitDiff, labels: &Labels, color: bool) -> Stri
 pub fn render_markdown(diff: &CircuitDiff, labels: &Labels) -> String {
     let sections = sections(diff);
     let mut out = String::new();
-    let _ = writeln!(out, "#### circuitcheck diff: `{}` → `{}`\n", labels.old, labels.new);
+    let _ = writeln!(
+        out,
+        "#### circuitcheck diff: `{}` → `{}`\n",
+        labels.old, labels.new
+    );
     let _ = writeln!(out, "**{}**", summary(diff, &sections));
     if sections.is_empty() {
+        out.push('\n');
         return out;
     }
     let _ = writeln!(out, "\n| | removed | added | changed |");
@@ -157,7 +162,8 @@ pub fn render_markdown(diff: &CircuitDiff, labels: &Labels) -> String {
             let _ = writeln!(out, "{} {}", line.sign.symbol(), line.text);
         }
     }
-    let _ = writeln!(out, "```\n\n</details>");
+    // The blank line ends the HTML block, so diffs of several files can be concatenated.
+    let _ = writeln!(out, "```\n\n</details>\n");
     out
 }
 

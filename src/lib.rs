@@ -7,6 +7,7 @@
 //! `report` (terminal, JSON, Markdown) → `cli`.
 
 pub mod cli;
+pub mod diff;
 pub mod dsl;
 pub mod eval;
 pub mod graph;

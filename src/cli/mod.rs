@@ -1,6 +1,7 @@
 //! The command-line interface: one file per subcommand; this one parses arguments and
 //! turns outcomes into exit codes (0 fine, 1 the check found problems, 2 bad usage or input).
 
+mod diff;
 mod fmt;
 mod graph;
 mod lint;
@@ -32,6 +33,8 @@ enum Command {
     Fmt(fmt::Args),
     /// Export the hypothesis graph of a circuit (graphviz DOT or JSON)
     Graph(graph::Args),
+    /// Compare two circuits (files or git revisions) structurally, as a changelog
+    Diff(diff::Args),
     /// Inspect the model circuitcheck would use
     #[command(subcommand)]
     Model(model::Command),
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Model(command) => model::run(&command),
     };
     match outcome {

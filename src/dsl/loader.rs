@@ -18,6 +18,11 @@ use crate::dsl::parser;
 /// Where file contents come from: the file system, or (for `diff`) a git revision.
 pub trait Sources {
     fn read(&self, path: &Path) -> io::Result<String>;
+
+    /// How diagnostics name the file (a revision's files say which revision they come from).
+    fn name(&self, path: &Path) -> String {
+        path.to_string_lossy().into_owned()
+    }
 }
 
 pub struct FileSystem;
@@ -81,7 +86,7 @@ impl<'a> Loader<'a> {
     }
 
     fn load_uncached(&mut self, path: &Path) -> Loaded {
-        let name = path.to_string_lossy().into_owned();
+        let name = self.sources.name(path);
         let text = match self.sources.read(path) {
             Ok(text) => text,
             Err(error) => {

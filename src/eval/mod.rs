@@ -2,5 +2,7 @@
 
 pub mod bootstrap;
 pub mod cache;
+pub mod check;
 pub mod reference;
+pub mod runner;
 pub mod variant;

@@ -301,3 +301,36 @@ fn accumulate(
         }
     }
 }
+
+/// Reference activations from the cache when a valid entry exists, else computed and
+/// stored. Returns what the cache lookup found (for reports and tests).
+pub fn load_or_compute(
+    model: &Gpt2,
+    model_identity: &str,
+    dataset: &Dataset,
+    ablation: Ablation,
+    seed: u64,
+    cache: &crate::eval::cache::Cache,
+) -> Result<(ReferenceActivations, crate::eval::cache::Lookup)> {
+    use crate::eval::cache::Cache;
+    let dataset_json = serde_json::to_vec(dataset).expect("datasets serialise");
+    let key = Cache::key(&[
+        b"reference-activations-v1",
+        model_identity.as_bytes(),
+        &dataset_json,
+        ablation.name().as_bytes(),
+        &seed.to_le_bytes(),
+    ]);
+    let layers = model.config().n_layer;
+    let (lookup, tensors) = cache.load(&key, model.device());
+    if let Some(activations) =
+        tensors.and_then(|t| ReferenceActivations::from_tensors(ablation, t, layers))
+    {
+        return Ok((activations, lookup));
+    }
+    let activations = ReferenceActivations::compute(model, dataset, ablation, seed)?;
+    if let Err(reason) = cache.store(&key, &activations.to_tensors()?) {
+        eprintln!("warning: could not cache reference activations: {reason}");
+    }
+    Ok((activations, lookup))
+}

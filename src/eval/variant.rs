@@ -48,15 +48,6 @@ impl Variant {
         knocked_out.extend(heads);
         Self::new(self.scope, knocked_out)
     }
-
-    /// The lowest layer whose computation differs from the full model's, if any: passes
-    /// can start from the model's cached residual stream there.
-    pub fn first_changed_layer(&self, plan: &Plan) -> Option<u32> {
-        match self.scope {
-            Scope::Model => self.knocked_out.iter().map(|h| h.layer).min(),
-            Scope::Circuit | Scope::Empty => Some(0).filter(|_| plan.layers > 0),
-        }
-    }
 }
 
 impl fmt::Display for Variant {

@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+pub mod reference;
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

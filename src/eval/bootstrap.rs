@@ -6,6 +6,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+/// The mean a statistic is computed with: the plain mean, or a resampled one.
+pub type Mean<'a> = &'a dyn Fn(&[f64]) -> f64;
+
 /// A two-sided percentile interval.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
@@ -53,7 +56,7 @@ impl Bootstrap {
 
     /// The interval of `statistic`, which computes its value from per-prompt vectors through
     /// the mean it is handed (the plain mean for the point estimate, resampled means here).
-    pub fn interval(&self, statistic: impl Fn(&dyn Fn(&[f64]) -> f64) -> f64) -> Option<Interval> {
+    pub fn interval(&self, statistic: impl Fn(Mean) -> f64) -> Option<Interval> {
         if self.counts.is_empty() || self.n == 0 {
             return None;
         }

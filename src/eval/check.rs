@@ -10,13 +10,16 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::dsl::{Ablation, Circuit, Expectation, Head, Level, Metric};
-use crate::eval::bootstrap::{Bootstrap, Interval, mean};
+use crate::eval::bootstrap::{Bootstrap, Interval, Mean, mean};
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::runner::Runner;
 use crate::eval::variant::{Scope, Variant};
 use crate::model::Gpt2;
 use crate::model::error::Result;
 use crate::task::Dataset;
+
+/// A K set and how it was chosen.
+type Candidate = (String, BTreeSet<Head>);
 
 /// Version of the JSON report; bump on any incompatible change.
 pub const REPORT_VERSION: u32 = 1;
@@ -198,7 +201,7 @@ pub fn check(
     progress.borrow_mut().phase("faithfulness", 3);
     let base = full.scores(&[Variant::model(), Variant::circuit(), Variant::empty()])?;
     let (fm, fc, fe) = (&base[0], &base[1], &base[2]);
-    let estimate = |stat: &dyn Fn(&dyn Fn(&[f64]) -> f64) -> f64| Estimate {
+    let estimate = |stat: &dyn Fn(Mean) -> f64| Estimate {
         value: stat(&mean),
         interval: bootstrap.interval(stat),
     };
@@ -209,7 +212,7 @@ pub fn check(
     };
 
     // ── completeness ────────────────────────────────────────────────────────────────────
-    let mut candidates: Vec<(String, BTreeSet<Head>)> = vec![("empty".into(), BTreeSet::new())];
+    let mut candidates: Vec<Candidate> = vec![("empty".into(), BTreeSet::new())];
     for class in &circuit.classes {
         candidates.push((format!("class {}", class.name), class.heads.clone()));
     }
@@ -273,10 +276,10 @@ pub fn check(
         "minimality search",
         heads.len() * heads.len() * options.minimality_budget,
     );
-    let mut choices: Vec<(Head, Vec<(String, BTreeSet<Head>)>)> = Vec::new();
+    let mut choices: Vec<(Head, Vec<Candidate>)> = Vec::new();
     for head in &heads {
         let class = circuit.class_of(*head).expect("circuit heads have a class");
-        let mut ks: Vec<(String, BTreeSet<Head>)> = vec![("empty".into(), BTreeSet::new())];
+        let mut ks: Vec<Candidate> = vec![("empty".into(), BTreeSet::new())];
         let own: BTreeSet<Head> = class.heads.iter().copied().filter(|h| h != head).collect();
         if !own.is_empty() {
             ks.push((format!("class {}", class.name), own));

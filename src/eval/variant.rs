@@ -234,12 +234,5 @@ mod tests {
                 .iter()
                 .all(|v| *v == 0.0)
         );
-        assert_eq!(
-            Variant::model()
-                .without([Head::new(1, 0)])
-                .first_changed_layer(&plan),
-            Some(1)
-        );
-        assert_eq!(Variant::model().first_changed_layer(&plan), None);
     }
 }

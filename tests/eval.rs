@@ -214,9 +214,9 @@ fn reference_mean(
     let mut mean = vec![vec![0.0; 32]; len];
     for prompt in &members {
         let out = reference.run(&prompt.tokens, &RefPatch::default());
-        for t in 0..len {
-            for j in 0..32 {
-                mean[t][j] += out.results[l][h][t][j] / members.len() as f64;
+        for (row, result) in mean.iter_mut().zip(&out.results[l][h]) {
+            for (sum, value) in row.iter_mut().zip(result) {
+                *sum += value / members.len() as f64;
             }
         }
     }

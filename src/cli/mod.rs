@@ -6,6 +6,7 @@ mod fmt;
 mod graph;
 mod lint;
 mod model;
+mod task;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,9 @@ enum Command {
     /// Inspect the model circuitcheck would use
     #[command(subcommand)]
     Model(model::Command),
+    /// Show or export a task's prompts
+    #[command(subcommand)]
+    Task(task::Command),
 }
 
 /// What a command reports back: exit 0, 1 or 2.
@@ -76,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Model(command) => model::run(&command),
+        Command::Task(command) => task::run(&command),
     };
     match outcome {
         Ok(outcome) => outcome.into(),

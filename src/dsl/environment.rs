@@ -28,8 +28,6 @@ const MODELS: &[(&str, ModelShape)] = &[(
     },
 )];
 
-const TASKS: &[(&str, &[&str])] = &[("ioi", &["IO", "S1", "S1+1", "S2", "END"])];
-
 impl Environment for Builtin {
     fn model_shape(&self, model: &str) -> Option<ModelShape> {
         MODELS
@@ -39,10 +37,7 @@ impl Environment for Builtin {
     }
 
     fn task_positions(&self, task: &str) -> Option<Vec<String>> {
-        TASKS
-            .iter()
-            .find(|(name, _)| *name == task)
-            .map(|(_, positions)| positions.iter().map(|p| p.to_string()).collect())
+        crate::task::Task::builtin(task).map(|t| t.position_names())
     }
 
     fn known_models(&self) -> Vec<String> {
@@ -50,6 +45,9 @@ impl Environment for Builtin {
     }
 
     fn known_tasks(&self) -> Vec<String> {
-        TASKS.iter().map(|(name, _)| name.to_string()).collect()
+        crate::task::builtin_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 }

@@ -145,3 +145,25 @@ impl Tokenizer {
         self.decode(&[id])
     }
 }
+
+impl Tokenizer {
+    /// Token ids with the byte range of `text` each covers.
+    pub fn encode_with_offsets(
+        &self,
+        text: &str,
+    ) -> Result<Vec<(u32, (usize, usize))>, TokenizerError> {
+        let encoding = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| TokenizerError::Encode {
+                text: text.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(encoding
+            .get_ids()
+            .iter()
+            .copied()
+            .zip(encoding.get_offsets().iter().copied())
+            .collect())
+    }
+}

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::diff::{CircuitDiff, ClassHeads};
 use crate::dsl::{Channel, Class, Edge, Head, MinimalitySet, MlpEntry, Node, Positions};
+use crate::report::style::{BOLD, GREEN, RED, Style, YELLOW};
 
 /// What the two sides are called in the output (paths, `REV:path`, `a/…` and `b/…`).
 pub struct Labels<'a> {
@@ -37,9 +38,9 @@ impl Sign {
     /// ANSI colour: red, green, yellow.
     fn color(self) -> &'static str {
         match self {
-            Sign::Removed => "\x1b[31m",
-            Sign::Added => "\x1b[32m",
-            Sign::Changed => "\x1b[33m",
+            Sign::Removed => RED,
+            Sign::Added => GREEN,
+            Sign::Changed => YELLOW,
         }
     }
 }
@@ -93,17 +94,8 @@ impl Section {
     }
 }
 
-const RESET: &str = "\x1b[0m";
-const BOLD: &str = "\x1b[1m";
-
 pub fn render_terminal(diff: &CircuitDiff, labels: &Labels, color: bool) -> String {
-    let paint = |style: &str, text: &str| {
-        if color {
-            format!("{style}{text}{RESET}")
-        } else {
-            text.to_string()
-        }
-    };
+    let paint = |code: &str, text: &str| Style { color }.paint(code, text);
     let sections = sections(diff);
     let mut out = String::new();
     let _ = writeln!(out, "{}", paint(BOLD, &format!("--- {}", labels.old)));

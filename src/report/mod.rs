@@ -1,4 +1,6 @@
 //! Everything circuitcheck shows a person or a machine: diagnostics, graphs, results.
 
+pub mod check;
 pub mod diagnostics;
 pub mod diff;
+pub mod style;

@@ -1,0 +1,138 @@
+//! `circuitcheck task show|export TASK`
+
+use std::path::PathBuf;
+
+use crate::cli::Outcome;
+use crate::model::{ModelFiles, Tokenizer, locate};
+use crate::task::{Dataset, Task, export_toml};
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Print prompts with their named positions and reference counterparts
+    Show(Args),
+    /// Write the generated dataset as an explicit task file (every prompt listed)
+    Export(ExportArgs),
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A built-in task (`ioi`) or a task file (.toml)
+    task: String,
+    /// Number of prompts
+    #[arg(long, default_value_t = 5)]
+    n: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Model directory whose tokenizer to use
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Tokenizer directory (tokenizer.json, or vocab.json + merges.txt)
+    #[arg(long, value_name = "DIR", conflicts_with = "model")]
+    tokenizer: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    args: Args,
+    /// Write here instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub const TOKENIZER_ENV: &str = "CIRCUITCHECK_TOKENIZER_DIR";
+
+/// The tokenizer: `--tokenizer`, `--model`, `CIRCUITCHECK_TOKENIZER_DIR`, else the model
+/// circuitcheck would use.
+fn tokenizer(args: &Args) -> miette::Result<Tokenizer> {
+    if let Some(dir) = &args.tokenizer {
+        return Ok(Tokenizer::from_dir(dir)?);
+    }
+    if let Some(dir) = &args.model {
+        return Ok(Tokenizer::from_dir(&ModelFiles::in_dir(dir)?.dir)?);
+    }
+    if let Some(dir) = std::env::var_os(TOKENIZER_ENV) {
+        return Ok(Tokenizer::from_dir(std::path::Path::new(&dir))?);
+    }
+    Ok(Tokenizer::from_dir(&locate(None)?.dir)?)
+}
+
+fn dataset(args: &Args) -> miette::Result<(Task, Tokenizer, Dataset)> {
+    let task = Task::load(&args.task)?;
+    let tokenizer = tokenizer(args)?;
+    let dataset = task.dataset(&tokenizer, args.n, args.seed)?;
+    Ok((task, tokenizer, dataset))
+}
+
+pub fn run(command: &Command) -> miette::Result<Outcome> {
+    match command {
+        Command::Show(args) => {
+            let (task, tokenizer, dataset) = dataset(args)?;
+            print!("{}", show(&task, &tokenizer, &dataset, args.seed));
+        }
+        Command::Export(export) => {
+            let (task, tokenizer, dataset) = dataset(&export.args)?;
+            let text = export_toml(&dataset, &tokenizer, task.description());
+            match &export.output {
+                Some(path) => std::fs::write(path, text)
+                    .map_err(|e| miette::miette!("cannot write {}: {e}", path.display()))?,
+                None => print!("{text}"),
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// Prompts token by token, named positions marked, with answer and reference.
+pub fn show(task: &Task, tokenizer: &Tokenizer, dataset: &Dataset, seed: u64) -> String {
+    let mut out = format!(
+        "task {}: {} prompts (seed {seed}), metric {}, positions {}\n",
+        task.name(),
+        dataset.prompts.len(),
+        serde_json::to_value(dataset.metric)
+            .expect("plain enum")
+            .as_str()
+            .unwrap_or(""),
+        dataset.position_names.join(" ")
+    );
+    let marked = |prompt: &crate::task::Prompt| -> String {
+        prompt
+            .tokens
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let names: Vec<&str> = dataset
+                    .position_names
+                    .iter()
+                    .filter(|n| prompt.positions.get(*n) == Some(&i))
+                    .map(String::as_str)
+                    .collect();
+                let text = tokenizer.token_text(*id).replace(' ', "␣");
+                if names.is_empty() {
+                    text
+                } else {
+                    format!("{text}⟨{}⟩", names.join(","))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let words = |ids: &[u32]| {
+        ids.iter()
+            .map(|id| format!("{:?} ({id})", tokenizer.token_text(*id)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (i, (prompt, reference)) in dataset.prompts.iter().zip(&dataset.reference).enumerate() {
+        out.push_str(&format!("\n#{i}  {}\n", dataset.groups[prompt.group]));
+        out.push_str(&format!("  prompt     {}\n", prompt.text));
+        out.push_str(&format!("  tokens     {}\n", marked(prompt)));
+        out.push_str(&format!(
+            "  answer     {}  vs  {}\n",
+            words(&prompt.answer),
+            words(&prompt.distractor)
+        ));
+        out.push_str(&format!("  reference  {}\n", reference.text));
+    }
+    out
+}

@@ -1,0 +1,288 @@
+//! The result of `check` for people (terminal), for pull requests (Markdown) and for
+//! machines (JSON, `eval::check::Report` serialised; its schema is docs/check-report.md).
+
+use std::fmt::Write as _;
+
+use crate::eval::check::{Estimate, Report};
+use crate::report::style::{BOLD, DIM, GREEN, RED, Style, YELLOW, columns};
+
+fn number(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.3}")
+    } else {
+        "—".to_string()
+    }
+}
+
+fn percent(value: f64) -> String {
+    if value.is_finite() {
+        format!("{:.1} %", 100.0 * value)
+    } else {
+        "—".to_string()
+    }
+}
+
+fn interval(estimate: &Estimate, show: fn(f64) -> String) -> String {
+    match estimate.interval {
+        Some(i) => format!("[{}, {}]", show(i.low), show(i.high)),
+        None => String::new(),
+    }
+}
+
+fn heads(heads: &[crate::dsl::Head]) -> String {
+    if heads.is_empty() {
+        return "∅".to_string();
+    }
+    heads
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn headline(report: &Report) -> String {
+    format!(
+        "{} on {}, task {}: {} ablation, {} level, {} prompts, seed {}",
+        report.circuit,
+        report.model,
+        report.task,
+        report.ablation.name(),
+        report.level.name(),
+        report.prompts,
+        report.seed
+    )
+}
+
+fn score_rows(report: &Report) -> Vec<(String, &Estimate, fn(f64) -> String)> {
+    let f = &report.faithfulness;
+    vec![
+        (
+            "F(M)  full model".into(),
+            &report.model_score,
+            number as fn(f64) -> String,
+        ),
+        ("F(C)  circuit".into(), &report.circuit_score, number),
+        (
+            "F(∅)  everything knocked out".into(),
+            &report.empty_score,
+            number,
+        ),
+        ("faithfulness  F(C)/F(M)".into(), &f.ratio, percent),
+        ("gap  |F(M) − F(C)|".into(), &f.gap, number),
+        (
+            "normalized  (F(C)−F(∅))/(F(M)−F(∅))".into(),
+            &f.normalized,
+            percent,
+        ),
+    ]
+}
+
+pub fn render_terminal(report: &Report, style: Style) -> String {
+    let mut out = String::new();
+    let level = format!("{:.0} % CI", 100.0 * report.confidence);
+    let _ = writeln!(out, "{}", style.paint(BOLD, &headline(report)));
+
+    let mut rows = vec![vec![String::new(), "value".into(), level.clone()]];
+    for (label, estimate, show) in score_rows(report) {
+        rows.push(vec![label, show(estimate.value), interval(estimate, show)]);
+    }
+    out.push('\n');
+    for line in columns(&rows) {
+        let _ = writeln!(out, "  {line}");
+    }
+
+    let _ = writeln!(
+        out,
+        "\n{}",
+        style.paint(
+            BOLD,
+            "Completeness  |F(C\\K) − F(M\\K)| for knocked-out sets K"
+        )
+    );
+    let mut rows = vec![
+        ["K", "heads", "F(C\\K)", "F(M\\K)", "incompleteness", &level]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for (i, set) in report.completeness.sets.iter().enumerate() {
+        let marker = if i == report.completeness.worst {
+            " ← worst"
+        } else {
+            ""
+        };
+        rows.push(vec![
+            set.origin.clone(),
+            heads(&set.heads),
+            number(set.circuit.value),
+            number(set.model.value),
+            number(set.incompleteness.value),
+            format!("{}{marker}", interval(&set.incompleteness, number)),
+        ]);
+    }
+    for line in columns(&rows) {
+        let _ = writeln!(out, "  {line}");
+    }
+
+    let _ = writeln!(
+        out,
+        "\n{}",
+        style.paint(BOLD, "Minimality  max over K of |F(C\\(K∪{v})) − F(C\\K)|")
+    );
+    let mut rows = vec![
+        ["head", "class", "K", "score", "of F(M)", &level]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for m in &report.minimality {
+        rows.push(vec![
+            m.head.to_string(),
+            m.class.clone(),
+            m.origin.clone(),
+            number(m.score.value),
+            percent(m.relative.value),
+            interval(&m.relative, percent),
+        ]);
+    }
+    let lines = columns(&rows);
+    for (i, line) in lines.iter().enumerate() {
+        let flagged = i > 0 && report.minimality[i - 1].flagged;
+        if flagged {
+            let _ = writeln!(
+                out,
+                "  {}",
+                style.paint(YELLOW, &format!("{line}  ⚠ barely matters"))
+            );
+        } else {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+
+    if !report.expectations.is_empty() {
+        let _ = writeln!(out, "\n{}", style.paint(BOLD, "Expectations"));
+        for e in &report.expectations {
+            let value = e.value.map(number).unwrap_or_else(|| "—".into());
+            let (mark, code) = if e.passed {
+                ("✓", GREEN)
+            } else {
+                ("✗", RED)
+            };
+            let _ = writeln!(
+                out,
+                "  {} {}  {}",
+                style.paint(code, mark),
+                e.expectation,
+                style.paint(DIM, &format!("(is {value})"))
+            );
+        }
+        let failed = report.expectations.iter().filter(|e| !e.passed).count();
+        let summary = if failed == 0 {
+            style.paint(
+                GREEN,
+                &format!("all {} expectations met", report.expectations.len()),
+            )
+        } else {
+            style.paint(
+                RED,
+                &format!(
+                    "{failed} of {} expectations failed",
+                    report.expectations.len()
+                ),
+            )
+        };
+        let _ = writeln!(out, "\n{summary}");
+    }
+    out
+}
+
+pub fn render_markdown(report: &Report) -> String {
+    let mut out = String::new();
+    let level = format!("{:.0} % CI", 100.0 * report.confidence);
+    let failed = report.expectations.iter().filter(|e| !e.passed).count();
+    let verdict = if failed == 0 { "✅" } else { "❌" };
+    let _ = writeln!(out, "#### {verdict} circuitcheck: `{}`\n", report.circuit);
+    let _ = writeln!(
+        out,
+        "**faithfulness {} ({})**, F(C) = {} of F(M) = {}; worst incompleteness {} — {}\n",
+        percent(report.faithfulness.ratio.value),
+        interval(&report.faithfulness.ratio, percent),
+        number(report.circuit_score.value),
+        number(report.model_score.value),
+        number(
+            report.completeness.sets[report.completeness.worst]
+                .incompleteness
+                .value
+        ),
+        headline(report)
+    );
+    if !report.expectations.is_empty() {
+        let _ = writeln!(out, "| expectation | value | |\n| --- | ---: | :---: |");
+        for e in &report.expectations {
+            let value = e.value.map(number).unwrap_or_else(|| "—".into());
+            let _ = writeln!(
+                out,
+                "| `{}` | {value} | {} |",
+                e.expectation,
+                if e.passed { "✅" } else { "❌" }
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "| score | value | {level} |\n| --- | ---: | --- |");
+    for (label, estimate, show) in score_rows(report) {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} |",
+            show(estimate.value),
+            interval(estimate, show)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n<details><summary>Completeness: {} sets K</summary>\n",
+        report.completeness.sets.len()
+    );
+    let _ = writeln!(
+        out,
+        "| K | heads | F(C\\K) | F(M\\K) | incompleteness | {level} |\n| --- | --- | ---: | ---: | ---: | --- |"
+    );
+    for set in &report.completeness.sets {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            set.origin,
+            heads(&set.heads),
+            number(set.circuit.value),
+            number(set.model.value),
+            number(set.incompleteness.value),
+            interval(&set.incompleteness, number)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n</details>\n\n<details><summary>Minimality of {} heads</summary>\n",
+        report.minimality.len()
+    );
+    let _ = writeln!(
+        out,
+        "| head | class | K | score | of F(M) | {level} |\n| --- | --- | --- | ---: | ---: | --- |"
+    );
+    for m in &report.minimality {
+        let flag = if m.flagged { " ⚠" } else { "" };
+        let _ = writeln!(
+            out,
+            "| {}{flag} | {} | {} | {} | {} | {} |",
+            m.head,
+            m.class,
+            m.origin,
+            number(m.score.value),
+            percent(m.relative.value),
+            interval(&m.relative, percent)
+        );
+    }
+    let _ = writeln!(out, "\n</details>");
+    out
+}
+
+pub fn render_json(report: &Report) -> String {
+    serde_json::to_string_pretty(report).expect("reports serialise") + "\n"
+}

@@ -1,0 +1,73 @@
+//! Problems with task files and the datasets made from them, as diagnostics pointing into
+//! the TOML source where they can.
+
+use miette::{Diagnostic, NamedSource, SourceSpan};
+use thiserror::Error;
+
+use crate::model::tokenizer::TokenizerError;
+
+pub type Source = NamedSource<std::sync::Arc<str>>;
+
+#[derive(Debug, Error, Diagnostic)]
+pub enum TaskError {
+    #[error("unknown task `{name}`")]
+    #[diagnostic(
+        code("task::unknown-task"),
+        help("built-in tasks: {known}; or give the path of a task file (.toml)")
+    )]
+    Unknown { name: String, known: String },
+
+    #[error("cannot read {path}: {reason}")]
+    #[diagnostic(code("task::read-failed"))]
+    Read { path: String, reason: String },
+
+    #[error("{message}")]
+    #[diagnostic(
+        code("task::syntax"),
+        help("see tasks/ioi.toml for a complete example")
+    )]
+    Syntax {
+        message: String,
+        #[source_code]
+        src: Source,
+        #[label("here")]
+        span: Option<SourceSpan>,
+    },
+
+    #[error("{message}")]
+    #[diagnostic(code("task::invalid"))]
+    Invalid {
+        message: String,
+        #[source_code]
+        src: Source,
+        #[label("{label}")]
+        span: SourceSpan,
+        label: String,
+        #[help]
+        help: Option<String>,
+    },
+
+    #[error("{count} word(s) are not a single token: {offenders}")]
+    #[diagnostic(
+        code("task::multi-token"),
+        help(
+            "named positions need one token per word; remove these words or pick single-token ones"
+        )
+    )]
+    MultiToken { count: usize, offenders: String },
+
+    #[error("asked for {asked} prompts, but the task has only {available} distinct prompts")]
+    #[diagnostic(
+        code("task::too-many-prompts"),
+        help("ask for fewer prompts (--n), or add words or templates")
+    )]
+    TooManyPrompts { asked: usize, available: u128 },
+
+    #[error("prompt {index}: {message}")]
+    #[diagnostic(code("task::prompt"))]
+    Prompt { index: usize, message: String },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Tokenizer(#[from] TokenizerError),
+}

@@ -1,0 +1,389 @@
+//! Making datasets: filling templates from seeded draws (ChaCha8, stable across platforms),
+//! finding named positions in the token sequence, and building each prompt's reference
+//! counterpart with the same token layout.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use rand::SeedableRng;
+use rand::seq::IndexedRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::model::Tokenizer;
+use crate::task::dataset::Prompt;
+use crate::task::error::TaskError;
+use crate::task::spec::ExplicitPrompt;
+use crate::task::template::{Anchor, Segment};
+use crate::task::{Generated, Template};
+
+type Made = (Vec<String>, Vec<Prompt>, Vec<Prompt>);
+
+/// Words per (placeholder, occurrence).
+type Fill = BTreeMap<(String, usize), String>;
+
+pub fn generated(
+    task: &Generated,
+    tokenizer: &Tokenizer,
+    n: usize,
+    seed: u64,
+) -> Result<Made, TaskError> {
+    check_single_tokens(task, tokenizer)?;
+    let available = distinct_prompts(task);
+    if n as u128 > available {
+        return Err(TaskError::TooManyPrompts {
+            asked: n,
+            available,
+        });
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut seen = HashSet::new();
+    let mut groups: Vec<String> = Vec::new();
+    let mut prompts = Vec::with_capacity(n);
+    let mut reference = Vec::with_capacity(n);
+    for i in 0..n {
+        let family = &task.families[i % task.families.len()];
+        let mut attempts = 0;
+        let (index, fill) = loop {
+            let index = *family.choose(&mut rng).expect("families have templates");
+            let fill = draw(task, &task.templates[index], &mut rng);
+            let text = realize(&task.templates[index], &fill).0;
+            if seen.insert(text) {
+                break (index, fill);
+            }
+            attempts += 1;
+            if attempts > 10_000 {
+                return Err(TaskError::TooManyPrompts {
+                    asked: n,
+                    available: seen.len() as u128,
+                });
+            }
+        };
+        let template = &task.templates[index];
+        let group = match groups.iter().position(|g| *g == template.name) {
+            Some(g) => g,
+            None => {
+                groups.push(template.name.clone());
+                groups.len() - 1
+            }
+        };
+        let prompt = make_prompt(task, template, &fill, tokenizer, group, i)?;
+        let counterpart_fill = resample(task, &fill, &mut rng);
+        let counterpart = make_prompt(task, template, &counterpart_fill, tokenizer, group, i)?;
+        if counterpart.tokens.len() != prompt.tokens.len()
+            || counterpart.positions != prompt.positions
+        {
+            return Err(TaskError::Prompt {
+                index: i,
+                message: format!(
+                    "the reference prompt {:?} does not share the token layout of {:?}",
+                    counterpart.text, prompt.text
+                ),
+            });
+        }
+        prompts.push(prompt);
+        reference.push(counterpart);
+    }
+    Ok((groups, prompts, reference))
+}
+
+/// Words of every list a placeholder uses must be one token where the templates put them:
+/// after a space (most) or at the start or after punctuation.
+fn check_single_tokens(task: &Generated, tokenizer: &Tokenizer) -> Result<(), TaskError> {
+    let mut offenders = BTreeSet::new();
+    for (placeholder, words) in &task.words {
+        let mut spaced = false;
+        let mut bare = false;
+        for template in &task.templates {
+            let mut previous: Option<&Segment> = None;
+            for segment in &template.segments {
+                if matches!(segment, Segment::Slot(p) if p == placeholder) {
+                    match previous {
+                        Some(Segment::Text(t)) if t.ends_with(' ') => spaced = true,
+                        _ => bare = true,
+                    }
+                }
+                previous = Some(segment);
+            }
+        }
+        // The answer and distractor are read as the next token, with a leading space.
+        spaced |= *placeholder == task.answer || *placeholder == task.distractor;
+        for word in words {
+            if spaced && tokenizer.single_token(&format!(" {word}")).is_none() {
+                offenders.insert(format!("\" {word}\""));
+            }
+            if bare && tokenizer.single_token(word).is_none() {
+                offenders.insert(format!("\"{word}\""));
+            }
+        }
+    }
+    if offenders.is_empty() {
+        return Ok(());
+    }
+    Err(TaskError::MultiToken {
+        count: offenders.len(),
+        offenders: offenders.into_iter().collect::<Vec<_>>().join(", "),
+    })
+}
+
+/// The number of distinct fillings over all templates.
+fn distinct_prompts(task: &Generated) -> u128 {
+    let mut total: u128 = 0;
+    for template in &task.templates {
+        let used: BTreeSet<&String> = template
+            .segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Slot(p) => Some(p),
+                Segment::Text(_) => None,
+            })
+            .collect();
+        let mut count: u128 = 1;
+        // Placeholders that must differ and share a list draw without replacement.
+        let mut taken: BTreeMap<&str, u128> = BTreeMap::new();
+        for placeholder in used {
+            let size = task.words[placeholder].len() as u128;
+            let constrained = task.distinct.iter().any(|g| g.contains(placeholder));
+            let list = task.list_of[placeholder].as_str();
+            let already = if constrained {
+                *taken.get(list).unwrap_or(&0)
+            } else {
+                0
+            };
+            count = count.saturating_mul(size.saturating_sub(already));
+            if constrained {
+                *taken.entry(list).or_default() += 1;
+            }
+        }
+        total = total.saturating_add(count);
+    }
+    total
+}
+
+fn must_differ(task: &Generated, a: &str, b: &str) -> bool {
+    task.distinct.iter().any(|g| g.contains(a) && g.contains(b))
+}
+
+/// One word per placeholder, the same for all its occurrences.
+fn draw(task: &Generated, template: &Template, rng: &mut ChaCha8Rng) -> Fill {
+    let mut chosen: BTreeMap<String, String> = BTreeMap::new();
+    let mut fill = Fill::new();
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for segment in &template.segments {
+        let Segment::Slot(placeholder) = segment else {
+            continue;
+        };
+        let nth = {
+            let count = counts.entry(placeholder.clone()).or_default();
+            *count += 1;
+            *count
+        };
+        if !chosen.contains_key(placeholder) {
+            let options: Vec<&String> = task.words[placeholder]
+                .iter()
+                .filter(|w| {
+                    !chosen
+                        .iter()
+                        .any(|(other, word)| word == *w && must_differ(task, placeholder, other))
+                })
+                .collect();
+            let word = options
+                .choose(rng)
+                .map_or_else(|| task.words[placeholder][0].clone(), |w| (*w).clone());
+            chosen.insert(placeholder.clone(), word);
+        }
+        fill.insert((placeholder.clone(), nth), chosen[placeholder].clone());
+    }
+    fill
+}
+
+/// The reference counterpart: resampled occurrences get fresh words, distinct from each other
+/// and from every word of their list that stays.
+fn resample(task: &Generated, fill: &Fill, rng: &mut ChaCha8Rng) -> Fill {
+    let resampled: BTreeSet<&(String, usize)> = task.resample.iter().collect();
+    let mut out = fill.clone();
+    let mut taken: BTreeSet<(String, String)> = fill
+        .iter()
+        .filter(|(key, _)| !resampled.contains(key))
+        .map(|((placeholder, _), word)| (task.list_of[placeholder].clone(), word.clone()))
+        .collect();
+    for key in &task.resample {
+        let list = &task.list_of[&key.0];
+        let options: Vec<&String> = task.words[&key.0]
+            .iter()
+            .filter(|w| !taken.contains(&(list.clone(), (*w).clone())))
+            .collect();
+        if let Some(word) = options.choose(rng) {
+            taken.insert((list.clone(), (*word).clone()));
+            out.insert(key.clone(), (*word).clone());
+        }
+    }
+    out
+}
+
+/// The text of a filled template and the byte span of every placeholder occurrence.
+fn realize(
+    template: &Template,
+    fill: &Fill,
+) -> (String, BTreeMap<(String, usize), (usize, usize)>) {
+    let mut text = String::new();
+    let mut spans = BTreeMap::new();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for segment in &template.segments {
+        match segment {
+            Segment::Text(t) => text.push_str(t),
+            Segment::Slot(placeholder) => {
+                let count = counts.entry(placeholder).or_default();
+                *count += 1;
+                let key = (placeholder.clone(), *count);
+                let start = text.len();
+                text.push_str(&fill[&key]);
+                spans.insert(key, (start, text.len()));
+            }
+        }
+    }
+    (text, spans)
+}
+
+fn make_prompt(
+    task: &Generated,
+    template: &Template,
+    fill: &Fill,
+    tokenizer: &Tokenizer,
+    group: usize,
+    index: usize,
+) -> Result<Prompt, TaskError> {
+    let (text, spans) = realize(template, fill);
+    let encoded = tokenizer.encode_with_offsets(&text)?;
+    let tokens: Vec<u32> = encoded.iter().map(|(id, _)| *id).collect();
+    // Each occurrence is exactly one token: the one ending where the word ends and starting
+    // at the word (or at the space before it).
+    let mut token_of: BTreeMap<&(String, usize), usize> = BTreeMap::new();
+    for (key, (start, end)) in &spans {
+        let covering: Vec<usize> = encoded
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, (s, e)))| s < end && e > start)
+            .map(|(i, _)| i)
+            .collect();
+        let exact = match covering.as_slice() {
+            [i] => {
+                let (s, e) = encoded[*i].1;
+                e == *end && text[s..*start].trim().is_empty()
+            }
+            _ => false,
+        };
+        if !exact {
+            return Err(TaskError::Prompt {
+                index,
+                message: format!("{:?} is not one token in {text:?}", &text[*start..*end]),
+            });
+        }
+        token_of.insert(key, covering[0]);
+    }
+    let mut positions = BTreeMap::new();
+    for (name, anchor) in task_positions(task) {
+        let at = match anchor {
+            Anchor::End => tokens.len() as i64 - 1,
+            Anchor::Occurrence {
+                placeholder,
+                nth,
+                offset,
+            } => token_of[&(placeholder.clone(), *nth)] as i64 + offset,
+        };
+        if at < 0 || at >= tokens.len() as i64 {
+            return Err(TaskError::Prompt {
+                index,
+                message: format!("position {name} falls outside {text:?}"),
+            });
+        }
+        positions.insert(name.clone(), at as usize);
+    }
+    let id = |placeholder: &str| -> Result<u32, TaskError> {
+        let word = format!(" {}", fill[&(placeholder.to_string(), 1)]);
+        tokenizer.single_token(&word).ok_or(TaskError::MultiToken {
+            count: 1,
+            offenders: format!("{word:?}"),
+        })
+    };
+    Ok(Prompt {
+        answer: vec![id(&task.answer)?],
+        distractor: vec![id(&task.distractor)?],
+        text,
+        tokens,
+        positions,
+        group,
+    })
+}
+
+fn task_positions(task: &Generated) -> impl Iterator<Item = (&String, &Anchor)> {
+    task.position_names.iter().zip(&task.anchors)
+}
+
+pub fn explicit(
+    prompts: &[ExplicitPrompt],
+    position_names: &[String],
+    tokenizer: &Tokenizer,
+    n: usize,
+) -> Result<Made, TaskError> {
+    if n > prompts.len() {
+        return Err(TaskError::TooManyPrompts {
+            asked: n,
+            available: prompts.len() as u128,
+        });
+    }
+    let mut groups: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    let mut reference = Vec::new();
+    for (index, spec) in prompts.iter().take(n).enumerate() {
+        let group = match groups.iter().position(|g| *g == spec.group) {
+            Some(g) => g,
+            None => {
+                groups.push(spec.group.clone());
+                groups.len() - 1
+            }
+        };
+        let ids = |words: &[String]| -> Result<Vec<u32>, TaskError> {
+            words
+                .iter()
+                .map(|w| {
+                    tokenizer.single_token(w).ok_or(TaskError::MultiToken {
+                        count: 1,
+                        offenders: format!("{w:?}"),
+                    })
+                })
+                .collect()
+        };
+        let make = |text: &str| -> Result<Prompt, TaskError> {
+            let tokens = tokenizer.encode(text)?;
+            for name in position_names {
+                let at = spec.positions[name];
+                if at >= tokens.len() {
+                    return Err(TaskError::Prompt {
+                        index,
+                        message: format!(
+                            "position {name} = {at} is past the last token of {text:?}"
+                        ),
+                    });
+                }
+            }
+            Ok(Prompt {
+                text: text.to_string(),
+                tokens,
+                positions: spec.positions.clone(),
+                group,
+                answer: ids(&spec.answer)?,
+                distractor: ids(&spec.distractor)?,
+            })
+        };
+        let prompt = make(&spec.text)?;
+        let counterpart = make(&spec.reference)?;
+        if counterpart.tokens.len() != prompt.tokens.len() {
+            return Err(TaskError::Prompt {
+                index,
+                message: "the reference prompt has a different number of tokens".into(),
+            });
+        }
+        out.push(prompt);
+        reference.push(counterpart);
+    }
+    Ok((groups, out, reference))
+}

@@ -16,3 +16,4 @@ pub mod report;
 pub mod task;
 #[doc(hidden)]
 pub mod testing;
+pub mod toy;

@@ -1,12 +1,14 @@
 //! The command-line interface: one file per subcommand; this one parses arguments and
 //! turns outcomes into exit codes (0 fine, 1 the check found problems, 2 bad usage or input).
 
+mod check;
 mod diff;
 mod fmt;
 mod graph;
 mod lint;
 mod model;
 mod task;
+mod train;
 
 use std::process::ExitCode;
 
@@ -28,6 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Test a circuit against the model: faithfulness, completeness, minimality
+    Check(check::Args),
     /// Parse and check circuit files, without the model
     Lint(lint::Args),
     /// Rewrite circuit files in canonical form
@@ -42,6 +46,9 @@ enum Command {
     /// Show or export a task's prompts
     #[command(subcommand)]
     Task(task::Command),
+    /// Train the toy induction model (models/toy-induction)
+    #[command(hide = true)]
+    TrainToy(train::Args),
 }
 
 /// What a command reports back: exit 0, 1 or 2.
@@ -75,12 +82,14 @@ pub fn main() -> ExitCode {
         }
     };
     let outcome = match cli.command {
+        Command::Check(args) => check::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Model(command) => model::run(&command),
         Command::Task(command) => task::run(&command),
+        Command::TrainToy(args) => train::run(&args),
     };
     match outcome {
         Ok(outcome) => outcome.into(),

@@ -20,13 +20,22 @@ pub trait Environment {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Builtin;
 
-const MODELS: &[(&str, ModelShape)] = &[(
-    "gpt2-small",
-    ModelShape {
-        layers: 12,
-        heads: 12,
-    },
-)];
+const MODELS: &[(&str, ModelShape)] = &[
+    (
+        "gpt2-small",
+        ModelShape {
+            layers: 12,
+            heads: 12,
+        },
+    ),
+    (
+        "toy-induction",
+        ModelShape {
+            layers: 2,
+            heads: 4,
+        },
+    ),
+];
 
 impl Environment for Builtin {
     fn model_shape(&self, model: &str) -> Option<ModelShape> {

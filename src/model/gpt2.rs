@@ -2,8 +2,8 @@
 //! MLPs and a tied unembedding, where every head's result, every MLP output and every head's
 //! q/k/v input can be replaced per row and position (see `intervention`).
 
-use candle_core::{D, DType, Device, IndexOp, Module, Tensor};
-use candle_nn::{LayerNorm, VarBuilder};
+use candle_core::{D, DType, Device, IndexOp, Tensor};
+use candle_nn::VarBuilder;
 
 use crate::model::config::Config;
 use crate::model::error::{ModelError, Result};
@@ -11,15 +11,43 @@ use crate::model::intervention::*;
 use crate::model::locate::ModelFiles;
 use crate::model::weights;
 
+/// LayerNorm with a fused kernel for inference and plain (differentiable) ops for training.
+struct Norm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+    differentiable: bool,
+}
+
+impl Norm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !self.differentiable {
+            return Ok(candle_nn::ops::layer_norm(
+                &x.contiguous()?,
+                &self.weight,
+                &self.bias,
+                self.eps as f32,
+            )?);
+        }
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let centered = x.broadcast_sub(&mean)?;
+        let variance = centered.sqr()?.mean_keepdim(D::Minus1)?;
+        let normed = centered.broadcast_div(&(variance + self.eps)?.sqrt()?)?;
+        Ok(normed
+            .broadcast_mul(&self.weight)?
+            .broadcast_add(&self.bias)?)
+    }
+}
+
 struct Block {
-    ln_1: LayerNorm,
+    ln_1: Norm,
     /// `[d_model, 3·d_model]` (Conv1D: input-major), columns q | k | v, head-major inside.
     c_attn_w: Tensor,
     c_attn_b: Tensor,
     /// `[d_model, d_model]`: rows are the heads' z components, head-major.
     c_proj_w: Tensor,
     c_proj_b: Tensor,
-    ln_2: LayerNorm,
+    ln_2: Norm,
     c_fc_w: Tensor,
     c_fc_b: Tensor,
     mlp_proj_w: Tensor,
@@ -31,16 +59,19 @@ pub struct Gpt2 {
     wte: Tensor,
     wpe: Tensor,
     blocks: Vec<Block>,
-    ln_f: LayerNorm,
+    ln_f: Norm,
     device: Device,
+    /// Training needs gradients through every op; inference takes the fused kernels.
+    differentiable: bool,
 }
 
-fn layer_norm(vb: &VarBuilder, d: usize, eps: f64) -> Result<LayerNorm> {
-    Ok(LayerNorm::new(
-        vb.get(d, "weight")?,
-        vb.get(d, "bias")?,
+fn layer_norm(vb: &VarBuilder, d: usize, eps: f64, differentiable: bool) -> Result<Norm> {
+    Ok(Norm {
+        weight: vb.get(d, "weight")?,
+        bias: vb.get(d, "bias")?,
         eps,
-    ))
+        differentiable,
+    })
 }
 
 impl Gpt2 {
@@ -65,17 +96,26 @@ impl Gpt2 {
 
     /// Builds the model from tensors named as in a Hugging Face checkpoint.
     pub fn new(vb: VarBuilder, config: Config) -> Result<Self> {
+        Self::build(vb, config, false)
+    }
+
+    /// A model whose every operation has a gradient, for training (slower).
+    pub fn trainable(vb: VarBuilder, config: Config) -> Result<Self> {
+        Self::build(vb, config, true)
+    }
+
+    fn build(vb: VarBuilder, config: Config, differentiable: bool) -> Result<Self> {
         let (d, m, eps) = (config.n_embd, config.d_mlp(), config.layer_norm_epsilon);
         let mut blocks = Vec::with_capacity(config.n_layer);
         for i in 0..config.n_layer {
             let vb = vb.pp(format!("h.{i}"));
             blocks.push(Block {
-                ln_1: layer_norm(&vb.pp("ln_1"), d, eps)?,
+                ln_1: layer_norm(&vb.pp("ln_1"), d, eps, differentiable)?,
                 c_attn_w: vb.get((d, 3 * d), "attn.c_attn.weight")?,
                 c_attn_b: vb.get(3 * d, "attn.c_attn.bias")?,
                 c_proj_w: vb.get((d, d), "attn.c_proj.weight")?,
                 c_proj_b: vb.get(d, "attn.c_proj.bias")?,
-                ln_2: layer_norm(&vb.pp("ln_2"), d, eps)?,
+                ln_2: layer_norm(&vb.pp("ln_2"), d, eps, differentiable)?,
                 c_fc_w: vb.get((d, m), "mlp.c_fc.weight")?,
                 c_fc_b: vb.get(m, "mlp.c_fc.bias")?,
                 mlp_proj_w: vb.get((m, d), "mlp.c_proj.weight")?,
@@ -85,10 +125,11 @@ impl Gpt2 {
         Ok(Self {
             wte: vb.get((config.vocab_size, d), "wte.weight")?,
             wpe: vb.get((config.n_positions, d), "wpe.weight")?,
-            ln_f: layer_norm(&vb.pp("ln_f"), d, eps)?,
+            ln_f: layer_norm(&vb.pp("ln_f"), d, eps, differentiable)?,
             blocks,
             device: vb.device().clone(),
             config,
+            differentiable,
         })
     }
 
@@ -289,7 +330,7 @@ impl Gpt2 {
             }
             _ => self.qkv(block, &normed, &active)?,
         };
-        let z = attend(&q, &k, &v, mask, d_head)?; // [rows, seq, active, d_head]
+        let z = attend(&q, &k, &v, mask, d_head, self.differentiable)?; // [rows, seq, active, d_head]
         let a = active.len();
         let w_o = if a == n_head {
             block.c_proj_w.clone()
@@ -449,7 +490,7 @@ impl Gpt2 {
             let picked = x
                 .reshape((rows * seq, d))?
                 .index_select(&Tensor::new(flat, &self.device)?, 0)?;
-            Ok(self.ln_f.forward(&picked)?)
+            self.ln_f.forward(&picked)
         };
         Ok(match readout {
             Readout::None => None,
@@ -493,12 +534,23 @@ fn causal_mask(seq: usize, device: &Device) -> Result<Tensor> {
 }
 
 /// Scaled dot-product causal attention; inputs and output `[rows, seq, heads, d_head]`.
-fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, d_head: usize) -> Result<Tensor> {
+fn attend(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    d_head: usize,
+    differentiable: bool,
+) -> Result<Tensor> {
     let q = q.transpose(1, 2)?.contiguous()?;
     let k = k.transpose(1, 2)?.contiguous()?;
     let v = v.transpose(1, 2)?.contiguous()?;
     let scores = (q.matmul(&k.t()?)? / (d_head as f64).sqrt())?.broadcast_add(mask)?;
-    let pattern = candle_nn::ops::softmax_last_dim(&scores)?;
+    let pattern = if differentiable {
+        candle_nn::ops::softmax(&scores, D::Minus1)?
+    } else {
+        candle_nn::ops::softmax_last_dim(&scores)?
+    };
     Ok(pattern.matmul(&v)?.transpose(1, 2)?.contiguous()?)
 }
 

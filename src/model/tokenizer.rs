@@ -146,12 +146,12 @@ impl Tokenizer {
     }
 }
 
+/// `[start, end)` byte offsets into a prompt.
+pub type ByteRange = (usize, usize);
+
 impl Tokenizer {
     /// Token ids with the byte range of `text` each covers.
-    pub fn encode_with_offsets(
-        &self,
-        text: &str,
-    ) -> Result<Vec<(u32, (usize, usize))>, TokenizerError> {
+    pub fn encode_with_offsets(&self, text: &str) -> Result<Vec<(u32, ByteRange)>, TokenizerError> {
         let encoding = self
             .inner
             .encode(text, false)

@@ -53,7 +53,10 @@ fn headline(report: &Report) -> String {
     )
 }
 
-fn score_rows(report: &Report) -> Vec<(String, &Estimate, fn(f64) -> String)> {
+/// A labelled score and how to print its value.
+type ScoreRow<'a> = (String, &'a Estimate, fn(f64) -> String);
+
+fn score_rows(report: &Report) -> Vec<ScoreRow<'_>> {
     let f = &report.faithfulness;
     vec![
         (

@@ -21,31 +21,13 @@ pub enum TaskError {
     #[diagnostic(code("task::read-failed"))]
     Read { path: String, reason: String },
 
-    #[error("{message}")]
-    #[diagnostic(
-        code("task::syntax"),
-        help("see tasks/ioi.toml for a complete example")
-    )]
-    Syntax {
-        message: String,
-        #[source_code]
-        src: Source,
-        #[label("here")]
-        span: Option<SourceSpan>,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Syntax(Box<SyntaxError>),
 
-    #[error("{message}")]
-    #[diagnostic(code("task::invalid"))]
-    Invalid {
-        message: String,
-        #[source_code]
-        src: Source,
-        #[label("{label}")]
-        span: SourceSpan,
-        label: String,
-        #[help]
-        help: Option<String>,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(Box<InvalidTask>),
 
     #[error("{count} word(s) are not a single token: {offenders}")]
     #[diagnostic(
@@ -70,4 +52,34 @@ pub enum TaskError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Tokenizer(#[from] TokenizerError),
+}
+
+/// The TOML itself does not parse. Boxed in [`TaskError`] to keep `Result`s small.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(
+    code("task::syntax"),
+    help("see tasks/ioi.toml for a complete example")
+)]
+pub struct SyntaxError {
+    pub message: String,
+    #[source_code]
+    pub src: Source,
+    #[label("here")]
+    pub span: Option<SourceSpan>,
+}
+
+/// The TOML parses but says something a task cannot mean.
+#[derive(Debug, Error, Diagnostic)]
+#[error("{message}")]
+#[diagnostic(code("task::invalid"))]
+pub struct InvalidTask {
+    pub message: String,
+    #[source_code]
+    pub src: Source,
+    #[label("{label}")]
+    pub span: SourceSpan,
+    pub label: String,
+    #[help]
+    pub help: Option<String>,
 }

@@ -9,6 +9,7 @@ use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::model::Tokenizer;
+use crate::model::tokenizer::ByteRange;
 use crate::task::dataset::Prompt;
 use crate::task::error::TaskError;
 use crate::task::spec::ExplicitPrompt;
@@ -220,10 +221,7 @@ fn resample(task: &Generated, fill: &Fill, rng: &mut ChaCha8Rng) -> Fill {
 }
 
 /// The text of a filled template and the byte span of every placeholder occurrence.
-fn realize(
-    template: &Template,
-    fill: &Fill,
-) -> (String, BTreeMap<(String, usize), (usize, usize)>) {
+fn realize(template: &Template, fill: &Fill) -> (String, BTreeMap<(String, usize), ByteRange>) {
     let mut text = String::new();
     let mut spans = BTreeMap::new();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();

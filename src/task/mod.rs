@@ -16,14 +16,17 @@ use std::sync::Arc;
 use miette::NamedSource;
 
 pub use dataset::{Dataset, MetricKind, Prompt};
-use error::Source;
 pub use error::TaskError;
+use error::{InvalidTask, Source, SyntaxError};
 use spec::{ExplicitPrompt, TaskFile};
 use template::{Anchor, Segment};
 
 use crate::model::Tokenizer;
 
-const BUILTIN: &[(&str, &str)] = &[("ioi", include_str!("../../tasks/ioi.toml"))];
+const BUILTIN: &[(&str, &str)] = &[
+    ("ioi", include_str!("../../tasks/ioi.toml")),
+    ("induction", include_str!("../../tasks/induction.toml")),
+];
 
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(name, _)| *name).collect()
@@ -41,7 +44,7 @@ pub struct Task {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Generated(Generated),
+    Generated(Box<Generated>),
     Explicit(Vec<ExplicitPrompt>),
 }
 
@@ -139,20 +142,22 @@ impl Task {
 
     pub fn from_source(name: &str, text: &str) -> Result<Task, TaskError> {
         let source: Source = NamedSource::new(name, Arc::<str>::from(text));
-        let file: TaskFile = toml::from_str(text).map_err(|e| TaskError::Syntax {
-            message: format!("{name}: {}", e.message()),
-            span: e.span().map(|s| (s.start, s.end - s.start).into()),
-            src: source.clone(),
+        let file: TaskFile = toml::from_str(text).map_err(|e| {
+            TaskError::Syntax(Box::new(SyntaxError {
+                message: format!("{name}: {}", e.message()),
+                span: e.span().map(|s| (s.start, s.end - s.start).into()),
+                src: source.clone(),
+            }))
         })?;
         let invalid =
             |span: std::ops::Range<usize>, message: String, label: &str, help: Option<String>| {
-                TaskError::Invalid {
+                TaskError::Invalid(Box::new(InvalidTask {
                     message,
                     src: source.clone(),
                     span: (span.start, span.end - span.start).into(),
                     label: label.to_string(),
                     help,
-                }
+                }))
             };
         let metric = match file.metric.get_ref().as_str() {
             "logit-difference" => MetricKind::LogitDifference,
@@ -396,7 +401,7 @@ impl Task {
             description: file.description,
             metric,
             position_names: position_names.clone(),
-            kind: Kind::Generated(Generated {
+            kind: Kind::Generated(Box::new(Generated {
                 position_names,
                 anchors,
                 answer,
@@ -407,7 +412,7 @@ impl Task {
                 templates,
                 families,
                 resample,
-            }),
+            })),
         })
     }
 }

@@ -1,0 +1,243 @@
+//! `circuitcheck check FILE`: run the model with everything outside the circuit knocked out
+//! and report faithfulness, completeness and minimality. Exit 0 when every expectation of the
+//! file holds, 1 when one fails, 2 on bad input.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::Outcome;
+use crate::dsl::{Ablation, Builtin, Circuit, Diagnostic, FileSystem, Level, Loader};
+use crate::eval::cache::Cache;
+use crate::eval::check::{Options, Progress, check};
+use crate::eval::reference::load_or_compute;
+use crate::model::{LoadedModel, ModelFiles, locate};
+use crate::report::{check as render, diagnostics, style::Style};
+use crate::task::Task;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Circuit file
+    file: PathBuf,
+    /// Model directory (model.safetensors, config.json, tokenizer files)
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Number of prompts
+    #[arg(long, default_value_t = 100)]
+    n: usize,
+    /// Seed of the dataset, the random K sets, resampling and the bootstrap
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Ablation scheme (default: the file's, else mean)
+    #[arg(long, value_enum)]
+    ablation: Option<AblationArg>,
+    /// Knockout level (default: the file's, else node)
+    #[arg(long, value_enum)]
+    level: Option<LevelArg>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "terminal")]
+    format: Format,
+    /// No progress bar
+    #[arg(long, short)]
+    quiet: bool,
+    /// Neither read nor write cached reference activations
+    #[arg(long)]
+    no_cache: bool,
+    /// Where cached reference activations live
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Random K sets for completeness
+    #[arg(long, default_value_t = 5)]
+    random_sets: usize,
+    /// Heads the greedy completeness search may add to K
+    #[arg(long, default_value_t = 3)]
+    greedy_budget: usize,
+    /// Heads the greedy minimality search may add to K (0: no search)
+    #[arg(long, default_value_t = 1)]
+    minimality_budget: usize,
+    /// Prompts the searches run on; the K found are confirmed on all prompts
+    #[arg(long, default_value_t = 32)]
+    search_prompts: usize,
+    /// Bootstrap resamples for the confidence intervals
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Coverage of the confidence intervals
+    #[arg(long, default_value_t = 0.95)]
+    confidence: f64,
+    /// Flag heads whose minimality is below this fraction of F(M)
+    #[arg(long, default_value_t = 0.01)]
+    threshold: f64,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum AblationArg {
+    Mean,
+    GlobalMean,
+    Resample,
+    Zero,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LevelArg {
+    Node,
+    Edge,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Terminal,
+    Json,
+    Markdown,
+}
+
+/// Where the model a circuit names lives when `--model` is not given.
+pub fn model_files(name: &str, explicit: Option<&Path>) -> miette::Result<ModelFiles> {
+    if let Some(dir) = explicit {
+        return Ok(ModelFiles::in_dir(dir)?);
+    }
+    match name {
+        "gpt2-small" => Ok(locate(None)?),
+        other => {
+            let dir = Path::new("models").join(other);
+            Ok(ModelFiles::in_dir(&dir)
+                .map_err(|e| miette::miette!(help = "pass --model DIR", "model `{other}`: {e}"))?)
+        }
+    }
+}
+
+/// Loads and checks a circuit file; prints its diagnostics when it has errors.
+pub fn load_circuit(path: &Path) -> Option<Circuit> {
+    let env = Builtin;
+    let mut loader = Loader::new(&env, &FileSystem);
+    let circuit = loader.load(path).circuit.clone();
+    if circuit.is_none() {
+        let found: Vec<&Diagnostic> = loader.files().flat_map(|f| f.diagnostics.iter()).collect();
+        let color = diagnostics::use_color(&std::io::stderr());
+        eprint!("{}", diagnostics::render_human(&found, color));
+        eprintln!(
+            "{} has errors ({})",
+            path.display(),
+            diagnostics::summary(&found)
+        );
+    }
+    circuit
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn phase(&mut self, name: &str, variants: usize) {
+        self.0.set_message(name.to_string());
+        self.0.inc_length(variants as u64);
+    }
+
+    fn advance(&mut self, variants: usize) {
+        self.0.inc(variants as u64);
+    }
+}
+
+pub fn run(args: &Args) -> miette::Result<Outcome> {
+    let Some(circuit) = load_circuit(&args.file) else {
+        return Ok(Outcome::Error);
+    };
+    if args.n == 0 {
+        miette::bail!("--n must be at least 1");
+    }
+    let options = Options {
+        ablation: match args.ablation {
+            Some(AblationArg::Mean) => Ablation::Mean,
+            Some(AblationArg::GlobalMean) => Ablation::GlobalMean,
+            Some(AblationArg::Resample) => Ablation::Resample,
+            Some(AblationArg::Zero) => Ablation::Zero,
+            None => circuit.ablation.unwrap_or(Ablation::Mean),
+        },
+        level: match args.level {
+            Some(LevelArg::Node) => Level::Node,
+            Some(LevelArg::Edge) => Level::Edge,
+            None => circuit.level.unwrap_or(Level::Node),
+        },
+        seed: args.seed,
+        random_sets: args.random_sets,
+        greedy_budget: args.greedy_budget,
+        minimality_budget: args.minimality_budget,
+        search_prompts: args.search_prompts,
+        bootstrap_resamples: args.bootstrap,
+        confidence: args.confidence,
+        minimality_threshold: args.threshold,
+    };
+    let files = model_files(&circuit.model, args.model.as_deref())?;
+    let loaded = LoadedModel::load(files, &Device::Cpu)?;
+    let config = loaded.model.config();
+    let heads = circuit.heads();
+    if let Some(outside) = heads
+        .iter()
+        .find(|h| h.layer as usize >= config.n_layer || h.head as usize >= config.n_head)
+    {
+        miette::bail!(
+            "head {outside} is outside the loaded model ({} layers × {} heads): is --model the `{}` the circuit names?",
+            config.n_layer,
+            config.n_head,
+            circuit.model
+        );
+    }
+    let task = Task::load(&circuit.task)?;
+    let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
+
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:22} [{bar:30}] {pos}/{len} passes, {elapsed} (eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message("reference activations");
+    let cache = Cache::new(if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(Cache::default_dir)
+    });
+    let identity = loaded
+        .files
+        .identity()
+        .map_err(|e| miette::miette!("cannot read {}: {e}", loaded.files.weights.display()))?;
+    let (reference, _) = load_or_compute(
+        &loaded.model,
+        &identity,
+        &dataset,
+        options.ablation,
+        args.seed,
+        &cache,
+    )?;
+    let mut progress = Bar(bar.clone());
+    let report = check(
+        &loaded.model,
+        &dataset,
+        &reference,
+        &circuit,
+        &options,
+        &mut progress,
+    )?;
+    bar.finish_and_clear();
+
+    match args.format {
+        Format::Terminal => {
+            let style = Style {
+                color: diagnostics::use_color(&std::io::stdout()),
+            };
+            print!("{}", render::render_terminal(&report, style));
+        }
+        Format::Json => print!("{}", render::render_json(&report)),
+        Format::Markdown => print!("{}", render::render_markdown(&report)),
+    }
+    Ok(if report.all_expectations_met() {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
+}

@@ -123,7 +123,7 @@ fn token_readout_equals_full_readout() {
 }
 
 #[test]
-fn head_results_and_mlp_outputs_match_the_reference() {
+fn head_results_mlp_outputs_and_patterns_match_the_reference() {
     let f = fixture();
     let row = &f.rows[0];
     let batch = Batch::new(std::slice::from_ref(row), &Device::Cpu).unwrap();
@@ -131,6 +131,7 @@ fn head_results_and_mlp_outputs_match_the_reference() {
         head_results: true,
         mlp_outputs: true,
         residuals: true,
+        patterns: true,
     };
     let out = f
         .model
@@ -141,6 +142,15 @@ fn head_results_and_mlp_outputs_match_the_reference() {
         let results = out.head_results[l].i(0).unwrap(); // [seq, heads, d]
         let results: Vec<Vec<Vec<f32>>> = results.to_vec3().unwrap();
         let mlp: Vec<Vec<f32>> = out.mlp_outputs[l].i(0).unwrap().to_vec2().unwrap();
+        let patterns: Vec<Vec<Vec<f32>>> = out.patterns[l].i(0).unwrap().to_vec3().unwrap();
+        for h in 0..4 {
+            for t in 0..row.len() {
+                for s in 0..row.len() {
+                    let expected = expected.patterns[l][h][t][s];
+                    assert_close(patterns[h][t][s] as f64, expected, "attention pattern");
+                }
+            }
+        }
         for t in 0..row.len() {
             for h in 0..4 {
                 for j in 0..32 {

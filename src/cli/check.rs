@@ -9,17 +9,30 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::Outcome;
 use crate::dsl::{Ablation, Builtin, Circuit, Diagnostic, FileSystem, Level, Loader};
-use crate::eval::cache::Cache;
-use crate::eval::check::{Options, Progress, check};
-use crate::eval::reference::load_or_compute;
+use crate::eval::cache::{Cache, Lookup};
+use crate::eval::check::{Options, Progress, Report, check};
+use crate::eval::reference::{ReferenceActivations, load_or_compute};
 use crate::model::{LoadedModel, ModelFiles, locate};
 use crate::report::{check as render, diagnostics, style::Style};
-use crate::task::Task;
+use crate::task::{Dataset, Task};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Circuit file
     file: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value = "terminal")]
+    format: Format,
+    /// No progress bar
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    eval: EvalArgs,
+}
+
+/// How circuits are evaluated: the options `check` and `diff --eval` share.
+#[derive(clap::Args, Clone)]
+pub struct EvalArgs {
     /// Model directory (model.safetensors, config.json, tokenizer files)
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
@@ -35,12 +48,6 @@ pub struct Args {
     /// Knockout level (default: the file's, else node)
     #[arg(long, value_enum)]
     level: Option<LevelArg>,
-    /// Output format
-    #[arg(long, value_enum, default_value = "terminal")]
-    format: Format,
-    /// No progress bar
-    #[arg(long, short)]
-    quiet: bool,
     /// Neither read nor write cached reference activations
     #[arg(long)]
     no_cache: bool,
@@ -91,19 +98,33 @@ enum Format {
     Markdown,
 }
 
-/// Where the model a circuit names lives when `--model` is not given.
-pub fn model_files(name: &str, explicit: Option<&Path>) -> miette::Result<ModelFiles> {
+/// Where the model a circuit names lives when `--model` is not given: GPT-2 small through
+/// [`locate`]; the project's own models in `models/NAME`, beside the working directory or
+/// beside the circuit file's directory (`circuits/../models/NAME`).
+pub fn model_files(
+    name: &str,
+    explicit: Option<&Path>,
+    circuit_path: &Path,
+) -> miette::Result<ModelFiles> {
     if let Some(dir) = explicit {
         return Ok(ModelFiles::in_dir(dir)?);
     }
-    match name {
-        "gpt2-small" => Ok(locate(None)?),
-        other => {
-            let dir = Path::new("models").join(other);
-            Ok(ModelFiles::in_dir(&dir)
-                .map_err(|e| miette::miette!(help = "pass --model DIR", "model `{other}`: {e}"))?)
-        }
+    if name == "gpt2-small" {
+        return Ok(locate(None)?);
     }
+    let beside_circuit = circuit_path
+        .parent()
+        .and_then(Path::parent)
+        .map(|root| root.join("models").join(name));
+    let candidates: Vec<PathBuf> = std::iter::once(Path::new("models").join(name))
+        .chain(beside_circuit)
+        .collect();
+    let found = candidates
+        .iter()
+        .find(|dir| dir.join("config.json").is_file());
+    let dir = found.unwrap_or(&candidates[0]);
+    ModelFiles::in_dir(dir)
+        .map_err(|e| miette::miette!(help = "pass --model DIR", "model `{name}`: {e}"))
 }
 
 /// Loads and checks a circuit file; prints its diagnostics when it has errors.
@@ -141,90 +162,8 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let Some(circuit) = load_circuit(&args.file) else {
         return Ok(Outcome::Error);
     };
-    if args.n == 0 {
-        miette::bail!("--n must be at least 1");
-    }
-    let options = Options {
-        ablation: match args.ablation {
-            Some(AblationArg::Mean) => Ablation::Mean,
-            Some(AblationArg::GlobalMean) => Ablation::GlobalMean,
-            Some(AblationArg::Resample) => Ablation::Resample,
-            Some(AblationArg::Zero) => Ablation::Zero,
-            None => circuit.ablation.unwrap_or(Ablation::Mean),
-        },
-        level: match args.level {
-            Some(LevelArg::Node) => Level::Node,
-            Some(LevelArg::Edge) => Level::Edge,
-            None => circuit.level.unwrap_or(Level::Node),
-        },
-        seed: args.seed,
-        random_sets: args.random_sets,
-        greedy_budget: args.greedy_budget,
-        minimality_budget: args.minimality_budget,
-        search_prompts: args.search_prompts,
-        bootstrap_resamples: args.bootstrap,
-        confidence: args.confidence,
-        minimality_threshold: args.threshold,
-    };
-    let files = model_files(&circuit.model, args.model.as_deref())?;
-    let loaded = LoadedModel::load(files, &Device::Cpu)?;
-    let config = loaded.model.config();
-    let heads = circuit.heads();
-    if let Some(outside) = heads
-        .iter()
-        .find(|h| h.layer as usize >= config.n_layer || h.head as usize >= config.n_head)
-    {
-        miette::bail!(
-            "head {outside} is outside the loaded model ({} layers × {} heads): is --model the `{}` the circuit names?",
-            config.n_layer,
-            config.n_head,
-            circuit.model
-        );
-    }
-    let task = Task::load(&circuit.task)?;
-    let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
-
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg:22} [{bar:30}] {pos}/{len} passes, {elapsed} (eta {eta})",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message("reference activations");
-    let cache = Cache::new(if args.no_cache {
-        None
-    } else {
-        args.cache_dir.clone().or_else(Cache::default_dir)
-    });
-    let identity = loaded
-        .files
-        .identity()
-        .map_err(|e| miette::miette!("cannot read {}: {e}", loaded.files.weights.display()))?;
-    let (reference, _) = load_or_compute(
-        &loaded.model,
-        &identity,
-        &dataset,
-        options.ablation,
-        args.seed,
-        &cache,
-    )?;
-    let mut progress = Bar(bar.clone());
-    let report = check(
-        &loaded.model,
-        &dataset,
-        &reference,
-        &circuit,
-        &options,
-        &mut progress,
-    )?;
-    bar.finish_and_clear();
-
+    let evaluator = Evaluator::new(&circuit, &args.file, &args.eval, args.quiet)?;
+    let report = evaluator.evaluate(&circuit, args.quiet)?;
     match args.format {
         Format::Terminal => {
             let style = Style {
@@ -240,4 +179,141 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     } else {
         Outcome::Failure
     })
+}
+
+/// One model, dataset and set of reference activations, loaded once for every circuit
+/// evaluated against them (`diff --eval` evaluates two).
+pub struct Evaluator {
+    loaded: LoadedModel,
+    dataset: Dataset,
+    reference: ReferenceActivations,
+    options: Options,
+    model_name: String,
+    task_name: String,
+}
+
+impl Evaluator {
+    /// Settings come from the command line, else from `circuit`'s file, else the defaults;
+    /// the model and task are the ones `circuit` names.
+    pub fn new(
+        circuit: &Circuit,
+        circuit_path: &Path,
+        args: &EvalArgs,
+        quiet: bool,
+    ) -> miette::Result<Self> {
+        if args.n == 0 {
+            miette::bail!("--n must be at least 1");
+        }
+        let options = Options {
+            ablation: match args.ablation {
+                Some(AblationArg::Mean) => Ablation::Mean,
+                Some(AblationArg::GlobalMean) => Ablation::GlobalMean,
+                Some(AblationArg::Resample) => Ablation::Resample,
+                Some(AblationArg::Zero) => Ablation::Zero,
+                None => circuit.ablation.unwrap_or(Ablation::Mean),
+            },
+            level: match args.level {
+                Some(LevelArg::Node) => Level::Node,
+                Some(LevelArg::Edge) => Level::Edge,
+                None => circuit.level.unwrap_or(Level::Node),
+            },
+            seed: args.seed,
+            random_sets: args.random_sets,
+            greedy_budget: args.greedy_budget,
+            minimality_budget: args.minimality_budget,
+            search_prompts: args.search_prompts,
+            bootstrap_resamples: args.bootstrap,
+            confidence: args.confidence,
+            minimality_threshold: args.threshold,
+        };
+        let files = model_files(&circuit.model, args.model.as_deref(), circuit_path)?;
+        let loaded = LoadedModel::load(files, &Device::Cpu)?;
+        let task = Task::load(&circuit.task)?;
+        let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
+        let cache = Cache::new(if args.no_cache {
+            None
+        } else {
+            args.cache_dir.clone().or_else(Cache::default_dir)
+        });
+        let identity = loaded
+            .files
+            .identity()
+            .map_err(|e| miette::miette!("cannot read {}: {e}", loaded.files.weights.display()))?;
+        let (reference, lookup) = load_or_compute(
+            &loaded.model,
+            &identity,
+            &dataset,
+            options.ablation,
+            args.seed,
+            &cache,
+        )?;
+        if !quiet {
+            let note = match &lookup {
+                Lookup::Hit => "read from the cache".to_string(),
+                Lookup::Missing => "computed and cached".to_string(),
+                Lookup::Corrupt(why) => format!("recomputed (the cached copy was corrupt: {why})"),
+                Lookup::Disabled => "computed (cache off)".to_string(),
+            };
+            eprintln!("reference activations: {note}");
+        }
+        Ok(Self {
+            loaded,
+            dataset,
+            reference,
+            options,
+            model_name: circuit.model.clone(),
+            task_name: circuit.task.clone(),
+        })
+    }
+
+    /// The full check of one circuit, which must name this evaluator's model and task.
+    pub fn evaluate(&self, circuit: &Circuit, quiet: bool) -> miette::Result<Report> {
+        if circuit.model != self.model_name || circuit.task != self.task_name {
+            miette::bail!(
+                help = "compare circuits of one model and one task",
+                "circuit `{}` is about {} on {}, not {} on {}",
+                circuit.name,
+                circuit.model,
+                circuit.task,
+                self.model_name,
+                self.task_name
+            );
+        }
+        let config = self.loaded.model.config();
+        if let Some(outside) = circuit
+            .heads()
+            .iter()
+            .find(|h| h.layer as usize >= config.n_layer || h.head as usize >= config.n_head)
+        {
+            miette::bail!(
+                "head {outside} is outside the loaded model ({} layers × {} heads): is --model the `{}` the circuit names?",
+                config.n_layer,
+                config.n_head,
+                circuit.model
+            );
+        }
+        let bar = if quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(0)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {msg:22} [{bar:30}] {pos}/{len} passes, {elapsed} (eta {eta})",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        let mut progress = Bar(bar.clone());
+        let report = check(
+            &self.loaded.model,
+            &self.dataset,
+            &self.reference,
+            circuit,
+            &self.options,
+            &mut progress,
+        )?;
+        bar.finish_and_clear();
+        Ok(report)
+    }
 }

@@ -4,12 +4,14 @@
 use std::path::PathBuf;
 
 use crate::cli::Outcome;
+use crate::cli::check::{EvalArgs, Evaluator};
 use crate::diff::git::{GitRevision, GivenText};
 use crate::diff::side::Side;
 use crate::diff::{self, CircuitDiff};
 use crate::dsl::{Builtin, Circuit, Diagnostic, FileSystem, Loader, Sources};
-use crate::report::diagnostics;
 use crate::report::diff::{Labels, render_json, render_markdown, render_terminal};
+use crate::report::style::Style;
+use crate::report::{comparison, diagnostics};
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -43,6 +45,24 @@ pub struct Args {
         conflicts_with_all = ["old", "new"]
     )]
     git_external_diff: Option<Vec<String>>,
+    /// Also check both circuits against the model (one model, dataset and reference
+    /// activations; the settings of NEW unless given) and compare the results
+    #[arg(long, conflicts_with = "git_external_diff")]
+    eval: bool,
+    /// With --eval, exit 1 only on a regression: NEW less faithful than OLD, or failing an
+    /// expectation (0 otherwise, changed or not)
+    #[arg(long, value_enum, requires = "eval")]
+    fail_on: Option<FailOn>,
+    /// With --eval: no progress bars
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten, next_help_heading = "Evaluation (with --eval)")]
+    evaluation: EvalArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FailOn {
+    Regression,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -101,7 +121,35 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         old: &old.label,
         new: &new.label,
     };
-    print!("{}", render(&diff, &labels, args));
+    let mut text = render(&diff, &labels, args);
+    let mut regression = false;
+    if args.eval {
+        let evaluator = Evaluator::new(new_circuit, &new.path, &args.evaluation, args.quiet)?;
+        let old_report = evaluator.evaluate(old_circuit, args.quiet)?;
+        let new_report = evaluator.evaluate(new_circuit, args.quiet)?;
+        regression = comparison::is_regression(&old_report, &new_report);
+        match args.format {
+            Format::Terminal => {
+                text += &comparison::render_terminal(
+                    &old_report,
+                    &new_report,
+                    Style {
+                        color: use_color(args.color),
+                    },
+                )
+            }
+            Format::Markdown => text += &comparison::render_markdown(&old_report, &new_report),
+            Format::Json => text = comparison::attach_json(&text, &old_report, &new_report),
+        }
+    }
+    print!("{text}");
+    if args.fail_on.is_some() {
+        return Ok(if regression {
+            Outcome::Failure
+        } else {
+            Outcome::Success
+        });
+    }
     Ok(if args.git_external_diff.is_some() {
         // Before git 2.46 any other status makes git stop with "external diff died".
         Outcome::Success
@@ -112,18 +160,17 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     })
 }
 
-// `--eval` will plug in here: evaluate both circuits (one model, dataset and mean cache),
-// and hand the two results to the renderers beside `diff`.
+fn use_color(color: Color) -> bool {
+    match color {
+        Color::Auto => diagnostics::use_color(&std::io::stdout()),
+        Color::Always => true,
+        Color::Never => false,
+    }
+}
+
 fn render(diff: &CircuitDiff, labels: &Labels, args: &Args) -> String {
     match args.format {
-        Format::Terminal => {
-            let color = match args.color {
-                Color::Auto => diagnostics::use_color(&std::io::stdout()),
-                Color::Always => true,
-                Color::Never => false,
-            };
-            render_terminal(diff, labels, color)
-        }
+        Format::Terminal => render_terminal(diff, labels, use_color(args.color)),
         Format::Markdown => render_markdown(diff, labels),
         Format::Json => render_json(diff, labels),
     }

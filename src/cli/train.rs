@@ -19,13 +19,18 @@ pub struct Args {
     seed: u64,
     #[arg(long, default_value_t = TrainOptions::default().steps)]
     steps: usize,
+    #[arg(long, default_value_t = TrainOptions::default().batch)]
+    batch: usize,
+    #[arg(long, default_value_t = TrainOptions::default().learning_rate)]
+    lr: f64,
 }
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
     let options = TrainOptions {
         seed: args.seed,
         steps: args.steps,
-        ..Default::default()
+        batch: args.batch,
+        learning_rate: args.lr,
     };
     let bar = ProgressBar::new(options.steps as u64);
     bar.set_style(

@@ -1,5 +1,6 @@
 //! Knockouts and the faithfulness, completeness and minimality metrics.
 
+pub mod attention;
 pub mod bootstrap;
 pub mod cache;
 pub mod check;

@@ -98,6 +98,7 @@ impl ReferenceActivations {
             head_results: true,
             mlp_outputs: true,
             residuals: true,
+            ..Default::default()
         };
         for start in (0..n).step_by(CHUNK) {
             let chunk = &dataset.reference[start..(start + CHUNK).min(n)];

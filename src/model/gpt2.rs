@@ -248,6 +248,9 @@ impl Gpt2 {
             if let Some(results) = attention.results {
                 output.head_results.push(results);
             }
+            if let Some(pattern) = attention.pattern {
+                output.patterns.push(pattern);
+            }
             x = (x + attention.out)?;
             let mut mlp_out = self.mlp(block, &x)?;
             if capture.mlp_outputs {
@@ -307,7 +310,7 @@ impl Gpt2 {
             })
             .unwrap_or_default();
         // Heads whose output is replaced everywhere need no attention at all.
-        let active: Vec<usize> = match (patch, capture.head_results) {
+        let active: Vec<usize> = match (patch, capture.head_results || capture.patterns) {
             (Some(patch), false) => {
                 let used: Vec<f32> = patch.keep.sum((0, 1))?.to_vec1()?;
                 (0..n_head).filter(|h| used[*h] > 0.0).collect()
@@ -320,7 +323,11 @@ impl Gpt2 {
         };
         out = out.broadcast_add(&block.c_proj_b)?;
         if active.is_empty() {
-            return Ok(Attention { out, results: None });
+            return Ok(Attention {
+                out,
+                results: None,
+                pattern: None,
+            });
         }
 
         let normed = block.ln_1.forward(x)?;
@@ -330,7 +337,7 @@ impl Gpt2 {
             }
             _ => self.qkv(block, &normed, &active)?,
         };
-        let z = attend(&q, &k, &v, mask, d_head, self.differentiable)?; // [rows, seq, active, d_head]
+        let (z, pattern) = attend(&q, &k, &v, mask, d_head, self.differentiable)?; // z: [rows, seq, active, d_head]
         let a = active.len();
         let w_o = if a == n_head {
             block.c_proj_w.clone()
@@ -384,7 +391,16 @@ impl Gpt2 {
             )));
         }
         let results = if capture.head_results { results } else { None };
-        Ok(Attention { out, results })
+        let pattern = if capture.patterns {
+            Some(pattern)
+        } else {
+            None
+        };
+        Ok(Attention {
+            out,
+            results,
+            pattern,
+        })
     }
 
     /// q, k, v of the `active` heads from one shared input, each `[rows, seq, active, d_head]`.
@@ -518,6 +534,8 @@ struct Attention {
     out: Tensor,
     /// Per-head results when captured, `[rows, seq, heads, d]`.
     results: Option<Tensor>,
+    /// `[rows, heads, seq, seq]`, when captured.
+    pattern: Option<Tensor>,
 }
 
 fn index(values: &[usize], device: &Device) -> Result<Tensor> {
@@ -533,7 +551,8 @@ fn causal_mask(seq: usize, device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, (seq, seq), device)?)
 }
 
-/// Scaled dot-product causal attention; inputs and output `[rows, seq, heads, d_head]`.
+/// Scaled dot-product causal attention; inputs and output `[rows, seq, heads, d_head]`, with
+/// the pattern `[rows, heads, seq, seq]`.
 fn attend(
     q: &Tensor,
     k: &Tensor,
@@ -541,7 +560,7 @@ fn attend(
     mask: &Tensor,
     d_head: usize,
     differentiable: bool,
-) -> Result<Tensor> {
+) -> Result<(Tensor, Tensor)> {
     let q = q.transpose(1, 2)?.contiguous()?;
     let k = k.transpose(1, 2)?.contiguous()?;
     let v = v.transpose(1, 2)?.contiguous()?;
@@ -551,7 +570,8 @@ fn attend(
     } else {
         candle_nn::ops::softmax_last_dim(&scores)?
     };
-    Ok(pattern.matmul(&v)?.transpose(1, 2)?.contiguous()?)
+    let z = pattern.matmul(&v)?.transpose(1, 2)?.contiguous()?;
+    Ok((z, pattern))
 }
 
 /// Σ_h (1 − keep_h) · replacement_h, `[rows, seq, d]`.

@@ -121,6 +121,8 @@ pub struct Capture {
     pub mlp_outputs: bool,
     /// The residual stream entering each layer (and after the last), `[rows, seq, d_model]`.
     pub residuals: bool,
+    /// Every head's attention pattern per layer, `[rows, heads, seq (query), seq (key)]`.
+    pub patterns: bool,
 }
 
 /// Which logits a pass returns.
@@ -149,6 +151,7 @@ pub struct Output {
     pub head_results: Vec<Tensor>,
     pub mlp_outputs: Vec<Tensor>,
     pub residuals: Vec<Tensor>,
+    pub patterns: Vec<Tensor>,
 }
 
 /// A {0, 1} f32 tensor from booleans.

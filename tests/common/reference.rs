@@ -31,9 +31,10 @@ pub struct RefPatch {
 }
 
 pub struct RefOutput {
-    pub logits: Matrix,            // [seq][vocab]
-    pub results: Vec<Vec<Matrix>>, // [layer][head][seq][d] (real, unpatched)
-    pub mlps: Vec<Matrix>,         // [layer][seq][d] (real)
+    pub logits: Matrix,             // [seq][vocab]
+    pub results: Vec<Vec<Matrix>>,  // [layer][head][seq][d] (real, unpatched)
+    pub mlps: Vec<Matrix>,          // [layer][seq][d] (real)
+    pub patterns: Vec<Vec<Matrix>>, // [layer][head][query][key]
 }
 
 impl Reference {
@@ -119,6 +120,7 @@ impl Reference {
             deltas.insert(None, sub(&embed, &patch.embed_replacement));
         }
         let mut results_all = Vec::new();
+        let mut patterns_all = Vec::new();
         let mut mlps_all = Vec::new();
         for l in 0..self.layers {
             let p = format!("h.{l}");
@@ -127,6 +129,7 @@ impl Reference {
                 .map(|row| self.layer_norm(row, &format!("{p}.ln_1")))
                 .collect();
             let mut results = Vec::new();
+            let mut patterns = Vec::new();
             let mut attn_out: Matrix =
                 vec![self.vector(&format!("{p}.attn.c_proj.bias")).to_vec(); seq];
             for h in 0..self.heads {
@@ -165,6 +168,7 @@ impl Reference {
                     project(&input(2), 2),
                 );
                 let mut z = vec![vec![0.0; dh]; seq];
+                let mut pattern = vec![vec![0.0; seq]; seq];
                 for t in 0..seq {
                     let scores: Vec<f64> = (0..=t)
                         .map(|s| {
@@ -175,6 +179,7 @@ impl Reference {
                     let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
                     let total: f64 = exp.iter().sum();
                     for s in 0..=t {
+                        pattern[t][s] = exp[s] / total;
                         for i in 0..dh {
                             z[t][i] += exp[s] / total * v[s][i];
                         }
@@ -226,6 +231,7 @@ impl Reference {
                     deltas.insert(Some((l, h)), delta);
                 }
                 results.push(result);
+                patterns.push(pattern);
             }
             x = add(&x, &attn_out);
             let mlp: Matrix = x
@@ -258,6 +264,7 @@ impl Reference {
             }
             x = add(&x, &used);
             results_all.push(results);
+            patterns_all.push(patterns);
             mlps_all.push(mlp);
         }
         for sender in &patch.logits_unconnected {
@@ -278,6 +285,7 @@ impl Reference {
         RefOutput {
             logits,
             results: results_all,
+            patterns: patterns_all,
             mlps: mlps_all,
         }
     }

@@ -1,0 +1,346 @@
+//! `circuitcheck check` end to end, through the binary, on the committed toy model
+//! (models/toy-induction) and its three circuits: the true one, a plausible wrong one and the
+//! true one padded with irrelevant heads.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use common::{Run, circuitcheck};
+use serde_json::Value;
+
+const TRUE: &str = "circuits/toy-induction.circuit";
+const WRONG: &str = "circuits/toy-induction-wrong.circuit";
+const PADDED: &str = "circuits/toy-induction-padded.circuit";
+
+fn check(file: &str, cache: &Path, extra: &[&str]) -> Run {
+    let cache = cache.to_str().expect("UTF-8 temp path");
+    let mut args = vec!["check", file, "--cache-dir", cache];
+    args.extend_from_slice(extra);
+    circuitcheck(&args)
+}
+
+fn report(file: &str) -> Value {
+    let cache = tempfile::tempdir().unwrap();
+    let run = check(file, cache.path(), &["--format", "json", "--quiet"]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
+    serde_json::from_str(&run.stdout).expect("check --format json prints JSON")
+}
+
+fn f64_at(value: &Value, path: &[&str]) -> f64 {
+    let mut v = value;
+    for key in path {
+        v = &v[*key];
+    }
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{path:?} is not a number"))
+}
+
+fn head_name(head: &Value) -> String {
+    format!("{}.{}", head["layer"], head["head"])
+}
+
+#[test]
+fn the_true_circuit_is_faithful_and_the_wrong_one_is_not() {
+    let right = report(TRUE);
+    let wrong = report(WRONG);
+    let ratio = f64_at(&right, &["faithfulness", "ratio", "value"]);
+    let wrong_ratio = f64_at(&wrong, &["faithfulness", "ratio", "value"]);
+    assert!(ratio >= 0.9, "true circuit F(C)/F(M) = {ratio}");
+    assert!(
+        wrong_ratio <= 0.5,
+        "wrong circuit F(C)/F(M) = {wrong_ratio}"
+    );
+    let low = f64_at(&right, &["faithfulness", "ratio", "interval", "low"]);
+    let high = f64_at(&wrong, &["faithfulness", "ratio", "interval", "high"]);
+    assert!(
+        low > high,
+        "the intervals overlap: true from {low}, wrong up to {high}"
+    );
+}
+
+#[test]
+fn minimality_flags_the_padding_and_not_the_true_heads() {
+    let padded = report(PADDED);
+    let minimality = padded["minimality"].as_array().unwrap();
+    let flagged: BTreeSet<String> = minimality
+        .iter()
+        .filter(|m| m["flagged"].as_bool().unwrap())
+        .map(|m| head_name(&m["head"]))
+        .collect();
+    assert_eq!(flagged, BTreeSet::from(["1.1".into(), "1.2".into()]));
+    for m in minimality {
+        let relative = f64_at(m, &["relative", "value"]);
+        match m["class"].as_str().unwrap() {
+            "padding" => assert!(relative < 0.02, "{}: {relative}", head_name(&m["head"])),
+            _ => assert!(relative > 0.05, "{}: {relative}", head_name(&m["head"])),
+        }
+    }
+}
+
+#[test]
+fn the_true_circuit_is_complete_for_every_class() {
+    let right = report(TRUE);
+    let model = f64_at(&right, &["model_score", "value"]);
+    let sets = right["completeness"]["sets"].as_array().unwrap();
+    let classes: Vec<&Value> = sets
+        .iter()
+        .filter(|s| s["origin"].as_str().unwrap().starts_with("class "))
+        .collect();
+    assert_eq!(classes.len(), 2, "one K per class");
+    for set in classes {
+        let incompleteness = f64_at(set, &["incompleteness", "value"]);
+        assert!(
+            incompleteness <= 0.1 * model,
+            "{}: |F(C\\K) − F(M\\K)| = {incompleteness}, F(M) = {model}",
+            set["origin"]
+        );
+    }
+}
+
+#[test]
+fn expectations_set_the_exit_code() {
+    let cache = tempfile::tempdir().unwrap();
+    let met = check(TRUE, cache.path(), &["--quiet"]);
+    assert_eq!(met.code, 0, "{}", met.transcript());
+    assert!(
+        met.stdout.contains("all 3 expectations met"),
+        "{}",
+        met.stdout
+    );
+    let failed = check(WRONG, cache.path(), &["--quiet"]);
+    assert_eq!(failed.code, 1, "{}", failed.transcript());
+    assert!(
+        failed.stdout.contains("✗ faithfulness >= 0.9"),
+        "{}",
+        failed.stdout
+    );
+}
+
+#[test]
+fn bad_input_exits_2_with_a_diagnostic() {
+    let cache = tempfile::tempdir().unwrap();
+    let missing = check("circuits/no-such.circuit", cache.path(), &[]);
+    assert_eq!(missing.code, 2, "{}", missing.transcript());
+    assert!(
+        missing.stderr.contains("no-such.circuit"),
+        "{}",
+        missing.stderr
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.circuit");
+    std::fs::write(
+        &broken,
+        "circuit broken {\n  model toy-induction\n  task induction\n}\n\nclass a at END { 0.0 }\nedge a -> nowhere\n",
+    )
+    .unwrap();
+    let run = check(broken.to_str().unwrap(), cache.path(), &[]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("nowhere"), "{}", run.stderr);
+
+    let no_model = check(TRUE, cache.path(), &["--model", "no/such/dir"]);
+    assert_eq!(no_model.code, 2, "{}", no_model.transcript());
+}
+
+#[test]
+fn reference_activations_come_from_the_cache_the_second_time() {
+    let cache = tempfile::tempdir().unwrap();
+    let first = check(TRUE, cache.path(), &["--format", "json"]);
+    let second = check(TRUE, cache.path(), &["--format", "json"]);
+    assert!(
+        first
+            .stderr
+            .contains("reference activations: computed and cached"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        second
+            .stderr
+            .contains("reference activations: read from the cache"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        first.stdout, second.stdout,
+        "cached means identical results"
+    );
+    let off = check(TRUE, cache.path(), &["--format", "json", "--no-cache"]);
+    assert!(off.stderr.contains("cache off"), "{}", off.stderr);
+}
+
+/// Field names of each table of docs/check-report.md, by section heading.
+fn documented_fields() -> Vec<(String, Vec<String>)> {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/check-report.md"))
+            .unwrap();
+    let mut sections: Vec<(String, Vec<String>)> = Vec::new();
+    for line in doc.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            sections.push((heading.trim_matches('`').to_string(), Vec::new()));
+        } else if let (Some(rest), Some(section)) = (line.strip_prefix("| `"), sections.last_mut())
+        {
+            let name = rest.split('`').next().unwrap();
+            section.1.push(name.to_string());
+        }
+    }
+    sections.retain(|(_, fields)| !fields.is_empty());
+    sections
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn assert_estimate(value: &Value, what: &str) {
+    assert_eq!(
+        keys(value),
+        BTreeSet::from(["value".into(), "interval".into()]),
+        "{what}"
+    );
+    assert!(value["value"].is_number(), "{what}");
+    assert_eq!(
+        keys(&value["interval"]),
+        BTreeSet::from(["low".into(), "high".into()]),
+        "{what}"
+    );
+}
+
+#[test]
+fn the_json_report_is_the_documented_schema() {
+    let report = report(PADDED);
+    let sections = documented_fields();
+    let object_of = |section: &str| -> Vec<&Value> {
+        match section {
+            "Top level" => vec![&report],
+            "faithfulness" => vec![&report["faithfulness"]],
+            "completeness" => vec![&report["completeness"]],
+            "minimality[]" => report["minimality"].as_array().unwrap().iter().collect(),
+            "expectations[]" => report["expectations"].as_array().unwrap().iter().collect(),
+            other => panic!("docs/check-report.md has an unexpected section `{other}`"),
+        }
+    };
+    assert_eq!(sections.len(), 5, "{sections:?}");
+    for (section, fields) in &sections {
+        for object in object_of(section) {
+            let documented: BTreeSet<String> = fields.iter().cloned().collect();
+            assert_eq!(keys(object), documented, "section `{section}`");
+        }
+    }
+    assert_eq!(report["version"], 1);
+    for field in ["model_score", "circuit_score", "empty_score"] {
+        assert_estimate(&report[field], field);
+    }
+    for field in ["gap", "ratio", "normalized"] {
+        assert_estimate(&report["faithfulness"][field], field);
+    }
+    for set in report["completeness"]["sets"].as_array().unwrap() {
+        assert_eq!(
+            keys(set),
+            ["origin", "heads", "circuit", "model", "incompleteness"]
+                .into_iter()
+                .map(String::from)
+                .collect()
+        );
+        for field in ["circuit", "model", "incompleteness"] {
+            assert_estimate(&set[field], field);
+        }
+    }
+    let n = report["prompts"].as_u64().unwrap() as usize;
+    for series in ["model", "circuit", "empty"] {
+        assert_eq!(report["per_prompt"][series].as_array().unwrap().len(), n);
+    }
+    assert!(report["expectations"][0]["passed"].is_boolean());
+}
+
+fn diff_eval(old: &str, new: &str, cache: &Path, extra: &[&str]) -> Run {
+    let cache = cache.to_str().expect("UTF-8 temp path");
+    let mut args = vec!["diff", old, new, "--eval", "--quiet", "--cache-dir", cache];
+    args.extend_from_slice(extra);
+    circuitcheck(&args)
+}
+
+#[test]
+fn diff_eval_flags_a_regression_with_disjoint_intervals() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = diff_eval(TRUE, WRONG, cache.path(), &["--fail-on", "regression"]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("faithfulness F(C)/F(M)"))
+        .unwrap_or_else(|| panic!("no faithfulness row:\n{}", run.stdout));
+    assert!(row.trim_end().ends_with('≠'), "{row}");
+    assert!(
+        run.stdout.contains("regression: the new circuit"),
+        "{}",
+        run.stdout
+    );
+    // The structural diff comes first, unchanged.
+    assert!(
+        run.stdout
+            .starts_with("--- circuits/toy-induction.circuit\n")
+    );
+}
+
+#[test]
+fn diff_eval_without_regression_passes_fail_on() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = diff_eval(TRUE, PADDED, cache.path(), &["--fail-on", "regression"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert!(run.stdout.contains("minimality 1.1"), "{}", run.stdout);
+    assert!(run.stdout.contains("no regression"), "{}", run.stdout);
+    // Without --fail-on, the exit code is the structural diff's: 1, the meaning changed.
+    let plain = diff_eval(TRUE, PADDED, cache.path(), &[]);
+    assert_eq!(plain.code, 1, "{}", plain.transcript());
+}
+
+#[test]
+fn diff_eval_formats_markdown_and_json() {
+    let cache = tempfile::tempdir().unwrap();
+    let markdown = diff_eval(TRUE, WRONG, cache.path(), &["--format", "markdown"]);
+    assert!(
+        markdown.stdout.contains("##### Evaluation"),
+        "{}",
+        markdown.stdout
+    );
+    assert!(
+        markdown
+            .stdout
+            .contains("| faithfulness F(C)/F(M) | 109.2 % ["),
+        "{}",
+        markdown.stdout
+    );
+    let json = diff_eval(TRUE, WRONG, cache.path(), &["--format", "json"]);
+    let value: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(value["evaluation"]["regression"], true);
+    assert_eq!(value["evaluation"]["old"]["circuit"], "toy_induction");
+    assert_eq!(value["evaluation"]["new"]["circuit"], "toy_induction_wrong");
+    assert_eq!(value["changes_meaning"], true);
+}
+
+#[test]
+fn diff_eval_refuses_circuits_of_different_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other.circuit");
+    std::fs::write(
+        &other,
+        "circuit other {\n  model gpt2-small\n  task ioi\n}\n\nclass a at END { 9.9 }\n\nedge a -> logits\n",
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let run = diff_eval(other.to_str().unwrap(), TRUE, cache.path(), &[]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("is about gpt2-small on ioi"),
+        "{}",
+        run.stderr
+    );
+}

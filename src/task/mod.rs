@@ -328,12 +328,18 @@ impl Task {
                         span.clone(),
                         format!("template `{}` has fewer than {nth} `[{placeholder}]`", t.name),
                         "does not occur in every template",
-                        Some("named positions and resampled occurrences must exist in every template".into()),
+                        Some("named positions, the answer, the distractor and resampled occurrences must exist in every template".into()),
                     ));
                 }
             }
             Ok(())
         };
+        // Each prompt's answer and distractor are the words filling these placeholders.
+        for (placeholder, spanned) in [(&answer, &file.answer), (&distractor, &file.distractor)] {
+            if let Some(spanned) = spanned {
+                occurs_everywhere(placeholder, 1, spanned.span())?;
+            }
+        }
         let mut position_names = Vec::new();
         let mut anchors = Vec::new();
         for entry in file.positions.get_ref() {

@@ -1,0 +1,1008 @@
+//! Tasks (`src/task/`): named positions checked by hand, seeded determinism with pinned
+//! prompts, the p_ABC reference distribution of REFERENCE.md, template groups, the export
+//! round trip, every diagnostic, the `task` subcommand and the greater-than example.
+//!
+//! Tests that need the real GPT-2 tokenizer read its directory from
+//! `CIRCUITCHECK_TOKENIZER_DIR` (CI: `../shared/gpt2-tokenizer`) and skip without it; the
+//! rest run on the toy model's tokenizer or on a tiny generated BPE.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use circuitcheck::model::Tokenizer;
+use circuitcheck::task::{Dataset, MetricKind, Prompt, Task, TaskError, export_toml};
+use circuitcheck::testing::write_tiny_tokenizer;
+use common::circuitcheck;
+use miette::Diagnostic;
+
+const TOKENIZER_ENV: &str = "CIRCUITCHECK_TOKENIZER_DIR";
+
+// ── fixtures ─────────────────────────────────────────────────────────────────────────────
+
+/// The real GPT-2 tokenizer, loaded once; `None` (and a note) without the env var.
+fn gpt2(test: &str) -> Option<&'static Tokenizer> {
+    static GPT2: OnceLock<Option<Tokenizer>> = OnceLock::new();
+    let tokenizer = GPT2.get_or_init(|| {
+        let dir = std::env::var_os(TOKENIZER_ENV)?;
+        Some(Tokenizer::from_dir(Path::new(&dir)).expect("the GPT-2 tokenizer loads"))
+    });
+    if tokenizer.is_none() {
+        eprintln!("{TOKENIZER_ENV} not set: skipping {test}");
+    }
+    tokenizer.as_ref()
+}
+
+fn gpt2_dir() -> String {
+    std::env::var(TOKENIZER_ENV).expect("checked by gpt2()")
+}
+
+/// The toy induction model's word-level tokenizer (one token per capital letter).
+fn toy() -> &'static Tokenizer {
+    static TOY: OnceLock<Tokenizer> = OnceLock::new();
+    TOY.get_or_init(|| {
+        Tokenizer::from_dir(Path::new("models/toy-induction")).expect("the toy tokenizer loads")
+    })
+}
+
+/// A tiny byte-level BPE in which the given words are single tokens (with and without a
+/// leading space) and everything else falls apart into bytes.
+fn tiny(words: &[&str]) -> Tokenizer {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_tokenizer(dir.path(), words).unwrap();
+    Tokenizer::from_dir(dir.path()).unwrap()
+}
+
+/// A tiny BPE holding every word of tasks/ioi.toml's lists, so IOI runs without GPT-2.
+fn tiny_ioi() -> &'static Tokenizer {
+    static TINY: OnceLock<Tokenizer> = OnceLock::new();
+    TINY.get_or_init(|| {
+        let words: Vec<String> = ioi_lists().into_values().flatten().collect();
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        tiny(&words)
+    })
+}
+
+/// `[lists]` of tasks/ioi.toml.
+fn ioi_lists() -> BTreeMap<String, Vec<String>> {
+    let file: toml::Table = std::fs::read_to_string("tasks/ioi.toml")
+        .unwrap()
+        .parse()
+        .unwrap();
+    file["lists"]
+        .as_table()
+        .unwrap()
+        .iter()
+        .map(|(name, words)| {
+            let words = words.as_array().unwrap();
+            let words = words.iter().map(|w| w.as_str().unwrap().to_string());
+            (name.clone(), words.collect())
+        })
+        .collect()
+}
+
+fn ioi() -> Task {
+    Task::builtin("ioi").expect("ioi is built in")
+}
+
+fn induction() -> Task {
+    Task::builtin("induction").expect("induction is built in")
+}
+
+fn at(prompt: &Prompt, name: &str) -> usize {
+    *prompt
+        .positions
+        .get(name)
+        .unwrap_or_else(|| panic!("no position {name} in {:?}", prompt.text))
+}
+
+/// The text of the token at a named position.
+fn word_at(tok: &Tokenizer, prompt: &Prompt, name: &str) -> String {
+    tok.token_text(prompt.tokens[at(prompt, name)])
+}
+
+fn code(err: &TaskError) -> String {
+    err.code().map(|c| c.to_string()).unwrap_or_default()
+}
+
+/// The source text under each labelled span of a diagnostic.
+fn labelled<'a>(err: &TaskError, src: &'a str) -> Vec<&'a str> {
+    err.labels()
+        .map(|labels| {
+            labels
+                .map(|l| &src[l.offset()..l.offset() + l.len()])
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A diagnostic as the CLI renders it, without colours and at a fixed width.
+fn render(err: TaskError) -> String {
+    let mut out = String::new();
+    miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+        .with_width(100)
+        .render_report(&mut out, &err)
+        .unwrap();
+    out
+}
+
+fn task_err(text: &str) -> TaskError {
+    Task::from_source("bad.toml", text).expect_err("the task is invalid")
+}
+
+// ── 1. positions, checked by hand ────────────────────────────────────────────────────────
+
+#[test]
+fn ioi_positions_on_the_papers_example() {
+    let Some(tok) = gpt2("ioi_positions_on_the_papers_example") else {
+        return;
+    };
+    assert_eq!(tok.single_token(" Mary"), Some(5335));
+    assert_eq!(tok.single_token(" John"), Some(1757));
+    // REFERENCE.md's example, as a one-prompt task with IOI's positions.
+    let task = Task::from_source(
+        "example.toml",
+        r#"
+name = "example"
+metric = "logit-difference"
+answer = "A"
+distractor = "B"
+positions = ["IO = A", "S1 = B", "S1+1 = B+1", "S2 = B#2", "END = end"]
+[placeholders]
+A = "io"
+B = "subject"
+[[families]]
+name = "ABBA"
+templates = ["When [A] and [B] went to the store, [B] gave a drink to"]
+[lists]
+io = ["Mary"]
+subject = ["John"]
+"#,
+    )
+    .unwrap();
+    let dataset = task.dataset(tok, 1, 0).unwrap();
+    let prompt = &dataset.prompts[0];
+    assert_eq!(
+        prompt.text,
+        "When Mary and John went to the store, John gave a drink to"
+    );
+    // When ␣Mary ␣and ␣John ␣went ␣to ␣the ␣store , ␣John ␣gave ␣a ␣drink ␣to
+    //  0    1     2    3     4     5   6    7     8  9     10    11 12     13
+    let expected = [("IO", 1), ("S1", 3), ("S1+1", 4), ("S2", 9), ("END", 13)];
+    let positions: BTreeMap<String, usize> =
+        expected.iter().map(|(n, i)| (n.to_string(), *i)).collect();
+    assert_eq!(prompt.positions, positions);
+    assert_eq!(prompt.tokens.len(), 14);
+    assert_eq!(prompt.tokens[1], 5335);
+    assert_eq!(prompt.tokens[3], 1757);
+    assert_eq!(prompt.tokens[9], 1757);
+    assert_eq!(word_at(tok, prompt, "S1+1"), " went");
+    assert_eq!(word_at(tok, prompt, "END"), " to");
+    assert_eq!(prompt.answer, [5335]);
+    assert_eq!(prompt.distractor, [1757]);
+    assert_eq!(prompt.end(), 13);
+}
+
+#[test]
+fn ioi_positions_on_generated_prompts() {
+    let Some(tok) = gpt2("ioi_positions_on_generated_prompts") else {
+        return;
+    };
+    let dataset = ioi().dataset(tok, 200, 0).unwrap();
+    // The first three prompts (texts pinned below), read by eye.
+    let by_hand = [
+        (" Tyler", " Paul", " and", " to"),
+        (" Jesse", " Aaron", " were", " to"),
+        (" Lindsay", " Travis", " and", " to"),
+    ];
+    for (prompt, (io, s, after_s1, end)) in dataset.prompts.iter().zip(by_hand) {
+        assert_eq!(word_at(tok, prompt, "IO"), io, "{}", prompt.text);
+        assert_eq!(word_at(tok, prompt, "S1"), s, "{}", prompt.text);
+        assert_eq!(word_at(tok, prompt, "S1+1"), after_s1, "{}", prompt.text);
+        assert_eq!(word_at(tok, prompt, "S2"), s, "{}", prompt.text);
+        assert_eq!(word_at(tok, prompt, "END"), end, "{}", prompt.text);
+        assert_eq!(tok.token_text(prompt.answer[0]), io);
+        assert_eq!(tok.token_text(prompt.distractor[0]), s);
+    }
+    // And on every prompt: IO is the answer, S1 and S2 the distractor, S1+1 follows S1,
+    // S1 < S2, IO comes before S2, END is the last token (" to" in every template).
+    let names = &ioi_lists()["names"];
+    for prompt in &dataset.prompts {
+        let token = |name: &str| prompt.tokens[at(prompt, name)];
+        assert_eq!(prompt.answer.len(), 1);
+        assert_eq!(prompt.distractor.len(), 1);
+        assert_eq!(token("IO"), prompt.answer[0], "{}", prompt.text);
+        assert_eq!(token("S1"), prompt.distractor[0], "{}", prompt.text);
+        assert_eq!(token("S2"), prompt.distractor[0], "{}", prompt.text);
+        assert_ne!(prompt.answer, prompt.distractor, "{}", prompt.text);
+        assert_eq!(at(prompt, "S1+1"), at(prompt, "S1") + 1);
+        assert!(at(prompt, "S1") < at(prompt, "S2"));
+        assert!(at(prompt, "IO") < at(prompt, "S2"));
+        assert_eq!(at(prompt, "END"), prompt.tokens.len() - 1);
+        assert_eq!(word_at(tok, prompt, "END"), " to");
+        // The IO and subject are names of the list, each one token with its space.
+        for name in ["IO", "S1"] {
+            let word = word_at(tok, prompt, name);
+            assert!(names.contains(&word[1..].to_string()), "{word:?}");
+            assert!(word.starts_with(' '));
+        }
+        // The subject occurs twice and the IO once: the IO is "only mention before the end".
+        let count = |id: u32| prompt.tokens.iter().filter(|t| **t == id).count();
+        assert_eq!(count(prompt.answer[0]), 1, "{}", prompt.text);
+        assert_eq!(count(prompt.distractor[0]), 2, "{}", prompt.text);
+    }
+}
+
+#[test]
+fn induction_positions() {
+    let tok = toy();
+    let dataset = induction().dataset(tok, 100, 0).unwrap();
+    assert_eq!(dataset.position_names, ["X1", "A1", "B1", "A2", "END"]);
+    for prompt in &dataset.prompts {
+        let token = |name: &str| prompt.tokens[at(prompt, name)];
+        assert_eq!(prompt.tokens.len(), 8, "{}", prompt.text);
+        assert_eq!(token("A1"), token("A2"), "{}", prompt.text);
+        assert_eq!(at(prompt, "B1"), at(prompt, "A1") + 1);
+        assert_eq!(at(prompt, "X1"), 0);
+        assert_eq!(at(prompt, "A2"), 7);
+        assert_eq!(at(prompt, "END"), 7);
+        assert_eq!(prompt.answer, [token("B1")], "{}", prompt.text);
+        assert_eq!(prompt.distractor, [token("X1")], "{}", prompt.text);
+        // Every letter differs but the repeated A.
+        let distinct: BTreeSet<u32> = prompt.tokens.iter().copied().collect();
+        assert_eq!(distinct.len(), 7, "{}", prompt.text);
+        // The letters are single letters of the text, one token each.
+        let letters: Vec<&str> = prompt.text.split(' ').collect();
+        for (id, letter) in prompt.tokens.iter().zip(&letters) {
+            assert_eq!(tok.token_text(*id), *letter);
+        }
+    }
+}
+
+// ── 2. determinism, with pinned prompts ──────────────────────────────────────────────────
+
+fn json(dataset: &Dataset) -> String {
+    serde_json::to_string(dataset).unwrap()
+}
+
+#[test]
+fn same_seed_same_dataset_other_seed_other_dataset() {
+    for (task, tok) in [(ioi(), tiny_ioi()), (induction(), toy())] {
+        let a = task.dataset(tok, 50, 7).unwrap();
+        let b = task.dataset(tok, 50, 7).unwrap();
+        assert_eq!(json(&a), json(&b), "{}", task.name());
+        let c = task.dataset(tok, 50, 8).unwrap();
+        assert_ne!(json(&a), json(&c), "{}", task.name());
+        // A smaller N gives a prefix of the same prompts.
+        let d = task.dataset(tok, 10, 7).unwrap();
+        assert_eq!(d.prompts[..], a.prompts[..10]);
+        assert_eq!(d.reference[..], a.reference[..10]);
+    }
+    if let Some(tok) = gpt2("the real-tokenizer half of the determinism test") {
+        let a = ioi().dataset(tok, 50, 7).unwrap();
+        assert_eq!(json(&a), json(&ioi().dataset(tok, 50, 7).unwrap()));
+        assert_ne!(json(&a), json(&ioi().dataset(tok, 50, 8).unwrap()));
+    }
+}
+
+/// (group, prompt, reference) of the first three IOI prompts for seed 0: ChaCha8 draws, the
+/// same on every platform. The drawing does not depend on the tokenizer.
+const IOI_SEED_0: [(&str, &str, &str); 3] = [
+    (
+        "BABA 10",
+        "While Paul and Tyler were commuting to the school, Paul gave a computer to",
+        "While Mark and Dustin were commuting to the school, Jennifer gave a computer to",
+    ),
+    (
+        "ABBA 3",
+        "Then, Jesse and Aaron were working at the hospital. Aaron decided to give a basketball to",
+        "Then, Bryan and Lisa were working at the hospital. Courtney decided to give a basketball to",
+    ),
+    (
+        "BABA 8",
+        "When Travis and Lindsay got a kiss at the school, Travis decided to give the kiss to",
+        "When Vanessa and Jesse got a kiss at the school, Katherine decided to give the kiss to",
+    ),
+];
+
+const INDUCTION_SEED_0: [(&str, &str, &str); 3] = [
+    ("gap 3", "S T L M R N B M", "S T L M R N B E"),
+    ("gap 4", "P N J W V Y K V", "P N J W V Y K T"),
+    ("gap 4", "E N X Y S L M S", "E N X Y S L M P"),
+];
+
+fn first_three(dataset: &Dataset) -> Vec<(&str, &str, &str)> {
+    dataset
+        .prompts
+        .iter()
+        .zip(&dataset.reference)
+        .take(3)
+        .map(|(p, r)| {
+            (
+                dataset.groups[p.group].as_str(),
+                p.text.as_str(),
+                r.text.as_str(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn pinned_prompts_for_seed_0() {
+    let dataset = ioi().dataset(tiny_ioi(), 3, 0).unwrap();
+    assert_eq!(first_three(&dataset), IOI_SEED_0);
+    let dataset = induction().dataset(toy(), 3, 0).unwrap();
+    assert_eq!(first_three(&dataset), INDUCTION_SEED_0);
+    // The induction tokens: A..Z are ids 0..25.
+    let ids: Vec<u32> = "STLMRNBM".bytes().map(|b| (b - b'A') as u32).collect();
+    assert_eq!(dataset.prompts[0].tokens, ids);
+    let Some(tok) = gpt2("the real-tokenizer half of the pinned prompts") else {
+        return;
+    };
+    let dataset = ioi().dataset(tok, 3, 0).unwrap();
+    assert_eq!(first_three(&dataset), IOI_SEED_0);
+    assert_eq!(
+        dataset.prompts[0].tokens,
+        tok.encode(IOI_SEED_0[0].1).unwrap()
+    );
+    assert_eq!(dataset.prompts[0].tokens.len(), 15);
+}
+
+// ── 3. p_ABC ─────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn reference_is_p_abc() {
+    let Some(tok) = gpt2("reference_is_p_abc") else {
+        return;
+    };
+    let dataset = ioi().dataset(tok, 200, 0).unwrap();
+    assert_eq!(dataset.reference.len(), 200);
+    let names: BTreeSet<u32> = ioi_lists()["names"]
+        .iter()
+        .map(|n| tok.single_token(&format!(" {n}")).unwrap())
+        .collect();
+    let mut kept_a_name = 0;
+    for (prompt, reference) in dataset.prompts.iter().zip(&dataset.reference) {
+        let text = &prompt.text;
+        assert_eq!(reference.tokens.len(), prompt.tokens.len(), "{text}");
+        assert_eq!(reference.group, prompt.group, "{text}");
+        assert_eq!(reference.positions, prompt.positions, "{text}");
+        assert_eq!(reference.tokens, tok.encode(&reference.text).unwrap());
+        let swapped: BTreeSet<usize> = ["IO", "S1", "S2"].iter().map(|n| at(prompt, n)).collect();
+        for (i, (p, r)) in prompt.tokens.iter().zip(&reference.tokens).enumerate() {
+            if !swapped.contains(&i) {
+                assert_eq!(p, r, "token {i} of {text:?} vs {:?}", reference.text);
+            }
+        }
+        // IO, S1 and S2 become three distinct names of the list ...
+        let new: Vec<u32> = ["IO", "S1", "S2"]
+            .iter()
+            .map(|n| reference.tokens[at(reference, n)])
+            .collect();
+        assert!(
+            new.iter().all(|id| names.contains(id)),
+            "{}",
+            reference.text
+        );
+        let distinct: BTreeSet<u32> = new.iter().copied().collect();
+        assert_eq!(distinct.len(), 3, "{}", reference.text);
+        // ... so the reference sentence has no repeated name (no token of the list twice).
+        let in_reference: Vec<u32> = reference
+            .tokens
+            .iter()
+            .copied()
+            .filter(|t| names.contains(t))
+            .collect();
+        assert_eq!(in_reference.len(), 3, "{}", reference.text);
+        // REFERENCE.md asks only for three distinct random names: a new name may happen to
+        // be one of the prompt's own (counted, not forbidden).
+        if new
+            .iter()
+            .any(|id| *id == prompt.answer[0] || *id == prompt.distractor[0])
+        {
+            kept_a_name += 1;
+        }
+    }
+    // Draws cover the list: most references share no name with their prompt.
+    assert!(
+        kept_a_name < 40,
+        "{kept_a_name} of 200 references reuse a name"
+    );
+}
+
+// ── 4. groups ────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn groups_are_templates_with_one_layout_each() {
+    let tokenizers: Vec<(&str, &Tokenizer)> = [("tiny", tiny_ioi())]
+        .into_iter()
+        .chain(gpt2("the real-tokenizer half of the groups test").map(|t| ("gpt2", t)))
+        .collect();
+    for (which, tok) in tokenizers {
+        let dataset = ioi().dataset(tok, 200, 0).unwrap();
+        assert!(dataset.groups.iter().any(|g| g.starts_with("BABA ")));
+        assert!(dataset.groups.iter().any(|g| g.starts_with("ABBA ")));
+        for group in &dataset.groups {
+            let (family, k) = group.split_once(' ').unwrap();
+            assert!(["BABA", "ABBA"].contains(&family), "{group}");
+            assert!((1..=15).contains(&k.parse::<usize>().unwrap()), "{group}");
+        }
+        let unique: BTreeSet<&String> = dataset.groups.iter().collect();
+        assert_eq!(unique.len(), dataset.groups.len(), "group names repeat");
+        // The paper's mixed dataset: BABA and ABBA in equal measure.
+        let family = |p: &Prompt| dataset.groups[p.group].split(' ').next().unwrap();
+        let baba = dataset
+            .prompts
+            .iter()
+            .filter(|p| family(p) == "BABA")
+            .count();
+        assert_eq!(baba, 100, "{which}");
+        // Every group index is valid and used; one group, one token layout.
+        let mut layout: BTreeMap<usize, (usize, &BTreeMap<String, usize>)> = BTreeMap::new();
+        for prompt in dataset.prompts.iter().chain(&dataset.reference) {
+            assert!(prompt.group < dataset.groups.len());
+            let seen = layout
+                .entry(prompt.group)
+                .or_insert((prompt.tokens.len(), &prompt.positions));
+            assert_eq!(
+                *seen,
+                (prompt.tokens.len(), &prompt.positions),
+                "{which}: {} breaks the layout of group {}",
+                prompt.text,
+                dataset.groups[prompt.group]
+            );
+        }
+        assert_eq!(layout.len(), dataset.groups.len());
+        // BABA: S1 comes before IO; ABBA: IO before S1.
+        for prompt in &dataset.prompts {
+            let io_first = at(prompt, "IO") < at(prompt, "S1");
+            assert_eq!(io_first, family(prompt) == "ABBA", "{}", prompt.text);
+        }
+    }
+}
+
+#[test]
+fn ioi_task_matches_the_papers_word_lists_and_templates() {
+    let path = Path::new("../shared/ioi/ioi-dataset.json");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("{} not found: skipping", path.display());
+        return;
+    };
+    let paper: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let strings = |key: &str| -> Vec<String> {
+        paper[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    let lists = ioi_lists();
+    for key in ["names", "places", "objects"] {
+        assert_eq!(lists[key], strings(key), "{key}");
+    }
+    let file: toml::Table = std::fs::read_to_string("tasks/ioi.toml")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let families = file["families"].as_array().unwrap();
+    for (family, key) in families.iter().zip(["baba_templates", "abba_templates"]) {
+        let ours: Vec<String> = family["templates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| format!("{} [A]", t.as_str().unwrap()))
+            .collect();
+        assert_eq!(ours, strings(key), "{key}");
+    }
+}
+
+// ── 5. export round trip ─────────────────────────────────────────────────────────────────
+
+fn round_trip(task: &Task, tok: &Tokenizer, n: usize, seed: u64) {
+    let dataset = task.dataset(tok, n, seed).unwrap();
+    let text = export_toml(&dataset, tok, task.description());
+    let back = Task::from_source("exported.toml", &text).unwrap();
+    assert_eq!(back.name(), task.name());
+    assert_eq!(back.description(), task.description());
+    assert_eq!(back.metric(), task.metric());
+    assert_eq!(back.position_names(), task.position_names());
+    // Explicit prompts ignore the seed.
+    let again = back.dataset(tok, n, seed + 1).unwrap();
+    assert_eq!(again.prompts, dataset.prompts, "{}", task.name());
+    assert_eq!(again.groups, dataset.groups);
+    assert_eq!(again.task, dataset.task);
+    assert_eq!(again.metric, dataset.metric);
+    assert_eq!(again.position_names, dataset.position_names);
+    // References come back with their text, tokens, positions and group. The explicit form
+    // has one answer and distractor per prompt, which its reference shares; a generated
+    // reference has its own (IOI: the resampled names), which the export does not keep.
+    assert_eq!(again.reference.len(), dataset.reference.len());
+    for ((back, original), prompt) in again
+        .reference
+        .iter()
+        .zip(&dataset.reference)
+        .zip(&dataset.prompts)
+    {
+        let expected = Prompt {
+            answer: prompt.answer.clone(),
+            distractor: prompt.distractor.clone(),
+            ..original.clone()
+        };
+        assert_eq!(*back, expected, "{}", task.name());
+    }
+    // Fewer prompts are a prefix; more than were exported is refused.
+    assert_eq!(
+        back.dataset(tok, 2, 0).unwrap().prompts,
+        dataset.prompts[..2]
+    );
+    let err = back.dataset(tok, n + 1, seed).unwrap_err();
+    assert_eq!(code(&err), "task::too-many-prompts");
+}
+
+#[test]
+fn export_round_trip() {
+    round_trip(&ioi(), tiny_ioi(), 40, 3);
+    round_trip(&induction(), toy(), 40, 3);
+    if let Some(tok) = gpt2("the real-tokenizer half of the export round trip") {
+        round_trip(&ioi(), tok, 40, 3);
+    }
+}
+
+#[test]
+fn export_lists_words_as_tokens() {
+    let dataset = induction().dataset(toy(), 1, 0).unwrap();
+    let text = export_toml(&dataset, toy(), Some("induction, one prompt"));
+    assert!(text.starts_with("# Exported by `circuitcheck task export`"));
+    let file: toml::Table = text.parse().unwrap();
+    assert_eq!(file["name"].as_str(), Some("induction"));
+    assert_eq!(file["description"].as_str(), Some("induction, one prompt"));
+    assert_eq!(file["metric"].as_str(), Some("logit-difference"));
+    let prompt = &file["prompts"].as_array().unwrap()[0];
+    assert_eq!(prompt["text"].as_str(), Some("S T L M R N B M"));
+    assert_eq!(prompt["reference"].as_str(), Some("S T L M R N B E"));
+    assert_eq!(prompt["answer"].as_array().unwrap()[0].as_str(), Some("R"));
+    assert_eq!(
+        prompt["distractor"].as_array().unwrap()[0].as_str(),
+        Some("S")
+    );
+    assert_eq!(prompt["group"].as_str(), Some("gap 3"));
+    assert_eq!(prompt["positions"]["B1"].as_integer(), Some(4));
+}
+
+// ── 6. errors ────────────────────────────────────────────────────────────────────────────
+
+/// A small valid generated task; the error tests each break one thing in it.
+const GOOD: &str = r#"
+name = "small"
+metric = "logit-difference"
+answer = "A"
+distractor = "B"
+positions = ["IO = A", "S1 = B", "S2 = B#2", "END = end"]
+distinct = [["A", "B"]]
+[placeholders]
+A = "names"
+B = "names"
+[reference]
+resample = ["A", "B#1", "B#2"]
+[[families]]
+name = "ABBA"
+templates = ["Then [A] and [B] went, [B] said to"]
+[lists]
+names = ["Mary", "John", "Alice"]
+"#;
+
+fn small_tokenizer() -> Tokenizer {
+    tiny(&[
+        "Mary", "John", "Alice", "Bob", "Zoe", "Then", "and", "went", "said", "to",
+    ])
+}
+
+#[test]
+fn the_small_task_is_valid() {
+    let task = Task::from_source("good.toml", GOOD).unwrap();
+    // 3 × 2 fillings: all six come out, each once.
+    let dataset = task.dataset(&small_tokenizer(), 6, 0).unwrap();
+    let texts: BTreeSet<&str> = dataset.prompts.iter().map(|p| p.text.as_str()).collect();
+    assert_eq!(texts.len(), 6);
+    for prompt in &dataset.prompts {
+        assert_eq!(prompt.tokens[at(prompt, "S1")], prompt.distractor[0]);
+    }
+}
+
+#[test]
+fn syntax_error() {
+    let text = GOOD.replace(
+        r#"metric = "logit-difference""#,
+        "metric = logit-difference",
+    );
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::syntax");
+    assert!(err.to_string().starts_with("bad.toml: "), "{err}");
+    let spans = labelled(&err, &text);
+    assert_eq!(spans.len(), 1);
+    let at = text.find("logit-difference\n").unwrap();
+    let label = err.labels().unwrap().next().unwrap();
+    assert_eq!(label.offset(), at, "{spans:?}");
+}
+
+#[test]
+fn unknown_field() {
+    let text = GOOD.replace("distinct =", "distinkt =");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::syntax");
+    assert!(err.to_string().contains("distinkt"), "{err}");
+    assert_eq!(labelled(&err, &text), ["distinkt"]);
+}
+
+#[test]
+fn unknown_metric() {
+    let text = GOOD.replace("\"logit-difference\"", "\"logit-diff\"");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert_eq!(err.to_string(), "unknown metric `logit-diff`");
+    assert_eq!(labelled(&err, &text), ["\"logit-diff\""]);
+    insta::assert_snapshot!(render(err));
+}
+
+#[test]
+fn unknown_placeholder_in_a_template() {
+    let text = GOOD.replace("said to\"", "said to [C]\"");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert!(err.to_string().contains("`[C]`"), "{err}");
+    assert_eq!(
+        labelled(&err, &text),
+        ["\"Then [A] and [B] went, [B] said to [C]\""]
+    );
+    assert_eq!(
+        err.help().unwrap().to_string(),
+        "declared placeholders: A, B"
+    );
+    insta::assert_snapshot!(render(err));
+}
+
+#[test]
+fn position_the_template_does_not_contain() {
+    // A third occurrence of B that no template has.
+    let text = GOOD.replace("\"S2 = B#2\"", "\"S3 = B#3\"");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert!(err.to_string().contains("fewer than 3 `[B]`"), "{err}");
+    assert_eq!(labelled(&err, &text), ["\"S3 = B#3\""]);
+    // A placeholder nobody declared.
+    let text = GOOD.replace("\"S2 = B#2\"", "\"S2 = C#2\"");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert!(err.to_string().contains("`C`"), "{err}");
+    assert_eq!(labelled(&err, &text), ["\"S2 = C#2\""]);
+    // Not `NAME = ANCHOR` at all.
+    let text = GOOD.replace("\"S2 = B#2\"", "\"S2\"");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert_eq!(labelled(&err, &text), ["\"S2\""]);
+    // A resampled occurrence that no template has.
+    let text = GOOD.replace("\"B#2\"]", "\"B#4\"]");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert_eq!(labelled(&err, &text), ["\"B#4\""]);
+}
+
+#[test]
+fn answer_must_be_a_placeholder_of_every_template() {
+    let text = GOOD.replace("answer = \"A\"", "answer = \"Q\"");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert_eq!(labelled(&err, &text), ["\"Q\""]);
+    // Declared but absent from a template: that template has no answer word (this used to
+    // pass the check and panic when making the dataset).
+    let text = GOOD
+        .replace("answer = \"A\"", "answer = \"C\"")
+        .replace("B = \"names\"", "B = \"names\"\nC = \"names\"");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert!(err.to_string().contains("fewer than 1 `[C]`"), "{err}");
+    assert_eq!(labelled(&err, &text), ["\"C\""]);
+    let text = GOOD
+        .replace("distractor = \"B\"", "distractor = \"C\"")
+        .replace("B = \"names\"", "B = \"names\"\nC = \"names\"")
+        .replace(
+            "said to\"]",
+            "said to\", \"[C] saw [A] and [B], [B] said to\"]",
+        );
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert!(err.to_string().contains("template `ABBA 1`"), "{err}");
+    assert_eq!(labelled(&err, &text), ["\"C\""]);
+}
+
+#[test]
+fn words_that_are_not_one_token() {
+    let text = GOOD.replace(
+        r#"names = ["Mary", "John", "Alice"]"#,
+        r#"names = ["Mary", "Bartholomew", "John", "Alice", "Xi Jinping"]"#,
+    );
+    let task = Task::from_source("multi.toml", &text).unwrap();
+    let err = task.dataset(&small_tokenizer(), 2, 0).unwrap_err();
+    assert_eq!(code(&err), "task::multi-token");
+    match &err {
+        TaskError::MultiToken { count, offenders } => {
+            assert_eq!(*count, 2);
+            assert_eq!(offenders, r#"" Bartholomew", " Xi Jinping""#);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        r#"2 word(s) are not a single token: " Bartholomew", " Xi Jinping""#
+    );
+    // A word at the start of the text is checked without its space.
+    let text = text.replace("\"Then [A] and", "\"[A] and");
+    let err = Task::from_source("multi.toml", &text)
+        .unwrap()
+        .dataset(&small_tokenizer(), 2, 0)
+        .unwrap_err();
+    match &err {
+        TaskError::MultiToken { count, offenders } => {
+            assert_eq!(*count, 4, "{offenders}");
+            assert!(offenders.contains(r#""Bartholomew""#), "{offenders}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Explicit prompts: an answer that is two tokens.
+    let explicit = r#"
+name = "explicit"
+metric = "logit-difference"
+positions = ["END"]
+[[prompts]]
+text = "Then Mary and John went, John said to"
+reference = "Then Alice and Bob went, Zoe said to"
+answer = [" Mary and"]
+distractor = [" John"]
+group = "g"
+positions = { END = 8 }
+"#;
+    let err = Task::from_source("explicit.toml", explicit)
+        .unwrap()
+        .dataset(&small_tokenizer(), 1, 0)
+        .unwrap_err();
+    assert_eq!(code(&err), "task::multi-token");
+    assert!(err.to_string().contains(r#"" Mary and""#), "{err}");
+}
+
+#[test]
+fn more_prompts_than_the_task_has() {
+    let task = Task::from_source("good.toml", GOOD).unwrap();
+    let err = task.dataset(&small_tokenizer(), 7, 0).unwrap_err();
+    assert_eq!(code(&err), "task::too-many-prompts");
+    assert!(
+        matches!(
+            err,
+            TaskError::TooManyPrompts {
+                asked: 7,
+                available: 6
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "asked for 7 prompts, but the task has only 6 distinct prompts"
+    );
+}
+
+#[test]
+fn explicit_task_errors() {
+    let base = r#"
+name = "explicit"
+metric = "probability-difference"
+positions = ["S", "END"]
+[[prompts]]
+text = "Then Mary and John went, John said to"
+reference = "Then Alice and Bob went, Zoe said to"
+answer = [" Mary"]
+distractor = [" John"]
+group = "g"
+positions = { S = 3, END = 8 }
+"#;
+    let tok = small_tokenizer();
+    let task = Task::from_source("explicit.toml", base).unwrap();
+    assert_eq!(task.metric(), MetricKind::ProbabilityDifference);
+    let dataset = task.dataset(&tok, 1, 0).unwrap();
+    assert_eq!(word_at(&tok, &dataset.prompts[0], "S"), " John");
+    assert_eq!(word_at(&tok, &dataset.reference[0], "S"), " Bob");
+    // A prompt that does not give a named position: the label is that prompt's header.
+    let second = base.split_at(base.find("[[prompts]]").unwrap()).1;
+    let text = format!(
+        "{base}{}",
+        second.replace("{ S = 3, END = 8 }", "{ END = 8 }")
+    );
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert!(err.to_string().contains("position `S`"), "{err}");
+    assert_eq!(labelled(&err, &text), ["[[prompts]]"]);
+    let label = err.labels().unwrap().next().unwrap();
+    assert_eq!(label.offset(), text.rfind("[[prompts]]").unwrap());
+    // A position past the last token.
+    let text = base.replace("END = 8", "END = 9");
+    let err = Task::from_source("explicit.toml", &text)
+        .unwrap()
+        .dataset(&tok, 1, 0)
+        .unwrap_err();
+    assert_eq!(code(&err), "task::prompt");
+    assert!(err.to_string().contains("END = 9"), "{err}");
+    // A reference of another length.
+    let text = base.replace("Zoe said to\"", "Zoe said it to\"");
+    let err = Task::from_source("explicit.toml", &text)
+        .unwrap()
+        .dataset(&tok, 1, 0)
+        .unwrap_err();
+    assert_eq!(code(&err), "task::prompt");
+    // Prompts and families together.
+    let text = format!("{base}[[families]]\nname = \"F\"\ntemplates = [\"x\"]\n");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    // Neither.
+    let text = base.split("[[prompts]]").next().unwrap();
+    let err = task_err(text);
+    assert_eq!(code(&err), "task::invalid");
+    assert_eq!(labelled(&err, text), [r#"["S", "END"]"#]);
+}
+
+#[test]
+fn unknown_task_and_unreadable_file() {
+    assert!(Task::builtin("nosuch").is_none());
+    let err = Task::load("nosuch").unwrap_err();
+    assert_eq!(code(&err), "task::unknown-task");
+    assert_eq!(err.to_string(), "unknown task `nosuch`");
+    let help = err.help().unwrap().to_string();
+    assert!(help.contains("ioi, induction"), "{help}");
+    let err = Task::load("tests/task/does-not-exist.toml").unwrap_err();
+    assert_eq!(code(&err), "task::read-failed");
+    assert!(err.to_string().contains("does-not-exist.toml"), "{err}");
+    // The built-ins load by name and by path, and agree.
+    assert_eq!(Task::load("ioi").unwrap().name(), "ioi");
+    let by_path = Task::load("tasks/ioi.toml").unwrap();
+    let a = by_path.dataset(tiny_ioi(), 5, 0).unwrap();
+    assert_eq!(a, ioi().dataset(tiny_ioi(), 5, 0).unwrap());
+}
+
+// ── 7. the CLI ───────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn cli_show_ioi() {
+    if gpt2("cli_show_ioi").is_none() {
+        return;
+    }
+    let dir = gpt2_dir();
+    let run = circuitcheck(&[
+        "task",
+        "show",
+        "ioi",
+        "--n",
+        "2",
+        "--seed",
+        "0",
+        "--tokenizer",
+        &dir,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = &run.stdout;
+    assert!(
+        out.starts_with(
+            "task ioi: 2 prompts (seed 0), metric logit-difference, positions IO S1 S1+1 S2 END\n"
+        ),
+        "{out}"
+    );
+    for marked in [
+        "While ␣Paul⟨S1⟩ ␣and⟨S1+1⟩ ␣Tyler⟨IO⟩ ␣were",
+        "␣Paul⟨S2⟩ ␣gave",
+        "␣to⟨END⟩",
+        "Then , ␣Jesse⟨IO⟩ ␣and ␣Aaron⟨S1⟩ ␣were⟨S1+1⟩",
+        "\" Tyler\" (14886)  vs  \" Paul\" (3362)",
+        "reference  While Mark and Dustin were commuting to the school, Jennifer gave a computer to",
+        "reference  Then, Bryan and Lisa were working at the hospital.",
+    ] {
+        assert!(out.contains(marked), "{marked:?} not in\n{out}");
+    }
+    assert_eq!(out.matches("  reference  ").count(), 2);
+}
+
+#[test]
+fn cli_export_then_show() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut cases = vec![("induction", "--model", "models/toy-induction".to_string())];
+    if gpt2("the real-tokenizer half of cli_export_then_show").is_some() {
+        cases.push(("ioi", "--tokenizer", gpt2_dir()));
+    }
+    for (task, flag, dir) in cases {
+        let file = tmp.path().join(format!("{task}.toml"));
+        let file = file.to_str().unwrap();
+        let common = ["--n", "4", "--seed", "5", flag, dir.as_str()];
+        let export = circuitcheck(&[&["task", "export", task, "-o", file], &common[..]].concat());
+        assert_eq!(export.code, 0, "{}", export.stderr);
+        assert_eq!(export.stdout, "");
+        let from_file = circuitcheck(&[&["task", "show", file], &common[..]].concat());
+        let built_in = circuitcheck(&[&["task", "show", task], &common[..]].concat());
+        assert_eq!(from_file.code, 0, "{}", from_file.stderr);
+        assert_eq!(from_file.stdout, built_in.stdout, "{task}");
+        // Without -o the export goes to standard output, byte for byte the file.
+        let stdout = circuitcheck(&[&["task", "export", task], &common[..]].concat());
+        assert_eq!(stdout.stdout, std::fs::read_to_string(file).unwrap());
+    }
+}
+
+#[test]
+fn cli_unknown_task() {
+    let run = circuitcheck(&["task", "show", "nosuch"]);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("task::unknown-task"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown task `nosuch`"),
+        "{}",
+        run.stderr
+    );
+    insta::assert_snapshot!(run.transcript());
+}
+
+// ── the greater-than example ─────────────────────────────────────────────────────────────
+
+#[test]
+fn greater_than_example() {
+    let task = Task::load("examples/tasks/greater-than.toml").unwrap();
+    assert_eq!(task.name(), "greater-than");
+    assert_eq!(task.metric(), MetricKind::ProbabilityDifference);
+    assert_eq!(task.position_names(), ["YY", "END"]);
+    let Some(tok) = gpt2("the tokenizer half of greater_than_example") else {
+        return;
+    };
+    assert_eq!(
+        tok.encode(" 1732")
+            .unwrap()
+            .iter()
+            .map(|t| tok.token_text(*t))
+            .collect::<Vec<_>>(),
+        [" 17", "32"]
+    );
+    let dataset = task.dataset(tok, 12, 0).unwrap();
+    assert_eq!(dataset.groups, ["year-span"]);
+    let all: BTreeSet<u32> = (0..100)
+        .map(|y| tok.single_token(&format!("{y:02}")).unwrap())
+        .collect();
+    assert_eq!(all.len(), 100);
+    let mut years = BTreeSet::new();
+    for (prompt, reference) in dataset.prompts.iter().zip(&dataset.reference) {
+        let text = &prompt.text;
+        // "The NOUN lasted from the year 17YY to the year 17"
+        let start = text.split("the year 17").nth(1).unwrap();
+        let yy: u32 = start[..2].parse().unwrap();
+        years.insert(yy);
+        assert_eq!(word_at(tok, prompt, "YY"), format!("{yy:02}"), "{text}");
+        assert_eq!(tok.token_text(prompt.tokens[at(prompt, "YY") - 1]), " 17");
+        assert_eq!(word_at(tok, prompt, "END"), " 17", "{text}");
+        assert_eq!(at(prompt, "END"), prompt.tokens.len() - 1);
+        assert_eq!(word_at(tok, reference, "YY"), "01");
+        assert_eq!(
+            reference.text,
+            text.replacen(&format!("17{yy:02}"), "1701", 1)
+        );
+        // Answers are the years after YY, distractors the rest: disjoint, together 00..99.
+        let answer: BTreeSet<u32> = prompt.answer.iter().copied().collect();
+        let distractor: BTreeSet<u32> = prompt.distractor.iter().copied().collect();
+        assert_eq!(answer.len(), prompt.answer.len());
+        assert!(answer.is_disjoint(&distractor), "{text}");
+        assert_eq!(&answer | &distractor, all, "{text}");
+        for id in &prompt.answer {
+            assert!(tok.token_text(*id).parse::<u32>().unwrap() > yy);
+        }
+        for id in &prompt.distractor {
+            assert!(tok.token_text(*id).parse::<u32>().unwrap() <= yy);
+        }
+    }
+    assert_eq!(years.len(), 12, "twelve different start years");
+    let nouns: BTreeSet<u32> = dataset.prompts.iter().map(|p| p.tokens[1]).collect();
+    assert_eq!(nouns.len(), 12, "twelve different nouns");
+}

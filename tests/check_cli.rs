@@ -344,3 +344,27 @@ fn diff_eval_refuses_circuits_of_different_tasks() {
         run.stderr
     );
 }
+
+#[test]
+fn every_completeness_set_is_a_different_k() {
+    let report = report(TRUE);
+    let sets = report["completeness"]["sets"].as_array().unwrap();
+    let ks: Vec<BTreeSet<String>> = sets
+        .iter()
+        .map(|s| {
+            s["heads"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(head_name)
+                .collect()
+        })
+        .collect();
+    let distinct: BTreeSet<&BTreeSet<String>> = ks.iter().collect();
+    assert_eq!(distinct.len(), ks.len(), "{ks:?}");
+    let randoms = sets
+        .iter()
+        .filter(|s| s["origin"].as_str().unwrap().starts_with("random "))
+        .count();
+    assert_eq!(randoms, 5, "the default number of random K sets, all drawn");
+}

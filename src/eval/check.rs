@@ -217,13 +217,21 @@ pub fn check(
         candidates.push((format!("class {}", class.name), class.heads.clone()));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    // Random K: each head in with probability ½, redrawn (a bounded number of times) while
+    // the set is empty or one already tried, so every row of the table is a new K.
     for i in 0..options.random_sets {
-        let set: BTreeSet<Head> = heads
-            .iter()
-            .copied()
-            .filter(|_| rng.random_bool(0.5))
-            .collect();
-        candidates.push((format!("random {}", i + 1), set));
+        let fresh = (0..100).find_map(|_| {
+            let set: BTreeSet<Head> = heads
+                .iter()
+                .copied()
+                .filter(|_| rng.random_bool(0.5))
+                .collect();
+            let new = !set.is_empty() && candidates.iter().all(|(_, k)| *k != set);
+            new.then_some(set)
+        });
+        if let Some(set) = fresh {
+            candidates.push((format!("random {}", i + 1), set));
+        }
     }
     let search = search_prompts(n, options, &mut rng);
     let mut searcher = Runner::new(model, dataset, reference, circuit, options.level, search);
@@ -233,8 +241,9 @@ pub fn check(
         2 * heads.len() * options.greedy_budget.min(heads.len()),
     );
     let greedy = greedy_completeness(&mut searcher, &heads, options.greedy_budget)?;
-    candidates.push(("greedy".into(), greedy));
-    candidates.dedup_by(|a, b| a.1 == b.1);
+    if candidates.iter().all(|(_, k)| *k != greedy) {
+        candidates.push(("greedy".into(), greedy));
+    }
     progress
         .borrow_mut()
         .phase("completeness", 2 * candidates.len());

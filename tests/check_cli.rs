@@ -368,3 +368,63 @@ fn every_completeness_set_is_a_different_k() {
         .count();
     assert_eq!(randoms, 5, "the default number of random K sets, all drawn");
 }
+
+/// The evidence quoted in circuits/toy-induction.circuit: the layer-0 heads attend from the
+/// last token to B1, never to the matching A1.
+#[test]
+fn model_attention_shows_the_evidence_the_circuit_file_cites() {
+    let grid = |to: &str| -> Vec<Vec<f64>> {
+        let run = circuitcheck(&[
+            "model",
+            "attention",
+            "induction",
+            "--model",
+            "models/toy-induction",
+            "--n",
+            "200",
+            "--from",
+            "END",
+            "--to",
+            to,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.transcript());
+        run.stdout
+            .lines()
+            .skip(3)
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .map(|w| w.parse().unwrap())
+                    .collect()
+            })
+            .collect()
+    };
+    let to_b1 = grid("B1");
+    let to_a1 = grid("A1");
+    assert_eq!(to_b1.len(), 2, "{to_b1:?}");
+    for head in 0..3 {
+        assert!(to_b1[0][head] >= 0.4, "0.{head} → B1: {to_b1:?}");
+    }
+    for head in 0..4 {
+        assert!(to_a1[0][head] <= 0.02, "0.{head} → A1: {to_a1:?}");
+    }
+
+    let unknown = circuitcheck(&[
+        "model",
+        "attention",
+        "induction",
+        "--model",
+        "models/toy-induction",
+        "--from",
+        "END",
+        "--to",
+        "S2",
+    ]);
+    assert_eq!(unknown.code, 2, "{}", unknown.transcript());
+    assert!(
+        unknown.stderr.contains("has no position `S2`")
+            && unknown.stderr.contains("X1, A1, B1, A2, END"),
+        "{}",
+        unknown.stderr
+    );
+}

@@ -59,11 +59,17 @@ pub fn mean_attention(model: &Gpt2, dataset: &Dataset) -> Result<AttentionTable>
         let rows: Vec<Vec<u32>> = chunk.iter().map(|p| p.tokens.clone()).collect();
         let batch = Batch::new(&rows, model.device())?;
         let output = model.forward(&batch, &Interventions::none(), capture, &Readout::None)?;
-        for prompt in chunk {
-            let at: Vec<Option<usize>> = names
-                .iter()
-                .map(|n| prompt.positions.get(n).copied())
-                .collect();
+        // Per prompt, the token index of each named position.
+        let places: Vec<Vec<Option<usize>>> = chunk
+            .iter()
+            .map(|prompt| {
+                names
+                    .iter()
+                    .map(|n| prompt.positions.get(n).copied())
+                    .collect()
+            })
+            .collect();
+        for at in &places {
             for (from, f) in at.iter().enumerate() {
                 for (to, t) in at.iter().enumerate() {
                     aliases[from][to] &= f.is_some() && f == t;
@@ -73,16 +79,11 @@ pub fn mean_attention(model: &Gpt2, dataset: &Dataset) -> Result<AttentionTable>
         for (layer, pattern) in output.patterns.iter().enumerate() {
             // [rows, heads, seq, seq]
             let pattern: Vec<Vec<Vec<Vec<f32>>>> = pattern
-                .to_dtype(candle_core::DType::F32)?
                 .chunk(chunk.len(), 0)?
                 .into_iter()
                 .map(|row| row.squeeze(0).and_then(|r| r.to_vec3()))
                 .collect::<candle_core::Result<_>>()?;
-            for (prompt, pattern) in chunk.iter().zip(&pattern) {
-                let at: Vec<Option<usize>> = names
-                    .iter()
-                    .map(|n| prompt.positions.get(n).copied())
-                    .collect();
+            for ((prompt, at), pattern) in chunk.iter().zip(&places).zip(&pattern) {
                 for (head, weights) in pattern.iter().enumerate() {
                     for (from, f) in at.iter().enumerate() {
                         for (to, t) in at.iter().enumerate() {

@@ -117,15 +117,28 @@ impl Tokenizer {
         self.inner.get_vocab_size(true)
     }
 
-    pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
-        let encoding = self
-            .inner
+    fn encoding(&self, text: &str) -> Result<tokenizers::Encoding, TokenizerError> {
+        self.inner
             .encode(text, false)
             .map_err(|e| TokenizerError::Encode {
                 text: text.to_string(),
                 reason: e.to_string(),
-            })?;
-        Ok(encoding.get_ids().to_vec())
+            })
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        Ok(self.encoding(text)?.get_ids().to_vec())
+    }
+
+    /// Token ids with the byte range of `text` each covers.
+    pub fn encode_with_offsets(&self, text: &str) -> Result<Vec<(u32, ByteRange)>, TokenizerError> {
+        let encoding = self.encoding(text)?;
+        Ok(encoding
+            .get_ids()
+            .iter()
+            .copied()
+            .zip(encoding.get_offsets().iter().copied())
+            .collect())
     }
 
     /// The id of `text` if it is exactly one token, e.g. `" Mary"`.
@@ -148,22 +161,3 @@ impl Tokenizer {
 
 /// `[start, end)` byte offsets into a prompt.
 pub type ByteRange = (usize, usize);
-
-impl Tokenizer {
-    /// Token ids with the byte range of `text` each covers.
-    pub fn encode_with_offsets(&self, text: &str) -> Result<Vec<(u32, ByteRange)>, TokenizerError> {
-        let encoding = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| TokenizerError::Encode {
-                text: text.to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(encoding
-            .get_ids()
-            .iter()
-            .copied()
-            .zip(encoding.get_offsets().iter().copied())
-            .collect())
-    }
-}

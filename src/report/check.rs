@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::eval::check::{Estimate, Report};
 use crate::report::style::{BOLD, DIM, GREEN, RED, Style, YELLOW, columns};
 
-fn number(value: f64) -> String {
+pub(crate) fn number(value: f64) -> String {
     if value.is_finite() {
         format!("{value:.3}")
     } else {
@@ -14,7 +14,7 @@ fn number(value: f64) -> String {
     }
 }
 
-fn percent(value: f64) -> String {
+pub(crate) fn percent(value: f64) -> String {
     if value.is_finite() {
         format!("{:.1} %", 100.0 * value)
     } else {
@@ -22,7 +22,7 @@ fn percent(value: f64) -> String {
     }
 }
 
-fn interval(estimate: &Estimate, show: fn(f64) -> String) -> String {
+pub(crate) fn interval(estimate: &Estimate, show: fn(f64) -> String) -> String {
     match estimate.interval {
         Some(i) => format!("[{}, {}]", show(i.low), show(i.high)),
         None => String::new(),
@@ -40,7 +40,8 @@ fn heads(heads: &[crate::dsl::Head]) -> String {
         .join(" ")
 }
 
-fn headline(report: &Report) -> String {
+/// "CIRCUIT on MODEL, task TASK: … ablation, … level, N prompts, seed S".
+pub(crate) fn headline(report: &Report) -> String {
     format!(
         "{} on {}, task {}: {} ablation, {} level, {} prompts, seed {}",
         report.circuit,

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use crate::dsl::Head;
 use crate::eval::check::{Estimate, Report};
+use crate::report::check::{headline, interval, number, percent};
 use crate::report::style::{BOLD, GREEN, RED, Style, columns};
 
 /// One compared figure; `None` on a side that does not have it (a head only one side holds).
@@ -17,6 +18,26 @@ struct Row {
 }
 
 impl Row {
+    fn show(&self) -> fn(f64) -> String {
+        if self.percent { percent } else { number }
+    }
+
+    /// Label, old, new, delta, and `≠` where the intervals are disjoint.
+    fn cells(&self) -> [String; 5] {
+        let delta = match self.delta() {
+            None => String::new(),
+            Some(d) if self.percent => format!("{:+.1} pp", 100.0 * d),
+            Some(d) => format!("{d:+.3}"),
+        };
+        [
+            self.label.clone(),
+            estimate(self.old, self.show()),
+            estimate(self.new, self.show()),
+            delta,
+            if self.significant() { "≠" } else { "" }.to_string(),
+        ]
+    }
+
     fn delta(&self) -> Option<f64> {
         Some(self.new?.value - self.old?.value)
     }
@@ -79,39 +100,19 @@ fn rows(old: &Report, new: &Report) -> Vec<Row> {
     rows
 }
 
+/// What `is_regression` means, as the verdict line says it.
+const REGRESSION: &str = "the new circuit is less faithful or fails an expectation";
+
 /// The new circuit is less faithful than the old one, or fails one of its expectations.
 pub fn is_regression(old: &Report, new: &Report) -> bool {
     new.faithfulness.ratio.value < old.faithfulness.ratio.value || !new.all_expectations_met()
 }
 
-fn number(value: f64, percent: bool) -> String {
-    if percent {
-        format!("{:.1} %", 100.0 * value)
-    } else {
-        format!("{value:.3}")
-    }
-}
-
-fn estimate(e: Option<Estimate>, percent: bool) -> String {
+fn estimate(e: Option<Estimate>, show: fn(f64) -> String) -> String {
     match e {
         None => "—".to_string(),
-        Some(e) => match e.interval {
-            Some(i) => format!(
-                "{} [{}, {}]",
-                number(e.value, percent),
-                number(i.low, percent),
-                number(i.high, percent)
-            ),
-            None => number(e.value, percent),
-        },
-    }
-}
-
-fn delta(row: &Row) -> String {
-    match row.delta() {
-        None => String::new(),
-        Some(d) if row.percent => format!("{:+.1} pp", 100.0 * d),
-        Some(d) => format!("{d:+.3}"),
+        Some(e) if e.interval.is_some() => format!("{} {}", show(e.value), interval(&e, show)),
+        Some(e) => show(e.value),
     }
 }
 
@@ -127,23 +128,10 @@ fn expectation_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
-fn settings(report: &Report) -> String {
-    format!(
-        "{} on {}, task {}: {} ablation, {} level, {} prompts, seed {}",
-        report.circuit,
-        report.model,
-        report.task,
-        report.ablation.name(),
-        report.level.name(),
-        report.prompts,
-        report.seed
-    )
-}
-
 pub fn render_terminal(old: &Report, new: &Report, style: Style) -> String {
     let mut out = format!("\n{}\n", style.paint(BOLD, "Evaluation"));
-    let _ = writeln!(out, "  old: {}", settings(old));
-    let _ = writeln!(out, "  new: {}", settings(new));
+    let _ = writeln!(out, "  old: {}", headline(old));
+    let _ = writeln!(out, "  new: {}", headline(new));
     let rows = rows(old, new);
     let mut table = vec![vec![
         String::new(),
@@ -152,15 +140,7 @@ pub fn render_terminal(old: &Report, new: &Report, style: Style) -> String {
         "Δ".to_string(),
         String::new(),
     ]];
-    for row in &rows {
-        table.push(vec![
-            row.label.clone(),
-            estimate(row.old, row.percent),
-            estimate(row.new, row.percent),
-            delta(row),
-            if row.significant() { "≠" } else { "" }.to_string(),
-        ]);
-    }
+    table.extend(rows.iter().map(|row| row.cells().to_vec()));
     for line in columns(&table) {
         let _ = writeln!(out, "  {line}");
     }
@@ -176,10 +156,7 @@ pub fn render_terminal(old: &Report, new: &Report, style: Style) -> String {
         }
     }
     let verdict = if is_regression(old, new) {
-        style.paint(
-            RED,
-            "regression: the new circuit is less faithful or fails an expectation",
-        )
+        style.paint(RED, &format!("regression: {REGRESSION}"))
     } else {
         style.paint(GREEN, "no regression")
     };
@@ -189,19 +166,11 @@ pub fn render_terminal(old: &Report, new: &Report, style: Style) -> String {
 
 pub fn render_markdown(old: &Report, new: &Report) -> String {
     let mut out = String::from("\n##### Evaluation\n\n");
-    let _ = writeln!(out, "old: {}  \nnew: {}\n", settings(old), settings(new));
+    let _ = writeln!(out, "old: {}  \nnew: {}\n", headline(old), headline(new));
     let _ = writeln!(out, "| | old | new | Δ | |");
     let _ = writeln!(out, "| :-- | --: | --: | --: | :-: |");
     for row in rows(old, new) {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            row.label,
-            estimate(row.old, row.percent),
-            estimate(row.new, row.percent),
-            delta(&row),
-            if row.significant() { "≠" } else { "" }
-        );
+        let _ = writeln!(out, "| {} |", row.cells().join(" | "));
     }
     let _ = writeln!(
         out,
@@ -215,9 +184,9 @@ pub fn render_markdown(old: &Report, new: &Report) -> String {
         }
     }
     let verdict = if is_regression(old, new) {
-        "**Regression**: the new circuit is less faithful or fails an expectation."
+        format!("**Regression**: {REGRESSION}.")
     } else {
-        "No regression."
+        "No regression.".to_string()
     };
     let _ = writeln!(out, "\n{verdict}");
     out

@@ -397,40 +397,16 @@ fn greedy_completeness(
     heads: &[Head],
     budget: usize,
 ) -> Result<BTreeSet<Head>> {
-    let mut k = BTreeSet::new();
-    let mut best_k = BTreeSet::new();
-    let mut best = {
+    let empty = {
         let s = runner.scores(&[Variant::circuit(), Variant::model()])?;
         (mean(&s[0]) - mean(&s[1])).abs()
     };
-    for _ in 0..budget {
-        let options: Vec<Head> = heads.iter().copied().filter(|h| !k.contains(h)).collect();
-        if options.is_empty() {
-            break;
-        }
-        let variants: Vec<Variant> = options
-            .iter()
-            .flat_map(|h| {
-                let mut set = k.clone();
-                set.insert(*h);
-                [
-                    Variant::new(Scope::Circuit, set.clone()),
-                    Variant::new(Scope::Model, set),
-                ]
-            })
-            .collect();
-        let scores = runner.scores(&variants)?;
-        let (index, value) = (0..options.len())
-            .map(|i| (i, (mean(&scores[2 * i]) - mean(&scores[2 * i + 1])).abs()))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .expect("options is not empty");
-        k.insert(options[index]);
-        if value > best {
-            best = value;
-            best_k = k.clone();
-        }
-    }
-    Ok(best_k)
+    greedy(runner, heads, budget, empty, |k| {
+        [
+            Variant::new(Scope::Circuit, k.clone()),
+            Variant::new(Scope::Model, k),
+        ]
+    })
 }
 
 /// Grows K (without `head`) one head at a time, keeping the head that makes knocking out
@@ -441,14 +417,31 @@ fn greedy_minimality(
     head: Head,
     budget: usize,
 ) -> Result<BTreeSet<Head>> {
+    let others: Vec<Head> = heads.iter().copied().filter(|h| *h != head).collect();
+    greedy(runner, &others, budget, f64::NEG_INFINITY, |k| {
+        let without = Variant::new(Scope::Circuit, k);
+        [without.without([head]), without]
+    })
+}
+
+/// The greedy search both use: up to `budget` times, add to K the candidate whose pair of
+/// variants differs most in mean score; returns the K with the largest difference seen, or
+/// ∅ if none beat `floor` (the difference at K = ∅, where it matters).
+fn greedy(
+    runner: &mut Runner,
+    candidates: &[Head],
+    budget: usize,
+    floor: f64,
+    pair: impl Fn(BTreeSet<Head>) -> [Variant; 2],
+) -> Result<BTreeSet<Head>> {
     let mut k = BTreeSet::new();
     let mut best_k = BTreeSet::new();
-    let mut best = f64::NEG_INFINITY;
+    let mut best = floor;
     for _ in 0..budget {
-        let options: Vec<Head> = heads
+        let options: Vec<Head> = candidates
             .iter()
             .copied()
-            .filter(|h| *h != head && !k.contains(h))
+            .filter(|h| !k.contains(h))
             .collect();
         if options.is_empty() {
             break;
@@ -458,8 +451,7 @@ fn greedy_minimality(
             .flat_map(|h| {
                 let mut set = k.clone();
                 set.insert(*h);
-                let without = Variant::new(Scope::Circuit, set);
-                [without.without([head]), without]
+                pair(set)
             })
             .collect();
         let scores = runner.scores(&variants)?;

@@ -4,17 +4,17 @@
 //!
 //!     cargo run --release --no-default-features --example bench_check [-- N]
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Device;
 use circuitcheck::dsl::{Builtin, FileSystem, Loader};
 use circuitcheck::eval::cache::Cache;
 use circuitcheck::eval::check::{Options, Progress, check};
 use circuitcheck::eval::reference::load_or_compute;
 use circuitcheck::model::{Config, LoadedModel, ModelFiles};
 use circuitcheck::task::Task;
+use circuitcheck::testing::random_weights;
 
 /// Counts variants per phase, so the printout says where the time went.
 #[derive(Default)]
@@ -51,15 +51,7 @@ fn tokenizer_dir() -> PathBuf {
 fn write_random_gpt2_small(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config::gpt2_small();
     let device = Device::Cpu;
-    let mut tensors = HashMap::new();
-    for (name, shape) in config.expected_tensors() {
-        let tensor = if name.contains("ln_") && name.ends_with("weight") {
-            Tensor::ones(shape.as_slice(), DType::F32, &device)?
-        } else {
-            (Tensor::randn(0f32, 1.0, shape.as_slice(), &device)? * 0.02)?
-        };
-        tensors.insert(name, tensor);
-    }
+    let tensors = random_weights(&config, &device)?;
     candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
     std::fs::write(dir.join("config.json"), serde_json::to_string(&config)?)?;
     for file in ["vocab.json", "merges.txt"] {

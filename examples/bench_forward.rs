@@ -4,12 +4,12 @@
 //!
 //!     cargo run --release --no-default-features --example bench_forward
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use circuitcheck::model::{Batch, Capture, Config, Gpt2, HeadPatch, Interventions, Readout};
+use circuitcheck::testing::random_weights;
 
 const ROWS: usize = 100;
 const SEQ: usize = 16;
@@ -41,15 +41,7 @@ fn time(label: &str, flops: f64, mut pass: impl FnMut()) {
 fn main() -> candle_core::Result<()> {
     let device = Device::Cpu;
     let config = Config::gpt2_small();
-    let mut tensors = HashMap::new();
-    for (name, shape) in config.expected_tensors() {
-        let tensor = if name.contains("ln_") && name.ends_with("weight") {
-            Tensor::ones(shape.as_slice(), DType::F32, &device)?
-        } else {
-            (Tensor::randn(0f32, 1.0, shape.as_slice(), &device)? * 0.02)?
-        };
-        tensors.insert(name, tensor);
-    }
+    let tensors = random_weights(&config, &device)?;
     let model = Gpt2::new(
         VarBuilder::from_tensors(tensors, DType::F32, &device),
         config.clone(),

@@ -170,3 +170,24 @@ impl TinyGpt2 {
         Ok(config)
     }
 }
+
+/// GPT-2-initialised random weights for `config` (layer-norm gains 1, everything else
+/// N(0, 0.02²), unseeded): real shapes without a download, for the benchmarks.
+pub fn random_weights(
+    config: &crate::model::Config,
+    device: &candle_core::Device,
+) -> candle_core::Result<std::collections::HashMap<String, candle_core::Tensor>> {
+    use candle_core::{DType, Tensor};
+    config
+        .expected_tensors()
+        .into_iter()
+        .map(|(name, shape)| {
+            let tensor = if name.contains("ln_") && name.ends_with("weight") {
+                Tensor::ones(shape.as_slice(), DType::F32, device)?
+            } else {
+                (Tensor::randn(0f32, 1.0, shape.as_slice(), device)? * 0.02)?
+            };
+            Ok((name, tensor))
+        })
+        .collect()
+}

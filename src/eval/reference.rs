@@ -114,65 +114,46 @@ impl ReferenceActivations {
                 .as_ref()
                 .ok_or_else(|| ModelError::Input("no embeddings".into()))?;
             for (offset, prompt) in chunk.iter().enumerate() {
-                let j = start + offset;
                 let len = prompt.tokens.len();
-                for &(source, weight) in &weights[j] {
-                    let positions: Vec<(usize, usize)> = match ablation {
-                        Ablation::GlobalMean => (0..len).map(|p| (p, 0)).collect(),
-                        _ => (0..len).map(|p| (p, p)).collect(),
-                    };
+                // This prompt's rows of a captured `[rows, seq, …]` tensor, flattened.
+                let own = |t: &Tensor| -> Result<Vec<f32>> {
+                    Ok(t.get(offset)?.narrow(0, 0, len)?.flatten_all()?.to_vec1()?)
+                };
+                let head_values = out
+                    .head_results
+                    .iter()
+                    .map(own)
+                    .collect::<Result<Vec<_>>>()?;
+                let mlp_values = out
+                    .mlp_outputs
+                    .iter()
+                    .map(own)
+                    .collect::<Result<Vec<_>>>()?;
+                let embed_values = own(embeddings)?;
+                let positions: Vec<(usize, usize)> = match ablation {
+                    Ablation::GlobalMean => (0..len).map(|p| (p, 0)).collect(),
+                    _ => (0..len).map(|p| (p, p)).collect(),
+                };
+                for &(source, weight) in &weights[start + offset] {
                     for &(p, _) in &positions {
                         position_counts[source * seq + p] += weight;
                     }
-                    for (layer, results) in out.head_results.iter().enumerate() {
-                        let values: Vec<f32> = results
-                            .get(offset)?
-                            .narrow(0, 0, len)?
-                            .flatten_all()?
-                            .to_vec1()?;
+                    let targets = head_sums
+                        .iter_mut()
+                        .zip(&head_values)
+                        .map(|(sums, values)| (sums, values, heads * d))
+                        .chain(
+                            mlp_sums
+                                .iter_mut()
+                                .zip(&mlp_values)
+                                .map(|(sums, values)| (sums, values, d)),
+                        )
+                        .chain(std::iter::once((&mut embed_sums, &embed_values, d)));
+                    for (sums, values, width) in targets {
                         accumulate(
-                            &mut head_sums[layer],
-                            &values,
-                            source,
-                            seq,
-                            heads * d,
-                            &positions,
-                            weight,
-                            ablation,
+                            sums, values, source, seq, width, &positions, weight, ablation,
                         );
                     }
-                    for (layer, outputs) in out.mlp_outputs.iter().enumerate() {
-                        let values: Vec<f32> = outputs
-                            .get(offset)?
-                            .narrow(0, 0, len)?
-                            .flatten_all()?
-                            .to_vec1()?;
-                        accumulate(
-                            &mut mlp_sums[layer],
-                            &values,
-                            source,
-                            seq,
-                            d,
-                            &positions,
-                            weight,
-                            ablation,
-                        );
-                    }
-                    let values: Vec<f32> = embeddings
-                        .get(offset)?
-                        .narrow(0, 0, len)?
-                        .flatten_all()?
-                        .to_vec1()?;
-                    accumulate(
-                        &mut embed_sums,
-                        &values,
-                        source,
-                        seq,
-                        d,
-                        &positions,
-                        weight,
-                        ablation,
-                    );
                 }
             }
         }

@@ -318,6 +318,14 @@ fn diff_eval_formats_markdown_and_json() {
         "{}",
         markdown.stdout
     );
+    // A `|` inside a cell is escaped, so the row keeps its columns on GitHub.
+    let gap = markdown
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("| gap "))
+        .unwrap_or_else(|| panic!("no gap row:\n{}", markdown.stdout));
+    assert!(gap.starts_with("| gap \\|F(M) − F(C)\\| | "), "{gap}");
+    assert_eq!(gap.matches(" | ").count(), 4, "{gap}");
     let json = diff_eval(TRUE, WRONG, cache.path(), &["--format", "json"]);
     let value: Value = serde_json::from_str(&json.stdout).expect("JSON");
     assert_eq!(value["evaluation"]["regression"], true);
@@ -427,4 +435,22 @@ fn model_attention_shows_the_evidence_the_circuit_file_cites() {
         "{}",
         unknown.stderr
     );
+}
+
+#[test]
+fn markdown_report_escapes_pipes_and_names_what_f_empty_knocks_out() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = check(TRUE, cache.path(), &["--format", "markdown", "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let row = |start: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no row {start:?}:\n{}", run.stdout))
+            .to_string()
+    };
+    let gap = row("| gap ");
+    assert!(gap.starts_with("| gap  \\|F(M) − F(C)\\| | "), "{gap}");
+    assert_eq!(gap.matches(" | ").count(), 2, "three cells: {gap}");
+    assert!(row("| F(∅)").contains("all heads knocked out"));
 }

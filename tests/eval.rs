@@ -383,7 +383,7 @@ fn reference_activations_are_cached_and_corruption_is_rebuilt() {
     let s = setup();
     let dir = tempfile::tempdir().unwrap();
     let cache = Cache::new(Some(dir.path().to_path_buf()));
-    let identity = s.loaded.files.identity().unwrap();
+    let identity = cache.model_identity(&s.loaded.files).unwrap();
     let (first, lookup) = load_or_compute(
         &s.loaded.model,
         &identity,
@@ -485,4 +485,38 @@ fn every_ablation_scheme_runs_and_zero_differs_from_mean() {
     assert_ne!(results[0], results[3]);
     assert_ne!(results[0], results[1]);
     assert!(results.iter().flatten().all(|v| v.is_finite()));
+}
+
+#[test]
+fn model_identity_covers_every_byte_and_is_remembered() {
+    let model = tempfile::tempdir().unwrap();
+    TinyGpt2::default().write(model.path()).unwrap();
+    let files = ModelFiles::in_dir(model.path()).unwrap();
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(Some(cache_dir.path().to_path_buf()));
+    let first = cache.model_identity(&files).unwrap();
+    assert_eq!(first, cache.model_identity(&files).unwrap());
+
+    // A fine-tune of the same shape: one byte of one weight, anywhere, is another model.
+    let mut bytes = std::fs::read(&files.weights).unwrap();
+    let at = bytes.len() * 37 / 100 + 13;
+    bytes[at] ^= 1;
+    std::fs::write(&files.weights, &bytes).unwrap();
+    let tuned = cache.model_identity(&files).unwrap();
+    assert_ne!(first, tuned);
+
+    // The digest is remembered by path, size and modification time: an unchanged file is
+    // not read again (a planted digest comes back), a touched one is.
+    let digests = cache_dir.path().join("digests.json");
+    let mut known: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&digests).unwrap()).unwrap();
+    let weights = std::fs::canonicalize(&files.weights).unwrap();
+    let entry = &mut known[weights.to_str().unwrap()];
+    assert!(entry["sha256"].is_string(), "{known}");
+    entry["sha256"] = "planted".into();
+    std::fs::write(&digests, serde_json::to_vec(&known).unwrap()).unwrap();
+    assert_eq!(cache.digest(&files.weights).unwrap(), "planted");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&files.weights, &bytes).unwrap();
+    assert_ne!(cache.digest(&files.weights).unwrap(), "planted");
 }

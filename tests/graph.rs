@@ -40,8 +40,10 @@ fn json_graph_of_the_ioi_circuit() {
         .collect();
     assert!(reads.contains(&("previous_token".into(), "induction".into(), "k".into())));
     assert!(reads.contains(&("name_mover".into(), "logits".into(), "-".into())));
-    // 3 embed→movers, 1 prev→induction, 2 into s_inhibition, 3 s_inhibition→movers, 3 →logits
-    assert_eq!(reads.len(), 12);
+    // embed: q, k, v of 4 classes and k, v of the 3 movers (18); 1 prev→induction, 2 into
+    // s_inhibition, 3 s_inhibition→movers, 3 →logits
+    assert!(reads.contains(&("embed".into(), "name_mover".into(), "k".into())));
+    assert_eq!(reads.len(), 27);
     assert_eq!(edges.iter().filter(|e| e["kind"] == "member").count(), 26);
 }
 

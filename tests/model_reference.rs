@@ -396,6 +396,8 @@ fn edge_level_inputs_match_the_reference() {
                 if l == 0 && h == 1 && t == 2 {
                     keep[t * 4 + h] = 0.0;
                     reference.heads.insert((l, h, t), value);
+                } else {
+                    reference.sender_replacement.insert((l, h, t), value);
                 }
             }
         }
@@ -452,6 +454,7 @@ fn edge_level_inputs_match_the_reference() {
         embed_replacement: Tensor::from_vec(flat, (1, seq, 32), device).unwrap(),
         receivers,
         logits,
+        rows: Tensor::ones((1, 1, 1), candle_core::DType::F32, device).unwrap(),
     };
     let interventions = Interventions {
         heads,

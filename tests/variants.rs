@@ -51,7 +51,8 @@ fn the_naive_variant_drops_backup_and_negative_movers_and_their_edges() {
         .iter()
         .any(|e| [&e.from, &e.to].contains(&&Node::Class("backup_name_mover".into())));
     assert!(!touching_backup);
-    assert_eq!(ioi.edges.len() - naive.edges.len(), 6);
+    // embed → .k and .v, s_inhibition → .q and → logits, for each of the two classes.
+    assert_eq!(ioi.edges.len() - naive.edges.len(), 8);
     // The variant's bound replaces the base's; the base's other bounds stay.
     let faithfulness: Vec<f64> = naive
         .expectations

@@ -235,9 +235,8 @@ impl Evaluator {
         } else {
             args.cache_dir.clone().or_else(Cache::default_dir)
         });
-        let identity = loaded
-            .files
-            .identity()
+        let identity = cache
+            .model_identity(&loaded.files)
             .map_err(|e| miette::miette!("cannot read {}: {e}", loaded.files.weights.display()))?;
         let (reference, lookup) = load_or_compute(
             &loaded.model,

@@ -49,8 +49,8 @@ pub struct Args {
     /// activations; the settings of NEW unless given) and compare the results
     #[arg(long, conflicts_with = "git_external_diff")]
     eval: bool,
-    /// With --eval, exit 1 only on a regression: NEW less faithful than OLD, or failing an
-    /// expectation (0 otherwise, changed or not)
+    /// With --eval, exit 1 only on a regression: NEW further from the model than OLD (a
+    /// larger |F(M) − F(C)|, beyond the intervals), or failing an expectation (0 otherwise)
     #[arg(long, value_enum, requires = "eval")]
     fail_on: Option<FailOn>,
     /// With --eval: no progress bars

@@ -7,10 +7,15 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 use safetensors::tensor::{Dtype, TensorView};
-use sha2::{Digest, Sha256};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::model::ModelFiles;
 
 const CHECKSUM: &str = "circuitcheck.sha256";
 const KEY: &str = "circuitcheck.key";
+/// Digests of large files, remembered by path, size and modification time.
+const DIGESTS: &str = "digests.json";
 
 /// Where cached files live; `None` disables caching (`--no-cache`).
 #[derive(Clone, Debug)]
@@ -55,6 +60,53 @@ impl Cache {
         hex(&hasher.finalize())
     }
 
+    /// SHA-256 of every byte of `path`. A large file (a model's weights) is read once: its
+    /// digest is remembered in the cache directory under its canonical path, size and
+    /// modification time, and read again when any of them changes.
+    pub fn digest(&self, path: &Path) -> std::io::Result<String> {
+        let canonical = std::fs::canonicalize(path)?;
+        let stamp = FileStamp::of(&canonical)?;
+        let name = canonical.to_string_lossy().into_owned();
+        let mut known = self.known_digests();
+        if let Some(entry) = known.get(&name)
+            && entry.stamp == stamp
+        {
+            return Ok(entry.sha256.clone());
+        }
+        let sha256 = digest_file(&canonical)?;
+        if let Some(dir) = &self.dir {
+            known.insert(
+                name,
+                Digest {
+                    stamp,
+                    sha256: sha256.clone(),
+                },
+            );
+            if let Ok(json) = serde_json::to_vec_pretty(&known) {
+                // Remembering is an optimisation: a failed write costs a re-read next time.
+                let _ = write_atomically(&dir.join(DIGESTS), &json);
+            }
+        }
+        Ok(sha256)
+    }
+
+    fn known_digests(&self) -> BTreeMap<String, Digest> {
+        self.dir
+            .as_ref()
+            .and_then(|dir| std::fs::read(dir.join(DIGESTS)).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// What a model's cached activations depend on: every byte of its weights and config.
+    pub fn model_identity(&self, files: &ModelFiles) -> std::io::Result<String> {
+        let mut parts = vec![self.digest(&files.weights)?];
+        if let Some(config) = &files.config {
+            parts.push(self.digest(config)?);
+        }
+        Ok(parts.join("+"))
+    }
+
     fn path(&self, key: &str) -> Option<PathBuf> {
         self.dir
             .as_ref()
@@ -85,6 +137,46 @@ impl Cache {
         };
         let bytes = encode(key, tensors)?;
         write_atomically(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// When and how big a file was, to tell whether a remembered digest still holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct FileStamp {
+    size: u64,
+    modified_ns: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> std::io::Result<Self> {
+        let metadata = std::fs::metadata(path)?;
+        let modified = metadata.modified()?;
+        Ok(Self {
+            size: metadata.len(),
+            modified_ns: modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Digest {
+    stamp: FileStamp,
+    sha256: String,
+}
+
+fn digest_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(hex(&hasher.finalize()));
+        }
+        hasher.update(&buffer[..read]);
     }
 }
 

@@ -197,21 +197,33 @@ impl ReferenceActivations {
         Ok(Tensor::new(ids, device)?)
     }
 
+    /// Rows of `source` (`[sources, seq, …]`) for batch rows that are the given prompts, cut
+    /// to the batch's padded length `seq` (a subset of prompts may be shorter than the
+    /// longest prompt of the dataset the activations were computed for).
+    fn select(&self, source: &Tensor, prompts: &[usize], seq: usize) -> Result<Tensor> {
+        let stored = source.dim(1)?;
+        if seq > stored {
+            return Err(ModelError::Internal(format!(
+                "a batch of {seq} positions asks for replacements computed for {stored}"
+            )));
+        }
+        let picked = source.index_select(&self.sources_of(prompts, source.device())?, 0)?;
+        Ok(picked.narrow(1, 0, seq)?.contiguous()?)
+    }
+
     /// Head replacements for batch rows that are the given prompts, `[rows, seq, heads, d]`.
-    pub fn head_replacement(&self, layer: usize, prompts: &[usize]) -> Result<Tensor> {
-        let source = &self.heads[layer];
-        Ok(source.index_select(&self.sources_of(prompts, source.device())?, 0)?)
+    pub fn head_replacement(&self, layer: usize, prompts: &[usize], seq: usize) -> Result<Tensor> {
+        self.select(&self.heads[layer], prompts, seq)
     }
 
-    pub fn mlp_replacement(&self, layer: usize, prompts: &[usize]) -> Result<Tensor> {
-        let source = &self.mlps[layer];
-        Ok(source.index_select(&self.sources_of(prompts, source.device())?, 0)?)
+    /// MLP replacements, `[rows, seq, d]`.
+    pub fn mlp_replacement(&self, layer: usize, prompts: &[usize], seq: usize) -> Result<Tensor> {
+        self.select(&self.mlps[layer], prompts, seq)
     }
 
-    pub fn embed_replacement(&self, prompts: &[usize]) -> Result<Tensor> {
-        Ok(self
-            .embeddings
-            .index_select(&self.sources_of(prompts, self.embeddings.device())?, 0)?)
+    /// Embedding replacements, `[rows, seq, d]`.
+    pub fn embed_replacement(&self, prompts: &[usize], seq: usize) -> Result<Tensor> {
+        self.select(&self.embeddings, prompts, seq)
     }
 
     /// The tensors to cache (everything but `source_of_prompt`, which is cheap to rebuild
@@ -284,6 +296,20 @@ fn accumulate(
     }
 }
 
+/// The source of everything cached activations depend on besides their inputs: this file,
+/// the model, the cache's format and the dependencies' versions. Part of the cache key, so
+/// changing the computation invalidates old entries without anyone remembering to.
+const COMPUTATION: &[&str] = &[
+    include_str!("reference.rs"),
+    include_str!("cache.rs"),
+    include_str!("../model/gpt2.rs"),
+    include_str!("../model/intervention.rs"),
+    include_str!("../model/weights.rs"),
+    include_str!("../model/config.rs"),
+    include_str!("../task/dataset.rs"),
+    include_str!("../../Cargo.lock"),
+];
+
 /// Reference activations from the cache when a valid entry exists, else computed and
 /// stored. Returns what the cache lookup found (for reports and tests).
 pub fn load_or_compute(
@@ -297,7 +323,7 @@ pub fn load_or_compute(
     use crate::eval::cache::Cache;
     let dataset_json = serde_json::to_vec(dataset).expect("datasets serialise");
     let key = Cache::key(&[
-        b"reference-activations-v1",
+        COMPUTATION.concat().as_bytes(),
         model_identity.as_bytes(),
         &dataset_json,
         ablation.name().as_bytes(),

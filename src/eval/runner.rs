@@ -11,7 +11,9 @@ use crate::dsl::{Channel, Circuit, Head, Level, Mlps, Node};
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::variant::{Layout, Plan, Scope, Variant};
 use crate::model::error::Result;
-use crate::model::{Batch, Capture, EdgePatch, Gpt2, HeadPatch, Interventions, MlpPatch, Readout};
+use crate::model::{
+    Batch, Capture, EdgePatch, Gpt2, HeadPatch, Interventions, MlpPatch, Readout, mask_tensor,
+};
 use crate::task::{Dataset, MetricKind};
 
 /// Upper bound on rows (variants × prompts) in one forward pass.
@@ -253,6 +255,23 @@ impl<'a> Runner<'a> {
         base: Scope,
         start: usize,
     ) -> Result<Vec<Vec<f64>>> {
+        self.try_batch(variants, base, start).map_err(|e| {
+            let names: Vec<String> = variants.iter().map(Variant::to_string).collect();
+            e.context(format!(
+                "scoring {} on {} prompts × {} positions from layer {start}",
+                names.join(", "),
+                self.prompts.len(),
+                self.plan.seq
+            ))
+        })
+    }
+
+    fn try_batch(
+        &mut self,
+        variants: &[Variant],
+        base: Scope,
+        start: usize,
+    ) -> Result<Vec<Vec<f64>>> {
         let (batch, rows) = self.batch_for(variants.len())?;
         let interventions = self.interventions(variants, &rows)?;
         let readout = self.readout(&rows)?;
@@ -312,7 +331,7 @@ impl<'a> Runner<'a> {
                 out.heads.push(if replaced || self.edges.is_some() {
                     Some(HeadPatch {
                         keep,
-                        replacement: self.reference.head_replacement(layer, rows)?,
+                        replacement: self.reference.head_replacement(layer, rows, seq)?,
                     })
                 } else {
                     None
@@ -325,17 +344,22 @@ impl<'a> Runner<'a> {
                 let keep = mask.narrow(2, layer, 1)?.contiguous()?;
                 out.mlps.push(Some(MlpPatch {
                     keep,
-                    replacement: self.reference.mlp_replacement(layer, rows)?,
+                    replacement: self.reference.mlp_replacement(layer, rows, seq)?,
                 }));
             }
         }
-        let model_only = variants.iter().all(|v| v.scope == Scope::Model);
-        if let (Some(edges), false) = (&self.edges, model_only) {
+        // The wiring applies to the circuit's variants; the full model's rows keep every edge.
+        let wired: Vec<bool> = variants
+            .iter()
+            .flat_map(|v| std::iter::repeat_n(v.scope != Scope::Model, self.prompts.len()))
+            .collect();
+        if let (Some(edges), true) = (&self.edges, wired.contains(&true)) {
             out.edges = Some(EdgePatch {
                 senders: edges.senders.clone(),
-                embed_replacement: self.reference.embed_replacement(rows)?,
+                embed_replacement: self.reference.embed_replacement(rows, seq)?,
                 receivers: edges.receivers.clone(),
                 logits: edges.logits.clone(),
+                rows: mask_tensor(&wired, &[rows.len(), 1, 1], device)?,
             });
         }
         Ok(out)

@@ -87,9 +87,66 @@ pub enum ModelError {
     #[diagnostic(code("model::input"))]
     Input(String),
 
-    #[error("tensor computation failed: {0}")]
-    #[diagnostic(code("model::compute"))]
-    Compute(#[from] candle_core::Error),
+    /// A tensor operation failed: a bug, never a problem with the user's input (inputs are
+    /// checked before any tensor is built). Shown without the tensor library's backtrace,
+    /// with what was being computed.
+    #[error("internal error: {0}")]
+    #[diagnostic(
+        code("model::internal"),
+        help(
+            "this is a bug in circuitcheck, not a problem with your input: please report it \
+             with the command you ran and this message"
+        )
+    )]
+    Internal(String),
+}
+
+impl From<candle_core::Error> for ModelError {
+    fn from(error: candle_core::Error) -> Self {
+        ModelError::Internal(without_backtrace(error).to_string())
+    }
+}
+
+/// The error itself: candle attaches a backtrace when RUST_BACKTRACE is set.
+fn without_backtrace(error: candle_core::Error) -> candle_core::Error {
+    match error {
+        candle_core::Error::WithBacktrace { inner, .. } => without_backtrace(*inner),
+        other => other,
+    }
+}
+
+impl ModelError {
+    /// Says what was being computed when an internal error happened; other errors are the
+    /// user's to fix and stand as they are.
+    pub fn context(self, what: impl std::fmt::Display) -> Self {
+        match self {
+            ModelError::Internal(message) => ModelError::Internal(format!("{what}: {message}")),
+            other => other,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, ModelError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_say_what_was_computed_without_a_backtrace() {
+        let with_backtrace = candle_core::Error::WithBacktrace {
+            inner: Box::new(candle_core::Error::Msg("shape mismatch [3, 4]".into())),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        let error = ModelError::from(with_backtrace).context("scoring C \\ {0.1}");
+        assert_eq!(
+            error.to_string(),
+            "internal error: scoring C \\ {0.1}: shape mismatch [3, 4]"
+        );
+        let help = miette::Diagnostic::help(&error).unwrap().to_string();
+        assert!(help.contains("please report it"), "{help}");
+        // The user's own mistakes keep their message.
+        let input = ModelError::Input("too long".into()).context("scoring");
+        assert_eq!(input.to_string(), "invalid model input: too long");
+    }
+}

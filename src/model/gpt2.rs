@@ -235,7 +235,11 @@ impl Gpt2 {
             let embeddings = embeddings
                 .as_ref()
                 .ok_or_else(|| ModelError::Input("edge-level passes need the embeddings".into()))?;
-            deltas.push(Some(embeddings.sub(&edges.embed_replacement)?));
+            deltas.push(Some(
+                embeddings
+                    .sub(&edges.embed_replacement)?
+                    .broadcast_mul(&edges.rows)?,
+            ));
             deltas.extend(edges.senders.iter().map(|_| None));
         }
         let mask = causal_mask(seq, &self.device)?;
@@ -376,13 +380,14 @@ impl Gpt2 {
         } else {
             None
         };
-        if let (Some(results), Some(patch)) = (&results, patch) {
+        if let (Some(results), Some(patch), Some(edges)) = (&results, patch, edges) {
             for (sender, head) in &senders_here {
                 let slot = active.iter().position(|h| h == head);
                 let Some(slot) = slot else { continue };
                 let real = results.i((.., .., slot, ..))?;
                 let replacement = patch.replacement.i((.., .., *head, ..))?;
                 let keep = patch.keep.i((.., .., *head))?.unsqueeze(2)?;
+                let keep = keep.broadcast_mul(&edges.rows)?;
                 deltas[*sender] = Some(real.sub(&replacement)?.broadcast_mul(&keep)?);
             }
         } else if !senders_here.is_empty() {

@@ -82,6 +82,9 @@ pub struct EdgePatch {
     pub receivers: BTreeMap<(usize, usize), [Vec<bool>; 3]>,
     /// Connections of the logits, same order.
     pub logits: Vec<bool>,
+    /// `[rows, 1, 1]`, f32 in {0, 1}: the rows this wiring applies to. Other rows of the
+    /// batch (variants of the full model) see every sender, as at node level.
+    pub rows: Tensor,
 }
 
 impl EdgePatch {

@@ -133,32 +133,3 @@ fn download(tried: &mut Vec<String>) -> Option<ModelFiles> {
     tried.push("download from the hub (not built in: the `download` feature is off)".to_string());
     None
 }
-
-impl ModelFiles {
-    /// A fingerprint of the weights and config, cheap even for large files: the length and
-    /// 64 evenly spread 64 KiB samples of the weights, hashed with the config.
-    pub fn identity(&self) -> std::io::Result<String> {
-        use sha2::{Digest, Sha256};
-        use std::io::{Read, Seek, SeekFrom};
-        const SAMPLES: u64 = 64;
-        const SAMPLE: usize = 64 * 1024;
-        let mut hasher = Sha256::new();
-        if let Some(config) = &self.config {
-            hasher.update(std::fs::read(config)?);
-        }
-        let mut file = std::fs::File::open(&self.weights)?;
-        let len = file.metadata()?.len();
-        hasher.update(len.to_le_bytes());
-        let mut buffer = vec![0u8; SAMPLE];
-        for i in 0..SAMPLES {
-            file.seek(SeekFrom::Start(len * i / SAMPLES))?;
-            let read = file.read(&mut buffer)?;
-            hasher.update(&buffer[..read]);
-        }
-        Ok(hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect())
-    }
-}

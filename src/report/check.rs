@@ -40,6 +40,11 @@ fn heads(heads: &[crate::dsl::Head]) -> String {
         .join(" ")
 }
 
+/// Text for a Markdown table cell: a `|` would end the cell.
+pub(crate) fn table_cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
 /// "CIRCUIT on MODEL, task TASK: … ablation, … level, N prompts, seed S".
 pub(crate) fn headline(report: &Report) -> String {
     format!(
@@ -67,7 +72,7 @@ fn score_rows(report: &Report) -> Vec<ScoreRow<'_>> {
         ),
         ("F(C)  circuit".into(), &report.circuit_score, number),
         (
-            "F(∅)  everything knocked out".into(),
+            "F(∅)  all heads knocked out".into(),
             &report.empty_score,
             number,
         ),
@@ -235,7 +240,8 @@ pub fn render_markdown(report: &Report) -> String {
     for (label, estimate, show) in score_rows(report) {
         let _ = writeln!(
             out,
-            "| {label} | {} | {} |",
+            "| {} | {} | {} |",
+            table_cell(&label),
             show(estimate.value),
             interval(estimate, show)
         );

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use crate::dsl::Head;
 use crate::eval::check::{Estimate, Report};
-use crate::report::check::{headline, interval, number, percent};
+use crate::report::check::{headline, interval, number, percent, table_cell};
 use crate::report::style::{BOLD, GREEN, RED, Style, columns};
 
 /// One compared figure; `None` on a side that does not have it (a head only one side holds).
@@ -65,6 +65,7 @@ fn rows(old: &Report, new: &Report) -> Vec<Row> {
         figure("F(M)", |r| r.model_score, false),
         figure("F(C)", |r| r.circuit_score, false),
         figure("faithfulness F(C)/F(M)", |r| r.faithfulness.ratio, true),
+        figure("gap |F(M) − F(C)|", |r| r.faithfulness.gap, false),
         figure(
             "normalized faithfulness",
             |r| r.faithfulness.normalized,
@@ -101,11 +102,20 @@ fn rows(old: &Report, new: &Report) -> Vec<Row> {
 }
 
 /// What `is_regression` means, as the verdict line says it.
-const REGRESSION: &str = "the new circuit is less faithful or fails an expectation";
+const REGRESSION: &str =
+    "the new circuit is further from the model (a larger |F(M) − F(C)|) or fails an expectation";
 
-/// The new circuit is less faithful than the old one, or fails one of its expectations.
+/// The new circuit moved further from the model, or fails one of its expectations. Further
+/// means a larger gap |F(M) − F(C)| whose interval lies entirely above the old one's (any
+/// larger gap when there are no intervals): a faithfulness ratio of 130 % is as far from
+/// the model as one of 70 %, and noise the intervals explain is no regression.
 pub fn is_regression(old: &Report, new: &Report) -> bool {
-    new.faithfulness.ratio.value < old.faithfulness.ratio.value || !new.all_expectations_met()
+    let (old_gap, new_gap) = (old.faithfulness.gap, new.faithfulness.gap);
+    let further = match (old_gap.interval, new_gap.interval) {
+        (Some(old), Some(new)) => new.low > old.high,
+        _ => new_gap.value > old_gap.value,
+    };
+    further || !new.all_expectations_met()
 }
 
 fn estimate(e: Option<Estimate>, show: fn(f64) -> String) -> String {
@@ -170,7 +180,8 @@ pub fn render_markdown(old: &Report, new: &Report) -> String {
     let _ = writeln!(out, "| | old | new | Δ | |");
     let _ = writeln!(out, "| :-- | --: | --: | --: | :-: |");
     for row in rows(old, new) {
-        let _ = writeln!(out, "| {} |", row.cells().join(" | "));
+        let cells = row.cells().map(|cell| table_cell(&cell));
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     let _ = writeln!(
         out,
@@ -203,4 +214,99 @@ pub fn attach_json(diff_json: &str, old: &Report, new: &Report) -> String {
         "regression": is_regression(old, new),
     });
     serde_json::to_string_pretty(&value).expect("plain data") + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::{Ablation, Level};
+    use crate::eval::bootstrap::Interval;
+    use crate::eval::check::{
+        Completeness, ExpectationResult, Faithfulness, KSet, PerPrompt, REPORT_VERSION,
+    };
+
+    fn at(value: f64, spread: f64) -> Estimate {
+        Estimate {
+            value,
+            interval: Some(Interval {
+                low: value - spread,
+                high: value + spread,
+            }),
+        }
+    }
+
+    /// A report of F(M) = 1 whose circuit scores `fc`, its intervals ± `spread`.
+    fn report(fc: f64, spread: f64, expectation_met: bool) -> Report {
+        let gap = at((1.0 - fc).abs(), spread);
+        Report {
+            version: REPORT_VERSION,
+            circuit: "c".into(),
+            model: "m".into(),
+            task: "t".into(),
+            ablation: Ablation::Mean,
+            level: Level::Node,
+            prompts: 10,
+            seed: 0,
+            confidence: 0.95,
+            model_score: at(1.0, spread),
+            circuit_score: at(fc, spread),
+            empty_score: at(0.0, spread),
+            faithfulness: Faithfulness {
+                gap,
+                ratio: at(fc, spread),
+                normalized: at(fc, spread),
+            },
+            completeness: Completeness {
+                sets: vec![KSet {
+                    origin: "empty".into(),
+                    heads: vec![],
+                    circuit: at(fc, spread),
+                    model: at(1.0, spread),
+                    incompleteness: gap,
+                }],
+                worst: 0,
+            },
+            minimality: vec![],
+            expectations: vec![ExpectationResult {
+                expectation: "expect faithfulness >= 0.5".into(),
+                value: Some(fc),
+                passed: expectation_met,
+            }],
+            per_prompt: PerPrompt {
+                model: vec![],
+                circuit: vec![],
+                empty: vec![],
+            },
+            forward_passes: 0,
+        }
+    }
+
+    #[test]
+    fn a_regression_is_moving_further_from_the_model() {
+        // 100 % → 130 %: a higher ratio, but 0.3 away from the model instead of 0.
+        assert!(is_regression(
+            &report(1.0, 0.05, true),
+            &report(1.3, 0.05, true)
+        ));
+        // 130 % → 100 %: a lower ratio, but now matching the model.
+        assert!(!is_regression(
+            &report(1.3, 0.05, true),
+            &report(1.0, 0.05, true)
+        ));
+        // 80 % → 120 %: as far from the model on the other side.
+        assert!(!is_regression(
+            &report(0.8, 0.05, true),
+            &report(1.2, 0.05, true)
+        ));
+        // A larger gap the intervals explain is noise.
+        assert!(!is_regression(
+            &report(0.9, 0.1, true),
+            &report(0.85, 0.1, true)
+        ));
+        // Failing an expectation always is.
+        assert!(is_regression(
+            &report(1.0, 0.05, true),
+            &report(1.0, 0.05, false)
+        ));
+    }
 }

@@ -1,0 +1,150 @@
+//! Batching never changes a figure: any set of variants scored together (one batch, shared
+//! prefixes, bases run first) gives what each variant gives when scored alone, at node and
+//! edge level, on prompts of different token lengths and on prompt subsets shorter than the
+//! dataset's longest prompt.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use candle_core::Device;
+use circuitcheck::dsl::{Ablation, Builtin, Circuit, FileSystem, Head, Level, Loader};
+use circuitcheck::eval::reference::ReferenceActivations;
+use circuitcheck::eval::runner::Runner;
+use circuitcheck::eval::variant::{Scope, Variant};
+use circuitcheck::model::{LoadedModel, ModelFiles};
+use circuitcheck::task::{Dataset, Task};
+use proptest::prelude::*;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    loaded: LoadedModel,
+    dataset: Dataset,
+    circuit: Circuit,
+    reference: ReferenceActivations,
+}
+
+const CIRCUIT: &str = "circuit c {
+  model gpt2-small
+  task ioi
+}
+mlp 0 2 at all
+mlp 1 at END
+class a at S2, S1+1 { 0.1 0.2 }
+class b at all { 1.3 }
+class c at END { 2.0 2.2 }
+edge embed -> a, b.v, c.q
+edge a -> b.k, c.v
+edge b -> c
+edge c, embed -> logits
+";
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        common::write_tiny_ioi_model(dir.path(), 7);
+        let path = dir.path().join("c.circuit");
+        std::fs::write(&path, CIRCUIT).unwrap();
+        let circuit = Loader::new(&Builtin, &FileSystem)
+            .load(&path)
+            .circuit
+            .clone()
+            .unwrap();
+        let loaded =
+            LoadedModel::load(ModelFiles::in_dir(dir.path()).unwrap(), &Device::Cpu).unwrap();
+        let dataset = Task::builtin("ioi")
+            .unwrap()
+            .dataset(&loaded.tokenizer, 12, 11)
+            .unwrap();
+        let lengths: BTreeSet<usize> = dataset.prompts.iter().map(|p| p.tokens.len()).collect();
+        assert!(
+            lengths.len() > 2,
+            "prompts of different lengths: {lengths:?}"
+        );
+        let reference =
+            ReferenceActivations::compute(&loaded.model, &dataset, Ablation::Mean, 0).unwrap();
+        Fixture {
+            _dir: dir,
+            loaded,
+            dataset,
+            circuit,
+            reference,
+        }
+    })
+}
+
+fn runner<'a>(f: &'a Fixture, level: Level, prompts: &[usize]) -> Runner<'a> {
+    Runner::new(
+        &f.loaded.model,
+        &f.dataset,
+        &f.reference,
+        &f.circuit,
+        level,
+        prompts.to_vec(),
+    )
+}
+
+fn variant() -> impl Strategy<Value = Variant> {
+    let heads: Vec<Head> = (0..3)
+        .flat_map(|l| (0..4).map(move |h| Head::new(l, h)))
+        .collect();
+    (
+        prop_oneof![Just(Scope::Model), Just(Scope::Circuit), Just(Scope::Empty)],
+        proptest::sample::subsequence(heads, 0..=3),
+    )
+        .prop_map(|(scope, k)| Variant::new(scope, k.into_iter().collect()))
+}
+
+fn assert_same(together: &[f64], alone: &[f64], what: &str) {
+    for (a, b) in together.iter().zip(alone) {
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+            "{what}: {a} together, {b} alone"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn variants_scored_together_equal_variants_scored_alone(
+        variants in proptest::collection::vec(variant(), 1..7),
+        edge in any::<bool>(),
+        subset in proptest::sample::subsequence((0..12).collect::<Vec<usize>>(), 1..=12),
+    ) {
+        let f = fixture();
+        let level = if edge { Level::Edge } else { Level::Node };
+        let together = runner(f, level, &subset).scores(&variants).unwrap();
+        for (variant, scores) in variants.iter().zip(&together) {
+            let alone = runner(f, level, &subset).scores(std::slice::from_ref(variant)).unwrap();
+            assert_same(scores, &alone[0], &format!("{variant} at {level:?} level"));
+        }
+    }
+}
+
+#[test]
+fn a_subset_scores_its_prompts_as_the_whole_dataset_does() {
+    let f = fixture();
+    let variants = [
+        Variant::model(),
+        Variant::circuit(),
+        Variant::circuit().without([Head::new(2, 0)]),
+        Variant::model().without([Head::new(0, 1), Head::new(1, 3)]),
+    ];
+    // The shortest prompts only: the batch is shorter than the dataset's longest prompt.
+    let mut by_length: Vec<usize> = (0..12).collect();
+    by_length.sort_by_key(|p| f.dataset.prompts[*p].tokens.len());
+    let short = &by_length[..4];
+    for level in [Level::Node, Level::Edge] {
+        let all = runner(f, level, &(0..12).collect::<Vec<_>>())
+            .scores(&variants)
+            .unwrap();
+        let some = runner(f, level, short).scores(&variants).unwrap();
+        for (v, (all, some)) in variants.iter().zip(all.iter().zip(&some)) {
+            let picked: Vec<f64> = short.iter().map(|p| all[*p]).collect();
+            assert_same(some, &picked, &format!("{v} at {level:?} level"));
+        }
+    }
+}

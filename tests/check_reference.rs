@@ -1,0 +1,313 @@
+//! The real `circuitcheck check` (its JSON report) against the independent evaluator of
+//! tests/common/evaluator.rs, on a tiny random GPT-2 running the IOI task, whose templates
+//! (the groups) have different token lengths. Every figure of the report is recomputed
+//! from the definitions: F(M), F(C), F(∅) per prompt, F(C\K) and F(M\K) for every K set,
+//! and each head's minimality for the K it reports; at node and edge level, for every
+//! ablation scheme, with searches on a subset of prompts shorter than the longest prompt.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use candle_core::Device;
+use circuitcheck::dsl::{Ablation, Builtin, Circuit, FileSystem, Loader};
+use circuitcheck::eval::reference::ReferenceActivations;
+use circuitcheck::model::{LoadedModel, ModelFiles};
+use circuitcheck::task::{Dataset, Task};
+use common::evaluator::{Evaluator, HeadId, Level, Scheme, Scope};
+use common::reference::Reference;
+use common::{circuitcheck, write_tiny_ioi_model};
+use serde_json::Value;
+
+/// Classes at one named position, at several, and at `all`; MLPs listed at positions;
+/// edges from the embeddings, between classes and heads, on single channels and on all.
+const CIRCUIT: &str = "circuit mixed {
+  model gpt2-small
+  task ioi
+}
+
+mlp 0 at all
+mlp 1 at S2, END
+
+class a at S2 { 0.1 0.3 }
+class b at END, S1+1 { 1.0 }
+class c at all { 1.2 }
+class d at END { 2.1 2.3 }
+
+edge embed -> a, b.k, c.v, d.q
+edge a -> b.q, d.v
+edge b, c -> d.k
+edge d, 1.2 -> logits
+
+minimality 2.1 given { a }
+";
+
+/// The same heads with every MLP kept (the default) and fewer edges.
+const DEFAULT_MLPS: &str = "circuit plain {
+  model gpt2-small
+  task ioi
+}
+
+class early at S1+1, S2 { 0.0 0.2 }
+class late at END { 1.1 2.0 2.2 }
+
+edge embed -> early, late.v
+edge early -> late.k
+edge late -> logits
+";
+
+const PROMPTS: usize = 10;
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    circuit_path: std::path::PathBuf,
+    circuit: Circuit,
+}
+
+fn fixture(text: &str) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_ioi_model(dir.path(), 3);
+    let circuit_path = dir.path().join("c.circuit");
+    std::fs::write(&circuit_path, text).unwrap();
+    let mut loader = Loader::new(&Builtin, &FileSystem);
+    let circuit = loader
+        .load(&circuit_path)
+        .circuit
+        .clone()
+        .expect("the test circuit is valid");
+    Fixture {
+        dir,
+        circuit_path,
+        circuit,
+    }
+}
+
+fn run_check(f: &Fixture, level: &str, ablation: &str, seed: u64) -> Value {
+    let (model, circuit) = (
+        f.dir.path().to_str().unwrap(),
+        f.circuit_path.to_str().unwrap(),
+    );
+    let (n, seed) = (PROMPTS.to_string(), seed.to_string());
+    let run = circuitcheck(&[
+        "check",
+        circuit,
+        "--model",
+        model,
+        "--n",
+        &n,
+        "--seed",
+        &seed,
+        "--level",
+        level,
+        "--ablation",
+        ablation,
+        "--search-prompts",
+        "3",
+        "--random-sets",
+        "2",
+        "--greedy-budget",
+        "1",
+        "--minimality-budget",
+        "1",
+        "--bootstrap",
+        "20",
+        "--no-cache",
+        "--quiet",
+        "--format",
+        "json",
+    ]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
+    serde_json::from_str(&run.stdout).expect("JSON report")
+}
+
+fn dataset(f: &Fixture, seed: u64) -> (LoadedModel, Dataset) {
+    let loaded =
+        LoadedModel::load(ModelFiles::in_dir(f.dir.path()).unwrap(), &Device::Cpu).unwrap();
+    let dataset = Task::builtin("ioi")
+        .unwrap()
+        .dataset(&loaded.tokenizer, PROMPTS, seed)
+        .unwrap();
+    (loaded, dataset)
+}
+
+fn heads(value: &Value) -> BTreeSet<HeadId> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["layer"].as_u64().unwrap() as usize,
+                h["head"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect()
+}
+
+fn number(value: &Value) -> f64 {
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{value} is not a number"))
+}
+
+fn assert_close(actual: f64, expected: f64, what: &str) {
+    assert!(
+        (actual - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+        "{what}: check says {actual}, the reference {expected}"
+    );
+}
+
+/// Recomputes every figure of `report` with the independent evaluator.
+fn verify(f: &Fixture, report: &Value, level: Level, ablation: Ablation, seed: u64) {
+    let (loaded, dataset) = dataset(f, seed);
+    let lengths: BTreeSet<usize> = dataset.prompts.iter().map(|p| p.tokens.len()).collect();
+    assert!(lengths.len() > 1, "groups of different token lengths");
+    let scheme = match ablation {
+        Ablation::Mean => Scheme::Mean,
+        Ablation::GlobalMean => Scheme::GlobalMean,
+        Ablation::Zero => Scheme::Zero,
+        // The assignment of reference prompts is a seeded draw, not a computed figure.
+        Ablation::Resample => Scheme::Resample(
+            ReferenceActivations::compute(&loaded.model, &dataset, Ablation::Resample, seed)
+                .unwrap()
+                .source_of_prompt,
+        ),
+    };
+    let config = loaded.model.config();
+    let reference = Reference::load(
+        &loaded.files.weights,
+        config.n_layer,
+        config.n_head,
+        config.n_embd,
+    );
+    let evaluator = Evaluator::new(&reference, &dataset, &f.circuit, &scheme, level);
+    let none = BTreeSet::new();
+    for (scope, key) in [
+        (Scope::Model, "model"),
+        (Scope::Circuit, "circuit"),
+        (Scope::Empty, "empty"),
+    ] {
+        let expected = evaluator.scores(scope, &none);
+        let actual = report["per_prompt"][key].as_array().unwrap();
+        assert_eq!(actual.len(), expected.len());
+        for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
+            assert_close(number(a), *e, &format!("{key} prompt {i}"));
+        }
+    }
+    for set in report["completeness"]["sets"].as_array().unwrap() {
+        let k = heads(&set["heads"]);
+        let origin = set["origin"].as_str().unwrap();
+        let circuit = evaluator.mean(Scope::Circuit, &k);
+        let model = evaluator.mean(Scope::Model, &k);
+        assert_close(
+            number(&set["circuit"]["value"]),
+            circuit,
+            &format!("F(C\\K), K {origin}"),
+        );
+        assert_close(
+            number(&set["model"]["value"]),
+            model,
+            &format!("F(M\\K), K {origin}"),
+        );
+        assert_close(
+            number(&set["incompleteness"]["value"]),
+            (circuit - model).abs(),
+            &format!("incompleteness, K {origin}"),
+        );
+    }
+    for entry in report["minimality"].as_array().unwrap() {
+        let head = heads(&Value::Array(vec![entry["head"].clone()]));
+        let v = *head.iter().next().unwrap();
+        let k = heads(&entry["k"]);
+        let with_v: BTreeSet<HeadId> = k.union(&head).copied().collect();
+        let score =
+            (evaluator.mean(Scope::Circuit, &with_v) - evaluator.mean(Scope::Circuit, &k)).abs();
+        assert_close(
+            number(&entry["score"]["value"]),
+            score,
+            &format!("minimality of {v:?}"),
+        );
+        // The reported K is the best of those tried, so no smaller than K = ∅.
+        let alone =
+            (evaluator.mean(Scope::Circuit, &head) - evaluator.mean(Scope::Circuit, &none)).abs();
+        assert!(
+            number(&entry["score"]["value"]) >= alone - 1e-4,
+            "minimality of {v:?} below K = ∅"
+        );
+    }
+}
+
+fn check_against_reference(text: &str, level: &str, ablation: &str, seeds: &[u64]) {
+    let f = fixture(text);
+    let (level_kind, ablation_kind) = (
+        if level == "edge" {
+            Level::Edge
+        } else {
+            Level::Node
+        },
+        match ablation {
+            "mean" => Ablation::Mean,
+            "global-mean" => Ablation::GlobalMean,
+            "resample" => Ablation::Resample,
+            _ => Ablation::Zero,
+        },
+    );
+    for seed in seeds {
+        let report = run_check(&f, level, ablation, *seed);
+        verify(&f, &report, level_kind, ablation_kind, *seed);
+    }
+}
+
+#[test]
+fn node_level_mean_ablation_over_seeds() {
+    check_against_reference(CIRCUIT, "node", "mean", &[0, 1, 2]);
+}
+
+#[test]
+fn edge_level_mean_ablation_over_seeds() {
+    check_against_reference(CIRCUIT, "edge", "mean", &[0, 1, 2]);
+}
+
+#[test]
+fn node_level_other_schemes() {
+    for ablation in ["global-mean", "resample", "zero"] {
+        check_against_reference(CIRCUIT, "node", ablation, &[3]);
+    }
+}
+
+#[test]
+fn edge_level_other_schemes() {
+    for ablation in ["global-mean", "resample", "zero"] {
+        check_against_reference(CIRCUIT, "edge", ablation, &[3]);
+    }
+}
+
+#[test]
+fn default_mlps_at_both_levels() {
+    check_against_reference(DEFAULT_MLPS, "node", "mean", &[4]);
+    check_against_reference(DEFAULT_MLPS, "edge", "resample", &[4]);
+}
+
+#[test]
+fn model_knockouts_do_not_depend_on_the_level() {
+    let f = fixture(CIRCUIT);
+    let node = run_check(&f, "node", "mean", 5);
+    let edge = run_check(&f, "edge", "mean", 5);
+    let sets = |r: &Value| -> Vec<(BTreeSet<HeadId>, f64)> {
+        r["completeness"]["sets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (heads(&s["heads"]), number(&s["model"]["value"])))
+            .collect()
+    };
+    let node_sets = sets(&node);
+    let mut compared = 0;
+    for (k, model) in sets(&edge) {
+        if let Some((_, at_node)) = node_sets.iter().find(|(other, _)| *other == k) {
+            assert_close(model, *at_node, &format!("F(M\\K) for K {k:?}"));
+            compared += 1;
+        }
+    }
+    assert!(compared >= 4, "the class and empty K sets are shared");
+}

@@ -8,6 +8,7 @@ use lsp_types::{CompletionItem, CompletionItemKind, CompletionTextEdit, Position
 use crate::dsl::ast::{SettingKey, Span};
 use crate::dsl::circuit::{Ablation, Head, Level, Metric};
 use crate::lsp::environment;
+use crate::lsp::outline::{is_word_char, tokens};
 use crate::lsp::symbols::{class_of_head, classes};
 use crate::lsp::task;
 use crate::lsp::workspace::{Chain, Workspace};
@@ -91,10 +92,6 @@ fn is_number(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_word_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '+' | '-')
-}
-
 /// Where the word being typed starts (`S1+1`, `9.9`, `global-mean`, `name_mover.q`).
 fn word_start(text: &str, cursor: usize) -> usize {
     let mut start = cursor;
@@ -105,49 +102,6 @@ fn word_start(text: &str, cursor: usize) -> usize {
         start = i;
     }
     start
-}
-
-/// The tokens of a text: words, punctuation and `->`; comments and descriptions skipped.
-fn tokens(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        let taken = match c {
-            c if c.is_whitespace() => c.len_utf8(),
-            '#' => rest.find('\n').unwrap_or(rest.len()),
-            '"' => {
-                let mut escaped = false;
-                let end = rest[1..]
-                    .char_indices()
-                    .find(|&(_, c)| {
-                        let done = !escaped && (c == '"' || c == '\n');
-                        escaped = !escaped && c == '\\';
-                        done
-                    })
-                    .map_or(rest.len(), |(i, _)| i + 2);
-                out.push("\"");
-                end
-            }
-            '-' if rest.starts_with("->") => {
-                out.push("->");
-                2
-            }
-            c if is_word_char(c) => {
-                let end = rest
-                    .char_indices()
-                    .find(|&(i, c)| !is_word_char(c) || rest[i..].starts_with("->"))
-                    .map_or(rest.len(), |(i, _)| i);
-                out.push(&rest[..end]);
-                end
-            }
-            c => {
-                out.push(&rest[..c.len_utf8()]);
-                c.len_utf8()
-            }
-        };
-        rest = &rest[taken.max(1).min(rest.len())..];
-    }
-    out
 }
 
 fn want(tokens: &[&str], at_line_start: bool) -> Want {

@@ -8,6 +8,7 @@ mod document;
 mod formatting;
 mod hover;
 mod navigation;
+mod outline;
 mod server;
 mod symbols;
 mod transport;

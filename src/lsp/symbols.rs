@@ -166,7 +166,8 @@ pub fn class_definition<'c>(
 pub fn class_of_head(chain: &Chain, head: Head) -> Option<String> {
     let mut removed_classes = Vec::new();
     for file in &chain.files {
-        let syntax = file.syntax.as_ref()?;
+        // A file that does not parse yet says nothing; its bases still do.
+        let Some(syntax) = &file.syntax else { continue };
         for statement in &syntax.statements {
             match &statement.kind {
                 StatementKind::Class(def)
@@ -192,16 +193,14 @@ pub fn class_of_head(chain: &Chain, head: Head) -> Option<String> {
     None
 }
 
-/// Every class name the chain defines, each once, with its description.
+/// Every class name the chain defines, each once, with its description (also from files
+/// that do not parse yet).
 pub fn classes(chain: &Chain) -> Vec<(String, Option<String>)> {
     let mut out: Vec<(String, Option<String>)> = Vec::new();
     for file in &chain.files {
-        let Some(syntax) = &file.syntax else { continue };
-        for statement in &syntax.statements {
-            if let StatementKind::Class(def) = &statement.kind
-                && !out.iter().any(|(name, _)| *name == def.name.value)
-            {
-                out.push((def.name.value.clone(), def.description.clone()));
+        for (name, description) in &file.outline.classes {
+            if !out.iter().any(|(known, _)| known == name) {
+                out.push((name.clone(), description.clone()));
             }
         }
     }

@@ -1,6 +1,6 @@
 //! JSON-RPC over stdin/stdout with `Content-Length` framing. lsp-server's own stdio
 //! transport stops reading at the first message that is not valid JSON-RPC; this one
-//! answers such a message with a parse error, as JSON-RPC asks, and reads on.
+//! answers such a message with an error, as JSON-RPC asks, and reads on.
 
 use std::io::{self, BufRead, Write};
 use std::thread::{self, JoinHandle};
@@ -64,7 +64,7 @@ pub fn stdio() -> (Connection, Transport) {
                 }
                 Err(error) => {
                     log(format_args!("malformed message: {error}"));
-                    if let Err(error) = write_parse_error(&error.to_string()) {
+                    if let Err(error) = write_error_for(&body, &error.to_string()) {
                         log(format_args!("cannot write to stdout: {error}"));
                         return;
                     }
@@ -111,12 +111,24 @@ fn read_body(input: &mut impl BufRead) -> io::Result<Option<Result<Vec<u8>, Stri
     Ok(Some(Ok(body)))
 }
 
-/// JSON-RPC's answer to a message it cannot read: its id is unknown, so `null`.
-fn write_parse_error(reason: &str) -> io::Result<()> {
+/// JSON-RPC's answer to a message that is no JSON-RPC message: a parse error for text
+/// that is not JSON, an invalid request for JSON that is not a message. Its id is the
+/// message's when it has a usable one, else `null`.
+fn write_error_for(body: &[u8], reason: &str) -> io::Result<()> {
+    let (id, code) = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => {
+            let id = value
+                .get("id")
+                .filter(|id| id.is_number() || id.is_string())
+                .cloned();
+            (id, ErrorCode::InvalidRequest)
+        }
+        Err(_) => (None, ErrorCode::ParseError),
+    };
     let body = serde_json::json!({
         "jsonrpc": "2.0",
-        "id": null,
-        "error": { "code": ErrorCode::ParseError as i32, "message": format!("malformed message: {reason}") },
+        "id": id,
+        "error": { "code": code as i32, "message": format!("malformed message: {reason}") },
     })
     .to_string();
     let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();

@@ -13,6 +13,7 @@ use crate::dsl::loader::normalize;
 use crate::dsl::{Loader, Sources};
 use crate::lsp::document::{Document, Lines};
 use crate::lsp::environment;
+use crate::lsp::outline::Outline;
 
 /// Directory scans for variants stop here, so a workspace rooted at `$HOME` stays usable.
 const MAX_SCANNED_FILES: usize = 10_000;
@@ -156,19 +157,12 @@ pub struct ChainFile {
     pub text: Arc<str>,
     /// `None` when the file cannot be read or does not parse.
     pub syntax: Option<ast::File>,
+    pub outline: Outline,
 }
 
 impl ChainFile {
     pub fn lines(&self) -> Lines<'_> {
         Lines::new(&self.text)
-    }
-
-    fn setting(&self, key: ast::SettingKey) -> Option<&str> {
-        let settings = &self.syntax.as_ref()?.header.settings;
-        settings
-            .iter()
-            .find(|setting| setting.key.value == key)
-            .map(|setting| setting.value.value.as_str())
     }
 }
 
@@ -187,16 +181,17 @@ impl Chain {
             }
             let loaded = loader.load(&path);
             let syntax = loaded.syntax.clone();
-            next = syntax
+            let text = loaded.source.inner().clone();
+            let outline = Outline::of(syntax.as_ref(), &text);
+            next = outline
+                .extends
                 .as_ref()
-                .and_then(|file| file.header.extends.as_ref())
-                .map(|extends| {
-                    normalize(&path.parent().unwrap_or(Path::new("")).join(&extends.value))
-                });
+                .map(|extends| normalize(&path.parent().unwrap_or(Path::new("")).join(extends)));
             files.push(ChainFile {
-                text: loaded.source.inner().clone(),
                 path,
+                text,
                 syntax,
+                outline,
             });
         }
         Chain { files }
@@ -204,7 +199,7 @@ impl Chain {
 
     /// A setting as the file states it or inherits it.
     pub fn setting(&self, key: ast::SettingKey) -> Option<&str> {
-        self.files.iter().find_map(|file| file.setting(key))
+        self.files.iter().find_map(|file| file.outline.setting(key))
     }
 
     pub fn model_shape(&self) -> Option<crate::dsl::ModelShape> {

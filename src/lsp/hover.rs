@@ -44,8 +44,8 @@ fn head_text(chain: &Chain, head: Head) -> String {
         write!(
             text,
             " is outside `{model}` (layers 0–{}, heads 0–{})",
-            shape.layers - 1,
-            shape.heads - 1
+            shape.layers.saturating_sub(1),
+            shape.heads.saturating_sub(1)
         )
         .unwrap();
         return text;

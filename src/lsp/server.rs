@@ -59,9 +59,14 @@ pub fn run(connection: &Connection) -> bool {
             version: Some(env!("CARGO_PKG_VERSION").into()),
         }),
     };
-    let result = serde_json::to_value(result).expect("capabilities serialize");
-    if let Err(error) = connection.initialize_finish(id, result) {
-        log(format_args!("initialization failed: {error}"));
+    // Not `initialize_finish`, which gives up when anything but `initialized` comes next;
+    // the loop takes `initialized` whenever it comes.
+    if connection
+        .sender
+        .send(Response::new_ok(id, result).into())
+        .is_err()
+    {
+        log("the client is gone");
         return false;
     }
     let related_information = params

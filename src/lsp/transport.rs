@@ -2,12 +2,15 @@
 //! transport stops reading at the first message that is not valid JSON-RPC; this one
 //! answers such a message with an error, as JSON-RPC asks, and reads on.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::thread::{self, JoinHandle};
 
 use lsp_server::{Connection, ErrorCode, Message};
 
 use crate::lsp::log;
+
+/// Far beyond any circuit file, and far below what would exhaust memory.
+const MAX_MESSAGE: usize = 64 << 20;
 
 pub struct Transport {
     writer: JoinHandle<()>,
@@ -106,6 +109,11 @@ fn read_body(input: &mut impl BufRead) -> io::Result<Option<Result<Vec<u8>, Stri
             problem.unwrap_or_else(|| "message without Content-Length".into())
         )));
     };
+    if length > MAX_MESSAGE {
+        // Skipped rather than allocated: a wrong length must not take the server down.
+        io::copy(&mut input.take(length as u64), &mut io::sink())?;
+        return Ok(Some(Err(format!("skipped a message of {length} bytes"))));
+    }
     let mut body = vec![0; length];
     input.read_exact(&mut body)?;
     Ok(Some(Ok(body)))

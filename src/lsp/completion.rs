@@ -7,6 +7,7 @@ use lsp_types::{CompletionItem, CompletionItemKind, CompletionTextEdit, Position
 
 use crate::dsl::ast::{SettingKey, Span};
 use crate::dsl::circuit::{Ablation, Head, Level, Metric};
+use crate::lsp::document::Lines;
 use crate::lsp::environment;
 use crate::lsp::outline::{is_word_char, tokens};
 use crate::lsp::symbols::{class_of_head, classes};
@@ -52,7 +53,7 @@ pub fn completion(
 ) -> Option<Vec<CompletionItem>> {
     let document = workspace.document(uri)?;
     let text = document.text.as_str();
-    let lines = crate::lsp::document::Lines::new(text);
+    let lines = Lines::new(text);
     let cursor = lines.offset(position);
     let word_start = word_start(text, cursor);
     let before = tokens(&text[..word_start]);

@@ -4,13 +4,14 @@
 //! The pipeline, one module per layer (see ARCHITECTURE.md):
 //! `dsl` (text → checked `Circuit`) → `graph` (petgraph view) → `model` (GPT-2 with
 //! interventions) → `task` (datasets, named positions) → `eval` (knockouts, metrics) →
-//! `report` (terminal, JSON, Markdown) → `cli`.
+//! `report` (terminal, JSON, Markdown) → `cli`; beside `report`, `lsp` serves editors.
 
 pub mod cli;
 pub mod diff;
 pub mod dsl;
 pub mod eval;
 pub mod graph;
+pub mod lsp;
 pub mod model;
 pub mod report;
 pub mod task;

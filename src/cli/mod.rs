@@ -6,6 +6,7 @@ mod diff;
 mod fmt;
 mod graph;
 mod lint;
+mod lsp;
 mod model;
 mod task;
 mod train;
@@ -40,6 +41,8 @@ enum Command {
     Graph(graph::Args),
     /// Compare two circuits (files or git revisions) structurally, as a changelog
     Diff(diff::Args),
+    /// Serve editors over the Language Server Protocol (stdio)
+    Lsp(lsp::Args),
     /// Inspect the model circuitcheck would use
     #[command(subcommand)]
     Model(model::Command),
@@ -87,6 +90,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
         Command::Model(command) => model::run(&command),
         Command::Task(command) => task::run(&command),
         Command::TrainToy(args) => train::run(&args),

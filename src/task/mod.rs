@@ -117,6 +117,17 @@ impl Task {
         self.position_names.clone()
     }
 
+    /// How the task defines a named position, as its file writes it (`S2 = B#2`); `None`
+    /// for a name the task does not have, and for explicit prompts, which give each
+    /// position per prompt.
+    pub fn position_definition(&self, name: &str) -> Option<String> {
+        let Kind::Generated(generated) = &self.kind else {
+            return None;
+        };
+        let index = generated.position_names.iter().position(|n| n == name)?;
+        Some(format!("{name} = {}", generated.anchors[index]))
+    }
+
     /// `n` prompts and their reference counterparts, the same for the same seed.
     pub fn dataset(
         &self,

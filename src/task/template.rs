@@ -87,6 +87,30 @@ pub fn parse_anchor(text: &str) -> Result<Anchor, String> {
     })
 }
 
+/// The text `parse_anchor` reads: `end`, `B`, `B#2`, `B+1`.
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Anchor::End => f.write_str("end"),
+            Anchor::Occurrence {
+                placeholder,
+                nth,
+                offset,
+            } => {
+                f.write_str(placeholder)?;
+                if *nth > 1 {
+                    write!(f, "#{nth}")?;
+                }
+                match offset.cmp(&0) {
+                    std::cmp::Ordering::Greater => write!(f, "+{offset}"),
+                    std::cmp::Ordering::Less => write!(f, "{offset}"),
+                    std::cmp::Ordering::Equal => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 /// How many times each placeholder occurs in a template.
 pub fn occurrences(segments: &[Segment], placeholder: &str) -> usize {
     segments

@@ -1,0 +1,92 @@
+//! `lint`'s diagnostics for every open document and the files they extend, as LSP
+//! diagnostics: same codes and messages, ranges in UTF-16 positions.
+
+use std::collections::BTreeMap;
+
+use lsp_types::{DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Url};
+
+use crate::dsl::{self, Loader, Severity};
+use crate::lsp::document::Lines;
+use crate::lsp::environment;
+use crate::lsp::workspace::Workspace;
+
+/// Diagnostics per file, for the open documents (an empty list when they are clean) and
+/// for every file they extend that has problems.
+pub fn check(
+    workspace: &Workspace,
+    related_information: bool,
+) -> BTreeMap<Url, Vec<lsp_types::Diagnostic>> {
+    let sources = workspace.sources();
+    let mut loader = Loader::new(environment(), &sources);
+    let mut out = BTreeMap::new();
+    for (uri, document) in workspace.documents() {
+        loader.load(&document.path);
+        out.insert(uri.clone(), Vec::new());
+    }
+    for loaded in loader.files() {
+        let Some(uri) = workspace.uri_of(&loaded.path) else {
+            continue;
+        };
+        let converted: Vec<_> = loaded
+            .diagnostics
+            .iter()
+            .map(|diagnostic| convert(diagnostic, &uri, related_information))
+            .collect();
+        if !converted.is_empty() {
+            out.insert(uri, converted);
+        }
+    }
+    out
+}
+
+/// The message is `lint`'s, with its help line; the labels go to related information
+/// where the client shows it, else into the message.
+fn convert(
+    diagnostic: &dsl::Diagnostic,
+    uri: &Url,
+    related_information: bool,
+) -> lsp_types::Diagnostic {
+    let lines = Lines::new(diagnostic.source.inner());
+    let labels: Vec<(dsl::ast::Span, &str)> =
+        std::iter::once((diagnostic.span, diagnostic.label.as_str()))
+            .chain(
+                diagnostic
+                    .secondary
+                    .iter()
+                    .map(|(span, label)| (*span, label.as_str())),
+            )
+            .filter(|(_, label)| !label.is_empty())
+            .collect();
+    let mut message = diagnostic.message.clone();
+    let mut related = Vec::new();
+    for (span, label) in labels {
+        let range = lines.range(span);
+        if related_information {
+            related.push(DiagnosticRelatedInformation {
+                location: Location::new(uri.clone(), range),
+                message: label.to_string(),
+            });
+        } else {
+            message.push_str(&format!(
+                "\n{}:{}: {label}",
+                range.start.line + 1,
+                range.start.character + 1
+            ));
+        }
+    }
+    if let Some(help) = &diagnostic.help {
+        message.push_str(&format!("\nhelp: {help}"));
+    }
+    lsp_types::Diagnostic {
+        range: lines.range(diagnostic.span),
+        severity: Some(match diagnostic.severity() {
+            Severity::Error => DiagnosticSeverity::ERROR,
+            Severity::Warning => DiagnosticSeverity::WARNING,
+        }),
+        code: Some(NumberOrString::String(diagnostic.code.as_str().to_string())),
+        source: Some("circuitcheck".to_string()),
+        message,
+        related_information: (!related.is_empty()).then_some(related),
+        ..Default::default()
+    }
+}

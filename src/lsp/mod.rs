@@ -1,0 +1,44 @@
+//! The language server (`circuitcheck lsp`): the checker's diagnostics, formatting, hover,
+//! navigation, completion and rename, for editors, over stdio. It sits beside `report`: it
+//! reads circuits through `dsl` (open buffers before the disk) and answers in LSP terms.
+
+mod completion;
+mod diagnostics;
+mod document;
+mod formatting;
+mod hover;
+mod navigation;
+mod outline;
+mod server;
+mod symbols;
+mod transport;
+mod workspace;
+
+use crate::dsl::{Builtin, Environment};
+use crate::task::Task;
+
+/// Serves one client on stdin/stdout until it says `exit`. True when it asked for a
+/// `shutdown` first, as the protocol wants for a clean exit.
+pub fn serve_stdio() -> bool {
+    let (connection, transport) = transport::stdio();
+    let clean = server::run(&connection);
+    drop(connection);
+    transport.finish();
+    clean
+}
+
+/// The models and tasks a circuit can name. The only place the server picks them, so
+/// moving the built-in environment changes one line.
+fn environment() -> &'static dyn Environment {
+    &Builtin
+}
+
+/// A task a circuit names, for what it says about its positions.
+fn task(name: &str) -> Option<Task> {
+    Task::builtin(name)
+}
+
+/// Server-side log: the client shows stderr as the server's output.
+fn log(message: impl std::fmt::Display) {
+    eprintln!("circuitcheck lsp: {message}");
+}

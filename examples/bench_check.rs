@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::Device;
-use circuitcheck::dsl::{Builtin, FileSystem, Loader};
+use circuitcheck::catalog::Catalog;
+use circuitcheck::dsl::{FileSystem, Loader};
 use circuitcheck::eval::cache::Cache;
 use circuitcheck::eval::check::{Options, Progress, check};
 use circuitcheck::eval::reference::load_or_compute;
@@ -73,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let start = Instant::now();
     let loaded = LoadedModel::load(ModelFiles::in_dir(dir.path())?, &Device::Cpu)?;
-    let env = Builtin;
+    let env = Catalog;
     let mut loader = Loader::new(&env, &FileSystem);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/ioi.circuit");
     let circuit = loader

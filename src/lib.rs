@@ -3,9 +3,11 @@
 //!
 //! The pipeline, one module per layer (see ARCHITECTURE.md):
 //! `dsl` (text → checked `Circuit`) → `graph` (petgraph view) → `model` (GPT-2 with
-//! interventions) → `task` (datasets, named positions) → `eval` (knockouts, metrics) →
-//! `report` (terminal, JSON, Markdown) → `cli`; beside `report`, `lsp` serves editors.
+//! interventions) → `task` (datasets, named positions) → `catalog` (the models and tasks a
+//! circuit can name) → `eval` (knockouts, metrics) → `report` (terminal, JSON, Markdown) →
+//! `cli`; beside `report`, `lsp` serves editors.
 
+pub mod catalog;
 pub mod cli;
 pub mod diff;
 pub mod dsl;

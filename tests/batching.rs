@@ -8,7 +8,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use candle_core::Device;
-use circuitcheck::dsl::{Ablation, Builtin, Circuit, FileSystem, Head, Level, Loader};
+use circuitcheck::catalog::Catalog;
+use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Head, Level, Loader};
 use circuitcheck::eval::reference::ReferenceActivations;
 use circuitcheck::eval::runner::Runner;
 use circuitcheck::eval::variant::{Scope, Variant};
@@ -46,7 +47,7 @@ fn fixture() -> &'static Fixture {
         common::write_tiny_ioi_model(dir.path(), 7);
         let path = dir.path().join("c.circuit");
         std::fs::write(&path, CIRCUIT).unwrap();
-        let circuit = Loader::new(&Builtin, &FileSystem)
+        let circuit = Loader::new(&Catalog, &FileSystem)
             .load(&path)
             .circuit
             .clone()

@@ -10,7 +10,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use candle_core::Device;
-use circuitcheck::dsl::{Ablation, Builtin, Circuit, FileSystem, Loader};
+use circuitcheck::catalog::Catalog;
+use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Loader};
 use circuitcheck::eval::reference::ReferenceActivations;
 use circuitcheck::model::{LoadedModel, ModelFiles};
 use circuitcheck::task::{Dataset, Task};
@@ -69,7 +70,7 @@ fn fixture(text: &str) -> Fixture {
     write_tiny_ioi_model(dir.path(), 3);
     let circuit_path = dir.path().join("c.circuit");
     std::fs::write(&circuit_path, text).unwrap();
-    let mut loader = Loader::new(&Builtin, &FileSystem);
+    let mut loader = Loader::new(&Catalog, &FileSystem);
     let circuit = loader
         .load(&circuit_path)
         .circuit

@@ -9,8 +9,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use circuitcheck::catalog::Catalog;
 use circuitcheck::diff::diff;
-use circuitcheck::dsl::{Builtin, Circuit, Loader, Sources};
+use circuitcheck::dsl::{Circuit, Loader, Sources};
 use common::{Run, circuitcheck};
 
 macro_rules! terminal_cases {
@@ -193,7 +194,7 @@ impl Sources for Texts {
 fn circuit(classes: &str) -> Circuit {
     let text = format!("circuit c {{ model gpt2-small task ioi }}\n{classes}\n");
     let texts = Texts(BTreeMap::from([(PathBuf::from("c.circuit"), text)]));
-    let env = Builtin;
+    let env = Catalog;
     let mut loader = Loader::new(&env, &texts);
     let loaded = loader.load(Path::new("c.circuit"));
     let errors: Vec<String> = loaded

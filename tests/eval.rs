@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::Device;
-use circuitcheck::dsl::{Ablation, Circuit, Environment, FileSystem, Level, Loader, ModelShape};
+use circuitcheck::dsl::{
+    Ablation, Circuit, Environment, FileSystem, Level, Loader, ModelShape, TaskProblem, TaskRef,
+};
 use circuitcheck::eval::cache::{Cache, Lookup};
 use circuitcheck::eval::check::{Options, Silent, check};
 use circuitcheck::eval::reference::{ReferenceActivations, load_or_compute};
@@ -27,8 +29,8 @@ impl Environment for TinyEnv {
             heads: 4,
         })
     }
-    fn task_positions(&self, _: &str) -> Option<Vec<String>> {
-        Some(["IO", "S1", "S1+1", "S2", "END"].map(String::from).to_vec())
+    fn task_positions(&self, _: &TaskRef) -> Result<Vec<String>, TaskProblem> {
+        Ok(["IO", "S1", "S1+1", "S2", "END"].map(String::from).to_vec())
     }
     fn known_models(&self) -> Vec<String> {
         vec!["tiny".into()]

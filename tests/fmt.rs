@@ -8,7 +8,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use circuitcheck::dsl::{Builtin, Circuit, Loader, Sources, format, parser};
+use circuitcheck::catalog::Catalog;
+use circuitcheck::dsl::{Circuit, Loader, Sources, format, parser};
 use common::circuitcheck;
 use proptest::prelude::*;
 use rand::seq::SliceRandom;
@@ -37,7 +38,7 @@ fn resolve(text: &str) -> Circuit {
         PathBuf::from("t.circuit"),
         text.to_string(),
     )]));
-    let env = Builtin;
+    let env = Catalog;
     let mut loader = Loader::new(&env, &memory);
     let loaded = loader.load(Path::new("t.circuit"));
     let messages: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();

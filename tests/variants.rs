@@ -2,10 +2,11 @@
 
 use std::path::Path;
 
-use circuitcheck::dsl::{Builtin, Channel, Circuit, Edge, FileSystem, Head, Loader, Metric, Node};
+use circuitcheck::catalog::Catalog;
+use circuitcheck::dsl::{Channel, Circuit, Edge, FileSystem, Head, Loader, Metric, Node};
 
 fn load(path: &str) -> Circuit {
-    let env = Builtin;
+    let env = Catalog;
     let mut loader = Loader::new(&env, &FileSystem);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let loaded = loader.load(&root.join(path));
@@ -41,7 +42,7 @@ fn the_naive_variant_drops_backup_and_negative_movers_and_their_edges() {
     let naive = load("circuits/ioi-naive.circuit");
     assert_eq!(naive.name, "ioi_naive");
     assert_eq!(
-        (naive.model.as_str(), naive.task.as_str()),
+        (naive.model.as_str(), naive.task.name_or_path()),
         ("gpt2-small", "ioi")
     );
     assert_eq!(naive.heads().len(), 26 - 8 - 2);
@@ -84,7 +85,7 @@ fn heads_move_between_classes_with_remove_and_add() {
          remove edge s_inhibition -> negative_name_mover.q\n",
     )
     .unwrap();
-    let env = Builtin;
+    let env = Catalog;
     let mut loader = Loader::new(&env, &FileSystem);
     let loaded = loader.load(&dir.path().join("moved.circuit"));
     let problems: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();

@@ -7,14 +7,15 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::catalog::{self, Catalog};
 use crate::cli::Outcome;
-use crate::dsl::{Ablation, Builtin, Circuit, Diagnostic, FileSystem, Level, Loader};
+use crate::dsl::{Ablation, Circuit, Diagnostic, FileSystem, Level, Loader, Positions, TaskRef};
 use crate::eval::cache::{Cache, Lookup};
 use crate::eval::check::{Options, Progress, Report, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
-use crate::model::{LoadedModel, ModelFiles, locate};
+use crate::model::{Config, LoadedModel};
 use crate::report::{check as render, diagnostics, style::Style};
-use crate::task::{Dataset, Task};
+use crate::task::Dataset;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -36,6 +37,10 @@ pub struct EvalArgs {
     /// Model directory (model.safetensors, config.json, tokenizer files)
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+    /// Evaluate on this task instead of the circuit's: a built-in task or a task file
+    /// (.toml) that names the positions the circuit uses
+    #[arg(long, value_name = "NAME|FILE")]
+    task: Option<String>,
     /// Number of prompts
     #[arg(long, default_value_t = 100)]
     n: usize,
@@ -98,38 +103,9 @@ enum Format {
     Markdown,
 }
 
-/// Where the model a circuit names lives when `--model` is not given: GPT-2 small through
-/// [`locate`]; the project's own models in `models/NAME`, beside the working directory or
-/// beside the circuit file's directory (`circuits/../models/NAME`).
-pub fn model_files(
-    name: &str,
-    explicit: Option<&Path>,
-    circuit_path: &Path,
-) -> miette::Result<ModelFiles> {
-    if let Some(dir) = explicit {
-        return Ok(ModelFiles::in_dir(dir)?);
-    }
-    if name == "gpt2-small" {
-        return Ok(locate(None)?);
-    }
-    let beside_circuit = circuit_path
-        .parent()
-        .and_then(Path::parent)
-        .map(|root| root.join("models").join(name));
-    let candidates: Vec<PathBuf> = std::iter::once(Path::new("models").join(name))
-        .chain(beside_circuit)
-        .collect();
-    let found = candidates
-        .iter()
-        .find(|dir| dir.join("config.json").is_file());
-    let dir = found.unwrap_or(&candidates[0]);
-    ModelFiles::in_dir(dir)
-        .map_err(|e| miette::miette!(help = "pass --model DIR", "model `{name}`: {e}"))
-}
-
 /// Loads and checks a circuit file; prints its diagnostics when it has errors.
 pub fn load_circuit(path: &Path) -> Option<Circuit> {
-    let env = Builtin;
+    let env = Catalog;
     let mut loader = Loader::new(&env, &FileSystem);
     let circuit = loader.load(path).circuit.clone();
     if circuit.is_none() {
@@ -189,12 +165,14 @@ pub struct Evaluator {
     reference: ReferenceActivations,
     options: Options,
     model_name: String,
-    task_name: String,
+    task: TaskRef,
+    /// `--task` replaced the circuits' own task.
+    task_given: bool,
 }
 
 impl Evaluator {
     /// Settings come from the command line, else from `circuit`'s file, else the defaults;
-    /// the model and task are the ones `circuit` names.
+    /// the model is the one `circuit` names, the task too unless `--task` gives another.
     pub fn new(
         circuit: &Circuit,
         circuit_path: &Path,
@@ -226,9 +204,17 @@ impl Evaluator {
             confidence: args.confidence,
             minimality_threshold: args.threshold,
         };
-        let files = model_files(&circuit.model, args.model.as_deref(), circuit_path)?;
+        let task_given = args.task.is_some();
+        let task_ref = match &args.task {
+            Some(argument) => catalog::task_argument(argument)?,
+            None => circuit.task.clone(),
+        };
+        let task = catalog::load_task(&task_ref)?;
+        let files = catalog::model_files(&circuit.model, args.model.as_deref(), circuit_path)
+            .map_err(|e| {
+                miette::miette!(help = "pass --model DIR", "model `{}`: {e}", circuit.model)
+            })?;
         let loaded = LoadedModel::load(files, &Device::Cpu)?;
-        let task = Task::load(&circuit.task)?;
         let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
         let cache = Cache::new(if args.no_cache {
             None
@@ -261,35 +247,27 @@ impl Evaluator {
             reference,
             options,
             model_name: circuit.model.clone(),
-            task_name: circuit.task.clone(),
+            task: task_ref,
+            task_given,
         })
     }
 
     /// The full check of one circuit, which must name this evaluator's model and task.
     pub fn evaluate(&self, circuit: &Circuit, quiet: bool) -> miette::Result<Report> {
-        if circuit.model != self.model_name || circuit.task != self.task_name {
+        if circuit.model != self.model_name || (!self.task_given && circuit.task != self.task) {
             miette::bail!(
-                help = "compare circuits of one model and one task",
+                help = "compare circuits of one model and one task, or give both one with --task",
                 "circuit `{}` is about {} on {}, not {} on {}",
                 circuit.name,
                 circuit.model,
                 circuit.task,
                 self.model_name,
-                self.task_name
+                self.task
             );
         }
-        let config = self.loaded.model.config();
-        if let Some(outside) = circuit
-            .heads()
-            .iter()
-            .find(|h| h.layer as usize >= config.n_layer || h.head as usize >= config.n_head)
-        {
-            miette::bail!(
-                "head {outside} is outside the loaded model ({} layers × {} heads): is --model the `{}` the circuit names?",
-                config.n_layer,
-                config.n_head,
-                circuit.model
-            );
+        fits_model(circuit, self.loaded.model.config())?;
+        if self.task_given {
+            fits_positions(circuit, &self.task, &self.dataset.position_names)?;
         }
         let bar = if quiet {
             ProgressBar::hidden()
@@ -315,4 +293,60 @@ impl Evaluator {
         bar.finish_and_clear();
         Ok(report)
     }
+}
+
+/// Every head of the circuit exists in the loaded model (a model directory may hold another
+/// shape than the model the circuit names).
+fn fits_model(circuit: &Circuit, config: &Config) -> miette::Result<()> {
+    let outside: Vec<String> = circuit
+        .heads()
+        .iter()
+        .filter(|h| h.layer as usize >= config.n_layer || h.head as usize >= config.n_head)
+        .map(|h| h.to_string())
+        .collect();
+    if outside.is_empty() {
+        return Ok(());
+    }
+    Err(miette::miette!(
+        code = "check::head-out-of-range",
+        help = format!(
+            "the model directory holds {} layers × {} heads; is it the `{}` the circuit names?",
+            config.n_layer, config.n_head, circuit.model
+        ),
+        "{} head(s) of circuit `{}` are not in the loaded model: {}",
+        outside.len(),
+        circuit.name,
+        outside.join(", ")
+    ))
+}
+
+/// Every position the circuit names is one `--task` names too.
+fn fits_positions(circuit: &Circuit, task: &TaskRef, known: &[String]) -> miette::Result<()> {
+    let used = circuit
+        .classes
+        .iter()
+        .map(|c| &c.positions)
+        .chain(match &circuit.mlps {
+            crate::dsl::Mlps::All => Vec::new(),
+            crate::dsl::Mlps::Listed(entries) => entries.iter().map(|e| &e.positions).collect(),
+        });
+    let mut missing: Vec<String> = used
+        .flat_map(|positions| match positions {
+            Positions::All => Vec::new(),
+            Positions::Named(names) => names.iter().cloned().collect(),
+        })
+        .filter(|name| !known.contains(name))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(miette::miette!(
+        code = "check::unknown-position",
+        help = format!("task {task} names the positions {}", known.join(", ")),
+        "circuit `{}` acts at position(s) that task {task} does not name: {}",
+        circuit.name,
+        missing.join(", ")
+    ))
 }

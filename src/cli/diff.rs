@@ -3,12 +3,13 @@
 
 use std::path::PathBuf;
 
+use crate::catalog::Catalog;
 use crate::cli::Outcome;
 use crate::cli::check::{EvalArgs, Evaluator};
 use crate::diff::git::{GitRevision, GivenText};
 use crate::diff::side::Side;
 use crate::diff::{self, CircuitDiff};
-use crate::dsl::{Builtin, Circuit, Diagnostic, FileSystem, Loader, Sources};
+use crate::dsl::{Circuit, Diagnostic, FileSystem, Loader, Sources};
 use crate::report::diff::{Labels, render_json, render_markdown, render_terminal};
 use crate::report::style::Style;
 use crate::report::{comparison, diagnostics};
@@ -108,7 +109,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
             return Ok(Outcome::Error);
         }
     };
-    let env = Builtin;
+    let env = Catalog;
     let (old_circuit, new_circuit, found) = load(&env, &old, &new, shared);
     let (Some(old_circuit), Some(new_circuit)) = (old_circuit.as_ref(), new_circuit.as_ref())
     else {
@@ -248,7 +249,7 @@ fn added_or_deleted(git_args: &[String]) -> Option<String> {
 }
 
 fn load(
-    env: &Builtin,
+    env: &Catalog,
     old: &Input,
     new: &Input,
     shared: bool,

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::catalog::Catalog;
 use crate::cli::Outcome;
-use crate::dsl::{Builtin, Diagnostic, FileSystem, Loader};
+use crate::dsl::{Diagnostic, FileSystem, Loader};
 use crate::graph::{HypothesisGraph, dot, json};
 use crate::report::diagnostics;
 
@@ -23,7 +24,7 @@ enum Format {
 }
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
-    let env = Builtin;
+    let env = Catalog;
     let mut loader = Loader::new(&env, &FileSystem);
     let circuit = loader.load(&args.file).circuit.clone();
     let Some(circuit) = circuit else {

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::catalog::Catalog;
 use crate::cli::Outcome;
-use crate::dsl::{Builtin, Code, Diagnostic, FileSystem, Loader};
+use crate::dsl::{Code, Diagnostic, FileSystem, Loader};
 use crate::report::diagnostics;
 
 #[derive(clap::Args)]
@@ -23,7 +24,7 @@ enum Format {
 }
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
-    let env = Builtin;
+    let env = Catalog;
     let mut loader = Loader::new(&env, &FileSystem);
     for file in &args.files {
         loader.load(file);

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use candle_core::Device;
 
+use crate::catalog::{load_task, model_argument, task_argument};
 use crate::cli::Outcome;
 use crate::eval::attention::{AttentionTable, mean_attention};
-use crate::model::{LoadedModel, locate, weights};
-use crate::task::Task;
+use crate::model::{LoadedModel, weights};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -21,8 +21,9 @@ pub enum Command {
 pub struct AttentionArgs {
     /// A built-in task (`ioi`, `induction`) or a task file (.toml)
     task: String,
-    /// Model directory (model.safetensors, config.json, tokenizer files)
-    #[arg(long, value_name = "DIR")]
+    /// Model directory (model.safetensors, config.json, tokenizer files), or a known model
+    /// by name (gpt2-small, gpt2-medium, …: found in the Hugging Face cache)
+    #[arg(long, value_name = "DIR|NAME")]
     model: Option<PathBuf>,
     /// Query position (a position name of the task); with --to, prints one layer × head grid
     #[arg(long, requires = "to")]
@@ -42,8 +43,9 @@ pub struct AttentionArgs {
 
 #[derive(clap::Args)]
 pub struct InfoArgs {
-    /// Model directory (model.safetensors, config.json, tokenizer files)
-    #[arg(long, value_name = "DIR")]
+    /// Model directory (model.safetensors, config.json, tokenizer files), or a known model
+    /// by name (gpt2-small, gpt2-medium, …: found in the Hugging Face cache)
+    #[arg(long, value_name = "DIR|NAME")]
     model: Option<PathBuf>,
 }
 
@@ -55,8 +57,8 @@ pub fn run(command: &Command) -> miette::Result<Outcome> {
 }
 
 fn attention(args: &AttentionArgs) -> miette::Result<Outcome> {
-    let task = Task::load(&args.task)?;
-    let loaded = LoadedModel::load(locate(args.model.as_deref())?, &Device::Cpu)?;
+    let task = load_task(&task_argument(&args.task)?)?;
+    let loaded = LoadedModel::load(model_argument(args.model.as_deref())?, &Device::Cpu)?;
     let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
     let table = mean_attention(&loaded.model, &dataset)?;
     if args.json {
@@ -144,7 +146,7 @@ fn render_heads(table: &AttentionTable) -> String {
 }
 
 fn info(args: &InfoArgs) -> miette::Result<Outcome> {
-    let files = locate(args.model.as_deref())?;
+    let files = model_argument(args.model.as_deref())?;
     let loaded = LoadedModel::load(files, &Device::Cpu)?;
     let config = loaded.model.config();
     let dtype = weights::stored_dtype(&loaded.files.weights).unwrap_or_else(|| "?".into());

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::catalog::model_argument;
 use crate::cli::Outcome;
-use crate::model::{ModelFiles, Tokenizer, locate};
+use crate::model::{ModelFiles, Tokenizer};
 use crate::task::{Dataset, Task, export_toml};
 
 #[derive(clap::Subcommand)]
@@ -54,7 +55,7 @@ fn tokenizer(args: &Args) -> miette::Result<Tokenizer> {
     if let Some(dir) = std::env::var_os(TOKENIZER_ENV) {
         return Ok(Tokenizer::from_dir(std::path::Path::new(&dir))?);
     }
-    Ok(Tokenizer::from_dir(&locate(None)?.dir)?)
+    Ok(Tokenizer::from_dir(&model_argument(None)?.dir)?)
 }
 
 fn dataset(args: &Args) -> miette::Result<(Task, Tokenizer, Dataset)> {

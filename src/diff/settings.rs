@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::dsl::Circuit;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Setting {
     Name,
@@ -40,7 +40,7 @@ pub fn diff(old: &Circuit, new: &Circuit) -> Vec<SettingChange> {
         [
             (Setting::Name, Some(circuit.name.clone())),
             (Setting::Model, Some(circuit.model.clone())),
-            (Setting::Task, Some(circuit.task.clone())),
+            (Setting::Task, Some(circuit.task.to_string())),
             (
                 Setting::Ablation,
                 circuit.ablation.map(|a| a.name().to_string()),
@@ -48,10 +48,26 @@ pub fn diff(old: &Circuit, new: &Circuit) -> Vec<SettingChange> {
             (Setting::Level, circuit.level.map(|l| l.name().to_string())),
         ]
     };
-    values(old)
+    let mut changes: Vec<SettingChange> = values(old)
         .into_iter()
         .zip(values(new))
         .filter(|((_, old), (_, new))| old != new)
         .map(|((setting, old), (_, new))| SettingChange { setting, old, new })
-        .collect()
+        .collect();
+    // The same task file with other content is a changed task too.
+    if old.task != new.task && old.task.to_string() == new.task.to_string() {
+        let at = changes
+            .iter()
+            .position(|c| c.setting > Setting::Task)
+            .unwrap_or(changes.len());
+        changes.insert(
+            at,
+            SettingChange {
+                setting: Setting::Task,
+                old: Some(old.task.to_string()),
+                new: Some(format!("{} (the file changed)", new.task)),
+            },
+        );
+    }
+    changes
 }

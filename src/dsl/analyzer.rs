@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::dsl::ast::{self, *};
 use crate::dsl::circuit::*;
 use crate::dsl::diagnostic::{Code, Diagnostic, Source, list_words};
-use crate::dsl::environment::{Environment, ModelShape};
+use crate::dsl::environment::{Environment, ModelShape, TaskProblem};
 
 /// Where the classes and heads of a resolved circuit were written, so a variant's
 /// diagnostics can say where something it clashes with came from.
@@ -44,7 +44,9 @@ struct Analyzer<'a> {
     base: Option<Base<'a>>,
     diagnostics: Vec<Diagnostic>,
     shape: Option<(String, ModelShape)>,
-    task: Option<(String, Vec<String>)>,
+    /// The task file the header names, as the loader read it (or why it could not).
+    task_file: Option<Result<TaskRef, String>>,
+    task: Option<(TaskRef, Vec<String>)>,
     classes: Vec<WorkingClass>,
     origins: Origins,
     edges: BTreeSet<Edge>,
@@ -53,17 +55,21 @@ struct Analyzer<'a> {
     mlps: Mlps,
 }
 
+/// Checks `file` (whose text is `source`) against `env`, starting from `base` for a variant.
+/// `task_file` is the task file its header names (`task "…"`), read by the loader.
 pub fn analyze(
     file: &ast::File,
     source: &Source,
     base: Option<Base>,
     env: &dyn Environment,
+    task_file: Option<Result<TaskRef, String>>,
 ) -> Analysis {
     let mut analyzer = Analyzer {
         source,
         env,
         diagnostics: Vec::new(),
         shape: None,
+        task_file,
         task: None,
         classes: Vec::new(),
         origins: Origins::default(),
@@ -91,7 +97,7 @@ pub fn analyze(
 /// Settings after inheritance: name, model, task, ablation, level.
 struct Settings {
     model: Option<String>,
-    task: Option<String>,
+    task: Option<TaskRef>,
     ablation: Option<Ablation>,
     level: Option<Level>,
 }
@@ -126,7 +132,7 @@ impl<'a> Analyzer<'a> {
 
     fn settings(&mut self, header: &Header) -> Settings {
         let mut seen: BTreeMap<SettingKey, Span> = BTreeMap::new();
-        let mut values: BTreeMap<SettingKey, &Spanned<String>> = BTreeMap::new();
+        let mut values: BTreeMap<SettingKey, &Setting> = BTreeMap::new();
         for setting in &header.settings {
             let key = setting.key.value;
             if let Some(first) = seen.get(&key) {
@@ -143,18 +149,36 @@ impl<'a> Analyzer<'a> {
                 continue;
             }
             seen.insert(key, setting.key.span);
-            values.insert(key, &setting.value);
+            values.insert(key, setting);
         }
+        for (key, setting) in &values {
+            if setting.quoted && *key != SettingKey::Task {
+                let diagnostic = self
+                    .diag(
+                        Code::UnknownSetting,
+                        setting.value.span,
+                        format!("`{}` is a name, not a quoted path", key.keyword()),
+                        "quoted".into(),
+                    )
+                    .with_help(format!(
+                        "write it without quotes: `{} {}`",
+                        key.keyword(),
+                        setting.value.value
+                    ));
+                self.error(diagnostic);
+            }
+        }
+        let value = |key: SettingKey| values.get(&key).map(|setting| &setting.value);
         let inherited = self.base.as_ref().map(|base| base.circuit);
-        let model = self.model_setting(values.get(&SettingKey::Model).copied(), header);
+        let model = self.model_setting(value(SettingKey::Model), header);
         let task = self.task_setting(values.get(&SettingKey::Task).copied(), header);
-        let ablation = match values.get(&SettingKey::Ablation) {
+        let ablation = match value(SettingKey::Ablation) {
             Some(value) => {
                 self.named_setting(value, "ablation", &Ablation::NAMES, Ablation::from_name)
             }
             None => inherited.and_then(|base| base.ablation),
         };
-        let level = match values.get(&SettingKey::Level) {
+        let level = match value(SettingKey::Level) {
             Some(value) => self.named_setting(value, "level", &Level::NAMES, Level::from_name),
             None => inherited.and_then(|base| base.level),
         };
@@ -216,20 +240,46 @@ impl<'a> Analyzer<'a> {
         Some(value.value.clone())
     }
 
-    fn task_setting(&mut self, value: Option<&Spanned<String>>, header: &Header) -> Option<String> {
-        let Some(value) = value else {
+    fn task_setting(&mut self, setting: Option<&Setting>, header: &Header) -> Option<TaskRef> {
+        let Some(setting) = setting else {
             let inherited = self.base.as_ref().map(|base| base.circuit.task.clone());
-            if inherited.is_none() {
-                self.missing_setting("task", header);
+            match &inherited {
+                None => self.missing_setting("task", header),
+                // The base reported its own task's problems.
+                Some(task) => {
+                    self.task = self
+                        .env
+                        .task_positions(task)
+                        .ok()
+                        .map(|positions| (task.clone(), positions));
+                }
             }
-            self.task = inherited
-                .as_ref()
-                .and_then(|task| Some((task.clone(), self.env.task_positions(task)?)));
             return inherited;
         };
-        match self.env.task_positions(&value.value) {
-            Some(positions) => self.task = Some((value.value.clone(), positions)),
-            None => {
+        let value = &setting.value;
+        let task = if setting.quoted {
+            match self.task_file.clone() {
+                Some(Ok(task)) => task,
+                Some(Err(reason)) => {
+                    let diagnostic = self
+                        .diag(
+                            Code::TaskMissing,
+                            value.span,
+                            format!("cannot read the task file `{}`: {reason}", value.value),
+                            "no such task file".into(),
+                        )
+                        .with_help("the path is relative to the directory of this file");
+                    self.error(diagnostic);
+                    return None;
+                }
+                None => unreachable!("the loader reads the task file of a quoted `task`"),
+            }
+        } else {
+            TaskRef::Builtin(value.value.clone())
+        };
+        match self.env.task_positions(&task) {
+            Ok(positions) => self.task = Some((task.clone(), positions)),
+            Err(TaskProblem::Unknown) => {
                 let known = self.env.known_tasks();
                 let diagnostic = self
                     .diag(
@@ -238,11 +288,31 @@ impl<'a> Analyzer<'a> {
                         format!("unknown task `{}`", value.value),
                         "not a task circuitcheck knows".into(),
                     )
-                    .with_help(format!("known tasks: {}", list_words(&known)));
+                    .with_help(format!(
+                        "built-in tasks: {}; or a task file, as a quoted path: `task \"tasks/mine.toml\"`",
+                        list_words(&known)
+                    ));
+                self.error(diagnostic);
+            }
+            Err(TaskProblem::Invalid(problems)) => {
+                let count = problems.iter().filter(|d| d.is_error()).count();
+                self.diagnostics.extend(problems);
+                let diagnostic = self
+                    .diag(
+                        Code::TaskInvalid,
+                        value.span,
+                        format!(
+                            "the task file `{}` has {count} error{}",
+                            value.value,
+                            if count == 1 { "" } else { "s" }
+                        ),
+                        "this task file has errors".into(),
+                    )
+                    .with_help("fix the errors reported for the task file first");
                 self.error(diagnostic);
             }
         }
-        Some(value.value.clone())
+        Some(task)
     }
 
     fn named_setting<T>(
@@ -314,6 +384,7 @@ impl<'a> Analyzer<'a> {
         let Some((task, known)) = &self.task else {
             return;
         };
+        let task = task.name_or_path();
         if known.contains(&name.value) {
             return;
         }

@@ -83,7 +83,10 @@ impl SettingKey {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Setting {
     pub key: Spanned<SettingKey>,
+    /// The value, unquoted.
     pub value: Spanned<String>,
+    /// Written as a string (`task "tasks/mine.toml"`, a path), not a word.
+    pub quoted: bool,
     pub comments: Comments,
 }
 

@@ -88,6 +88,41 @@ impl Comparison {
     }
 }
 
+/// The task a circuit is about: one circuitcheck ships, by name (`task ioi`), or a task file
+/// (`task "tasks/mine.toml"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskRef {
+    Builtin(String),
+    File {
+        /// Resolved against the directory of the circuit file that names it.
+        path: String,
+        /// The file as it was read with the circuit (from the same git revision when the
+        /// circuit comes from one), so that a resolved circuit carries everything it means.
+        #[serde(skip)]
+        text: String,
+    },
+}
+
+impl TaskRef {
+    /// The task's name, or the task file's path.
+    pub fn name_or_path(&self) -> &str {
+        match self {
+            TaskRef::Builtin(name) => name,
+            TaskRef::File { path, .. } => path,
+        }
+    }
+}
+
+impl fmt::Display for TaskRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskRef::Builtin(name) => f.write_str(name),
+            TaskRef::File { path, .. } => write!(f, "\"{path}\""),
+        }
+    }
+}
+
 /// Token positions where a class (or an MLP) is part of the circuit.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -316,7 +351,7 @@ pub struct MinimalitySet {
 pub struct Circuit {
     pub name: String,
     pub model: String,
-    pub task: String,
+    pub task: TaskRef,
     pub ablation: Option<Ablation>,
     pub level: Option<Level>,
     /// Sorted by their first head, so the list reads bottom-up through the model.

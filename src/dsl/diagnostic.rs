@@ -39,6 +39,12 @@ pub enum Code {
     DuplicateSetting,
     UnknownModel,
     UnknownTask,
+    TaskMissing,
+    TaskInvalid,
+    /// Problems inside a task file a circuit names: its TOML does not parse…
+    TaskFileSyntax,
+    /// …or says something a task cannot mean.
+    TaskFileInvalid,
     UnknownSetting,
     DuplicateClass,
     EmptyClass,
@@ -69,6 +75,10 @@ impl Code {
             Code::DuplicateSetting => "circuit::duplicate-setting",
             Code::UnknownModel => "circuit::unknown-model",
             Code::UnknownTask => "circuit::unknown-task",
+            Code::TaskMissing => "circuit::task-missing",
+            Code::TaskInvalid => "circuit::task-invalid",
+            Code::TaskFileSyntax => "task::syntax",
+            Code::TaskFileInvalid => "task::invalid",
             Code::UnknownSetting => "circuit::unknown-setting-value",
             Code::DuplicateClass => "circuit::duplicate-class",
             Code::EmptyClass => "circuit::empty-class",

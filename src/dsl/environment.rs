@@ -1,5 +1,9 @@
 //! What the checker knows about the world outside the file: the shapes of the models and
-//! the position names of the tasks a circuit can name.
+//! the position names of the tasks a circuit can name. The language defines the questions;
+//! the layer that knows models and tasks (`catalog`) answers them.
+
+use crate::dsl::circuit::TaskRef;
+use crate::dsl::diagnostic::Diagnostic;
 
 /// Layers and heads per layer of a model a circuit can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -8,55 +12,20 @@ pub struct ModelShape {
     pub heads: u32,
 }
 
-pub trait Environment {
-    fn model_shape(&self, model: &str) -> Option<ModelShape>;
-    /// The named positions of a task, in the task's order.
-    fn task_positions(&self, task: &str) -> Option<Vec<String>>;
-    fn known_models(&self) -> Vec<String>;
-    fn known_tasks(&self) -> Vec<String>;
+/// Why a task has no positions to check a circuit against.
+#[derive(Clone, Debug)]
+pub enum TaskProblem {
+    /// No built-in task has this name.
+    Unknown,
+    /// The task file has problems, each pointing into it.
+    Invalid(Vec<Diagnostic>),
 }
 
-/// The models and tasks that ship with circuitcheck.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Builtin;
-
-const MODELS: &[(&str, ModelShape)] = &[
-    (
-        "gpt2-small",
-        ModelShape {
-            layers: 12,
-            heads: 12,
-        },
-    ),
-    (
-        "toy-induction",
-        ModelShape {
-            layers: 2,
-            heads: 4,
-        },
-    ),
-];
-
-impl Environment for Builtin {
-    fn model_shape(&self, model: &str) -> Option<ModelShape> {
-        MODELS
-            .iter()
-            .find(|(name, _)| *name == model)
-            .map(|(_, shape)| *shape)
-    }
-
-    fn task_positions(&self, task: &str) -> Option<Vec<String>> {
-        crate::task::Task::builtin(task).map(|t| t.position_names())
-    }
-
-    fn known_models(&self) -> Vec<String> {
-        MODELS.iter().map(|(name, _)| name.to_string()).collect()
-    }
-
-    fn known_tasks(&self) -> Vec<String> {
-        crate::task::builtin_names()
-            .into_iter()
-            .map(String::from)
-            .collect()
-    }
+pub trait Environment {
+    fn model_shape(&self, model: &str) -> Option<ModelShape>;
+    fn known_models(&self) -> Vec<String>;
+    /// The named positions of a task, in the task's order.
+    fn task_positions(&self, task: &TaskRef) -> Result<Vec<String>, TaskProblem>;
+    /// The built-in tasks, for help lines.
+    fn known_tasks(&self) -> Vec<String>;
 }

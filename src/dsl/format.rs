@@ -177,13 +177,12 @@ fn header(out: &mut String, header: &Header) {
         for comment in &setting.comments.before {
             push_comment(out, "  ", comment);
         }
-        write!(
-            out,
-            "  {} {}",
-            setting.key.value.keyword(),
-            setting.value.value
-        )
-        .unwrap();
+        let value = if setting.quoted {
+            quote(&setting.value.value)
+        } else {
+            setting.value.value.clone()
+        };
+        write!(out, "  {} {value}", setting.key.value.keyword()).unwrap();
         if let Some(trailing) = &setting.comments.trailing {
             push_trailing(out, trailing);
         }

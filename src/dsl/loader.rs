@@ -10,7 +10,7 @@ use miette::NamedSource;
 
 use crate::dsl::analyzer::{self, Base, Origins};
 use crate::dsl::ast::{self, Span};
-use crate::dsl::circuit::Circuit;
+use crate::dsl::circuit::{Circuit, TaskRef};
 use crate::dsl::diagnostic::{Code, Diagnostic, Source};
 use crate::dsl::environment::Environment;
 use crate::dsl::parser;
@@ -190,7 +190,8 @@ impl<'a> Loader<'a> {
                     origins: &loaded.origins,
                 }
             });
-            let analysis = analyzer::analyze(&syntax, &source, base, self.env);
+            let task_file = self.task_file(path, &syntax);
+            let analysis = analyzer::analyze(&syntax, &source, base, self.env, task_file);
             diagnostics.extend(analysis.diagnostics);
             (analysis.circuit, analysis.origins)
         } else {
@@ -204,6 +205,32 @@ impl<'a> Loader<'a> {
             origins,
             diagnostics,
         }
+    }
+
+    /// The task file a header names (`task "…"`, relative to the circuit's directory), read
+    /// through the same sources as the circuit: a circuit from a git revision gets the task
+    /// file of that revision.
+    fn task_file(&self, path: &Path, syntax: &ast::File) -> Option<Result<TaskRef, String>> {
+        let setting = syntax
+            .header
+            .settings
+            .iter()
+            .find(|s| s.key.value == ast::SettingKey::Task && s.quoted)?;
+        let target = normalize(
+            &path
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(&setting.value.value),
+        );
+        Some(
+            self.sources
+                .read(&target)
+                .map(|text| TaskRef::File {
+                    path: target.to_string_lossy().into_owned(),
+                    text,
+                })
+                .map_err(|e| e.to_string()),
+        )
     }
 
     /// A missing base is reported by the variant that names it, not as a file of its own.

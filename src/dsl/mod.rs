@@ -14,5 +14,5 @@ mod trivia;
 
 pub use circuit::*;
 pub use diagnostic::{Code, Diagnostic, Severity};
-pub use environment::{Builtin, Environment, ModelShape};
+pub use environment::{Environment, ModelShape, TaskProblem};
 pub use loader::{FileSystem, Loaded, Loader, Sources};

@@ -99,9 +99,17 @@ fn header_from(pair: Pair<Rule>) -> Header {
                     "ablation" => SettingKey::Ablation,
                     _ => SettingKey::Level,
                 };
+                let value = parts.next().expect("setting value");
+                let quoted = value.as_rule() == Rule::string;
+                let text = if quoted {
+                    unquote(value.as_str())
+                } else {
+                    value.as_str().to_string()
+                };
                 settings.push(Setting {
                     key: Spanned::new(key, span_of(&key_pair)),
-                    value: spanned_str(&parts.next().expect("setting value")),
+                    value: Spanned::new(text, span_of(&value)),
+                    quoted,
                     comments: Comments::default(),
                 });
             }
@@ -289,8 +297,11 @@ fn parse_number(digits: &str) -> u32 {
     digits.parse().unwrap_or(u32::MAX)
 }
 
-fn unquote(quoted: &str) -> String {
-    let body = &quoted[1..quoted.len() - 1];
+/// A string literal's text: quotes dropped, `\"` and `\\` unescaped. Lenient with a missing
+/// closing quote, for text being typed.
+pub fn unquote(quoted: &str) -> String {
+    let body = quoted.strip_prefix('"').unwrap_or(quoted);
+    let body = body.strip_suffix('"').unwrap_or(body);
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars();
     while let Some(c) = chars.next() {

@@ -10,7 +10,7 @@ use candle_core::Tensor;
 use crate::dsl::{Channel, Circuit, Head, Level, Mlps, Node};
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::variant::{Layout, Plan, Scope, Variant};
-use crate::model::error::Result;
+use crate::model::{self, error::Result};
 use crate::model::{
     Batch, Capture, EdgePatch, Gpt2, HeadPatch, Interventions, MlpPatch, Readout, mask_tensor,
 };
@@ -66,10 +66,10 @@ impl EdgeTemplate {
         }
         for (sender, receiver, channel) in circuit.head_edges() {
             let index = match channel {
-                Channel::Q => 0,
-                Channel::K => 1,
-                Channel::V => 2,
-            };
+                Channel::Q => model::Channel::Q,
+                Channel::K => model::Channel::K,
+                Channel::V => model::Channel::V,
+            } as usize;
             let key = (receiver.layer as usize, receiver.head as usize);
             if let Some(lists) = receivers.get_mut(&key) {
                 lists[index][slot(sender)] = true;

@@ -178,7 +178,7 @@ mod tests {
         Circuit {
             name: "t".into(),
             model: "m".into(),
-            task: "t".into(),
+            task: crate::dsl::TaskRef::Builtin("t".into()),
             ablation: None,
             level: None,
             classes: vec![

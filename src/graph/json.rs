@@ -111,7 +111,7 @@ pub fn to_json(circuit: &Circuit, graph: &HypothesisGraph) -> String {
         version: 1,
         circuit: &circuit.name,
         model: &circuit.model,
-        task: &circuit.task,
+        task: circuit.task.name_or_path(),
         nodes,
         edges,
     };

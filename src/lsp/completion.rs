@@ -260,7 +260,7 @@ fn class_items(chain: &Chain) -> Vec<CompletionItem> {
 
 /// The task's positions in the task's order, then `all`.
 fn position_items(chain: &Chain) -> Vec<CompletionItem> {
-    let task = chain.setting(SettingKey::Task).and_then(task);
+    let task = chain.task().as_ref().and_then(task);
     let names = chain.task_positions();
     let mut out: Vec<CompletionItem> = names
         .iter()

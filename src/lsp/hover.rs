@@ -83,11 +83,12 @@ fn class_text(def: &ClassDef) -> String {
 }
 
 fn position_text(chain: &Chain, name: &str) -> String {
-    let Some(task_name) = chain.setting(SettingKey::Task) else {
+    let Some(reference) = chain.task() else {
         return format!("position **{name}**");
     };
+    let task_name = reference.to_string();
     let mut text = format!("position **{name}** of task **{task_name}**");
-    let Some(task) = task(task_name) else {
+    let Some(task) = task(&reference) else {
         return text;
     };
     match task.position_definition(name) {

@@ -14,7 +14,8 @@ mod symbols;
 mod transport;
 mod workspace;
 
-use crate::dsl::{Builtin, Environment};
+use crate::catalog::{Catalog, load_task};
+use crate::dsl::{Environment, TaskRef};
 use crate::task::Task;
 
 /// Serves one client on stdin/stdout until it says `exit`. True when it asked for a
@@ -30,12 +31,12 @@ pub fn serve_stdio() -> bool {
 /// The models and tasks a circuit can name. The only place the server picks them, so
 /// moving the built-in environment changes one line.
 fn environment() -> &'static dyn Environment {
-    &Builtin
+    &Catalog
 }
 
 /// A task a circuit names, for what it says about its positions.
-fn task(name: &str) -> Option<Task> {
-    Task::builtin(name)
+fn task(task: &TaskRef) -> Option<Task> {
+    load_task(task).ok()
 }
 
 /// Server-side log: the client shows stderr as the server's output.

@@ -3,10 +3,12 @@
 //! classes it defines. From the syntax tree when there is one, else from its tokens.
 
 use crate::dsl::ast::{self, SettingKey, StatementKind};
+use crate::dsl::parser::{quote, unquote};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Outline {
     pub extends: Option<String>,
+    /// As written: a quoted value keeps its quotes.
     pub settings: Vec<(SettingKey, String)>,
     /// Class names and descriptions, in the order written.
     pub classes: Vec<(String, Option<String>)>,
@@ -27,7 +29,15 @@ impl Outline {
             settings: header
                 .settings
                 .iter()
-                .map(|s| (s.key.value, s.value.value.clone()))
+                .map(|s| {
+                    // A quoted value (a task file's path) keeps its quotes, as in the text.
+                    let value = if s.quoted {
+                        quote(&s.value.value)
+                    } else {
+                        s.value.value.clone()
+                    };
+                    (s.key.value, value)
+                })
                 .collect(),
             classes: file
                 .statements
@@ -88,22 +98,6 @@ fn is_name(token: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// A string token's text: quotes dropped, `\"` and `\\` unescaped.
-fn unquote(token: &str) -> String {
-    let body = token.strip_prefix('"').unwrap_or(token);
-    let body = body.strip_suffix('"').unwrap_or(body);
-    let mut out = String::new();
-    let mut chars = body.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            out.extend(chars.next());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 pub fn is_word_char(c: char) -> bool {

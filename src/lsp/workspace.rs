@@ -10,7 +10,8 @@ use lsp_types::Url;
 
 use crate::dsl::ast;
 use crate::dsl::loader::normalize;
-use crate::dsl::{Loader, Sources};
+use crate::dsl::parser::unquote;
+use crate::dsl::{Loader, Sources, TaskRef};
 use crate::lsp::document::{Document, Lines};
 use crate::lsp::environment;
 use crate::lsp::outline::Outline;
@@ -206,9 +207,30 @@ impl Chain {
         environment().model_shape(self.setting(ast::SettingKey::Model)?)
     }
 
+    /// The task the chain names: a built-in by name, or a task file (read from disk,
+    /// relative to the file that names it).
+    pub fn task(&self) -> Option<TaskRef> {
+        let key = ast::SettingKey::Task;
+        let file = self
+            .files
+            .iter()
+            .find(|f| f.outline.setting(key).is_some())?;
+        let value = file.outline.setting(key)?;
+        if !value.starts_with('"') {
+            return Some(TaskRef::Builtin(value.to_string()));
+        }
+        let written = unquote(value);
+        let path = normalize(&file.path.parent().unwrap_or(Path::new("")).join(written));
+        let text = std::fs::read_to_string(&path).ok()?;
+        Some(TaskRef::File {
+            path: path.to_string_lossy().into_owned(),
+            text,
+        })
+    }
+
     pub fn task_positions(&self) -> Vec<String> {
-        self.setting(ast::SettingKey::Task)
-            .and_then(|task| environment().task_positions(task))
+        self.task()
+            .and_then(|task| environment().task_positions(&task).ok())
             .unwrap_or_default()
     }
 }

@@ -63,8 +63,14 @@ pub struct MlpPatch {
     pub replacement: Tensor,
 }
 
-/// An input of a receiving head (`q`, `k`, `v`) or the logits.
-pub type Channel = crate::dsl::Channel;
+/// An input of a receiving head: its position in each receiver's connection lists of an
+/// [`EdgePatch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Q = 0,
+    K = 1,
+    V = 2,
+}
 
 /// Edge-level patch (ACDC / auto-circuit style). Each sender s contributes
 /// Δ_s = (its node-level output) − (its replacement) to the residual stream. A receiver's

@@ -6,9 +6,6 @@ use std::path::{Path, PathBuf};
 use crate::model::error::{ModelError, Result};
 
 pub const MODEL_ENV: &str = "CIRCUITCHECK_MODEL";
-const HUB_REPOS: [&str; 2] = ["models--openai-community--gpt2", "models--gpt2"];
-#[cfg(feature = "download")]
-const HUB_REPO_ID: &str = "openai-community/gpt2";
 
 /// The files of one model directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,27 +32,32 @@ impl ModelFiles {
     }
 }
 
-/// Finds GPT-2 small: the explicit directory if given, else the environment, the cache and
-/// the hub. The error lists every place tried.
-pub fn locate(explicit: Option<&Path>) -> Result<ModelFiles> {
-    if let Some(dir) = explicit {
-        return ModelFiles::in_dir(dir);
-    }
+/// Finds a model published on the Hugging Face hub as `repos` (its id first, then older
+/// aliases: `["openai-community/gpt2", "gpt2"]`): in the Hugging Face cache, else by
+/// downloading it. With `env`, `$CIRCUITCHECK_MODEL` comes first. The error lists every
+/// place tried.
+pub fn locate(repos: &[&str], env: bool) -> Result<ModelFiles> {
     let mut tried = Vec::new();
-    if let Some(dir) = std::env::var_os(MODEL_ENV) {
-        return ModelFiles::in_dir(Path::new(&dir));
+    if env {
+        if let Some(dir) = std::env::var_os(MODEL_ENV) {
+            return ModelFiles::in_dir(Path::new(&dir));
+        }
+        tried.push(format!("--model DIR (not given), {MODEL_ENV} (not set)"));
+    } else {
+        tried.push("--model DIR (not given)".to_string());
     }
-    tried.push(format!("--model DIR (not given), {MODEL_ENV} (not set)"));
     for root in hub_cache_roots() {
-        for repo in HUB_REPOS {
-            let snapshots = root.join(repo).join("snapshots");
+        for repo in repos {
+            let snapshots = root
+                .join(format!("models--{}", repo.replace('/', "--")))
+                .join("snapshots");
             tried.push(format!("{}/*/model.safetensors", snapshots.display()));
             if let Some(files) = newest_snapshot(&snapshots) {
                 return Ok(files);
             }
         }
     }
-    match download(&mut tried) {
+    match repos.first().and_then(|repo| download(repo, &mut tried)) {
         Some(files) => Ok(files),
         None => Err(ModelError::NotFound { tried }),
     }
@@ -96,10 +98,8 @@ fn newest_snapshot(snapshots: &Path) -> Option<ModelFiles> {
 }
 
 #[cfg(feature = "download")]
-fn download(tried: &mut Vec<String>) -> Option<ModelFiles> {
-    tried.push(format!(
-        "download of {HUB_REPO_ID} from the Hugging Face hub"
-    ));
+fn download(repo_id: &str, tried: &mut Vec<String>) -> Option<ModelFiles> {
+    tried.push(format!("download of {repo_id} from the Hugging Face hub"));
     if std::env::var_os("HF_HUB_OFFLINE").is_some() {
         tried.push("(skipped: HF_HUB_OFFLINE is set)".to_string());
         return None;
@@ -114,7 +114,7 @@ fn download(tried: &mut Vec<String>) -> Option<ModelFiles> {
             return None;
         }
     };
-    let repo = api.model(HUB_REPO_ID.to_string());
+    let repo = api.model(repo_id.to_string());
     let mut weights = None;
     for file in ["config.json", "tokenizer.json", "model.safetensors"] {
         match repo.get(file) {
@@ -129,7 +129,7 @@ fn download(tried: &mut Vec<String>) -> Option<ModelFiles> {
 }
 
 #[cfg(not(feature = "download"))]
-fn download(tried: &mut Vec<String>) -> Option<ModelFiles> {
+fn download(_repo_id: &str, tried: &mut Vec<String>) -> Option<ModelFiles> {
     tried.push("download from the hub (not built in: the `download` feature is off)".to_string());
     None
 }

@@ -32,6 +32,20 @@ pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(name, _)| *name).collect()
 }
 
+/// Whether a task argument names a file (`.toml`, or an existing file) rather than a
+/// built-in task.
+pub fn is_task_file(argument: &str) -> bool {
+    argument.ends_with(".toml") || Path::new(argument).is_file()
+}
+
+/// The text of a task file.
+pub fn read_task_file(path: &Path) -> Result<String, TaskError> {
+    std::fs::read_to_string(path).map_err(|e| TaskError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// A checked task, ready to make datasets.
 #[derive(Debug, Clone)]
 pub struct Task {
@@ -82,20 +96,21 @@ impl Task {
     }
 
     pub fn from_file(path: &Path) -> Result<Task, TaskError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TaskError::Read {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Task::from_source(&path.display().to_string(), &text)
+        Task::from_source(&path.display().to_string(), &read_task_file(path)?)
     }
 
     /// A built-in task by name, or a task file by path.
     pub fn load(name_or_path: &str) -> Result<Task, TaskError> {
-        if name_or_path.ends_with(".toml") || Path::new(name_or_path).is_file() {
+        if is_task_file(name_or_path) {
             return Task::from_file(Path::new(name_or_path));
         }
-        Task::builtin(name_or_path).ok_or_else(|| TaskError::Unknown {
-            name: name_or_path.to_string(),
+        Task::named(name_or_path)
+    }
+
+    /// A built-in task by name, or the error that lists them.
+    pub fn named(name: &str) -> Result<Task, TaskError> {
+        Task::builtin(name).ok_or_else(|| TaskError::Unknown {
+            name: name.to_string(),
             known: builtin_names().join(", "),
         })
     }

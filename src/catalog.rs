@@ -1,0 +1,192 @@
+//! What circuitcheck knows about the world a circuit talks about: the models it can name
+//! (their shapes, and where their files come from) and the tasks (built in, or task files).
+//! It answers the questions the language asks while checking a file (`dsl::Environment`) and
+//! finds what a checked circuit names. It sits above `model` and `task`, so neither the
+//! language nor the model depends on the other.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::NamedSource;
+
+use crate::dsl::{Code, Diagnostic, Environment, ModelShape, TaskProblem, TaskRef};
+use crate::model::{ModelError, ModelFiles, locate};
+use crate::task::{Task, TaskError};
+
+/// A model a circuit can name.
+#[derive(Clone, Copy, Debug)]
+pub struct KnownModel {
+    pub name: &'static str,
+    pub shape: ModelShape,
+    /// Its Hugging Face repository and older aliases, or none for the project's own models
+    /// (in `models/NAME`).
+    pub hub: &'static [&'static str],
+}
+
+const fn shape(layers: u32, heads: u32) -> ModelShape {
+    ModelShape { layers, heads }
+}
+
+/// Every GPT-2 size runs through the same model code; only the shape differs.
+pub const MODELS: &[KnownModel] = &[
+    KnownModel {
+        name: "gpt2-small",
+        shape: shape(12, 12),
+        hub: &["openai-community/gpt2", "gpt2"],
+    },
+    KnownModel {
+        name: "gpt2-medium",
+        shape: shape(24, 16),
+        hub: &["openai-community/gpt2-medium", "gpt2-medium"],
+    },
+    KnownModel {
+        name: "gpt2-large",
+        shape: shape(36, 20),
+        hub: &["openai-community/gpt2-large", "gpt2-large"],
+    },
+    KnownModel {
+        name: "gpt2-xl",
+        shape: shape(48, 25),
+        hub: &["openai-community/gpt2-xl", "gpt2-xl"],
+    },
+    KnownModel {
+        name: "distilgpt2",
+        shape: shape(6, 12),
+        hub: &["distilbert/distilgpt2", "distilgpt2"],
+    },
+    KnownModel {
+        name: "toy-induction",
+        shape: shape(2, 4),
+        hub: &[],
+    },
+];
+
+pub fn model(name: &str) -> Option<&'static KnownModel> {
+    MODELS.iter().find(|m| m.name == name)
+}
+
+/// The environment circuits are checked against: the known models and built-in tasks, and
+/// task files as the loader read them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Catalog;
+
+impl Environment for Catalog {
+    fn model_shape(&self, name: &str) -> Option<ModelShape> {
+        model(name).map(|m| m.shape)
+    }
+
+    fn known_models(&self) -> Vec<String> {
+        MODELS.iter().map(|m| m.name.to_string()).collect()
+    }
+
+    fn task_positions(&self, task: &TaskRef) -> Result<Vec<String>, TaskProblem> {
+        match load_task(task) {
+            Ok(task) => Ok(task.position_names()),
+            Err(TaskError::Unknown { .. }) => Err(TaskProblem::Unknown),
+            Err(error) => Err(TaskProblem::Invalid(vec![as_diagnostic(task, &error)])),
+        }
+    }
+
+    fn known_tasks(&self) -> Vec<String> {
+        crate::task::builtin_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }
+}
+
+/// The task a circuit names, ready to make datasets.
+pub fn load_task(task: &TaskRef) -> Result<Task, TaskError> {
+    match task {
+        TaskRef::Builtin(name) => Task::named(name),
+        TaskRef::File { path, text } => Task::from_source(path, text),
+    }
+}
+
+/// `--task NAME|FILE`: a built-in task by name, else a task file by path.
+pub fn task_argument(argument: &str) -> Result<TaskRef, TaskError> {
+    if crate::task::is_task_file(argument) {
+        let text = crate::task::read_task_file(Path::new(argument))?;
+        return Ok(TaskRef::File {
+            path: argument.to_string(),
+            text,
+        });
+    }
+    Ok(TaskRef::Builtin(argument.to_string()))
+}
+
+/// A problem of a task file as a diagnostic of the language, pointing into the TOML.
+fn as_diagnostic(task: &TaskRef, error: &TaskError) -> Diagnostic {
+    let (name, text) = match task {
+        TaskRef::File { path, text } => (path.as_str(), text.as_str()),
+        TaskRef::Builtin(name) => (name.as_str(), ""),
+    };
+    let source = NamedSource::new(name, Arc::<str>::from(text));
+    let report: &dyn miette::Diagnostic = error;
+    let code = match report.code().map(|c| c.to_string()).as_deref() {
+        Some("task::syntax") => Code::TaskFileSyntax,
+        _ => Code::TaskFileInvalid,
+    };
+    let label = report.labels().and_then(|mut labels| labels.next());
+    let span = label
+        .as_ref()
+        .map(|l| crate::dsl::ast::Span {
+            start: l.offset(),
+            end: l.offset() + l.len(),
+        })
+        .unwrap_or_default();
+    let text = label.and_then(|l| l.label().map(str::to_string));
+    let mut diagnostic = Diagnostic::new(
+        code,
+        &source,
+        span,
+        error.to_string(),
+        text.unwrap_or_default(),
+    );
+    if let Some(help) = report.help() {
+        diagnostic = diagnostic.with_help(help.to_string());
+    }
+    diagnostic
+}
+
+/// The files of the model a circuit names: `--model DIR` when given; a model published on
+/// the hub through the Hugging Face cache or a download (GPT-2 small also through
+/// `$CIRCUITCHECK_MODEL`); the project's own models in `models/NAME`, beside the working
+/// directory or beside the circuit file's directory (`circuits/../models/NAME`).
+pub fn model_files(
+    name: &str,
+    explicit: Option<&Path>,
+    circuit_path: &Path,
+) -> Result<ModelFiles, ModelError> {
+    if let Some(dir) = explicit {
+        return ModelFiles::in_dir(dir);
+    }
+    let known = model(name);
+    if let Some(known) = known.filter(|m| !m.hub.is_empty()) {
+        return locate(known.hub, known.name == "gpt2-small");
+    }
+    let beside_circuit = circuit_path
+        .parent()
+        .and_then(Path::parent)
+        .map(|root| root.join("models").join(name));
+    let candidates: Vec<PathBuf> = std::iter::once(Path::new("models").join(name))
+        .chain(beside_circuit)
+        .collect();
+    let found = candidates
+        .iter()
+        .find(|dir| dir.join("config.json").is_file());
+    ModelFiles::in_dir(found.unwrap_or(&candidates[0]))
+}
+
+/// `--model DIR|NAME` of the commands that take no circuit: a directory, a known model by
+/// name, or (neither given) GPT-2 small.
+pub fn model_argument(argument: Option<&Path>) -> Result<ModelFiles, ModelError> {
+    match argument {
+        Some(dir) if dir.is_dir() => ModelFiles::in_dir(dir),
+        Some(name) => match name.to_str().and_then(model) {
+            Some(known) if !known.hub.is_empty() => locate(known.hub, false),
+            _ => ModelFiles::in_dir(name),
+        },
+        None => locate(MODELS[0].hub, true),
+    }
+}

@@ -1,0 +1,59 @@
+//! The pipeline's layering, as ARCHITECTURE.md states it: no module imports a later stage.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Earlier stages first; a module may use its own stage and the ones before it.
+const STAGES: &[&str] = &[
+    "dsl", "graph", "diff", "model", "task", "catalog", "eval", "report", "lsp", "cli",
+];
+
+fn stage_of(module: &str) -> Option<usize> {
+    STAGES.iter().position(|s| *s == module)
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_module_reaches_a_later_stage() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut violations = BTreeSet::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let module = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        let Some(own) = stage_of(&module) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for (at, _) in text.match_indices("crate::") {
+            let used: String = text[at + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if let Some(stage) = stage_of(&used)
+                && stage > own
+            {
+                violations.insert(format!("{} uses crate::{used}", relative.display()));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{violations:#?}");
+}

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod dsl;
 pub mod eval;
 pub mod graph;
+pub mod input;
 pub mod model;
 pub mod report;
 pub mod task;

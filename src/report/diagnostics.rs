@@ -14,14 +14,14 @@ pub fn use_color(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn handler(color: bool) -> GraphicalReportHandler {
+fn handler(color: bool, width: usize) -> GraphicalReportHandler {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
         GraphicalTheme::unicode_nocolor()
     };
     GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
+        .with_width(width)
         .with_links(false)
 }
 
@@ -46,7 +46,7 @@ impl Indexes {
 /// Renders diagnostics the way rustc does: code, message, the source with labels, help.
 /// Only the lines around the labels are shown, long ones cut around the labels.
 pub fn render_human(diagnostics: &[&Diagnostic], color: bool) -> String {
-    let handler = handler(color);
+    let handler = handler(color, 100);
     let mut indexes = Indexes::default();
     let mut out = String::new();
     for diagnostic in diagnostics {
@@ -65,10 +65,11 @@ pub fn render_human(diagnostics: &[&Diagnostic], color: bool) -> String {
     out
 }
 
-/// Renders any error of a command (task, model, usage) like the diagnostics of circuits.
+/// Renders any error of a command (task, model, usage) as miette's default report does
+/// (80 columns), its source cut like that of circuit diagnostics.
 pub fn render_error(error: &dyn miette::Diagnostic, color: bool) -> String {
     let mut out = String::new();
-    handler(color)
+    handler(color, 80)
         .render_report(&mut out, &Clipped::new(error))
         .expect("writing to a String cannot fail");
     out

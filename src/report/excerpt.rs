@@ -257,7 +257,7 @@ fn clamp(text: &str, index: &LineIndex, span: &Range<usize>) -> Range<usize> {
 /// beginning when no label is on it).
 fn windows(text: &str, content: &Range<usize>, points: &[usize]) -> Vec<Range<usize>> {
     if content.len() <= LONG_LINE {
-        return vec![content.clone()];
+        return std::iter::once(content.clone()).collect();
     }
     let floor = |mut i: usize| {
         while !text.is_char_boundary(i) {
@@ -266,7 +266,7 @@ fn windows(text: &str, content: &Range<usize>, points: &[usize]) -> Vec<Range<us
         i
     };
     let mut windows: Vec<Range<usize>> = if points.is_empty() {
-        vec![content.start..floor(content.start + LONG_LINE)]
+        std::iter::once(content.start..floor(content.start + LONG_LINE)).collect()
     } else {
         points
             .iter()
@@ -327,7 +327,9 @@ impl SourceCode for Excerpt {
         while self.lines[first].segment != segment {
             first += 1;
         }
-        let mut last = b.saturating_add(context_lines_after).min(self.lines.len() - 1);
+        let mut last = b
+            .saturating_add(context_lines_after)
+            .min(self.lines.len() - 1);
         while self.lines[last].segment != segment {
             last -= 1;
         }
@@ -336,7 +338,9 @@ impl SourceCode for Excerpt {
         } else {
             (self.lines[first].range.start, 0)
         };
-        let data_end = (self.lines[last].range.end + 1).max(end).min(self.text.len());
+        let data_end = (self.lines[last].range.end + 1)
+            .max(end)
+            .min(self.text.len());
         let data = &self.text.as_bytes()[data_start..data_end];
         let span = SourceSpan::from((data_start, data_end - data_start));
         let line = self.lines[first].number;
@@ -464,9 +468,7 @@ impl Diagnostic for Clipped<'_> {
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        if self.excerpt.is_none() {
-            return None;
-        }
+        self.excerpt.as_ref()?;
         Some(Box::new(self.labels.iter().cloned()))
     }
 
@@ -490,7 +492,7 @@ mod tests {
     #[test]
     fn short_lines_are_kept_whole() {
         let text = "a\nbb\nccc\ndddd\neeeee\n";
-        let (e, moved) = excerpt(text, &[5..8]);
+        let (e, moved) = excerpt(text, std::slice::from_ref(&(5..8)));
         assert_eq!(e.text, "bb\nccc\ndddd\n");
         assert_eq!(&e.text[moved[0].clone()], "ccc");
     }
@@ -498,7 +500,7 @@ mod tests {
     #[test]
     fn long_lines_are_cut_around_the_labels() {
         let text = format!("{}HERE{}\n", "x".repeat(100_000), "y".repeat(100_000));
-        let (e, moved) = excerpt(&text, &[100_000..100_004]);
+        let (e, moved) = excerpt(&text, std::slice::from_ref(&(100_000..100_004)));
         assert!(e.text.len() < 200, "{}", e.text);
         assert_eq!(&e.text[moved[0].clone()], "HERE");
         let contents = e

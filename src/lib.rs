@@ -13,6 +13,7 @@ pub mod diff;
 pub mod dsl;
 pub mod eval;
 pub mod graph;
+pub mod input;
 pub mod lsp;
 pub mod model;
 pub mod report;

@@ -454,3 +454,38 @@ fn markdown_report_escapes_pipes_and_names_what_f_empty_knocks_out() {
     assert_eq!(gap.matches(" | ").count(), 2, "three cells: {gap}");
     assert!(row("| F(∅)").contains("all heads knocked out"));
 }
+
+#[test]
+fn options_out_of_range_are_refused_before_any_work() {
+    let cache = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 9] = [
+        (&["--confidence", "2"], "strictly between 0 and 1"),
+        (&["--confidence", "0"], "strictly between 0 and 1"),
+        (&["--confidence", "NaN"], "not a finite number"),
+        (&["--search-prompts", "0"], "at least one prompt"),
+        (&["--n", "0"], "at least one prompt"),
+        (&["--n", "1000000"], "at most 100000"),
+        (&["--bootstrap", "1000000"], "0–100000"),
+        (&["--random-sets", "100000"], "0–1000"),
+        (&["--threshold", "inf"], "not a finite number"),
+    ];
+    for (options, message) in cases {
+        let run = check(TRUE, cache.path(), options);
+        assert_eq!(run.code, 2, "{options:?}: {}", run.transcript());
+        assert!(run.stderr.contains(message), "{options:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    // Each fine alone, together more resampled prompts than the bootstrap holds.
+    let run = check(
+        TRUE,
+        cache.path(),
+        &["--n", "100000", "--bootstrap", "100000"],
+    );
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("--bootstrap 100000 × --n 100000"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ask for fewer"), "{}", run.stderr);
+}

@@ -125,6 +125,43 @@ fn syntax_errors_leave_the_file_alone() {
 }
 
 #[test]
+fn numbers_beyond_f64_are_refused_and_never_written_as_inf() {
+    // `1e400` in digits used to read as infinity and be written back as `inf`, which the
+    // grammar rejects: fmt broke a file lint had accepted.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.circuit");
+    let text = format!(
+        "circuit x {{\n  model gpt2-small\n  task ioi\n}}\n\nclass a at END {{ 9.9 }}\n\nexpect faithfulness >= 1{}\n",
+        "0".repeat(400)
+    );
+    std::fs::write(&path, &text).unwrap();
+    let lint = circuitcheck(&["lint", path.to_str().unwrap()]);
+    assert_eq!(lint.code, 1, "{}", lint.stderr);
+    assert!(
+        lint.stderr.contains("circuit::bad-number"),
+        "{}",
+        lint.stderr
+    );
+    assert!(
+        lint.stderr.contains("(401 digits) is too large"),
+        "{}",
+        lint.stderr
+    );
+    let run = circuitcheck(&["fmt", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("circuit::bad-number"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+    // The largest numbers that fit still round-trip.
+    let fits = text.replace(
+        &format!("1{}", "0".repeat(400)),
+        &format!("1{}", "0".repeat(300)),
+    );
+    let formatted = format_text(&fits);
+    assert!(!formatted.contains("inf"), "{formatted}");
+    assert_eq!(resolve(&formatted), resolve(&fits));
+}
+
+#[test]
 fn edges_regroup_canonically() {
     let a = "circuit x {\n  model gpt2-small\n  task ioi\n}\nclass s at END { 7.3 }\nclass n at END { 9.9 }\nclass b at END { 10.1 }\n\
              edge s -> n.q\nedge s -> n.k, n.v\nedge s -> b.q\nedge n, b -> logits\n";

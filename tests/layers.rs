@@ -4,8 +4,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Earlier stages first; a module may use its own stage and the ones before it.
+/// `input` reads files for every stage.
 const STAGES: &[&str] = &[
-    "dsl", "graph", "diff", "model", "task", "catalog", "eval", "report", "lsp", "cli",
+    "input", "dsl", "graph", "diff", "model", "task", "catalog", "eval", "report", "lsp", "cli",
 ];
 
 fn stage_of(module: &str) -> Option<usize> {

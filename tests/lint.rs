@@ -69,3 +69,85 @@ fn warnings_alone_exit_zero() {
     assert_eq!(run.code, 0);
     assert!(run.stderr.contains("circuit::unreachable"));
 }
+
+/// Lints `text` written to a temporary file named `name`.
+fn lint_text(name: &str, text: &str) -> common::Run {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    circuitcheck(&["lint", path.to_str().unwrap()])
+}
+
+const HEADER: &str = "circuit x {\n  model gpt2-small\n  task ioi\n}\n";
+
+#[test]
+fn a_label_past_column_65536_is_shown_with_the_line_cut_around_it() {
+    // miette pads labels with `{:width$}`, which panics for widths over u16::MAX.
+    let text = format!(
+        "{HEADER}class a at all {{ {}99.1 }}\n",
+        "0.1 ".repeat(20_000)
+    );
+    let run = lint_text("long.circuit", &text);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let column = "class a at all { ".len() + 4 * 20_000 + 1;
+    assert!(
+        run.stderr.contains(&format!("long.circuit:5:{column}]")),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(2000)..]
+    );
+    assert!(run.stderr.contains("layer 99 does not exist"));
+    assert!(run.stderr.contains("…"));
+    assert!(!run.stderr.contains("panicked"));
+}
+
+#[test]
+fn many_problems_on_one_line_print_in_linear_space() {
+    // Each diagnostic used to print the whole 60 kB line: 1 GB of output, 40 s.
+    let heads: Vec<String> = (0..8000).map(|h| format!("99.{h}")).collect();
+    let text = format!("{HEADER}class a at all {{ {} }}\n", heads.join(" "));
+    let run = lint_text("many.circuit", &text);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.ends_with("lint: 1 file, 8000 errors\n"));
+    assert!(run.stderr.len() < 8000 * 600, "{} bytes", run.stderr.len());
+}
+
+#[test]
+fn extending_a_device_is_refused_without_reading_it() {
+    // `extends "/dev/zero"` used to read until memory ran out.
+    let run = lint_text("zero.circuit", "circuit x extends \"/dev/zero\" {\n}\n");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("circuit::extends-missing"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("it is a device, pipe or socket"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("cannot be read"), "{}", run.stderr);
+    let run = circuitcheck(&["lint", "/dev/zero"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("circuit::read-failed"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn files_larger_than_16_mib_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.circuit");
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(17 << 20)
+        .unwrap();
+    let run = circuitcheck(&["lint", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.stderr);
+    let run = circuitcheck(&["fmt", path.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.stderr);
+}

@@ -780,7 +780,7 @@ fn bad_input_gets_an_error_and_the_server_goes_on() {
                 bad_path.display()
             ),
             "relatedInformation": [
-                { "location": location(&broken, (0, 23), (0, 36)), "message": "no such circuit file" }
+                { "location": location(&broken, (0, 23), (0, 36)), "message": "cannot be read" }
             ],
         }])
     );

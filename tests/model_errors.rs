@@ -158,3 +158,110 @@ fn model_info_describes_a_directory() {
     assert!(stdout.contains("layers       3"), "{stdout}");
     assert!(stdout.contains("dtype        f32"), "{stdout}");
 }
+
+/// Rewrites one field of the tiny model's config.json.
+fn with_config(field: &str, value: &str) -> tempfile::TempDir {
+    let dir = tiny();
+    let path = dir.path().join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config[field] = serde_json::from_str(value).unwrap();
+    std::fs::write(&path, config.to_string()).unwrap();
+    dir
+}
+
+#[test]
+fn impossible_configs_are_refused_before_anything_is_allocated() {
+    let cases = [
+        ("n_head", "0", "`n_head` is 0"),
+        ("n_head", "5", "`n_head` (5) does not divide `n_embd` (32)"),
+        ("vocab_size", "0", "`vocab_size` is 0"),
+        ("n_embd", "0", "`n_embd` is 0"),
+        ("n_positions", "0", "`n_positions` is 0"),
+        ("n_inner", "0", "`n_inner` is 0"),
+        // Used to abort: millions of expected tensor names before any check.
+        ("n_layer", "1000000000000", "`n_layer` is 1000000000000"),
+        ("n_layer", "0", "`n_layer` is 0"),
+        ("layer_norm_epsilon", "-1.0", "`layer_norm_epsilon` is -1"),
+        ("vocab_size", "18446744073709551615", "overflows"),
+    ];
+    for (field, value, message) in cases {
+        let dir = with_config(field, value);
+        let error = load(dir.path()).unwrap_err();
+        assert_eq!(code(&error), "model::config", "{field} = {value}: {error}");
+        assert!(error.to_string().contains(message), "{error}");
+    }
+}
+
+#[test]
+fn a_config_with_more_layers_than_the_weights_lists_a_few_missing_tensors() {
+    let dir = with_config("n_layer", "1000");
+    let error = load(dir.path()).unwrap_err();
+    assert_eq!(code(&error), "model::missing-tensor", "{error}");
+    let message = error.to_string();
+    assert!(message.contains("lacks 11964 tensor(s)"), "{message}");
+    assert!(message.ends_with("and 11952 more"), "{message}");
+}
+
+#[test]
+fn config_and_weights_that_are_not_regular_files() {
+    let dir = tiny();
+    let config = dir.path().join("config.json");
+    std::fs::remove_file(&config).unwrap();
+    std::fs::create_dir(&config).unwrap();
+    let error = load(dir.path()).unwrap_err();
+    assert_eq!(code(&error), "model::config", "{error}");
+    assert!(error.to_string().contains("a directory"), "{error}");
+
+    let dir = tiny();
+    let weights = dir.path().join("model.safetensors");
+    std::fs::remove_file(&weights).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &weights).unwrap();
+    let error = load(dir.path()).unwrap_err();
+    assert_eq!(code(&error), "model::unreadable", "{error}");
+    assert!(error.to_string().contains("not a regular file"), "{error}");
+}
+
+#[test]
+fn garbage_tokenizer_files_are_refused() {
+    // The tokenizers crate panics on a merge whose join is not in the vocabulary.
+    let dir = tiny();
+    std::fs::write(dir.path().join("vocab.json"), r#"{"ab": 0, "cd": 1}"#).unwrap();
+    std::fs::write(dir.path().join("merges.txt"), "#version: 0.2\nab cd\n").unwrap();
+    let error = load(dir.path()).unwrap_err();
+    assert_eq!(code(&error), "tokenizer::invalid", "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("`abcd` is not in the vocabulary"),
+        "{error}"
+    );
+
+    std::fs::write(dir.path().join("vocab.json"), "[1, 2, 3]").unwrap();
+    let error = load(dir.path()).unwrap_err();
+    assert_eq!(code(&error), "tokenizer::invalid", "{error}");
+
+    std::fs::write(
+        dir.path().join("tokenizer.json"),
+        r#"{"model": {"type": "BPE", "vocab": {"ab": 0, "cd": 1}, "merges": [["ab", "cd"]]}}"#,
+    )
+    .unwrap();
+    let error = load(dir.path()).unwrap_err();
+    assert_eq!(code(&error), "tokenizer::invalid", "{error}");
+    assert!(error.to_string().contains("merge 1"), "{error}");
+}
+
+#[test]
+fn stored_dtype_of_garbage_is_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    for bytes in [
+        &b""[..],
+        &[0xff; 8][..],
+        &[8, 0, 0, 0, 0, 0, 0, 0, b'{', b'}'][..],
+        &[2, 0, 0, 0, 0, 0, 0, 0, b'[', b']'][..],
+    ] {
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(circuitcheck::model::weights::stored_dtype(&path), None);
+    }
+}

@@ -1006,3 +1006,144 @@ fn greater_than_example() {
     let nouns: BTreeSet<u32> = dataset.prompts.iter().map(|p| p.tokens[1]).collect();
     assert_eq!(nouns.len(), 12, "twelve different nouns");
 }
+
+// ── bad input: errors, never panics or runs without bound ───────────────────────────────
+
+#[test]
+fn a_family_without_templates() {
+    let text = GOOD.replace(
+        r#"templates = ["Then [A] and [B] went, [B] said to"]"#,
+        "templates = []",
+    );
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid", "{err}");
+    assert!(err.to_string().contains("has no templates"), "{err}");
+    assert_eq!(labelled(&err, &text), ["[]"]);
+}
+
+#[test]
+fn words_with_spaces_around_them() {
+    for word in [" Mary", "Mary ", ""] {
+        let text = GOOD.replacen("\"Mary\"", &format!("{word:?}"), 1);
+        assert_ne!(text, GOOD);
+        let err = task_err(&text);
+        assert_eq!(code(&err), "task::invalid", "{err}");
+        assert!(err.to_string().contains("spaces around it"), "{err}");
+    }
+}
+
+#[test]
+fn explicit_prompts_without_text_or_answers() {
+    let base = r#"
+name = "explicit"
+metric = "logit-difference"
+positions = ["END"]
+[[prompts]]
+text = "Then Mary and John went, John said to"
+reference = "Then Alice and Bob went, Zoe said to"
+answer = [" Mary"]
+distractor = [" John"]
+group = "g"
+positions = { END = 8 }
+"#;
+    assert!(Task::from_source("explicit.toml", base).is_ok());
+    let cases = [
+        (
+            "text = \"Then Mary and John went, John said to\"",
+            "text = \"\"",
+            "`text` is empty",
+        ),
+        (
+            "reference = \"Then Alice and Bob went, Zoe said to\"",
+            "reference = \" \"",
+            "`reference` is empty",
+        ),
+        (
+            "answer = [\" Mary\"]",
+            "answer = []",
+            "`answer` lists no token",
+        ),
+        (
+            "distractor = [\" John\"]",
+            "distractor = []",
+            "`distractor` lists no token",
+        ),
+        (
+            "answer = [\" Mary\"]",
+            "answer = [\" Mary\", \" John\"]",
+            "lists 2 tokens",
+        ),
+    ];
+    for (from, to, message) in cases {
+        let text = base.replace(from, to);
+        let err = task_err(&text);
+        assert_eq!(code(&err), "task::invalid", "{err}");
+        assert!(err.to_string().contains(message), "{to}: {err}");
+        assert_eq!(labelled(&err, &text), ["[[prompts]]"]);
+    }
+}
+
+#[test]
+fn explicit_prompts_of_one_group_share_their_layout() {
+    let prompt = |text: &str, end: usize| {
+        format!(
+            "[[prompts]]\ntext = \"{text}\"\nreference = \"{text}\"\nanswer = [\" Mary\"]\n\
+             distractor = [\" John\"]\ngroup = \"g\"\npositions = {{ END = {end} }}\n"
+        )
+    };
+    let text = format!(
+        "name = \"e\"\nmetric = \"logit-difference\"\npositions = [\"END\"]\n{}{}",
+        prompt("Then Mary and John went, John said to", 8),
+        prompt("Then Mary went, John said to", 6)
+    );
+    let err = Task::from_source("e.toml", &text)
+        .unwrap()
+        .dataset(&small_tokenizer(), 2, 0)
+        .unwrap_err();
+    assert_eq!(code(&err), "task::prompt", "{err}");
+    assert!(err.to_string().contains("do not line up"), "{err}");
+}
+
+#[test]
+fn position_offsets_that_overflow_are_refused() {
+    for anchor in ["B+9223372036854775807", "B--5", "B+-1", "B+99999"] {
+        let text = GOOD.replacen("= B#2\"", &format!("= {anchor}\""), 1);
+        assert_ne!(text, GOOD, "{anchor}");
+        let err = task_err(&text);
+        assert_eq!(code(&err), "task::invalid", "{err}");
+        assert!(err.to_string().contains("bad offset"), "{anchor}: {err}");
+    }
+}
+
+#[test]
+fn prompt_counts_are_bounded() {
+    let task = Task::from_source("good.toml", GOOD).unwrap();
+    for n in [0, 100_001, usize::MAX] {
+        let err = task.dataset(&small_tokenizer(), n, 0).unwrap_err();
+        assert_eq!(code(&err), "task::prompt-count", "{err}");
+    }
+    // `task show` of a built-in task with a million prompts used to run for hours.
+    let dir = tempfile::tempdir().unwrap();
+    circuitcheck::testing::write_tiny_tokenizer(dir.path(), &["Mary"]).unwrap();
+    let run = circuitcheck(&[
+        "task",
+        "show",
+        "ioi",
+        "--n",
+        "1000000",
+        "--tokenizer",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("asked for 1000000 prompts; a dataset has 1 to 100000"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("ask for fewer prompts"),
+        "{}",
+        run.stderr
+    );
+}

@@ -42,7 +42,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "NAME|FILE")]
     task: Option<String>,
     /// Number of prompts
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = prompts)]
     n: usize,
     /// Seed of the dataset, the random K sets, resampling and the bootstrap
     #[arg(long, default_value_t = 0)]
@@ -60,7 +60,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Random K sets for completeness
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = random_sets)]
     random_sets: usize,
     /// Heads the greedy completeness search may add to K
     #[arg(long, default_value_t = 3)]
@@ -69,17 +69,83 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 1)]
     minimality_budget: usize,
     /// Prompts the searches run on; the K found are confirmed on all prompts
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = prompts)]
     search_prompts: usize,
-    /// Bootstrap resamples for the confidence intervals
-    #[arg(long, default_value_t = 1000)]
+    /// Bootstrap resamples for the confidence intervals (0: no intervals)
+    #[arg(long, default_value_t = 1000, value_parser = resamples)]
     bootstrap: usize,
     /// Coverage of the confidence intervals
-    #[arg(long, default_value_t = 0.95)]
+    #[arg(long, default_value_t = 0.95, value_parser = coverage)]
     confidence: f64,
     /// Flag heads whose minimality is below this fraction of F(M)
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = finite)]
     threshold: f64,
+}
+
+/// Resample counts the bootstrap holds (one count per prompt and resample) at most.
+const MAX_BOOTSTRAP_DRAWS: usize = 100_000_000;
+
+fn count_in(
+    text: &str,
+    range: std::ops::RangeInclusive<usize>,
+    why: &str,
+) -> Result<usize, String> {
+    let value: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{value} is outside {}–{}: {why}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+/// `--n`, `--search-prompts`: at least one prompt, at most what a task makes at once.
+fn prompts(text: &str) -> Result<usize, String> {
+    count_in(
+        text,
+        1..=crate::task::MAX_PROMPTS,
+        "a dataset has at least one prompt and at most 100000",
+    )
+}
+
+fn random_sets(text: &str) -> Result<usize, String> {
+    count_in(
+        text,
+        0..=1000,
+        "each random set costs passes over every prompt",
+    )
+}
+
+fn resamples(text: &str) -> Result<usize, String> {
+    count_in(
+        text,
+        0..=100_000,
+        "a few thousand resamples already give stable intervals",
+    )
+}
+
+/// `--confidence`: a coverage strictly between 0 and 1.
+fn coverage(text: &str) -> Result<f64, String> {
+    let value = finite(text)?;
+    if value > 0.0 && value < 1.0 {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{value} is not a coverage: give a fraction strictly between 0 and 1, e.g. 0.95"
+        ))
+    }
+}
+
+fn finite(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() => Ok(value),
+        _ => Err(format!("`{text}` is not a finite number")),
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -179,8 +245,13 @@ impl Evaluator {
         args: &EvalArgs,
         quiet: bool,
     ) -> miette::Result<Self> {
-        if args.n == 0 {
-            miette::bail!("--n must be at least 1");
+        if args.n.saturating_mul(args.bootstrap) > MAX_BOOTSTRAP_DRAWS {
+            miette::bail!(
+                help = "ask for fewer --bootstrap resamples or fewer prompts (--n)",
+                "--bootstrap {} × --n {} is more than the {MAX_BOOTSTRAP_DRAWS} resampled prompts the bootstrap can hold",
+                args.bootstrap,
+                args.n
+            );
         }
         let options = Options {
             ablation: match args.ablation {

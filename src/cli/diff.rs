@@ -1,7 +1,7 @@
 //! `circuitcheck diff OLD NEW [--format terminal|markdown|json]`, and the same as git's
 //! external diff driver (`--git-external-diff`, seven arguments from git).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
 use crate::cli::Outcome;
@@ -214,7 +214,7 @@ fn git_inputs(git_args: &[String]) -> Result<(Input, Input, bool), String> {
         unreachable!("clap takes exactly seven values");
     };
     let given = |file: &str, prefix: &str| -> Result<Input, String> {
-        let text = std::fs::read_to_string(file)
+        let text = crate::input::read_text(Path::new(file))
             .map_err(|error| format!("cannot read {file} for {path}: {error}"))?;
         let label = format!("{prefix}/{path}");
         Ok(Input {

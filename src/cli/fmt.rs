@@ -24,7 +24,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let color = diagnostics::use_color(&std::io::stderr());
     for path in &args.files {
         let name = path.to_string_lossy();
-        let text = match std::fs::read_to_string(path) {
+        let text = match crate::input::read_text(path) {
             Ok(text) => text,
             Err(error) => {
                 eprintln!("error: cannot read {name}: {error}");

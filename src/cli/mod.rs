@@ -98,7 +98,11 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(outcome) => outcome.into(),
         Err(report) => {
-            eprintln!("{report:?}");
+            let color = crate::report::diagnostics::use_color(&std::io::stderr());
+            eprint!(
+                "{}",
+                crate::report::diagnostics::render_error(report.as_ref(), color)
+            );
             ExitCode::from(2)
         }
     }

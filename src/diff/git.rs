@@ -21,6 +21,12 @@ impl Sources for GitRevision {
         // `cat-file blob` rather than `show`: plumbing, so no textconv or pager, and a tree
         // is an error instead of a listing.
         let bytes = git(&["cat-file", "blob", &self.name(path)])?;
+        if bytes.len() as u64 > crate::input::TEXT_LIMIT {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "larger than any circuit file can be",
+            ));
+        }
         String::from_utf8(bytes)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
     }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::dsl::ast::{self, *};
 use crate::dsl::circuit::*;
-use crate::dsl::diagnostic::{Code, Diagnostic, Source, list_words};
+use crate::dsl::diagnostic::{Code, Diagnostic, Source, list_some, list_words};
 use crate::dsl::environment::{Environment, ModelShape, TaskProblem};
 
 /// Where the classes and heads of a resolved circuit were written, so a variant's
@@ -623,7 +623,8 @@ impl<'a> Analyzer<'a> {
         let help = match closest(&name.value, known.iter().map(String::as_str)) {
             Some(close) => format!("did you mean `{close}`?"),
             None if known.is_empty() => "no class is defined yet".to_string(),
-            None => format!("the classes are {}", list_words(&known)),
+            // A file with thousands of classes must not print them all per diagnostic.
+            None => format!("the classes are {}", list_some(&known, 12)),
         };
         let diagnostic = self
             .diag(

@@ -31,6 +31,7 @@ impl Severity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
     Syntax,
+    BadNumber,
     ReadFailed,
     ExtendsMissing,
     ExtendsCycle,
@@ -67,6 +68,7 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Syntax => "circuit::syntax",
+            Code::BadNumber => "circuit::bad-number",
             Code::ReadFailed => "circuit::read-failed",
             Code::ExtendsMissing => "circuit::extends-missing",
             Code::ExtendsCycle => "circuit::extends-cycle",
@@ -216,6 +218,15 @@ impl miette::Diagnostic for Diagnostic {
             .map(|(span, label)| LabeledSpan::new_with_span(Some(label.clone()), *span));
         Some(Box::new(std::iter::once(primary).chain(secondary)))
     }
+}
+
+/// Joins at most `shown` names as "a, b, c and 7 more".
+pub fn list_some<T: fmt::Display>(items: &[T], shown: usize) -> String {
+    if items.len() <= shown {
+        return list_words(items);
+    }
+    let first: Vec<String> = items[..shown].iter().map(|i| i.to_string()).collect();
+    format!("{} and {} more", first.join(", "), items.len() - shown)
 }
 
 /// Joins names as "a, b and c" for messages.

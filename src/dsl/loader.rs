@@ -25,11 +25,15 @@ pub trait Sources {
     }
 }
 
+/// The label of a `read-failed` diagnostic for a file that does not exist.
+const NOT_FOUND: &str = "not found";
+
+/// Files on disk, read as `crate::input::read_text` does: regular files of bounded size.
 pub struct FileSystem;
 
 impl Sources for FileSystem {
     fn read(&self, path: &Path) -> io::Result<String> {
-        std::fs::read_to_string(path)
+        crate::input::read_text(path)
     }
 }
 
@@ -91,12 +95,18 @@ impl<'a> Loader<'a> {
             Ok(text) => text,
             Err(error) => {
                 let source = NamedSource::new(&name, Arc::<str>::from(""));
+                // Not shown (there is no text to point at), but tells `extends` what to say.
+                let label = if error.kind() == io::ErrorKind::NotFound {
+                    NOT_FOUND
+                } else {
+                    ""
+                };
                 let diagnostic = Diagnostic::new(
                     Code::ReadFailed,
                     &source,
                     Span::default(),
                     format!("cannot read {name}: {error}"),
-                    "",
+                    label,
                 )
                 .with_help("check the path; circuit files are plain UTF-8 text");
                 return Loaded {
@@ -153,6 +163,11 @@ impl<'a> Loader<'a> {
                     && base.diagnostics.iter().any(|d| d.code == Code::ReadFailed)
                 {
                     let reason = base.diagnostics[0].message.clone();
+                    let label = if base.diagnostics[0].label == NOT_FOUND {
+                        "no such circuit file"
+                    } else {
+                        "cannot be read"
+                    };
                     self.forget(&target);
                     diagnostics.push(
                         Diagnostic::new(
@@ -160,7 +175,7 @@ impl<'a> Loader<'a> {
                             &source,
                             extends.span,
                             format!("cannot extend `{}`: {reason}", extends.value),
-                            "no such circuit file",
+                            label,
                         )
                         .with_help("the path is relative to the directory of this file"),
                     );

@@ -28,7 +28,7 @@ pub fn parse(source: &Source) -> Result<File, Box<Diagnostic>> {
         match pair.as_rule() {
             Rule::header => header = Some(header_from(pair)),
             Rule::EOI => {}
-            _ => statements.push(statement_from(pair, text)),
+            _ => statements.push(statement_from(pair, source)?),
         }
     }
     let mut file = File {
@@ -125,8 +125,8 @@ fn header_from(pair: Pair<Rule>) -> Header {
     }
 }
 
-fn statement_from(pair: Pair<Rule>, text: &str) -> Statement {
-    let span = statement_span(&pair, text);
+fn statement_from(pair: Pair<Rule>, source: &Source) -> Result<Statement, Box<Diagnostic>> {
+    let span = statement_span(&pair, source.inner());
     let rule = pair.as_rule();
     let mut inner = pair.into_inner();
     let kind = match rule {
@@ -137,10 +137,7 @@ fn statement_from(pair: Pair<Rule>, text: &str) -> Statement {
             let metric = metric_from(inner.next().expect("metric"));
             let comparison = comparison_from(&inner.next().expect("comparison"));
             let number = inner.next().expect("number");
-            let value = number
-                .as_str()
-                .parse()
-                .expect("the grammar admits only numbers");
+            let value = number_from(&number, source)?;
             StatementKind::Expect(ExpectDef {
                 metric,
                 comparison,
@@ -169,11 +166,33 @@ fn statement_from(pair: Pair<Rule>, text: &str) -> Statement {
         }
         rule => unreachable!("unexpected statement {rule:?}"),
     };
-    Statement {
+    Ok(Statement {
         kind,
         comments: Comments::default(),
         span,
+    })
+}
+
+/// A bound's value. Digits beyond f64's range would read as infinity, which `fmt` would
+/// write as `inf`, which the grammar does not admit: refused here, like a syntax error.
+fn number_from(pair: &Pair<Rule>, source: &Source) -> Result<f64, Box<Diagnostic>> {
+    let text = pair.as_str();
+    let value: f64 = text.parse().expect("the grammar admits only numbers");
+    if value.is_finite() {
+        return Ok(value);
     }
+    let shown: String = text.chars().take(24).collect();
+    let ellipsis = if shown.len() < text.len() { "…" } else { "" };
+    Err(Box::new(
+        Diagnostic::new(
+            Code::BadNumber,
+            source,
+            span_of(pair),
+            format!("the number `{shown}{ellipsis}` ({} digits) is too large", text.len()),
+            "beyond a 64-bit float",
+        )
+        .with_help("bounds are compared as 64-bit floats, which reach about 1.8 × 10^308: write fewer digits"),
+    ))
 }
 
 fn class_from(mut inner: pest::iterators::Pairs<Rule>) -> ClassDef {

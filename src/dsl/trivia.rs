@@ -60,8 +60,16 @@ pub fn attach_comments(text: &str, file: &mut File) {
     if comments.is_empty() {
         return;
     }
-    let same_line = |a: usize, b: usize| !text[a.min(b)..a.max(b)].contains('\n');
-    // Items in source order: header settings, then statements.
+    // Line breaks in order, so "same line" is a binary search rather than a scan of the
+    // text between two offsets (which made many comments quadratic, or worse).
+    let breaks: Vec<usize> = text.match_indices('\n').map(|(i, _)| i).collect();
+    let same_line = |a: usize, b: usize| {
+        let next = breaks.partition_point(|&n| n < a.min(b));
+        breaks.get(next).is_none_or(|&n| n >= a.max(b))
+    };
+    // Items in source order, one after another: header settings, then statements. Their
+    // starts and ends both increase, so the item around or before an offset is a binary
+    // search away.
     let mut spans: Vec<Span> = file
         .header
         .settings
@@ -77,19 +85,20 @@ pub fn attach_comments(text: &str, file: &mut File) {
 
     for comment in comments {
         let at = comment.offset;
+        // The last item ending before the comment: the only one that can share its line.
+        let ended = spans.partition_point(|span| span.end <= at);
+        // The first item starting after the comment.
+        let next = spans.partition_point(|span| span.start <= at);
         let slot = if at < file.header.span.start {
             Slot::FileLeading
-        } else if let Some(i) = spans
-            .iter()
-            .rposition(|span| span.end <= at && same_line(span.end, at))
+        } else if let Some(i) = ended
+            .checked_sub(1)
+            .filter(|&i| same_line(spans[i].end, at))
         {
             Slot::Item(i, true)
-        } else if let Some(i) = spans
-            .iter()
-            .position(|span| span.start <= at && at < span.end)
-        {
+        } else if let Some(i) = next.checked_sub(1).filter(|&i| at < spans[i].end) {
             Slot::Item(i, false)
-        } else if let Some(i) = spans.iter().position(|span| span.start > at) {
+        } else if let Some(i) = (next < spans.len()).then_some(next) {
             if i >= settings && at < header_end {
                 Slot::HeaderInner
             } else {

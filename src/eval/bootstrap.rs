@@ -77,8 +77,15 @@ impl Bootstrap {
             return None;
         }
         values.sort_by(f64::total_cmp);
-        let tail = (1.0 - self.level) / 2.0;
-        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        // A level outside (0, 1) has no meaning; clamped, it can never index past the values
+        // (1: the whole range, 0 or less: the median; NaN: the whole range).
+        let tail = if self.level.is_nan() {
+            0.0
+        } else {
+            ((1.0 - self.level) / 2.0).clamp(0.0, 0.5)
+        };
+        let last = values.len() - 1;
+        let at = |q: f64| values[((last as f64 * q).round() as usize).min(last)];
         Some(Interval {
             low: at(tail),
             high: at(1.0 - tail),
@@ -121,6 +128,28 @@ mod tests {
             .interval(|m| m(&y) / m(&x))
             .unwrap();
         assert!((ratio.low - 2.0).abs() < 1e-12 && (ratio.high - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn any_level_gives_an_interval_inside_the_values() {
+        let x: Vec<f64> = (0..10).map(f64::from).collect();
+        for level in [
+            2.0,
+            1.0,
+            0.0,
+            -3.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            let interval = Bootstrap::new(10, 50, 1, level)
+                .interval(|m| m(&x))
+                .unwrap();
+            assert!(
+                (0.0..=9.0).contains(&interval.low) && interval.low <= interval.high,
+                "{level}: {interval:?}"
+            );
+        }
     }
 
     #[test]

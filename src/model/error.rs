@@ -42,7 +42,7 @@ pub enum ModelError {
     )]
     Unreadable { path: PathBuf, reason: String },
 
-    #[error("{} lacks {} tensor(s): {}", path.display(), names.len(), names.join(", "))]
+    #[error("{} lacks {} tensor(s): {}", path.display(), names.len(), first_names(names))]
     #[diagnostic(
         code("model::missing-tensor"),
         help(
@@ -127,6 +127,22 @@ impl ModelError {
 }
 
 pub type Result<T> = std::result::Result<T, ModelError>;
+
+/// The first few names of a long list (a config with many more layers than the weights
+/// would list thousands).
+fn first_names(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
+}
 
 #[cfg(test)]
 mod tests {

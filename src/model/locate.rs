@@ -20,10 +20,26 @@ impl ModelFiles {
     /// The files in `dir`; errors when there are no weights.
     pub fn in_dir(dir: &Path) -> Result<Self> {
         let weights = dir.join("model.safetensors");
-        if !weights.is_file() {
+        if !weights.exists() {
             return Err(ModelError::MissingFile { path: weights });
         }
-        let config = Some(dir.join("config.json")).filter(|p| p.is_file());
+        // Devices and pipes never end; the weights may be as large as they come.
+        crate::input::check_regular(&weights, u64::MAX).map_err(|e| ModelError::Unreadable {
+            path: weights.clone(),
+            reason: e.to_string(),
+        })?;
+        let config_path = dir.join("config.json");
+        let config = if config_path.exists() {
+            crate::input::check_regular(&config_path, crate::input::TEXT_LIMIT).map_err(|e| {
+                ModelError::Config {
+                    path: config_path.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            Some(config_path)
+        } else {
+            None
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             weights,

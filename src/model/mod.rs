@@ -7,6 +7,7 @@
 //! requested `Readout` (logits of a few tokens at one position per row, or full logits) and
 //! whatever `Capture` asked for (head results, MLP outputs, residual streams).
 
+mod bpe_file;
 pub mod config;
 pub mod error;
 pub mod gpt2;

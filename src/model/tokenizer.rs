@@ -2,6 +2,7 @@
 //! `tokenizer.json` or the original `vocab.json` + `merges.txt` pair.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use miette::Diagnostic;
 use thiserror::Error;
@@ -9,6 +10,8 @@ use tokenizers::AddedToken;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::BPE;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+
+use crate::model::bpe_file;
 
 pub const END_OF_TEXT: &str = "<|endoftext|>";
 
@@ -66,11 +69,24 @@ impl Tokenizer {
     }
 
     pub fn from_tokenizer_json(path: &Path) -> Result<Self, TokenizerError> {
-        let inner =
-            tokenizers::Tokenizer::from_file(path).map_err(|e| TokenizerError::Invalid {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            })?;
+        let invalid = |reason: String| TokenizerError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = crate::input::read_text(path).map_err(|e| invalid(e.to_string()))?;
+        Self::from_tokenizer_json_text(&text, path)
+    }
+
+    /// A `tokenizer.json` already read; `path` names it in errors.
+    pub fn from_tokenizer_json_text(text: &str, path: &Path) -> Result<Self, TokenizerError> {
+        let invalid = |reason: String| TokenizerError::Invalid {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        bpe_file::check_tokenizer_json(&json).map_err(invalid)?;
+        let inner = tokenizers::Tokenizer::from_str(text).map_err(|e| invalid(e.to_string()))?;
         Ok(Self {
             inner,
             source: path.to_path_buf(),
@@ -79,17 +95,28 @@ impl Tokenizer {
 
     /// Builds GPT-2's byte-level BPE from the original vocabulary and merge files.
     pub fn from_vocab_and_merges(vocab: &Path, merges: &Path) -> Result<Self, TokenizerError> {
+        let read = |path: &Path| {
+            crate::input::read_text(path).map_err(|e| TokenizerError::Invalid {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })
+        };
+        Self::from_vocab_and_merges_text(&read(vocab)?, &read(merges)?, vocab)
+    }
+
+    /// `vocab.json` and `merges.txt` already read; `path` names the vocabulary in errors.
+    pub fn from_vocab_and_merges_text(
+        vocab: &str,
+        merges: &str,
+        path: &Path,
+    ) -> Result<Self, TokenizerError> {
         let invalid = |reason: String| TokenizerError::Invalid {
-            path: vocab.to_path_buf(),
+            path: path.to_path_buf(),
             reason,
         };
-        let vocab_str = vocab
-            .to_str()
-            .ok_or_else(|| invalid("path is not UTF-8".into()))?;
-        let merges_str = merges
-            .to_str()
-            .ok_or_else(|| invalid("path is not UTF-8".into()))?;
-        let bpe = BPE::from_file(vocab_str, merges_str)
+        let (vocab, merges) = bpe_file::parse(vocab, merges).map_err(invalid)?;
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab, merges)
             .build()
             .map_err(|e| invalid(e.to_string()))?;
         let mut inner = tokenizers::Tokenizer::new(bpe);
@@ -103,7 +130,7 @@ impl Tokenizer {
         }
         Ok(Self {
             inner,
-            source: vocab.to_path_buf(),
+            source: path.to_path_buf(),
         })
     }
 

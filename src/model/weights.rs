@@ -14,8 +14,11 @@ use crate::model::error::{ModelError, Result};
 const PREFIX: &str = "transformer.";
 
 /// Reads `model.safetensors`, validates it against `config` and returns a `VarBuilder` over
-/// f32 tensors named without the optional `transformer.` prefix.
+/// f32 tensors named without the optional `transformer.` prefix. Every tensor's name, shape
+/// and dtype is checked before any is converted.
 pub fn load(path: &Path, config: &Config, device: &Device) -> Result<VarBuilder<'static>> {
+    // Configs read from config.json are checked as they are read; this catches built ones.
+    config.validate(&path.with_file_name("config.json"))?;
     let bytes = std::fs::read(path).map_err(|_| ModelError::MissingFile {
         path: path.to_path_buf(),
     })?;
@@ -47,7 +50,7 @@ pub fn load(path: &Path, config: &Config, device: &Device) -> Result<VarBuilder<
             names: missing,
         });
     }
-    let mut tensors = HashMap::new();
+    let mut views = Vec::with_capacity(expected.len());
     for (name, shape) in expected {
         let view = file
             .tensor(&names[&name])
@@ -71,6 +74,10 @@ pub fn load(path: &Path, config: &Config, device: &Device) -> Result<VarBuilder<
                 });
             }
         };
+        views.push((name, shape, dtype, view));
+    }
+    let mut tensors = HashMap::new();
+    for (name, shape, dtype, view) in views {
         let tensor =
             Tensor::from_raw_buffer(view.data(), dtype, &shape, device)?.to_dtype(DType::F32)?;
         tensors.insert(name, tensor);
@@ -83,14 +90,16 @@ pub fn load(path: &Path, config: &Config, device: &Device) -> Result<VarBuilder<
 pub fn stored_dtype(path: &Path) -> Option<String> {
     use std::io::Read;
     let mut file = std::fs::File::open(path).ok()?;
+    let size = file.metadata().ok()?.len();
     let mut length = [0u8; 8];
     file.read_exact(&mut length).ok()?;
-    let mut header = vec![
-        0u8;
-        usize::try_from(u64::from_le_bytes(length))
-            .ok()?
-            .min(1 << 26)
-    ];
+    // A header longer than the file (or than any real header) is garbage: read no more
+    // than is there.
+    let length = u64::from_le_bytes(length);
+    if length > size.saturating_sub(8) || length > 1 << 26 {
+        return None;
+    }
+    let mut header = vec![0u8; usize::try_from(length).ok()?];
     file.read_exact(&mut header).ok()?;
     let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
     let entry = header

@@ -1,34 +1,77 @@
 //! Diagnostics for people (miette's graphical report) and for machines (JSON).
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme};
 use serde::Serialize;
 
 use crate::dsl::{Diagnostic, Severity};
+use crate::report::excerpt::{Clipped, LineIndex};
 
 /// Whether to colour terminal output: only on a terminal, and never with `NO_COLOR` set.
 pub fn use_color(stream: &impl IsTerminal) -> bool {
     stream.is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-/// Renders diagnostics the way rustc does: code, message, the source with labels, help.
-pub fn render_human(diagnostics: &[&Diagnostic], color: bool) -> String {
+fn handler(color: bool, width: usize) -> GraphicalReportHandler {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
         GraphicalTheme::unicode_nocolor()
     };
-    let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
-        .with_links(false);
+    GraphicalReportHandler::new_themed(theme)
+        .with_width(width)
+        .with_links(false)
+}
+
+/// Line indexes of the files diagnostics point into, built once per file so each
+/// diagnostic costs the same however large its file.
+#[derive(Default)]
+struct Indexes(Vec<(Arc<str>, LineIndex)>);
+
+impl Indexes {
+    fn get(&mut self, text: &Arc<str>) -> &LineIndex {
+        let at = match self.0.iter().position(|(t, _)| Arc::ptr_eq(t, text)) {
+            Some(at) => at,
+            None => {
+                self.0.push((text.clone(), LineIndex::new(text)));
+                self.0.len() - 1
+            }
+        };
+        &self.0[at].1
+    }
+}
+
+/// Renders diagnostics the way rustc does: code, message, the source with labels, help.
+/// Only the lines around the labels are shown, long ones cut around the labels.
+pub fn render_human(diagnostics: &[&Diagnostic], color: bool) -> String {
+    let handler = handler(color, 100);
+    let mut indexes = Indexes::default();
     let mut out = String::new();
     for diagnostic in diagnostics {
+        let text = diagnostic.source.inner();
+        let clipped = Clipped::with_text(
+            *diagnostic,
+            Some(diagnostic.file_name().to_string()),
+            text,
+            indexes.get(text),
+        );
         handler
-            .render_report(&mut out, *diagnostic)
+            .render_report(&mut out, &clipped)
             .expect("writing to a String cannot fail");
         out.push('\n');
     }
+    out
+}
+
+/// Renders any error of a command (task, model, usage) as miette's default report does
+/// (80 columns), its source cut like that of circuit diagnostics.
+pub fn render_error(error: &dyn miette::Diagnostic, color: bool) -> String {
+    let mut out = String::new();
+    handler(color, 80)
+        .render_report(&mut out, &Clipped::new(error))
+        .expect("writing to a String cannot fail");
     out
 }
 
@@ -79,10 +122,11 @@ pub struct JsonLint<'a> {
 }
 
 pub fn render_json(files: Vec<&str>, diagnostics: &[&Diagnostic]) -> String {
+    let mut indexes = Indexes::default();
     let items: Vec<JsonDiagnostic> = diagnostics
         .iter()
         .map(|d| {
-            let (line, column) = d.line_column();
+            let (line, column) = indexes.get(d.source.inner()).line_column(d.span.start);
             JsonDiagnostic {
                 file: d.file_name(),
                 severity: d.severity().name(),

@@ -4,4 +4,5 @@ pub mod check;
 pub mod comparison;
 pub mod diagnostics;
 pub mod diff;
+pub mod excerpt;
 pub mod style;

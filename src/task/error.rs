@@ -45,6 +45,13 @@ pub enum TaskError {
     )]
     TooManyPrompts { asked: usize, available: u128 },
 
+    #[error("asked for {asked} prompts; a dataset has 1 to {limit}")]
+    #[diagnostic(
+        code("task::prompt-count"),
+        help("ask for fewer prompts (--n): a few hundred already give tight intervals")
+    )]
+    PromptCount { asked: usize, limit: usize },
+
     #[error("prompt {index}: {message}")]
     #[diagnostic(code("task::prompt"))]
     Prompt { index: usize, message: String },

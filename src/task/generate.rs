@@ -2,7 +2,7 @@
 //! finding named positions in the token sequence, and building each prompt's reference
 //! counterpart with the same token layout.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use rand::SeedableRng;
 use rand::seq::IndexedRandom;
@@ -265,7 +265,8 @@ fn make_prompt(
         let exact = match covering.as_slice() {
             [i] => {
                 let (s, e) = encoded[*i].1;
-                e == *end && text[s..*start].trim().is_empty()
+                // Offsets come from the tokenizer: never trust them to slice with.
+                e == *end && text.get(s..*start).is_some_and(|gap| gap.trim().is_empty())
             }
             _ => false,
         };
@@ -285,7 +286,7 @@ fn make_prompt(
                 placeholder,
                 nth,
                 offset,
-            } => token_of[&(placeholder.clone(), *nth)] as i64 + offset,
+            } => (token_of[&(placeholder.clone(), *nth)] as i64).saturating_add(*offset),
         };
         if at < 0 || at >= tokens.len() as i64 {
             return Err(TaskError::Prompt {
@@ -329,16 +330,15 @@ pub fn explicit(
         });
     }
     let mut groups: Vec<String> = Vec::new();
-    let mut out = Vec::new();
+    // Group name → (its index, its first prompt's index), found in constant time.
+    let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut out: Vec<Prompt> = Vec::new();
     let mut reference = Vec::new();
     for (index, spec) in prompts.iter().take(n).enumerate() {
-        let group = match groups.iter().position(|g| *g == spec.group) {
-            Some(g) => g,
-            None => {
-                groups.push(spec.group.clone());
-                groups.len() - 1
-            }
-        };
+        let (group, first) = *seen.entry(&spec.group).or_insert_with(|| {
+            groups.push(spec.group.clone());
+            (groups.len() - 1, index)
+        });
         let ids = |words: &[String]| -> Result<Vec<u32>, TaskError> {
             words
                 .iter()
@@ -378,6 +378,21 @@ pub fn explicit(
             return Err(TaskError::Prompt {
                 index,
                 message: "the reference prompt has a different number of tokens".into(),
+            });
+        }
+        // Mean ablation averages a group position by position: its prompts must line up.
+        if let Some(first) = out.get(first)
+            && (first.tokens.len() != prompt.tokens.len() || first.positions != prompt.positions)
+        {
+            return Err(TaskError::Prompt {
+                index,
+                message: format!(
+                    "its {} tokens and positions do not line up with the earlier prompt {:?} of group `{}` ({} tokens); prompts of a group share their token layout",
+                    prompt.tokens.len(),
+                    first.text,
+                    spec.group,
+                    first.tokens.len()
+                ),
             });
         }
         out.push(prompt);

@@ -28,6 +28,10 @@ const BUILTIN: &[(&str, &str)] = &[
     ("induction", include_str!("../../tasks/induction.toml")),
 ];
 
+/// The most prompts one dataset holds: far more than any check needs, few enough to make
+/// in seconds.
+pub const MAX_PROMPTS: usize = 100_000;
+
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(name, _)| *name).collect()
 }
@@ -40,7 +44,7 @@ pub fn is_task_file(argument: &str) -> bool {
 
 /// The text of a task file.
 pub fn read_task_file(path: &Path) -> Result<String, TaskError> {
-    std::fs::read_to_string(path).map_err(|e| TaskError::Read {
+    crate::input::read_text(path).map_err(|e| TaskError::Read {
         path: path.display().to_string(),
         reason: e.to_string(),
     })
@@ -150,6 +154,12 @@ impl Task {
         n: usize,
         seed: u64,
     ) -> Result<Dataset, TaskError> {
+        if n == 0 || n > MAX_PROMPTS {
+            return Err(TaskError::PromptCount {
+                asked: n,
+                limit: MAX_PROMPTS,
+            });
+        }
         let (groups, prompts, reference) = match &self.kind {
             Kind::Generated(generated) => generate::generated(generated, tokenizer, n, seed)?,
             Kind::Explicit(prompts) => {
@@ -213,6 +223,9 @@ impl Task {
                 .map(|p| p.get_ref().trim().to_string())
                 .collect();
             for prompt in &file.prompts {
+                if let Some((message, help)) = explicit_problem(prompt.get_ref(), metric) {
+                    return Err(invalid(prompt.span(), message, "prompt", Some(help)));
+                }
                 let missing: Vec<&String> = names
                     .iter()
                     .filter(|n| !prompt.get_ref().positions.contains_key(*n))
@@ -269,6 +282,23 @@ impl Task {
                     None,
                 ));
             }
+            // Templates give the spaces between words; a word's own spaces would shift its
+            // token away from the named position.
+            if let Some(word) = entries
+                .get_ref()
+                .iter()
+                .find(|w| w.is_empty() || w.trim() != w.as_str())
+            {
+                return Err(invalid(
+                    entries.span(),
+                    format!(
+                        "list `{}` has the word {word:?}, which is empty or has spaces around it",
+                        list.get_ref()
+                    ),
+                    "in this list",
+                    Some("write bare words: the templates put the spaces between them".into()),
+                ));
+            }
             words.insert(placeholder.clone(), entries.get_ref().clone());
             list_of.insert(placeholder.clone(), list.get_ref().clone());
         }
@@ -284,8 +314,16 @@ impl Task {
         let mut templates = Vec::new();
         let mut families = Vec::new();
         for family in &file.families {
+            if family.templates.get_ref().is_empty() {
+                return Err(invalid(
+                    family.templates.span(),
+                    format!("family `{}` has no templates", family.name),
+                    "no templates",
+                    Some("give the family at least one template, or remove it".into()),
+                ));
+            }
             let mut members = Vec::new();
-            for (k, text) in family.templates.iter().enumerate() {
+            for (k, text) in family.templates.get_ref().iter().enumerate() {
                 let segments = template::parse(text.get_ref())
                     .map_err(|reason| invalid(text.span(), reason, "in this template", None))?;
                 for segment in &segments {
@@ -447,6 +485,41 @@ impl Task {
             })),
         })
     }
+}
+
+/// What makes an explicit prompt unusable, with what to do about it.
+fn explicit_problem(prompt: &ExplicitPrompt, metric: MetricKind) -> Option<(String, String)> {
+    for (field, text) in [("text", &prompt.text), ("reference", &prompt.reference)] {
+        if text.trim().is_empty() {
+            return Some((
+                format!("this prompt's `{field}` is empty"),
+                "the model reads the next token after the prompt: give it some text".into(),
+            ));
+        }
+    }
+    for (field, tokens) in [
+        ("answer", &prompt.answer),
+        ("distractor", &prompt.distractor),
+    ] {
+        match (metric, tokens.len()) {
+            (_, 0) => {
+                return Some((
+                    format!("this prompt's `{field}` lists no token"),
+                    "the metric compares the answer's tokens with the distractor's: list at least one".into(),
+                ));
+            }
+            (MetricKind::LogitDifference, n) if n > 1 => {
+                return Some((
+                    format!(
+                        "this prompt's `{field}` lists {n} tokens, but `logit-difference` compares one answer token with one distractor token"
+                    ),
+                    "list one token each, or use `metric = \"probability-difference\"`".into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The dataset in the explicit form a task file can list (what `task export` writes).

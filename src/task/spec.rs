@@ -36,7 +36,7 @@ pub struct TaskFile {
 #[serde(deny_unknown_fields)]
 pub struct Family {
     pub name: String,
-    pub templates: Vec<Spanned<String>>,
+    pub templates: Spanned<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

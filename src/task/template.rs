@@ -53,9 +53,14 @@ pub fn parse_anchor(text: &str) -> Result<Anchor, String> {
     }
     let (base, offset) = match text.find(['+', '-']) {
         Some(i) => {
-            let offset: i64 = text[i + 1..]
-                .parse()
-                .map_err(|_| format!("bad offset in `{text}`"))?;
+            // Digits only (no second sign), and few enough to add to a token index.
+            let digits = &text[i + 1..];
+            let offset: i64 = digits
+                .parse::<u16>()
+                .ok()
+                .filter(|_| digits.bytes().all(|b| b.is_ascii_digit()))
+                .ok_or_else(|| format!("bad offset in `{text}`"))?
+                .into();
             (
                 &text[..i],
                 if &text[i..i + 1] == "-" {

@@ -431,3 +431,63 @@ fn as_a_git_diff_driver() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_task_file_is_read_from_the_revision_and_its_changes_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let circuits = dir.path().join("circuits");
+    let tasks = dir.path().join("tasks");
+    std::fs::create_dir(&circuits).unwrap();
+    std::fs::create_dir(&tasks).unwrap();
+    let task = std::fs::read_to_string("tests/lint/tasks/mini.toml").unwrap();
+    std::fs::write(tasks.join("mini.toml"), &task).unwrap();
+    let circuit = "circuit c {\n  model gpt2-small\n  task \"../tasks/mini.toml\"\n}\n\nclass movers at END { 9.9 }\n";
+    std::fs::write(circuits.join("c.circuit"), circuit).unwrap();
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "first"]);
+
+    // The same file with another name list: the task changed, though the circuit did not.
+    std::fs::write(
+        tasks.join("mini.toml"),
+        task.replace("\"Bob\"]", "\"Bob\", \"Alice2\"]"),
+    )
+    .unwrap();
+    let run = circuitcheck_in(
+        dir.path(),
+        &["diff", "HEAD:circuits/c.circuit", "circuits/c.circuit"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("~ task: \"tasks/mini.toml\" → \"tasks/mini.toml\" (the file changed)"),
+        "{}",
+        run.stdout
+    );
+
+    // A task file broken in the working tree does not hide the revision's valid one.
+    std::fs::write(tasks.join("mini.toml"), "name = ").unwrap();
+    let run = circuitcheck_in(
+        dir.path(),
+        &["diff", "HEAD:circuits/c.circuit", "HEAD:circuits/c.circuit"],
+    );
+    assert_eq!(run.code, 0, "{}", run.transcript());
+
+    // Another task altogether.
+    std::fs::write(tasks.join("mini.toml"), &task).unwrap();
+    std::fs::write(
+        circuits.join("c.circuit"),
+        circuit.replace("\"../tasks/mini.toml\"", "ioi"),
+    )
+    .unwrap();
+    let run = circuitcheck_in(
+        dir.path(),
+        &["diff", "HEAD:circuits/c.circuit", "circuits/c.circuit"],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("~ task: \"tasks/mini.toml\" → ioi"),
+        "{}",
+        run.stdout
+    );
+}

@@ -36,6 +36,12 @@ lint_cases! {
     endpoints => "endpoints.circuit",
     mlp => "mlp.circuit",
     many_problems_in_one_run => "many.circuit",
+    task_file => "task-file.circuit",
+    task_file_inherited => "variants/task-file-variant.circuit",
+    task_file_positions => "task-file-positions.circuit",
+    task_file_broken => "task-file-broken.circuit",
+    task_file_missing => "task-file-missing.circuit",
+    larger_models => "larger-models.circuit",
 }
 
 #[test]

@@ -281,6 +281,9 @@ impl Evaluator {
             None => circuit.task.clone(),
         };
         let task = catalog::load_task(&task_ref)?;
+        if task_given {
+            fits_positions(circuit, &task_ref, &task.position_names())?;
+        }
         let files = catalog::model_files(&circuit.model, args.model.as_deref(), circuit_path)
             .map_err(|e| {
                 miette::miette!(help = "pass --model DIR", "model `{}`: {e}", circuit.model)

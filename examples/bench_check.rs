@@ -2,7 +2,7 @@
 //! and the real GPT-2 tokenizer: the real shapes and the real IOI task, end to end, timed by
 //! phase. The tokenizer comes from `$CIRCUITCHECK_TOKENIZER_DIR`, else ../shared/gpt2-tokenizer.
 //!
-//!     cargo run --release --no-default-features --example bench_check [-- N]
+//!     cargo run --release --no-default-features --example bench_check [-- N [default|paper]]
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -27,7 +27,7 @@ impl Phases {
     fn finish(&mut self) {
         if let Some((name, start, variants)) = self.started.take() {
             println!(
-                "  {name:<14} {variants:>4} variants  {:>8.2} s",
+                "  {name:<20} {variants:>4} variants  {:>8.2} s",
                 start.elapsed().as_secs_f64()
             );
         }
@@ -62,18 +62,45 @@ fn write_random_gpt2_small(dir: &Path) -> Result<(), Box<dyn std::error::Error>>
     Ok(())
 }
 
+/// The two configurations the README quotes: the default check, and the paper's procedure
+/// alone (F(M), F(C), completeness over the class K's, minimality with the class K's).
+fn configurations() -> Vec<(&'static str, Options)> {
+    let paper = Options {
+        random_sets: 0,
+        greedy_budget: 0,
+        minimality_budget: 0,
+        ..Options::default()
+    };
+    vec![
+        ("default check", Options::default()),
+        ("paper procedure", paper),
+    ]
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::args()
-        .nth(1)
-        .map(|a| a.parse())
-        .transpose()?
-        .unwrap_or(100);
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
+    let only: Option<String> = args.next();
     let dir = tempfile::tempdir()?;
     write_random_gpt2_small(dir.path())?;
     let threads = candle_core::utils::get_num_threads();
+    println!(
+        "circuits/ioi.circuit, GPT-2-small shapes (random weights), {n} IOI prompts, {threads} threads"
+    );
+    for (name, options) in configurations() {
+        if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
+            continue;
+        }
+        println!("{name}:");
+        run(dir.path(), n, &options)?;
+    }
+    Ok(())
+}
 
+/// One whole check as the command runs it (load, dataset, reference, check), timed by phase.
+fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();
-    let loaded = LoadedModel::load(ModelFiles::in_dir(dir.path())?, &Device::Cpu)?;
+    let loaded = LoadedModel::load(ModelFiles::in_dir(dir)?, &Device::Cpu)?;
     let env = Catalog;
     let mut loader = Loader::new(&env, &FileSystem);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/ioi.circuit");
@@ -84,15 +111,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("circuits/ioi.circuit has errors")?;
     let dataset = Task::load("ioi")?.dataset(&loaded.tokenizer, n, 0)?;
     println!(
-        "full check of circuits/ioi.circuit, GPT-2-small shapes (random weights), {n} IOI prompts, {threads} threads"
-    );
-    println!(
-        "  {:<14}                {:>8.2} s",
+        "  {:<20}                {:>8.2} s",
         "load + dataset",
         start.elapsed().as_secs_f64()
     );
-
-    let options = Options::default();
     let phase = Instant::now();
     let (reference, _) = load_or_compute(
         &loaded.model,
@@ -103,7 +125,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &Cache::new(None),
     )?;
     println!(
-        "  {:<14}                {:>8.2} s",
+        "  {:<20}                {:>8.2} s",
         "reference",
         phase.elapsed().as_secs_f64()
     );
@@ -113,12 +135,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &dataset,
         &reference,
         &circuit,
-        &options,
+        options,
         &mut phases,
     )?;
     phases.finish();
     println!(
-        "total {:.1} s, {} forward passes (node level, mean ablation, {} random K sets, greedy budget {}, minimality budget {})",
+        "  total {:.1} s, {} forward passes ({} random K sets, greedy budget {}, minimality budget {})",
         start.elapsed().as_secs_f64(),
         report.forward_passes,
         options.random_sets,

@@ -98,12 +98,8 @@ fn main() -> candle_core::Result<()> {
         }
         heads.push(Some(HeadPatch {
             keep: Tensor::from_vec(keep, (ROWS, SEQ, config.n_head), &device)?,
-            replacement: (Tensor::randn(
-                0f32,
-                1.0,
-                (ROWS, SEQ, config.n_head, config.n_embd),
-                &device,
-            )? * 0.02)?,
+            replaced: (Tensor::randn(0f32, 1.0, (ROWS, SEQ, config.n_embd), &device)? * 0.02)?,
+            senders: Default::default(),
         }));
     }
     let patched = Interventions {

@@ -149,3 +149,46 @@ fn a_subset_scores_its_prompts_as_the_whole_dataset_does() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Causal reuse: a variant of C recomputed only from its first changed position on, with
+    /// C's keys and values before it, scores what the plain pass scores.
+    #[test]
+    fn windows_give_what_the_plain_path_gives(
+        variants in proptest::collection::vec(variant(), 1..6),
+        subset in proptest::sample::subsequence((0..12).collect::<Vec<usize>>(), 1..=12),
+    ) {
+        let f = fixture();
+        let mut windowed = runner(f, Level::Node, &subset);
+        let mut plain = runner(f, Level::Node, &subset);
+        plain.windows = false;
+        let fast = windowed.scores(&variants).unwrap();
+        let slow = plain.scores(&variants).unwrap();
+        for (variant, (a, b)) in variants.iter().zip(fast.iter().zip(&slow)) {
+            assert_same(a, b, &format!("{variant}, windowed against plain"));
+        }
+    }
+}
+
+#[test]
+fn windows_are_taken_where_the_circuit_keeps_heads_late() {
+    let f = fixture();
+    let all: Vec<usize> = (0..12).collect();
+    let mut windowed = runner(f, Level::Node, &all);
+    let late = Variant::circuit().without([Head::new(2, 0)]);
+    let early = Variant::circuit().without([Head::new(0, 1), Head::new(2, 2)]);
+    let everywhere = Variant::circuit().without([Head::new(1, 3)]);
+    let fast = windowed
+        .scores(&[late.clone(), early.clone(), everywhere.clone()])
+        .unwrap();
+    let mut plain = runner(f, Level::Node, &all);
+    plain.windows = false;
+    let slow = plain.scores(&[late, early, everywhere]).unwrap();
+    for (a, b) in fast.iter().zip(&slow) {
+        assert_same(a, b, "windowed against plain");
+    }
+    // END only and from S1+1 on are windows; 1.3 acts at every position: a full resume.
+    assert_eq!((windowed.window_passes, plain.window_passes), (2, 0));
+}

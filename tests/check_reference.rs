@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use candle_core::Device;
 use circuitcheck::catalog::Catalog;
 use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Loader};
-use circuitcheck::eval::reference::ReferenceActivations;
+use circuitcheck::eval::reference::resample;
 use circuitcheck::model::{LoadedModel, ModelFiles};
 use circuitcheck::task::{Dataset, Task};
 use common::evaluator::{Evaluator, HeadId, Level, Scheme, Scope};
@@ -168,11 +168,7 @@ fn verify(f: &Fixture, report: &Value, level: Level, ablation: Ablation, seed: u
         Ablation::GlobalMean => Scheme::GlobalMean,
         Ablation::Zero => Scheme::Zero,
         // The assignment of reference prompts is a seeded draw, not a computed figure.
-        Ablation::Resample => Scheme::Resample(
-            ReferenceActivations::compute(&loaded.model, &dataset, Ablation::Resample, seed)
-                .unwrap()
-                .source_of_prompt,
-        ),
+        Ablation::Resample => Scheme::Resample(resample(&dataset, seed).unwrap()),
     };
     let config = loaded.model.config();
     let reference = Reference::load(

@@ -406,18 +406,7 @@ fn reference_activations_are_cached_and_corruption_is_rebuilt() {
     )
     .unwrap();
     assert_eq!(lookup, Lookup::Hit);
-    assert_eq!(
-        first.heads[1]
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap(),
-        second.heads[1]
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-    );
+    assert_eq!(first.heads[1].values, second.heads[1].values);
     // Another scheme is another entry.
     let (_, lookup) = load_or_compute(
         &s.loaded.model,
@@ -447,18 +436,7 @@ fn reference_activations_are_cached_and_corruption_is_rebuilt() {
     )
     .unwrap();
     assert!(matches!(lookup, Lookup::Corrupt(_)), "{lookup:?}");
-    assert_eq!(
-        first.heads[1]
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap(),
-        third.heads[1]
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap()
-    );
+    assert_eq!(first.heads[1].values, third.heads[1].values);
 }
 
 #[test]

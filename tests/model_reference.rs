@@ -132,6 +132,7 @@ fn head_results_mlp_outputs_and_patterns_match_the_reference() {
         mlp_outputs: true,
         residuals: true,
         patterns: true,
+        ..Default::default()
     };
     let out = f
         .model
@@ -177,18 +178,17 @@ fn node_patch(f: &Fixture, rows: &[Vec<u32>]) -> (Interventions, RefPatch) {
     let mut heads = Vec::new();
     for l in 0..3 {
         let mut keep = vec![1f32; rows.len() * seq * 4];
-        let mut replacement = vec![0f32; rows.len() * seq * 4 * 32];
+        let mut replaced_sum = vec![0f32; rows.len() * seq * 32];
         for r in 0..rows.len() {
             for t in 0..seq {
                 for h in 0..4 {
                     let replaced = (l == 1 && h == 2 && t == 3) || (l == 2 && h != 0);
                     let value = replacement_value(l, h, t, 32);
-                    let at = (r * seq + t) * 4 + h;
-                    for j in 0..32 {
-                        replacement[at * 32 + j] = value[j] as f32;
-                    }
                     if replaced {
-                        keep[at] = 0.0;
+                        keep[(r * seq + t) * 4 + h] = 0.0;
+                        for j in 0..32 {
+                            replaced_sum[(r * seq + t) * 32 + j] += value[j] as f32;
+                        }
                         if r == 0 {
                             reference.heads.insert((l, h, t), value);
                         }
@@ -199,7 +199,8 @@ fn node_patch(f: &Fixture, rows: &[Vec<u32>]) -> (Interventions, RefPatch) {
         let device = f.model.device();
         heads.push(Some(HeadPatch {
             keep: Tensor::from_vec(keep, (rows.len(), seq, 4), device).unwrap(),
-            replacement: Tensor::from_vec(replacement, (rows.len(), seq, 4, 32), device).unwrap(),
+            replaced: Tensor::from_vec(replaced_sum, (rows.len(), seq, 32), device).unwrap(),
+            senders: BTreeMap::new(),
         }));
     }
     (
@@ -360,7 +361,6 @@ fn starting_from_a_captured_residual_gives_the_same_logits() {
     let resumed = f
         .model
         .forward_from(
-            &batch,
             2,
             full.residuals[2].clone(),
             &interventions,
@@ -386,24 +386,31 @@ fn edge_level_inputs_match_the_reference() {
     let mut reference = RefPatch::default();
     for l in 0..3 {
         let mut keep = vec![1f32; seq * 4];
-        let mut replacement = vec![0f32; seq * 4 * 32];
-        for t in 0..seq {
-            for h in 0..4 {
+        let mut replaced_sum = vec![0f32; seq * 32];
+        let mut senders = BTreeMap::new();
+        for h in 0..4 {
+            let mut own = vec![0f32; seq * 32];
+            for t in 0..seq {
                 let value = replacement_value(l, h, t, 32);
                 for j in 0..32 {
-                    replacement[(t * 4 + h) * 32 + j] = value[j] as f32;
+                    own[t * 32 + j] = value[j] as f32;
                 }
                 if l == 0 && h == 1 && t == 2 {
                     keep[t * 4 + h] = 0.0;
+                    for j in 0..32 {
+                        replaced_sum[t * 32 + j] += value[j] as f32;
+                    }
                     reference.heads.insert((l, h, t), value);
                 } else {
                     reference.sender_replacement.insert((l, h, t), value);
                 }
             }
+            senders.insert(h, Tensor::from_vec(own, (1, seq, 32), device).unwrap());
         }
         heads.push(Some(HeadPatch {
             keep: Tensor::from_vec(keep, (1, seq, 4), device).unwrap(),
-            replacement: Tensor::from_vec(replacement, (1, seq, 4, 32), device).unwrap(),
+            replaced: Tensor::from_vec(replaced_sum, (1, seq, 32), device).unwrap(),
+            senders,
         }));
     }
     let embed_replacement: Vec<Vec<f64>> = (0..seq)

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
@@ -14,18 +14,68 @@ use crate::model::error::Result;
 use crate::model::{Batch, Capture, Gpt2, Interventions, ModelError, Readout};
 use crate::task::Dataset;
 
-/// Replacement activations for every head result, MLP output and the embeddings. The first
-/// dimension of each tensor is a *source*; `source_of_prompt` says which source replaces
-/// the components of each dataset prompt.
+/// Replacement values per source and position, `width` floats each, in host memory: every
+/// batch takes its rows from here, and sums over heads are made row by row, so a variant's
+/// figures never depend on the batch it runs in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub sources: usize,
+    pub seq: usize,
+    pub width: usize,
+    /// `[sources, seq, width]`, row-major.
+    pub values: Vec<f32>,
+}
+
+impl Table {
+    fn from_sums(sums: &[f64], sources: usize, seq: usize, width: usize) -> Self {
+        Self {
+            sources,
+            seq,
+            width,
+            values: sums.iter().map(|v| *v as f32).collect(),
+        }
+    }
+
+    /// The values of `source` at `position`.
+    pub fn at(&self, source: usize, position: usize) -> &[f32] {
+        let start = (source * self.seq + position) * self.width;
+        &self.values[start..start + self.width]
+    }
+
+    fn to_tensor(&self, device: &Device) -> Result<Tensor> {
+        Ok(Tensor::from_vec(
+            self.values.clone(),
+            (self.sources, self.seq, self.width),
+            device,
+        )?)
+    }
+
+    fn from_tensor(tensor: &Tensor) -> Option<Self> {
+        let (sources, seq, width) = tensor.dims3().ok()?;
+        Some(Self {
+            sources,
+            seq,
+            width,
+            values: tensor.flatten_all().ok()?.to_vec1().ok()?,
+        })
+    }
+}
+
+/// Replacement activations for every head result, MLP output and the embeddings, per
+/// *source*; `source_of_prompt` says which source replaces the components of each dataset
+/// prompt (its group's mean, the one global mean, its resampled reference prompt, zero).
 #[derive(Clone, Debug)]
 pub struct ReferenceActivations {
     pub ablation: Ablation,
-    /// Per layer `[sources, seq, heads, d_model]`.
-    pub heads: Vec<Tensor>,
-    /// Per layer `[sources, seq, d_model]`.
-    pub mlps: Vec<Tensor>,
-    /// `[sources, seq, d_model]`.
-    pub embeddings: Tensor,
+    /// Per layer, each head's replacement: width heads × d_model, head-major.
+    pub heads: Vec<Table>,
+    /// Per layer, the sum of every head's replacement (width d_model): what a layer whose
+    /// heads are all replaced writes, summed before rounding.
+    pub head_sums: Vec<Table>,
+    /// Per layer, width d_model.
+    pub mlps: Vec<Table>,
+    /// Width d_model.
+    pub embeddings: Table,
     pub source_of_prompt: Vec<usize>,
 }
 
@@ -42,68 +92,33 @@ impl ReferenceActivations {
         let seq = dataset
             .prompts
             .iter()
+            .chain(&dataset.reference)
             .map(|p| p.tokens.len())
             .max()
             .unwrap_or(0);
         let n = dataset.reference.len();
-        let (sources, source_of_prompt, weights) = match ablation {
-            Ablation::Mean => {
-                let groups = dataset.groups.len();
-                let of_prompt: Vec<usize> = dataset.prompts.iter().map(|p| p.group).collect();
-                // Each reference prompt adds 1/(size of its group) to its group's mean.
-                let mut sizes = vec![0usize; groups];
-                for prompt in &dataset.reference {
-                    sizes[prompt.group] += 1;
-                }
-                let weights = dataset
-                    .reference
-                    .iter()
-                    .map(|p| vec![(p.group, 1.0 / sizes[p.group] as f64)])
-                    .collect();
-                (groups, of_prompt, weights)
-            }
-            Ablation::GlobalMean => (1, vec![0; dataset.prompts.len()], vec![vec![(0, 1.0)]; n]),
-            Ablation::Resample => {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed);
-                let of_prompt = dataset
-                    .prompts
-                    .iter()
-                    .map(|prompt| {
-                        let same: Vec<usize> = (0..n)
-                            .filter(|j| dataset.reference[*j].group == prompt.group)
-                            .collect();
-                        *same
-                            .choose(&mut rng)
-                            .expect("each prompt has its own reference")
-                    })
-                    .collect();
-                (n, of_prompt, (0..n).map(|j| vec![(j, 1.0)]).collect())
-            }
-            Ablation::Zero => {
-                return Ok(Self {
-                    ablation,
-                    heads: vec![Tensor::zeros((1, seq, heads, d), DType::F32, &device)?; layers],
-                    mlps: vec![Tensor::zeros((1, seq, d), DType::F32, &device)?; layers],
-                    embeddings: Tensor::zeros((1, seq, d), DType::F32, &device)?,
-                    source_of_prompt: vec![0; dataset.prompts.len()],
-                });
-            }
-        };
+        let Sources {
+            count: sources,
+            of_prompt: source_of_prompt,
+            weights,
+        } = Sources::of(dataset, ablation, seed)?;
         let mut head_sums = vec![vec![0f64; sources * seq * heads * d]; layers];
         let mut mlp_sums = vec![vec![0f64; sources * seq * d]; layers];
         let mut embed_sums = vec![0f64; sources * seq * d];
         // Global means average over positions too: count valid positions per source.
-        let mut position_counts = vec![0f64; sources * seq];
+        let mut position_count = 0f64;
         let capture = Capture {
             head_results: true,
             mlp_outputs: true,
             residuals: true,
             ..Default::default()
         };
-        for start in (0..n).step_by(CHUNK) {
-            let chunk = &dataset.reference[start..(start + CHUNK).min(n)];
-            let tokens: Vec<Vec<u32>> = chunk.iter().map(|p| p.tokens.clone()).collect();
-            let mut padded = tokens.clone();
+        let needed: Vec<usize> = (0..n).filter(|j| !weights[*j].is_empty()).collect();
+        for chunk in needed.chunks(CHUNK) {
+            let mut padded: Vec<Vec<u32>> = chunk
+                .iter()
+                .map(|j| dataset.reference[*j].tokens.clone())
+                .collect();
             for row in &mut padded {
                 row.resize(seq, 0);
             }
@@ -112,9 +127,9 @@ impl ReferenceActivations {
             let embeddings = out
                 .embeddings
                 .as_ref()
-                .ok_or_else(|| ModelError::Input("no embeddings".into()))?;
-            for (offset, prompt) in chunk.iter().enumerate() {
-                let len = prompt.tokens.len();
+                .ok_or_else(|| ModelError::Internal("no embeddings captured".into()))?;
+            for (offset, j) in chunk.iter().enumerate() {
+                let len = dataset.reference[*j].tokens.len();
                 // This prompt's rows of a captured `[rows, seq, …]` tensor, flattened.
                 let own = |t: &Tensor| -> Result<Vec<f32>> {
                     Ok(t.get(offset)?.narrow(0, 0, len)?.flatten_all()?.to_vec1()?)
@@ -134,10 +149,8 @@ impl ReferenceActivations {
                     Ablation::GlobalMean => (0..len).map(|p| (p, 0)).collect(),
                     _ => (0..len).map(|p| (p, p)).collect(),
                 };
-                for &(source, weight) in &weights[start + offset] {
-                    for &(p, _) in &positions {
-                        position_counts[source * seq + p] += weight;
-                    }
+                position_count += len as f64;
+                for &(source, weight) in &weights[*j] {
                     let targets = head_sums
                         .iter_mut()
                         .zip(&head_values)
@@ -150,128 +163,190 @@ impl ReferenceActivations {
                         )
                         .chain(std::iter::once((&mut embed_sums, &embed_values, d)));
                     for (sums, values, width) in targets {
-                        accumulate(
-                            sums, values, source, seq, width, &positions, weight, ablation,
-                        );
+                        accumulate(sums, values, source, seq, width, &positions, weight);
                     }
                 }
             }
         }
-        let finish = |sums: Vec<f64>, width: usize, shape: &[usize]| -> Result<Tensor> {
-            let values: Vec<f32> = match ablation {
-                // Sums over all valid positions of all prompts, divided by their number.
-                Ablation::GlobalMean => {
-                    let total: f64 = position_counts.iter().sum();
-                    let mean: Vec<f64> = sums[..width].iter().map(|v| v / total).collect();
-                    (0..seq)
-                        .flat_map(|_| mean.iter().map(|v| *v as f32))
-                        .collect()
+        if ablation == Ablation::GlobalMean {
+            // Sums over every valid position of every prompt, divided by their number, the
+            // same at every position.
+            for sums in head_sums
+                .iter_mut()
+                .chain(mlp_sums.iter_mut())
+                .chain(std::iter::once(&mut embed_sums))
+            {
+                let width = sums.len() / seq;
+                let mean: Vec<f64> = sums[..width].iter().map(|v| v / position_count).collect();
+                for row in sums.chunks_mut(width) {
+                    row.copy_from_slice(&mean);
                 }
-                _ => sums.iter().map(|v| *v as f32).collect(),
-            };
-            Ok(Tensor::from_vec(values, shape, &device)?)
-        };
-        let heads_out = head_sums
-            .into_iter()
-            .map(|sums| finish(sums, heads * d, &[sources, seq, heads, d]))
-            .collect::<Result<Vec<_>>>()?;
-        let mlps_out = mlp_sums
-            .into_iter()
-            .map(|sums| finish(sums, d, &[sources, seq, d]))
-            .collect::<Result<Vec<_>>>()?;
-        let embeddings = finish(embed_sums, d, &[sources, seq, d])?;
+            }
+        }
+        let head_totals = head_sums
+            .iter()
+            .map(|sums| {
+                let totals: Vec<f64> = sums
+                    .chunks(heads * d)
+                    .flat_map(|row| (0..d).map(move |j| (0..heads).map(|h| row[h * d + j]).sum()))
+                    .collect();
+                Table::from_sums(&totals, sources, seq, d)
+            })
+            .collect();
         Ok(Self {
             ablation,
-            heads: heads_out,
-            mlps: mlps_out,
-            embeddings,
+            heads: head_sums
+                .iter()
+                .map(|sums| Table::from_sums(sums, sources, seq, heads * d))
+                .collect(),
+            head_sums: head_totals,
+            mlps: mlp_sums
+                .iter()
+                .map(|sums| Table::from_sums(sums, sources, seq, d))
+                .collect(),
+            embeddings: Table::from_sums(&embed_sums, sources, seq, d),
             source_of_prompt,
         })
     }
 
-    fn sources_of(&self, prompts: &[usize], device: &Device) -> Result<Tensor> {
-        let ids: Vec<u32> = prompts
-            .iter()
-            .map(|p| self.source_of_prompt[*p] as u32)
-            .collect();
-        Ok(Tensor::new(ids, device)?)
+    /// The longest prompt the activations cover.
+    pub fn seq(&self) -> usize {
+        self.embeddings.seq
     }
 
-    /// Rows of `source` (`[sources, seq, …]`) for batch rows that are the given prompts, cut
-    /// to the batch's padded length `seq` (a subset of prompts may be shorter than the
-    /// longest prompt of the dataset the activations were computed for).
-    fn select(&self, source: &Tensor, prompts: &[usize], seq: usize) -> Result<Tensor> {
-        let stored = source.dim(1)?;
-        if seq > stored {
-            return Err(ModelError::Internal(format!(
-                "a batch of {seq} positions asks for replacements computed for {stored}"
-            )));
-        }
-        let picked = source.index_select(&self.sources_of(prompts, source.device())?, 0)?;
-        Ok(picked.narrow(1, 0, seq)?.contiguous()?)
-    }
-
-    /// Head replacements for batch rows that are the given prompts, `[rows, seq, heads, d]`.
-    pub fn head_replacement(&self, layer: usize, prompts: &[usize], seq: usize) -> Result<Tensor> {
-        self.select(&self.heads[layer], prompts, seq)
-    }
-
-    /// MLP replacements, `[rows, seq, d]`.
-    pub fn mlp_replacement(&self, layer: usize, prompts: &[usize], seq: usize) -> Result<Tensor> {
-        self.select(&self.mlps[layer], prompts, seq)
-    }
-
-    /// Embedding replacements, `[rows, seq, d]`.
-    pub fn embed_replacement(&self, prompts: &[usize], seq: usize) -> Result<Tensor> {
-        self.select(&self.embeddings, prompts, seq)
-    }
-
-    /// The tensors to cache (everything but `source_of_prompt`, which is cheap to rebuild
-    /// and is stored as a tensor too, to keep the cache self-contained).
+    /// The tables as tensors to cache (`source_of_prompt` too, to keep the cache
+    /// self-contained).
     pub fn to_tensors(&self) -> Result<BTreeMap<String, Tensor>> {
+        let device = &Device::Cpu;
         let mut out = BTreeMap::new();
-        for (layer, tensor) in self.heads.iter().enumerate() {
-            out.insert(format!("heads.{layer:03}"), tensor.clone());
+        for (layer, table) in self.heads.iter().enumerate() {
+            out.insert(format!("heads.{layer:03}"), table.to_tensor(device)?);
+            out.insert(
+                format!("head_sums.{layer:03}"),
+                self.head_sums[layer].to_tensor(device)?,
+            );
         }
-        for (layer, tensor) in self.mlps.iter().enumerate() {
-            out.insert(format!("mlps.{layer:03}"), tensor.clone());
+        for (layer, table) in self.mlps.iter().enumerate() {
+            out.insert(format!("mlps.{layer:03}"), table.to_tensor(device)?);
         }
-        out.insert("embeddings".into(), self.embeddings.clone());
+        out.insert("embeddings".into(), self.embeddings.to_tensor(device)?);
         let sources: Vec<f32> = self.source_of_prompt.iter().map(|s| *s as f32).collect();
         let len = sources.len();
         out.insert(
             "source_of_prompt".into(),
-            Tensor::from_vec(sources, len, self.embeddings.device())?,
+            Tensor::from_vec(sources, len, device)?,
         );
         Ok(out)
     }
 
     pub fn from_tensors(
         ablation: Ablation,
-        mut tensors: BTreeMap<String, Tensor>,
+        tensors: BTreeMap<String, Tensor>,
         layers: usize,
     ) -> Option<Self> {
-        let heads = (0..layers)
-            .map(|l| tensors.remove(&format!("heads.{l:03}")))
-            .collect::<Option<Vec<_>>>()?;
-        let mlps = (0..layers)
-            .map(|l| tensors.remove(&format!("mlps.{l:03}")))
-            .collect::<Option<Vec<_>>>()?;
-        let embeddings = tensors.remove("embeddings")?;
-        let sources: Vec<f32> = tensors.remove("source_of_prompt")?.to_vec1().ok()?;
+        let table = |name: &str| Table::from_tensor(tensors.get(name)?);
+        let per_layer = |prefix: &str| -> Option<Vec<Table>> {
+            (0..layers)
+                .map(|l| table(&format!("{prefix}.{l:03}")))
+                .collect()
+        };
+        let sources: Vec<f32> = tensors.get("source_of_prompt")?.to_vec1().ok()?;
         Some(Self {
             ablation,
-            heads,
-            mlps,
-            embeddings,
+            heads: per_layer("heads")?,
+            head_sums: per_layer("head_sums")?,
+            mlps: per_layer("mlps")?,
+            embeddings: table("embeddings")?,
             source_of_prompt: sources.iter().map(|s| *s as usize).collect(),
         })
     }
 }
 
-/// Adds `weight × values` (`[len, width]`) into `sums` (`[sources, seq, width]`) at `source`;
-/// a global mean folds every position into position 0.
-#[allow(clippy::too_many_arguments)]
+/// What the replacement values are made of: `count` sources, the source of each prompt,
+/// and what each reference prompt adds to which source, with which weight.
+struct Sources {
+    count: usize,
+    of_prompt: Vec<usize>,
+    weights: Vec<Vec<(usize, f64)>>,
+}
+
+impl Sources {
+    fn of(dataset: &Dataset, ablation: Ablation, seed: u64) -> Result<Self> {
+        let n = dataset.reference.len();
+        Ok(match ablation {
+            Ablation::Mean => {
+                // Each reference prompt adds 1/(size of its group) to its group's mean.
+                let mut sizes = vec![0usize; dataset.groups.len()];
+                for prompt in &dataset.reference {
+                    sizes[prompt.group] += 1;
+                }
+                Self {
+                    count: dataset.groups.len(),
+                    of_prompt: dataset.prompts.iter().map(|p| p.group).collect(),
+                    weights: dataset
+                        .reference
+                        .iter()
+                        .map(|p| vec![(p.group, 1.0 / sizes[p.group] as f64)])
+                        .collect(),
+                }
+            }
+            Ablation::GlobalMean => Self {
+                count: 1,
+                of_prompt: vec![0; dataset.prompts.len()],
+                weights: vec![vec![(0, 1.0)]; n],
+            },
+            Ablation::Resample => {
+                // Only the reference prompts drawn are sources, numbered as first drawn.
+                let mut slot = vec![None; n];
+                let mut used = 0;
+                let of_prompt = resample(dataset, seed)?
+                    .iter()
+                    .map(|j| {
+                        *slot[*j].get_or_insert_with(|| {
+                            used += 1;
+                            used - 1
+                        })
+                    })
+                    .collect();
+                Self {
+                    count: used,
+                    of_prompt,
+                    weights: slot
+                        .iter()
+                        .map(|s| s.map(|s| vec![(s, 1.0)]).unwrap_or_default())
+                        .collect(),
+                }
+            }
+            Ablation::Zero => Self {
+                count: 1,
+                of_prompt: vec![0; dataset.prompts.len()],
+                weights: vec![Vec::new(); n],
+            },
+        })
+    }
+}
+
+/// For each prompt, the reference prompt (an index into `dataset.reference`) of its group
+/// whose activations replace its own under resample ablation, drawn with `seed`.
+pub fn resample(dataset: &Dataset, seed: u64) -> Result<Vec<usize>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    dataset
+        .prompts
+        .iter()
+        .enumerate()
+        .map(|(i, prompt)| {
+            let same: Vec<usize> = (0..dataset.reference.len())
+                .filter(|j| dataset.reference[*j].group == prompt.group)
+                .collect();
+            same.choose(&mut rng).copied().ok_or_else(|| {
+                ModelError::Internal(format!("prompt {i} has no reference prompt in its group"))
+            })
+        })
+        .collect()
+}
+
+/// Adds `weight × values` (`[len, width]`) into `sums` (`[sources, seq, width]`) at `source`,
+/// each value at position `from` into position `to`.
 fn accumulate(
     sums: &mut [f64],
     values: &[f32],
@@ -280,14 +355,8 @@ fn accumulate(
     width: usize,
     positions: &[(usize, usize)],
     weight: f64,
-    ablation: Ablation,
 ) {
     for &(from, to) in positions {
-        let to = if ablation == Ablation::GlobalMean {
-            0
-        } else {
-            to
-        };
         let target = (source * seq + to) * width;
         let row = &values[from * width..(from + 1) * width];
         for (sum, value) in sums[target..target + width].iter_mut().zip(row) {
@@ -327,10 +396,17 @@ pub fn load_or_compute(
         model_identity.as_bytes(),
         &dataset_json,
         ablation.name().as_bytes(),
-        &seed.to_le_bytes(),
+        // Only resampling draws with the seed (the dataset, which the seed also made, is
+        // part of the key already).
+        &(if ablation == Ablation::Resample {
+            seed
+        } else {
+            0
+        })
+        .to_le_bytes(),
     ]);
     let layers = model.config().n_layer;
-    let (lookup, tensors) = cache.load(&key, model.device());
+    let (lookup, tensors) = cache.load(&key, &Device::Cpu);
     if let Some(activations) =
         tensors.and_then(|t| ReferenceActivations::from_tensors(ablation, t, layers))
     {

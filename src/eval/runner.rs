@@ -1,52 +1,80 @@
 //! Runs knockout variants through the model and returns each prompt's score. Does as little
-//! work as it can: each variant is computed once (memoised), variants of M and C that only
-//! knock out heads from layer L on start from the cached residual stream at L, several
-//! variants share one batch, and only the answer logits are read.
+//! work as it can, always with the same result:
+//! - each variant is computed once (memoised);
+//! - the bases M and C run first, and a variant that only knocks out heads from layer L on
+//!   resumes from its base's residual stream at L;
+//! - at node level, C \ K differs from C only from the first position where C keeps a head of
+//!   K: only that window at the end of each prompt is recomputed, reading the earlier
+//!   positions' keys and values from C's pass (attention is causal);
+//! - several variants share one batch, and only the answer logits are read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use candle_core::Tensor;
 
-use crate::dsl::{Channel, Circuit, Head, Level, Mlps, Node};
+use crate::dsl::{Channel, Circuit, Head, Level, Node};
+use crate::eval::patch::{Patcher, Row, Wiring};
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::variant::{Layout, Plan, Scope, Variant};
 use crate::model::{self, error::Result};
-use crate::model::{
-    Batch, Capture, EdgePatch, Gpt2, HeadPatch, Interventions, MlpPatch, Readout, mask_tensor,
-};
+use crate::model::{Batch, Capture, Gpt2, KeyValues, Readout, Window};
 use crate::task::{Dataset, MetricKind};
 
-/// Upper bound on rows (variants × prompts) in one forward pass.
-const MAX_ROWS: usize = 256;
+/// Upper bounds on one forward pass: token positions, and rows (a window pass's rows each
+/// read every position's keys and values).
+const MAX_TOKENS: usize = 4096;
+const MAX_ROWS: usize = 512;
 
 pub struct Runner<'a> {
     model: &'a Gpt2,
     dataset: &'a Dataset,
     reference: &'a ReferenceActivations,
-    /// The prompts this runner scores (a subset for searches).
+    /// The prompts this runner scores (a subset for searches), as dataset indices.
     prompts: Vec<usize>,
     layouts: Vec<Layout>,
     plan: Plan,
+    wiring: Option<Wiring>,
     level: Level,
-    edges: Option<EdgeTemplate>,
+    /// The longest of the runner's prompts: full passes are this wide.
+    seq: usize,
     memo: HashMap<Variant, Vec<f64>>,
-    /// Residual streams entering each layer for the bases M and C, per prompt row.
-    residuals: HashMap<Scope, Vec<Tensor>>,
-    /// Forward passes run so far (for tests and progress).
+    bases: HashMap<Scope, BasePass>,
+    /// Recompute only the changed window of C's variants (on by default; off gives the plain
+    /// path, to compare with).
+    pub windows: bool,
+    /// Forward passes run so far (for tests and progress), and how many of them recomputed
+    /// a window only.
     pub passes: usize,
+    pub window_passes: usize,
     /// Called after each batch with the number of variants it scored.
     pub on_progress: Option<Box<dyn FnMut(usize) + 'a>>,
 }
 
-/// The circuit's edges as connection lists over senders (embeddings first, then heads).
-#[derive(Clone, Debug)]
-struct EdgeTemplate {
-    senders: Vec<(usize, usize)>,
-    receivers: std::collections::BTreeMap<(usize, usize), [Vec<bool>; 3]>,
-    logits: Vec<bool>,
+/// What a base pass leaves for the variants built on it.
+struct BasePass {
+    /// The residual stream entering each layer, `[prompts, seq, d_model]`.
+    residuals: Vec<Tensor>,
+    /// The keys and values of every head it computed (C at node level, for windows).
+    key_values: Option<KeyValues>,
 }
 
-impl EdgeTemplate {
+/// How a variant is computed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Route {
+    /// From the embeddings.
+    Full,
+    /// From its base's residual stream at a layer.
+    Resume(Scope, usize),
+    /// From C's residual stream at a layer, only the last `width` positions of each prompt
+    /// from its first changed one (`starts`, per prompt).
+    Window {
+        layer: usize,
+        width: usize,
+        starts: Vec<usize>,
+    },
+}
+
+impl Wiring {
     fn new(circuit: &Circuit) -> Self {
         let heads: Vec<Head> = circuit.heads().into_iter().collect();
         let senders: Vec<(usize, usize)> = heads
@@ -54,9 +82,14 @@ impl EdgeTemplate {
             .map(|h| (h.layer as usize, h.head as usize))
             .collect();
         let slot = |sender: Option<Head>| {
-            sender.map_or(0, |h| 1 + heads.iter().position(|x| *x == h).unwrap())
+            sender.map_or(0, |h| {
+                1 + heads
+                    .iter()
+                    .position(|x| *x == h)
+                    .expect("edges join circuit heads")
+            })
         };
-        let mut receivers = std::collections::BTreeMap::new();
+        let mut receivers = BTreeMap::new();
         for head in &heads {
             let empty = vec![false; senders.len() + 1];
             receivers.insert(
@@ -107,30 +140,34 @@ impl<'a> Runner<'a> {
         prompts: Vec<usize>,
     ) -> Self {
         let config = model.config();
-        let seq = prompts
-            .iter()
-            .map(|p| dataset.prompts[*p].tokens.len())
-            .max()
-            .unwrap_or(1);
-        let layouts = prompts
+        let layouts: Vec<Layout> = prompts
             .iter()
             .map(|p| Layout {
                 len: dataset.prompts[*p].tokens.len(),
                 positions: dataset.prompts[*p].positions.clone(),
             })
             .collect();
+        let seq = layouts.iter().map(|l| l.len).max().unwrap_or(1);
         Self {
             model,
             dataset,
             reference,
-            prompts,
+            plan: Plan::new(
+                circuit,
+                config.n_layer as u32,
+                config.n_head as u32,
+                &layouts,
+            ),
             layouts,
-            plan: Plan::new(circuit, config.n_layer as u32, config.n_head as u32, seq),
+            prompts,
+            wiring: (level == Level::Edge).then(|| Wiring::new(circuit)),
             level,
-            edges: (level == Level::Edge).then(|| EdgeTemplate::new(circuit)),
+            seq,
             memo: HashMap::new(),
-            residuals: HashMap::new(),
+            bases: HashMap::new(),
+            windows: true,
             passes: 0,
+            window_passes: 0,
             on_progress: None,
         }
     }
@@ -147,44 +184,42 @@ impl<'a> Runner<'a> {
                 todo.push(variant.clone());
             }
         }
-        // Bases first: their residual streams let the others skip their unchanged prefix.
-        for base in [Scope::Model, Scope::Circuit] {
-            let needs_base = todo
-                .iter()
-                .any(|v| v.scope == base && !v.knocked_out.is_empty());
-            if (needs_base
-                || todo
-                    .iter()
-                    .any(|v| v.scope == base && v.knocked_out.is_empty()))
-                && !self.residuals.contains_key(&base)
-                && self.can_resume(base)
+        // Bases first: the other variants of their scope build on them.
+        for scope in [Scope::Model, Scope::Circuit] {
+            if todo.iter().any(|v| v.scope == scope)
+                && !self.bases.contains_key(&scope)
+                && self.can_resume(scope)
             {
-                let variant = Variant::new(base, Default::default());
-                let (scores, residuals) = self.run_one_with_residuals(&variant)?;
-                self.memo.insert(variant.clone(), scores);
-                self.residuals.insert(base, residuals);
-                todo.retain(|v| *v != variant);
+                let base = Variant::new(scope, Default::default());
+                self.run_base(&base)?;
+                todo.retain(|v| *v != base);
                 self.report(1);
             }
         }
-        // Group by where the pass can start, then batch.
-        let mut groups: HashMap<(Scope, usize), Vec<Variant>> = HashMap::new();
+        let mut groups: BTreeMap<Route, Vec<Variant>> = BTreeMap::new();
         for variant in todo {
-            let start = self.start_layer(&variant);
-            let key = if start > 0 {
-                (variant.scope, start)
-            } else {
-                (Scope::Empty, 0)
-            };
-            groups.entry(key).or_default().push(variant);
+            groups
+                .entry(self.route(&variant))
+                .or_default()
+                .push(variant);
         }
-        let mut keys: Vec<(Scope, usize)> = groups.keys().copied().collect();
-        keys.sort();
-        let per_pass = (MAX_ROWS / self.prompts.len().max(1)).max(1);
-        for key in keys {
-            let group = &groups[&key];
+        for (route, group) in groups {
+            let width = match &route {
+                Route::Window { width, .. } => *width,
+                _ => self.seq,
+            };
+            let per_pass = (MAX_TOKENS / (self.prompts.len() * width).max(1))
+                .min(MAX_ROWS / self.prompts.len().max(1))
+                .max(1);
             for chunk in group.chunks(per_pass) {
-                let scores = self.run_batch(chunk, key.0, key.1)?;
+                let scores = self.run_batch(chunk, &route).map_err(|e| {
+                    let names: Vec<String> = chunk.iter().map(Variant::to_string).collect();
+                    e.context(format!(
+                        "scoring {} on {} prompts ({route:?})",
+                        names.join(", "),
+                        self.prompts.len()
+                    ))
+                })?;
                 for (variant, scores) in chunk.iter().zip(scores) {
                     self.memo.insert(variant.clone(), scores);
                 }
@@ -200,184 +235,200 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Edge-level passes need the embeddings, so they always start at layer 0.
+    /// Edge-level passes need the embeddings, so only the full model (never wired) resumes.
     fn can_resume(&self, scope: Scope) -> bool {
         self.level == Level::Node || scope == Scope::Model
     }
 
-    /// The layer a variant's pass can start from, using its base's cached residual stream.
-    fn start_layer(&self, variant: &Variant) -> usize {
-        if !self.residuals.contains_key(&variant.scope) {
-            return 0;
-        }
-        variant
-            .knocked_out
-            .iter()
-            .map(|h| h.layer as usize)
-            .min()
-            .unwrap_or(0)
-    }
-
-    fn run_one_with_residuals(&mut self, variant: &Variant) -> Result<(Vec<f64>, Vec<Tensor>)> {
-        let (batch, rows) = self.batch_for(1)?;
-        let interventions = self.interventions(std::slice::from_ref(variant), &rows)?;
-        let capture = Capture {
-            residuals: true,
-            ..Default::default()
+    fn route(&self, variant: &Variant) -> Route {
+        let Some(layer) = variant.knocked_out.iter().map(|h| h.layer as usize).min() else {
+            return Route::Full;
         };
-        let output = self
-            .model
-            .forward(&batch, &interventions, capture, &self.readout(&rows)?)?;
-        self.passes += 1;
-        let scores = self.scores_from(output.logits.as_ref().expect("readout requested"), &rows)?;
-        Ok((scores, output.residuals))
-    }
-
-    /// Token rows for `copies` stacked variants, and the prompt index of each row.
-    fn batch_for(&self, copies: usize) -> Result<(Batch, Vec<usize>)> {
-        let seq = self.plan.seq;
-        let mut sequences = Vec::new();
-        let mut rows = Vec::new();
-        for _ in 0..copies {
-            for p in &self.prompts {
-                let mut tokens = self.dataset.prompts[*p].tokens.clone();
-                tokens.resize(seq, 0);
-                sequences.push(tokens);
-                rows.push(*p);
+        if !self.bases.contains_key(&variant.scope) {
+            return Route::Full;
+        }
+        if variant.scope == Scope::Circuit && self.windows {
+            let starts: Vec<usize> = (0..self.prompts.len())
+                .map(|p| {
+                    let end = self.dataset.prompts[self.prompts[p]].end();
+                    self.plan
+                        .first_difference(&variant.knocked_out, p)
+                        .map_or(end, |first| first.min(end))
+                })
+                .collect();
+            let width = (0..self.prompts.len())
+                .map(|p| self.layouts[p].len - starts[p])
+                .max()
+                .unwrap_or(self.seq);
+            if width < self.seq {
+                return Route::Window {
+                    layer,
+                    width,
+                    starts,
+                };
             }
         }
-        Ok((Batch::new(&sequences, self.model.device())?, rows))
+        Route::Resume(variant.scope, layer)
     }
 
-    fn run_batch(
-        &mut self,
-        variants: &[Variant],
-        base: Scope,
-        start: usize,
-    ) -> Result<Vec<Vec<f64>>> {
-        self.try_batch(variants, base, start).map_err(|e| {
-            let names: Vec<String> = variants.iter().map(Variant::to_string).collect();
-            e.context(format!(
-                "scoring {} on {} prompts × {} positions from layer {start}",
-                names.join(", "),
-                self.prompts.len(),
-                self.plan.seq
-            ))
-        })
+    /// Runs a base variant, keeping what the variants built on it need.
+    fn run_base(&mut self, variant: &Variant) -> Result<()> {
+        let rows = self.rows(1, &vec![0; self.prompts.len()]);
+        let interventions =
+            self.patcher()
+                .interventions(std::slice::from_ref(variant), &rows, self.seq)?;
+        let capture = Capture {
+            residuals: true,
+            key_values: variant.scope == Scope::Circuit && self.level == Level::Node,
+            ..Default::default()
+        };
+        let output = self.model.forward(
+            &self.batch(&rows)?,
+            &interventions,
+            capture,
+            &self.readout(&rows)?,
+        )?;
+        self.passes += 1;
+        let scores = self.scores_from(&output.logits, &rows)?;
+        self.memo.insert(variant.clone(), scores);
+        let key_values = capture.key_values.then_some(output.key_values);
+        self.bases.insert(
+            variant.scope,
+            BasePass {
+                residuals: output.residuals,
+                key_values,
+            },
+        );
+        Ok(())
     }
 
-    fn try_batch(
-        &mut self,
-        variants: &[Variant],
-        base: Scope,
-        start: usize,
-    ) -> Result<Vec<Vec<f64>>> {
-        let (batch, rows) = self.batch_for(variants.len())?;
-        let interventions = self.interventions(variants, &rows)?;
+    fn patcher(&self) -> Patcher<'_> {
+        Patcher {
+            plan: &self.plan,
+            layouts: &self.layouts,
+            reference: self.reference,
+            sources: self
+                .prompts
+                .iter()
+                .map(|p| self.reference.source_of_prompt[*p])
+                .collect(),
+            wiring: self.wiring.as_ref(),
+            device: self.model.device(),
+        }
+    }
+
+    /// One row per prompt for each of `copies` variants, starting at `starts[prompt]`.
+    fn rows(&self, copies: usize, starts: &[usize]) -> Vec<Row> {
+        (0..copies)
+            .flat_map(|variant| {
+                (0..self.prompts.len()).map(move |prompt| Row {
+                    variant,
+                    prompt,
+                    start: starts[prompt],
+                })
+            })
+            .collect()
+    }
+
+    /// The rows' prompts as right-padded tokens.
+    fn batch(&self, rows: &[Row]) -> Result<Batch> {
+        let sequences: Vec<Vec<u32>> = rows
+            .iter()
+            .map(|row| {
+                let mut tokens = self.dataset.prompts[self.prompts[row.prompt]]
+                    .tokens
+                    .clone();
+                tokens.resize(self.seq, 0);
+                tokens
+            })
+            .collect();
+        Batch::new(&sequences, self.model.device())
+    }
+
+    fn run_batch(&mut self, variants: &[Variant], route: &Route) -> Result<Vec<Vec<f64>>> {
+        let starts = match route {
+            Route::Window { starts, .. } => starts.clone(),
+            _ => vec![0; self.prompts.len()],
+        };
+        let rows = self.rows(variants.len(), &starts);
         let readout = self.readout(&rows)?;
-        let output = if start > 0 {
-            let residual = &self.residuals[&base][start];
-            let stacked = Tensor::cat(&vec![residual.clone(); variants.len()], 0)?;
-            self.model.forward_from(
-                &batch,
-                start,
-                stacked,
-                &interventions,
-                Capture::default(),
-                &readout,
-            )?
-        } else {
-            self.model
-                .forward(&batch, &interventions, Capture::default(), &readout)?
+        let output = match route {
+            Route::Full => {
+                let interventions = self.patcher().interventions(variants, &rows, self.seq)?;
+                self.model.forward(
+                    &self.batch(&rows)?,
+                    &interventions,
+                    Capture::default(),
+                    &readout,
+                )?
+            }
+            Route::Resume(scope, layer) => {
+                let interventions = self.patcher().interventions(variants, &rows, self.seq)?;
+                let residual = &self.bases[scope].residuals[*layer];
+                let stacked = Tensor::cat(&vec![residual.clone(); variants.len()], 0)?;
+                self.model.forward_from(
+                    *layer,
+                    stacked,
+                    &interventions,
+                    Capture::default(),
+                    &readout,
+                )?
+            }
+            Route::Window { layer, width, .. } => {
+                self.window_passes += 1;
+                let interventions = self.patcher().interventions(variants, &rows, *width)?;
+                let base = &self.bases[&Scope::Circuit];
+                let key_values = base.key_values.as_ref().ok_or_else(|| {
+                    model::ModelError::Internal("the circuit's pass kept no keys".into())
+                })?;
+                // Each row's window of C's residual stream at the layer.
+                let residual = &base.residuals[*layer];
+                let (d, seq) = (residual.dim(2)?, self.seq);
+                let picks: Vec<u32> = rows
+                    .iter()
+                    .flat_map(|row| {
+                        (0..*width)
+                            .map(move |i| (row.prompt * seq + (row.start + i).min(seq - 1)) as u32)
+                    })
+                    .collect();
+                let picks = Tensor::from_vec(picks, rows.len() * width, self.model.device())?;
+                let window_residual = residual
+                    .reshape((self.prompts.len() * self.seq, d))?
+                    .index_select(&picks, 0)?
+                    .reshape((rows.len(), *width, d))?;
+                let row_starts: Vec<usize> = rows.iter().map(|r| r.start).collect();
+                let base_rows: Vec<usize> = rows.iter().map(|r| r.prompt).collect();
+                let window = Window {
+                    starts: &row_starts,
+                    base_rows: &base_rows,
+                    base: key_values,
+                };
+                self.model.forward_window(
+                    *layer,
+                    window_residual,
+                    &window,
+                    &interventions,
+                    &readout,
+                )?
+            }
         };
         self.passes += 1;
-        let all = self.scores_from(output.logits.as_ref().expect("readout requested"), &rows)?;
+        let all = self.scores_from(&output.logits, &rows)?;
         Ok(all
             .chunks(self.prompts.len())
             .map(<[f64]>::to_vec)
             .collect())
     }
 
-    fn interventions(&self, variants: &[Variant], rows: &[usize]) -> Result<Interventions> {
-        let device = self.model.device();
-        let (layers, heads, seq) = (
-            self.plan.layers as usize,
-            self.plan.heads as usize,
-            self.plan.seq,
-        );
-        let mut masks: Vec<f32> = Vec::with_capacity(rows.len() * seq * layers * heads);
-        for variant in variants {
-            masks.extend(self.plan.head_mask(variant, &self.layouts));
-        }
-        // MLPs need a patch only where the circuit lists them; the full model keeps all.
-        let mlp_masks: Option<Vec<f32>> = matches!(self.plan.mlps, Mlps::Listed(_)).then(|| {
-            variants
-                .iter()
-                .flat_map(|variant| {
-                    self.plan
-                        .mlp_mask(variant, &self.layouts)
-                        .unwrap_or_else(|| vec![1.0; self.prompts.len() * seq * layers])
-                })
-                .collect()
-        });
-        let all_kept = masks.iter().all(|m| *m == 1.0);
-        let mut out = Interventions::none();
-        if !all_kept || self.edges.is_some() {
-            let mask = Tensor::from_vec(masks, (rows.len(), seq, layers, heads), device)?;
-            for layer in 0..layers {
-                let keep = mask.narrow(2, layer, 1)?.squeeze(2)?.contiguous()?;
-                let replaced =
-                    keep.sum_all()?.to_scalar::<f32>()? < (rows.len() * seq * heads) as f32;
-                out.heads.push(if replaced || self.edges.is_some() {
-                    Some(HeadPatch {
-                        keep,
-                        replacement: self.reference.head_replacement(layer, rows, seq)?,
-                    })
-                } else {
-                    None
-                });
-            }
-        }
-        if let Some(mask) = mlp_masks {
-            let mask = Tensor::from_vec(mask, (rows.len(), seq, layers), device)?;
-            for layer in 0..layers {
-                let keep = mask.narrow(2, layer, 1)?.contiguous()?;
-                out.mlps.push(Some(MlpPatch {
-                    keep,
-                    replacement: self.reference.mlp_replacement(layer, rows, seq)?,
-                }));
-            }
-        }
-        // The wiring applies to the circuit's variants; the full model's rows keep every edge.
-        let wired: Vec<bool> = variants
-            .iter()
-            .flat_map(|v| std::iter::repeat_n(v.scope != Scope::Model, self.prompts.len()))
-            .collect();
-        if let (Some(edges), true) = (&self.edges, wired.contains(&true)) {
-            out.edges = Some(EdgePatch {
-                senders: edges.senders.clone(),
-                embed_replacement: self.reference.embed_replacement(rows, seq)?,
-                receivers: edges.receivers.clone(),
-                logits: edges.logits.clone(),
-                rows: mask_tensor(&wired, &[rows.len(), 1, 1], device)?,
-            });
-        }
-        Ok(out)
-    }
-
-    fn readout(&self, rows: &[usize]) -> Result<Readout> {
-        let positions: Vec<usize> = rows
-            .iter()
-            .map(|p| self.dataset.prompts[*p].end())
-            .collect();
+    /// The answer logits at each row's `END`, as a column of the row's pass.
+    fn readout(&self, rows: &[Row]) -> Result<Readout> {
+        let prompt = |row: &Row| &self.dataset.prompts[self.prompts[row.prompt]];
+        let positions: Vec<usize> = rows.iter().map(|r| prompt(r).end() - r.start).collect();
         Ok(match self.dataset.metric {
             MetricKind::LogitDifference => {
                 let tokens: Vec<u32> = rows
                     .iter()
-                    .flat_map(|p| {
-                        let prompt = &self.dataset.prompts[*p];
-                        [prompt.answer[0], prompt.distractor[0]]
-                    })
+                    .flat_map(|r| [prompt(r).answer[0], prompt(r).distractor[0]])
                     .collect();
                 Readout::Tokens {
                     positions,
@@ -388,7 +439,10 @@ impl<'a> Runner<'a> {
         })
     }
 
-    fn scores_from(&self, logits: &Tensor, rows: &[usize]) -> Result<Vec<f64>> {
+    fn scores_from(&self, logits: &Option<Tensor>, rows: &[Row]) -> Result<Vec<f64>> {
+        let logits = logits
+            .as_ref()
+            .ok_or_else(|| model::ModelError::Internal("the pass read no logits".into()))?;
         match self.dataset.metric {
             MetricKind::LogitDifference => {
                 let values: Vec<Vec<f32>> = logits.to_vec2()?;
@@ -403,8 +457,8 @@ impl<'a> Runner<'a> {
                 Ok(rows
                     .iter()
                     .zip(values)
-                    .map(|(p, probs)| {
-                        let prompt = &self.dataset.prompts[*p];
+                    .map(|(row, probs)| {
+                        let prompt = &self.dataset.prompts[self.prompts[row.prompt]];
                         let mass = |ids: &[u32]| {
                             ids.iter().map(|i| probs[*i as usize] as f64).sum::<f64>()
                         };

@@ -73,112 +73,166 @@ pub struct Layout {
     pub positions: BTreeMap<String, usize>,
 }
 
-/// Everything needed to turn variants into keep-masks for a batch of prompts.
+impl Layout {
+    /// The positions `positions` names in this prompt, sorted (`None` for `all`).
+    fn resolve(&self, positions: &Positions) -> Option<Vec<usize>> {
+        match positions {
+            Positions::All => None,
+            Positions::Named(names) => {
+                let mut at: Vec<usize> = names
+                    .iter()
+                    .filter_map(|n| self.positions.get(n).copied())
+                    .collect();
+                at.sort();
+                at.dedup();
+                Some(at)
+            }
+        }
+    }
+}
+
+/// Where a component keeps its real output in one prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kept {
+    Everywhere,
+    Nowhere,
+    /// At these positions (sorted), replaced at every other.
+    At(Vec<usize>),
+}
+
+impl Kept {
+    pub fn at(&self, position: usize) -> bool {
+        match self {
+            Kept::Everywhere => true,
+            Kept::Nowhere => false,
+            Kept::At(positions) => positions.binary_search(&position).is_ok(),
+        }
+    }
+
+    fn from(resolved: Option<Vec<usize>>) -> Self {
+        match resolved {
+            None => Kept::Everywhere,
+            Some(at) if at.is_empty() => Kept::Nowhere,
+            Some(at) => Kept::At(at),
+        }
+    }
+}
+
+/// What every variant keeps where, for the prompts of one evaluation: the circuit's heads
+/// and MLPs with their positions resolved per prompt.
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub layers: u32,
     pub heads: u32,
-    /// Padded sequence length of the batch.
-    pub seq: usize,
-    /// Circuit heads → the positions of their class.
-    pub circuit: BTreeMap<Head, Positions>,
-    pub mlps: Mlps,
+    /// Circuit head → where its class keeps it, per prompt (indexed like the layouts).
+    circuit: BTreeMap<Head, Vec<Kept>>,
+    /// Listed MLPs: per layer, per prompt, where the circuit keeps it; `None` when every MLP
+    /// is kept (no MLP is ever patched).
+    mlps: Option<Vec<Vec<Kept>>>,
 }
 
 impl Plan {
-    pub fn new(circuit: &Circuit, layers: u32, heads: u32, seq: usize) -> Self {
+    pub fn new(circuit: &Circuit, layers: u32, heads: u32, layouts: &[Layout]) -> Self {
+        let resolve = |positions: &Positions| -> Vec<Kept> {
+            layouts
+                .iter()
+                .map(|layout| Kept::from(layout.resolve(positions)))
+                .collect()
+        };
         let circuit_heads = circuit
             .classes
             .iter()
-            .flat_map(|class| class.heads.iter().map(|h| (*h, class.positions.clone())))
+            .flat_map(|class| {
+                let kept = resolve(&class.positions);
+                class.heads.iter().map(move |h| (*h, kept.clone()))
+            })
             .collect();
+        let mlps = match &circuit.mlps {
+            Mlps::All => None,
+            Mlps::Listed(entries) => Some(
+                (0..layers)
+                    .map(|layer| {
+                        layouts
+                            .iter()
+                            .map(|layout| {
+                                let mut union = Vec::new();
+                                for entry in entries.iter().filter(|e| e.layer == layer) {
+                                    match layout.resolve(&entry.positions) {
+                                        None => return Kept::Everywhere,
+                                        Some(at) => union.extend(at),
+                                    }
+                                }
+                                union.sort();
+                                union.dedup();
+                                Kept::from(Some(union))
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            ),
+        };
         Self {
             layers,
             heads,
-            seq,
             circuit: circuit_heads,
-            mlps: circuit.mlps.clone(),
+            mlps,
         }
     }
 
-    /// Keep-mask of head outputs, `[rows, seq, layers, heads]` row-major: 1 where the head's
-    /// real output is used at that position, 0 where it is knocked out.
-    pub fn head_mask(&self, variant: &Variant, layouts: &[Layout]) -> Vec<f32> {
-        let (layers, heads, seq) = (self.layers as usize, self.heads as usize, self.seq);
-        let mut mask = vec![0f32; layouts.len() * seq * layers * heads];
-        for (row, layout) in layouts.iter().enumerate() {
-            for layer in 0..self.layers {
-                for head in 0..self.heads {
-                    let h = Head::new(layer, head);
-                    if variant.knocked_out.contains(&h) {
-                        continue;
-                    }
-                    let keep = |p: usize| -> bool {
-                        match variant.scope {
-                            Scope::Model => true,
-                            Scope::Empty => false,
-                            Scope::Circuit => match self.circuit.get(&h) {
-                                None => false,
-                                Some(Positions::All) => true,
-                                Some(Positions::Named(names)) => {
-                                    names.iter().any(|n| layout.positions.get(n) == Some(&p))
-                                }
-                            },
-                        }
-                    };
-                    for p in 0..layout.len.min(seq) {
-                        if keep(p) {
-                            let at =
-                                ((row * seq + p) * layers + layer as usize) * heads + head as usize;
-                            mask[at] = 1.0;
-                        }
-                    }
-                }
-            }
+    /// Where `head` keeps its real result under `variant` in prompt `prompt` (an index into
+    /// the layouts the plan was made for).
+    pub fn head(&self, variant: &Variant, head: Head, prompt: usize) -> Kept {
+        if variant.knocked_out.contains(&head) {
+            return Kept::Nowhere;
         }
-        mask
+        match variant.scope {
+            Scope::Model => Kept::Everywhere,
+            Scope::Empty => Kept::Nowhere,
+            Scope::Circuit => self
+                .circuit
+                .get(&head)
+                .map_or(Kept::Nowhere, |kept| kept[prompt].clone()),
+        }
     }
 
-    /// Keep-mask of MLP outputs, `[rows, seq, layers]`, or `None` when every MLP is kept
-    /// (the default, which needs no intervention at all). The full model keeps all MLPs.
-    pub fn mlp_mask(&self, variant: &Variant, layouts: &[Layout]) -> Option<Vec<f32>> {
-        let Mlps::Listed(entries) = &self.mlps else {
-            return None;
-        };
-        if variant.scope == Scope::Model {
-            return None;
-        }
-        let (layers, seq) = (self.layers as usize, self.seq);
-        let mut mask = vec![0f32; layouts.len() * seq * layers];
-        for (row, layout) in layouts.iter().enumerate() {
-            for entry in entries {
-                for p in 0..layout.len.min(seq) {
-                    let keep = match &entry.positions {
-                        Positions::All => true,
-                        Positions::Named(names) => {
-                            names.iter().any(|n| layout.positions.get(n) == Some(&p))
-                        }
-                    };
-                    if keep {
-                        mask[(row * seq + p) * layers + entry.layer as usize] = 1.0;
-                    }
-                }
-            }
-        }
-        Some(mask)
+    /// Where the MLP of `layer` is kept, or `None` when no MLP is ever patched: the full
+    /// model, and circuits that list no MLPs, keep them all.
+    pub fn mlp(&self, variant: &Variant, layer: u32, prompt: usize) -> Option<Kept> {
+        let mlps = self.mlps.as_ref()?;
+        Some(match variant.scope {
+            Scope::Model => Kept::Everywhere,
+            _ => mlps[layer as usize][prompt].clone(),
+        })
+    }
+
+    pub fn patches_mlps(&self) -> bool {
+        self.mlps.is_some()
+    }
+
+    /// The first position at which C \ K differs from C in prompt `prompt`: the first where
+    /// the circuit keeps a head of K (`None` when it keeps none, and C \ K is C).
+    pub fn first_difference(&self, knocked_out: &BTreeSet<Head>, prompt: usize) -> Option<usize> {
+        knocked_out
+            .iter()
+            .filter_map(|h| match &self.circuit.get(h)?[prompt] {
+                Kept::Everywhere => Some(0),
+                Kept::Nowhere => None,
+                Kept::At(at) => at.first().copied(),
+            })
+            .min()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsl::{Circuit, Class};
+    use crate::dsl::{Circuit, Class, TaskRef};
 
     fn tiny_circuit() -> Circuit {
         Circuit {
             name: "t".into(),
             model: "m".into(),
-            task: crate::dsl::TaskRef::Builtin("t".into()),
+            task: TaskRef::Builtin("t".into()),
             ablation: None,
             level: None,
             classes: vec![
@@ -202,37 +256,46 @@ mod tests {
         }
     }
 
-    fn layout() -> Layout {
-        Layout {
-            len: 3,
-            positions: [("S2".to_string(), 1)].into(),
-        }
+    fn layouts() -> Vec<Layout> {
+        vec![
+            Layout {
+                len: 3,
+                positions: [("S2".to_string(), 1)].into(),
+            },
+            Layout {
+                len: 5,
+                positions: [("S2".to_string(), 3)].into(),
+            },
+        ]
     }
 
     #[test]
     fn circuit_heads_keep_their_positions_only() {
-        let plan = Plan::new(&tiny_circuit(), 2, 2, 4);
-        let mask = plan.head_mask(&Variant::circuit(), &[layout()]);
-        let at = |p: usize, l: usize, h: usize| mask[(p * 2 + l) * 2 + h];
-        assert_eq!([at(0, 0, 1), at(1, 0, 1), at(2, 0, 1)], [0.0, 1.0, 0.0]);
+        let plan = Plan::new(&tiny_circuit(), 2, 2, &layouts());
+        let c = Variant::circuit();
+        assert_eq!(plan.head(&c, Head::new(0, 1), 0), Kept::At(vec![1]));
+        assert_eq!(plan.head(&c, Head::new(0, 1), 1), Kept::At(vec![3]));
+        assert_eq!(plan.head(&c, Head::new(1, 0), 1), Kept::Everywhere);
+        assert_eq!(plan.head(&c, Head::new(1, 1), 0), Kept::Nowhere);
+        assert_eq!(plan.first_difference(&[Head::new(0, 1)].into(), 1), Some(3));
         assert_eq!(
-            [at(0, 1, 0), at(1, 1, 0), at(2, 1, 0), at(3, 1, 0)],
-            [1.0, 1.0, 1.0, 0.0]
+            plan.first_difference(&[Head::new(0, 1), Head::new(1, 0)].into(), 1),
+            Some(0)
         );
-        assert_eq!(mask.iter().sum::<f32>(), 4.0);
+        assert_eq!(plan.first_difference(&[Head::new(1, 1)].into(), 0), None);
     }
 
     #[test]
     fn knocked_out_heads_are_off_everywhere() {
-        let plan = Plan::new(&tiny_circuit(), 2, 2, 3);
-        let full = plan.head_mask(&Variant::model(), &[layout()]);
-        assert_eq!(full.iter().sum::<f32>(), 12.0);
-        let without = plan.head_mask(&Variant::model().without([Head::new(1, 0)]), &[layout()]);
-        assert_eq!(without.iter().sum::<f32>(), 9.0);
-        assert!(
-            plan.head_mask(&Variant::empty(), &[layout()])
-                .iter()
-                .all(|v| *v == 0.0)
+        let plan = Plan::new(&tiny_circuit(), 2, 2, &layouts());
+        let m = Variant::model();
+        assert_eq!(plan.head(&m, Head::new(1, 1), 0), Kept::Everywhere);
+        let without = m.without([Head::new(1, 0)]);
+        assert_eq!(plan.head(&without, Head::new(1, 0), 0), Kept::Nowhere);
+        assert_eq!(
+            plan.head(&Variant::empty(), Head::new(1, 0), 0),
+            Kept::Nowhere
         );
+        assert!(plan.mlp(&m, 0, 0).is_none());
     }
 }

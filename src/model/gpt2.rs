@@ -7,6 +7,7 @@ use candle_nn::VarBuilder;
 
 use crate::model::config::Config;
 use crate::model::error::{ModelError, Result};
+use crate::model::gelu;
 use crate::model::intervention::*;
 use crate::model::locate::ModelFiles;
 use crate::model::weights;
@@ -173,15 +174,14 @@ impl Gpt2 {
         readout: &Readout,
     ) -> Result<Output> {
         let embeddings = self.embed(batch)?;
-        self.run(
-            batch,
-            0,
-            embeddings.clone(),
-            Some(embeddings),
-            interventions,
-            capture,
-            readout,
-        )
+        let mask = causal_mask(batch.seq(), &self.device)?;
+        let pass = Pass {
+            start: 0,
+            embeddings: Some(embeddings.clone()),
+            mask,
+            window: None,
+        };
+        self.run(&pass, embeddings, interventions, capture, readout)
     }
 
     /// A pass that starts at `layer` from a residual stream captured earlier (with the same
@@ -189,7 +189,6 @@ impl Gpt2 {
     /// they start from layer 0.
     pub fn forward_from(
         &self,
-        batch: &Batch,
         layer: usize,
         residual: Tensor,
         interventions: &Interventions,
@@ -201,38 +200,82 @@ impl Gpt2 {
                 "edge-level passes start at layer 0".into(),
             ));
         }
-        self.run(
-            batch,
-            layer,
-            residual,
-            None,
-            interventions,
-            capture,
-            readout,
-        )
+        let pass = Pass {
+            start: layer,
+            embeddings: None,
+            mask: causal_mask(residual.dim(1)?, &self.device)?,
+            window: None,
+        };
+        self.run(&pass, residual, interventions, capture, readout)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A pass over a window at the end of each row (see [`Window`]), from `layer` on, with
+    /// `residual` the stream entering that layer at the window's positions,
+    /// `[rows, width, d_model]`. Interventions and the readout positions are the window's
+    /// columns. Node level only: edge-level patches need every position.
+    pub fn forward_window(
+        &self,
+        layer: usize,
+        residual: Tensor,
+        window: &Window,
+        interventions: &Interventions,
+        readout: &Readout,
+    ) -> Result<Output> {
+        if interventions.edges.is_some() {
+            return Err(ModelError::Input(
+                "edge-level passes compute every position".into(),
+            ));
+        }
+        let (rows, width, _) = residual.dims3()?;
+        if window.starts.len() != rows || window.base_rows.len() != rows {
+            return Err(ModelError::Input(
+                "a window needs a start and a base row per row".into(),
+            ));
+        }
+        let seq = window
+            .base
+            .layers
+            .iter()
+            .flatten()
+            .map(|(_, keys, _)| keys.dim(1))
+            .next()
+            .transpose()?
+            .unwrap_or(width);
+        // Column i of row r is position starts[r] + i; it sees the positions up to there.
+        let mut mask = vec![f32::NEG_INFINITY; rows * width * seq];
+        for (r, start) in window.starts.iter().enumerate() {
+            for i in 0..width {
+                let visible = (start + i + 1).min(seq);
+                mask[(r * width + i) * seq..(r * width + i) * seq + visible].fill(0.0);
+            }
+        }
+        let pass = Pass {
+            start: layer,
+            embeddings: None,
+            mask: Tensor::from_vec(mask, (rows, 1, width, seq), &self.device)?,
+            window: Some(window),
+        };
+        self.run(&pass, residual, interventions, Capture::default(), readout)
+    }
+
     fn run(
         &self,
-        batch: &Batch,
-        start: usize,
+        pass: &Pass,
         mut x: Tensor,
-        embeddings: Option<Tensor>,
         interventions: &Interventions,
         capture: Capture,
         readout: &Readout,
     ) -> Result<Output> {
-        let (rows, seq) = (batch.rows(), batch.seq());
         let mut output = Output::default();
         if capture.residuals {
-            output.embeddings = embeddings.clone();
+            output.embeddings = pass.embeddings.clone();
         }
         // Δ of every edge sender: the embeddings first, then the heads, filled in as the
         // pass reaches their layer.
         let mut deltas: Vec<Option<Tensor>> = Vec::new();
         if let Some(edges) = &interventions.edges {
-            let embeddings = embeddings
+            let embeddings = pass
+                .embeddings
                 .as_ref()
                 .ok_or_else(|| ModelError::Input("edge-level passes need the embeddings".into()))?;
             deltas.push(Some(
@@ -242,18 +285,20 @@ impl Gpt2 {
             ));
             deltas.extend(edges.senders.iter().map(|_| None));
         }
-        let mask = causal_mask(seq, &self.device)?;
-        for (layer, block) in self.blocks.iter().enumerate().skip(start) {
+        for (layer, block) in self.blocks.iter().enumerate().skip(pass.start) {
             if capture.residuals {
                 output.residuals.push(x.clone());
             }
             let attention =
-                self.attention(layer, block, &x, &mask, interventions, &mut deltas, capture)?;
+                self.attention(layer, block, &x, pass, interventions, &mut deltas, capture)?;
             if let Some(results) = attention.results {
                 output.head_results.push(results);
             }
             if let Some(pattern) = attention.pattern {
                 output.patterns.push(pattern);
+            }
+            if capture.key_values {
+                output.key_values.layers.push(attention.key_values);
             }
             x = (x + attention.out)?;
             let mut mlp_out = self.mlp(block, &x)?;
@@ -271,6 +316,7 @@ impl Gpt2 {
         if let Some(edges) = &interventions.edges {
             x = subtract_unconnected(&x, &deltas, &edges.logits)?;
         }
+        let (rows, seq, _) = x.dims3()?;
         output.logits = self.readout(&x, rows, seq, readout)?;
         Ok(output)
     }
@@ -278,10 +324,12 @@ impl Gpt2 {
     fn mlp(&self, block: &Block, x: &Tensor) -> Result<Tensor> {
         let (rows, seq, d) = x.dims3()?;
         let h = block.ln_2.forward(x)?.reshape((rows * seq, d))?;
-        let h = h
-            .matmul(&block.c_fc_w)?
-            .broadcast_add(&block.c_fc_b)?
-            .gelu()?;
+        let h = h.matmul(&block.c_fc_w)?.broadcast_add(&block.c_fc_b)?;
+        let h = if self.differentiable {
+            h.gelu()?
+        } else {
+            gelu::gelu(&h)?
+        };
         let out = h
             .matmul(&block.mlp_proj_w)?
             .broadcast_add(&block.mlp_proj_b)?;
@@ -294,7 +342,7 @@ impl Gpt2 {
         layer: usize,
         block: &Block,
         x: &Tensor,
-        mask: &Tensor,
+        pass: &Pass,
         interventions: &Interventions,
         deltas: &mut [Option<Tensor>],
         capture: Capture,
@@ -322,15 +370,16 @@ impl Gpt2 {
             _ => (0..n_head).collect(),
         };
         let mut out = match patch {
-            Some(patch) => replaced_part(patch, rows, seq, d)?,
-            None => Tensor::zeros((rows, seq, d), DType::F32, &self.device)?,
+            Some(patch) => patch.replaced.broadcast_add(&block.c_proj_b)?,
+            None => Tensor::zeros((rows, seq, d), DType::F32, &self.device)?
+                .broadcast_add(&block.c_proj_b)?,
         };
-        out = out.broadcast_add(&block.c_proj_b)?;
         if active.is_empty() {
             return Ok(Attention {
                 out,
                 results: None,
                 pattern: None,
+                key_values: None,
             });
         }
 
@@ -341,7 +390,12 @@ impl Gpt2 {
             }
             _ => self.qkv(block, &normed, &active)?,
         };
-        let (z, pattern) = attend(&q, &k, &v, mask, d_head, self.differentiable)?; // z: [rows, seq, active, d_head]
+        let (k, v) = match pass.window {
+            Some(window) => self.with_prefix(layer, window, &active, &k, &v)?,
+            None => (k, v),
+        };
+        let (z, pattern) = attend(&q, &k, &v, &pass.mask, d_head, self.differentiable)?; // z: [rows, seq, active, d_head]
+        let key_values = capture.key_values.then(|| (active.clone(), k, v));
         let a = active.len();
         let w_o = if a == n_head {
             block.c_proj_w.clone()
@@ -385,10 +439,14 @@ impl Gpt2 {
                 let slot = active.iter().position(|h| h == head);
                 let Some(slot) = slot else { continue };
                 let real = results.i((.., .., slot, ..))?;
-                let replacement = patch.replacement.i((.., .., *head, ..))?;
+                let replacement = patch.senders.get(head).ok_or_else(|| {
+                    ModelError::Input(format!(
+                        "edge sender {layer}.{head} needs its replacement in the head patch"
+                    ))
+                })?;
                 let keep = patch.keep.i((.., .., *head))?.unsqueeze(2)?;
                 let keep = keep.broadcast_mul(&edges.rows)?;
-                deltas[*sender] = Some(real.sub(&replacement)?.broadcast_mul(&keep)?);
+                deltas[*sender] = Some(real.sub(replacement)?.broadcast_mul(&keep)?);
             }
         } else if !senders_here.is_empty() {
             return Err(ModelError::Input(format!(
@@ -405,7 +463,64 @@ impl Gpt2 {
             out,
             results,
             pattern,
+            key_values,
         })
+    }
+
+    /// Keys and values over every position for a window pass: the base pass's before each
+    /// row's window, the window's own from there, `[rows, seq, active, d_head]` each.
+    fn with_prefix(
+        &self,
+        layer: usize,
+        window: &Window,
+        active: &[usize],
+        k: &Tensor,
+        v: &Tensor,
+    ) -> Result<(Tensor, Tensor)> {
+        let (rows, width, a, d_head) = k.dims4()?;
+        let Some((base_heads, base_k, base_v)) =
+            window.base.layers.get(layer).and_then(Option::as_ref)
+        else {
+            return Err(ModelError::Input(format!(
+                "the base pass computed no heads in layer {layer}"
+            )));
+        };
+        let slots: Vec<usize> = active
+            .iter()
+            .map(|h| base_heads.iter().position(|b| b == h))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                ModelError::Input(format!(
+                    "a window pass computes heads of layer {layer} the base pass did not"
+                ))
+            })?;
+        let (base_count, seq) = (base_k.dim(0)?, base_k.dim(1)?);
+        // Row r, position j: the base's (its base row, j) before the window, the window's
+        // column j − start after; positions past the window are masked, any index does.
+        let picks: Vec<u32> = (0..rows)
+            .flat_map(|r| {
+                let (start, base_row) = (window.starts[r], window.base_rows[r]);
+                (0..seq).map(move |j| {
+                    if j >= start && j - start < width {
+                        (base_count * seq + r * width + j - start) as u32
+                    } else {
+                        (base_row * seq + j) as u32
+                    }
+                })
+            })
+            .collect();
+        let picks = Tensor::from_vec(picks, rows * seq, &self.device)?;
+        let heads = index(&slots, &self.device)?;
+        let merge = |base: &Tensor, own: &Tensor| -> Result<Tensor> {
+            let base = base
+                .index_select(&heads, 2)?
+                .reshape((base_count * seq, a * d_head))?;
+            let own = own.reshape((rows * width, a * d_head))?;
+            Ok(Tensor::cat(&[base, own], 0)?
+                .index_select(&picks, 0)?
+                .reshape((rows, seq, a, d_head))?)
+        };
+        Ok((merge(base_k, k)?, merge(base_v, v)?))
     }
 
     /// q, k, v of the `active` heads from one shared input, each `[rows, seq, active, d_head]`.
@@ -534,9 +649,21 @@ impl Gpt2 {
     }
 }
 
+/// How a pass runs: from which layer, over which positions.
+struct Pass<'a> {
+    start: usize,
+    /// The embeddings, when the pass starts from them.
+    embeddings: Option<Tensor>,
+    /// Additive attention mask: `[seq, seq]` causal, or `[rows, 1, width, seq]` for a window.
+    mask: Tensor,
+    window: Option<&'a Window<'a>>,
+}
+
 struct Attention {
     /// The attention block's contribution to the residual stream, `[rows, seq, d]`.
     out: Tensor,
+    /// The heads computed and their keys and values, when captured.
+    key_values: Option<(Vec<usize>, Tensor, Tensor)>,
     /// Per-head results when captured, `[rows, seq, heads, d]`.
     results: Option<Tensor>,
     /// `[rows, heads, seq, seq]`, when captured.
@@ -577,14 +704,6 @@ fn attend(
     };
     let z = pattern.matmul(&v)?.transpose(1, 2)?.contiguous()?;
     Ok((z, pattern))
-}
-
-/// Σ_h (1 − keep_h) · replacement_h, `[rows, seq, d]`.
-fn replaced_part(patch: &HeadPatch, rows: usize, seq: usize, d: usize) -> Result<Tensor> {
-    let heads = patch.keep.dim(D::Minus1)?;
-    let dropped = (1.0 - &patch.keep)?.reshape((rows * seq, 1, heads))?;
-    let replacement = patch.replacement.reshape((rows * seq, heads, d))?;
-    Ok(dropped.matmul(&replacement)?.reshape((rows, seq, d))?)
 }
 
 /// keep · real + (1 − keep) · replacement.

@@ -45,13 +45,17 @@ impl Batch {
 }
 
 /// Node-level patch of one layer's attention heads: where `keep` is 1 the head's real result
-/// (z·W_O, without b_O) is used, where it is 0 the `replacement` vector is.
+/// (z·W_O, without b_O) is used, where it is 0 its replacement is.
 #[derive(Clone, Debug)]
 pub struct HeadPatch {
     /// `[rows, seq, heads]`, f32 in {0, 1}.
     pub keep: Tensor,
-    /// `[rows, seq, heads, d_model]`.
-    pub replacement: Tensor,
+    /// What the replaced heads write together, Σ_h (1 − keep_h)·replacement_h,
+    /// `[rows, seq, d_model]`: summed by the caller, which knows which heads are replaced.
+    pub replaced: Tensor,
+    /// Edge level: each sending head's own replacement `[rows, seq, d_model]`, by head index
+    /// (its Δ is its real result minus this where it is kept).
+    pub senders: BTreeMap<usize, Tensor>,
 }
 
 /// Node-level patch of one layer's MLP output.
@@ -121,6 +125,27 @@ impl Interventions {
     }
 }
 
+/// A pass that recomputes only a window at the end of each row, from some layer on: row r's
+/// columns are its positions `starts[r]`, `starts[r] + 1`, …; every earlier position is as it
+/// was in a base pass, which gave its keys and values ([`Capture::key_values`]). A variant
+/// that differs from the base only from position p on (a head knocked out where the base keeps
+/// it only at p and later) needs nothing else: attention is causal.
+#[derive(Clone, Copy, Debug)]
+pub struct Window<'a> {
+    /// First recomputed position of each row.
+    pub starts: &'a [usize],
+    /// Each row's row in the base pass.
+    pub base_rows: &'a [usize],
+    pub base: &'a KeyValues,
+}
+
+/// Keys and values of the heads a pass computed, per layer: the heads, and
+/// `[rows, seq, heads, d_head]` each.
+#[derive(Clone, Debug, Default)]
+pub struct KeyValues {
+    pub layers: Vec<Option<(Vec<usize>, Tensor, Tensor)>>,
+}
+
 /// What a pass records on the way.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Capture {
@@ -132,6 +157,8 @@ pub struct Capture {
     pub residuals: bool,
     /// Every head's attention pattern per layer, `[rows, heads, seq (query), seq (key)]`.
     pub patterns: bool,
+    /// The keys and values of the heads computed, for window passes on top of this one.
+    pub key_values: bool,
 }
 
 /// Which logits a pass returns.
@@ -161,6 +188,7 @@ pub struct Output {
     pub mlp_outputs: Vec<Tensor>,
     pub residuals: Vec<Tensor>,
     pub patterns: Vec<Tensor>,
+    pub key_values: KeyValues,
 }
 
 /// A {0, 1} f32 tensor from booleans.

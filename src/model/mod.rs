@@ -10,6 +10,7 @@
 mod bpe_file;
 pub mod config;
 pub mod error;
+mod gelu;
 pub mod gpt2;
 pub mod intervention;
 pub mod locate;

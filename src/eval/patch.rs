@@ -1,0 +1,237 @@
+//! One batch's interventions: the keep-masks of every row's variant, and the replacement
+//! values from the reference activations, summed row by row on the host (so a row's numbers
+//! never depend on the rows beside it).
+
+use std::collections::BTreeMap;
+
+use candle_core::{Device, Tensor};
+
+use crate::dsl::Head;
+use crate::eval::reference::ReferenceActivations;
+use crate::eval::variant::{Kept, Layout, Plan, Variant};
+use crate::model::error::Result;
+use crate::model::{EdgePatch, HeadPatch, Interventions, MlpPatch, mask_tensor};
+
+/// One row of a batch: a variant on one prompt, from position `start` on.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    /// Index into the batch's variants.
+    pub variant: usize,
+    /// Index into the runner's prompts (and the plan's layouts).
+    pub prompt: usize,
+    /// The row's first column is this position (0 for a full pass).
+    pub start: usize,
+}
+
+/// The circuit's edges as connection lists over senders (embeddings first, then heads).
+#[derive(Clone, Debug)]
+pub struct Wiring {
+    pub senders: Vec<(usize, usize)>,
+    pub receivers: BTreeMap<(usize, usize), [Vec<bool>; 3]>,
+    pub logits: Vec<bool>,
+}
+
+/// What every batch of one runner shares.
+pub struct Patcher<'a> {
+    pub plan: &'a Plan,
+    pub layouts: &'a [Layout],
+    pub reference: &'a ReferenceActivations,
+    /// The reference source of each of the runner's prompts.
+    pub sources: Vec<usize>,
+    pub wiring: Option<&'a Wiring>,
+    pub device: &'a Device,
+}
+
+impl Patcher<'_> {
+    /// The interventions for `rows` of `width` columns each, `variants` indexed by the rows.
+    pub fn interventions(
+        &self,
+        variants: &[Variant],
+        rows: &[Row],
+        width: usize,
+    ) -> Result<Interventions> {
+        let (layers, heads) = (self.plan.layers as usize, self.plan.heads as usize);
+        let d = self.reference.embeddings.width;
+        let wired = self.wiring.map(|_| {
+            rows.iter()
+                .map(|row| variants[row.variant].scope != crate::eval::variant::Scope::Model)
+                .collect::<Vec<bool>>()
+        });
+        let wired_any = wired.as_ref().is_some_and(|w| w.contains(&true));
+        let mut out = Interventions::none();
+        for layer in 0..layers {
+            let kept: Vec<Vec<Kept>> = rows
+                .iter()
+                .map(|row| {
+                    (0..heads)
+                        .map(|h| {
+                            self.plan.head(
+                                &variants[row.variant],
+                                Head::new(layer as u32, h as u32),
+                                row.prompt,
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut keep = vec![0f32; rows.len() * width * heads];
+            let mut replaced_anywhere = false;
+            for (r, row) in rows.iter().enumerate() {
+                for i in 0..width {
+                    let position = row.start + i;
+                    let valid = position < self.layouts[row.prompt].len;
+                    for (h, kept) in kept[r].iter().enumerate() {
+                        if kept.at(position) {
+                            keep[(r * width + i) * heads + h] = 1.0;
+                        } else if valid {
+                            replaced_anywhere = true;
+                        }
+                    }
+                }
+            }
+            // Edge senders need their own replacement, for Δ, in the rows that are wired.
+            let senders: Vec<usize> = match self.wiring {
+                Some(wiring) if wired_any => wiring
+                    .senders
+                    .iter()
+                    .filter(|(l, _)| *l == layer)
+                    .map(|(_, h)| *h)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if !replaced_anywhere && senders.is_empty() {
+                out.heads.push(None);
+                continue;
+            }
+            let replaced = self.replaced(layer, rows, width, &keep, heads, d);
+            let senders = senders
+                .iter()
+                .map(|h| {
+                    let table = &self.reference.heads[layer];
+                    let values = self.gather(rows, width, d, |source, position| {
+                        &table.at(source, position)[h * d..(h + 1) * d]
+                    });
+                    Ok((
+                        *h,
+                        Tensor::from_vec(values, (rows.len(), width, d), self.device)?,
+                    ))
+                })
+                .collect::<Result<BTreeMap<_, _>>>()?;
+            out.heads.push(Some(HeadPatch {
+                keep: Tensor::from_vec(keep, (rows.len(), width, heads), self.device)?,
+                replaced: Tensor::from_vec(replaced, (rows.len(), width, d), self.device)?,
+                senders,
+            }));
+        }
+        if self.plan.patches_mlps() {
+            for layer in 0..layers {
+                let mut keep = vec![0f32; rows.len() * width];
+                for (r, row) in rows.iter().enumerate() {
+                    let kept = self
+                        .plan
+                        .mlp(&variants[row.variant], layer as u32, row.prompt)
+                        .unwrap_or(Kept::Everywhere);
+                    for i in 0..width {
+                        if kept.at(row.start + i) {
+                            keep[r * width + i] = 1.0;
+                        }
+                    }
+                }
+                let table = &self.reference.mlps[layer];
+                let replacement = self.gather(rows, width, d, |s, p| table.at(s, p));
+                out.mlps.push(Some(MlpPatch {
+                    keep: Tensor::from_vec(keep, (rows.len(), width, 1), self.device)?,
+                    replacement: Tensor::from_vec(
+                        replacement,
+                        (rows.len(), width, d),
+                        self.device,
+                    )?,
+                }));
+            }
+        }
+        if let (Some(wiring), Some(wired), true) = (self.wiring, wired, wired_any) {
+            let table = &self.reference.embeddings;
+            let embed = self.gather(rows, width, d, |s, p| table.at(s, p));
+            out.edges = Some(EdgePatch {
+                senders: wiring.senders.clone(),
+                embed_replacement: Tensor::from_vec(embed, (rows.len(), width, d), self.device)?,
+                receivers: wiring.receivers.clone(),
+                logits: wiring.logits.clone(),
+                rows: mask_tensor(&wired, &[rows.len(), 1, 1], self.device)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Σ_h (1 − keep_h)·replacement_h at every valid position of every row: the replaced heads
+    /// added up one by one, or (when most are replaced) the sum over all heads minus the kept
+    /// ones, whichever adds fewer vectors. The choice depends only on the row's own mask.
+    fn replaced(
+        &self,
+        layer: usize,
+        rows: &[Row],
+        width: usize,
+        keep: &[f32],
+        heads: usize,
+        d: usize,
+    ) -> Vec<f32> {
+        let (table, sums) = (
+            &self.reference.heads[layer],
+            &self.reference.head_sums[layer],
+        );
+        let mut out = vec![0f32; rows.len() * width * d];
+        for (r, row) in rows.iter().enumerate() {
+            let source = self.sources[row.prompt];
+            for i in 0..width {
+                let position = row.start + i;
+                if position >= self.layouts[row.prompt].len {
+                    continue;
+                }
+                let mask = &keep[(r * width + i) * heads..(r * width + i + 1) * heads];
+                let kept = mask.iter().filter(|k| **k == 1.0).count();
+                let target = &mut out[(r * width + i) * d..(r * width + i + 1) * d];
+                let values = table.at(source, position);
+                if heads - kept <= kept {
+                    for h in (0..heads).filter(|h| mask[*h] == 0.0) {
+                        add(target, &values[h * d..(h + 1) * d], 1.0);
+                    }
+                } else {
+                    target.copy_from_slice(sums.at(source, position));
+                    for h in (0..heads).filter(|h| mask[*h] == 1.0) {
+                        add(target, &values[h * d..(h + 1) * d], -1.0);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `[rows, width, d]` values of a table at every valid position of every row (zero past
+    /// a row's prompt).
+    fn gather<'t>(
+        &self,
+        rows: &[Row],
+        width: usize,
+        d: usize,
+        at: impl Fn(usize, usize) -> &'t [f32],
+    ) -> Vec<f32> {
+        let mut out = vec![0f32; rows.len() * width * d];
+        for (r, row) in rows.iter().enumerate() {
+            let source = self.sources[row.prompt];
+            for i in 0..width {
+                let position = row.start + i;
+                if position < self.layouts[row.prompt].len {
+                    out[(r * width + i) * d..(r * width + i + 1) * d]
+                        .copy_from_slice(at(source, position));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn add(target: &mut [f32], values: &[f32], sign: f32) {
+    for (t, v) in target.iter_mut().zip(values) {
+        *t += sign * v;
+    }
+}

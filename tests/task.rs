@@ -1314,6 +1314,42 @@ summer = ["June", "July"]
     assert_eq!(seen.len(), 2);
 }
 
+/// A circuit names a task file by its path, relative to the circuit; `lint` shows the task
+/// file's problems in the TOML.
+#[test]
+fn a_circuit_names_a_task_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tasks")).unwrap();
+    let task = dir.path().join("tasks/years.toml");
+    std::fs::write(&task, YEARS).unwrap();
+    let circuit = dir.path().join("years.circuit");
+    std::fs::write(
+        &circuit,
+        "circuit years {\n  model gpt2-small\n  task \"tasks/years.toml\"\n}\n\n\
+         class movers at END { 9.1 }\nclass early at YY { 5.1 }\n\n\
+         edge early -> movers\nedge movers -> logits\n",
+    )
+    .unwrap();
+    let circuit = circuit.to_str().unwrap();
+    let run = circuitcheck(&["lint", circuit]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    std::fs::write(&task, YEARS.replace(r#"{ YY = "01" }"#, r#"{ YY = "1" }"#)).unwrap();
+    let run = circuitcheck(&["lint", circuit]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    for expected in [
+        "task::invalid",
+        "[reference] sets `YY` to \"1\", which list `all` does not hold",
+        "years.toml:12:14",
+        "circuit::task-invalid",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?}: {}",
+            run.stderr
+        );
+    }
+}
+
 /// `YEARS` with `from` replaced by `to` gives a `task::invalid` whose message contains
 /// `message`, labelled at `label`, with a help line.
 fn years_invalid(from: &str, to: &str, message: &str, label: &str) {

@@ -27,7 +27,7 @@ pub fn generated(
     n: usize,
     seed: u64,
 ) -> Result<Made, TaskError> {
-    check_single_tokens(task, tokenizer)?;
+    let vocabulary = single_tokens(task, tokenizer)?;
     let available = distinct_prompts(task);
     if n as u128 > available {
         return Err(TaskError::TooManyPrompts {
@@ -66,9 +66,9 @@ pub fn generated(
                 groups.len() - 1
             }
         };
-        let prompt = make_prompt(task, template, &fill, tokenizer, group, i)?;
+        let prompt = make_prompt(task, template, &fill, &vocabulary, group, i)?;
         let counterpart_fill = counterpart(task, &fill, &mut rng);
-        let counterpart = make_prompt(task, template, &counterpart_fill, tokenizer, group, i)?;
+        let counterpart = make_prompt(task, template, &counterpart_fill, &vocabulary, group, i)?;
         if counterpart.tokens.len() != prompt.tokens.len()
             || counterpart.positions != prompt.positions
         {
@@ -86,16 +86,33 @@ pub fn generated(
     Ok((groups, prompts, reference))
 }
 
+/// The tokenizer, and the id of every text the task needs as one token (looked up once per
+/// dataset, not per prompt: an answer set may hold many words).
+struct Vocabulary<'a> {
+    tokenizer: &'a Tokenizer,
+    ids: HashMap<String, u32>,
+}
+
 /// Every word must be one token where it goes: placeholders' words (and the reference's
 /// set words) where the templates put them, answer and distractor words as the next token.
-fn check_single_tokens(task: &Generated, tokenizer: &Tokenizer) -> Result<(), TaskError> {
-    let offenders: BTreeSet<String> = token_texts(task)
-        .into_iter()
-        .filter(|text| tokenizer.single_token(text).is_none())
-        .map(|text| format!("\"{text}\""))
-        .collect();
+fn single_tokens<'a>(
+    task: &Generated,
+    tokenizer: &'a Tokenizer,
+) -> Result<Vocabulary<'a>, TaskError> {
+    let mut ids = HashMap::new();
+    let mut offenders = BTreeSet::new();
+    for text in token_texts(task) {
+        match tokenizer.single_token(&text) {
+            Some(id) => {
+                ids.insert(text, id);
+            }
+            None => {
+                offenders.insert(format!("\"{text}\""));
+            }
+        }
+    }
     if offenders.is_empty() {
-        return Ok(());
+        return Ok(Vocabulary { tokenizer, ids });
     }
     Err(TaskError::MultiToken {
         count: offenders.len(),
@@ -286,12 +303,12 @@ fn make_prompt(
     task: &Generated,
     template: &Template,
     fill: &Fill,
-    tokenizer: &Tokenizer,
+    vocabulary: &Vocabulary,
     group: usize,
     index: usize,
 ) -> Result<Prompt, TaskError> {
     let (text, spans) = realize(template, fill);
-    let encoded = tokenizer.encode_with_offsets(&text)?;
+    let encoded = vocabulary.tokenizer.encode_with_offsets(&text)?;
     let tokens: Vec<u32> = encoded.iter().map(|(id, _)| *id).collect();
     // Each occurrence is exactly one token: the one ending where the word ends and starting
     // at the word (or at the space before it).
@@ -338,8 +355,8 @@ fn make_prompt(
         positions.insert(name.clone(), at as usize);
     }
     Ok(Prompt {
-        answer: answer_tokens(task, &task.answer, fill, tokenizer)?,
-        distractor: answer_tokens(task, &task.distractor, fill, tokenizer)?,
+        answer: answer_tokens(task, &task.answer, fill, vocabulary),
+        distractor: answer_tokens(task, &task.distractor, fill, vocabulary),
         text,
         tokens,
         positions,
@@ -352,26 +369,18 @@ fn answer_tokens(
     task: &Generated,
     answer: &Answer,
     fill: &Fill,
-    tokenizer: &Tokenizer,
-) -> Result<Vec<u32>, TaskError> {
+    vocabulary: &Vocabulary,
+) -> Vec<u32> {
     let filling = |placeholder: &str| &fill[&(placeholder.to_string(), 1)];
-    let words: Vec<&String> = match answer {
-        Answer::Word(placeholder) => vec![filling(placeholder)],
+    let words: &[String] = match answer {
+        Answer::Word(placeholder) => std::slice::from_ref(filling(placeholder)),
         Answer::Compared { placeholder, .. } => answer
             .compared_words(filling(placeholder))
-            .expect("every word a compared placeholder takes was checked with the task")
-            .iter()
-            .collect(),
+            .expect("every word a compared placeholder takes was checked with the task"),
     };
     words
-        .into_iter()
-        .map(|word| {
-            let text = answer_text(task, word);
-            tokenizer.single_token(&text).ok_or(TaskError::MultiToken {
-                count: 1,
-                offenders: format!("{text:?}"),
-            })
-        })
+        .iter()
+        .map(|word| vocabulary.ids[&answer_text(task, word)])
         .collect()
 }
 

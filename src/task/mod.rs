@@ -10,7 +10,7 @@ mod read;
 pub mod spec;
 pub mod template;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 pub use dataset::{Dataset, MetricKind, Prompt};
@@ -105,6 +105,8 @@ enum Answer {
     Compared {
         list: String,
         words: Vec<String>,
+        /// Word → its index in `words`.
+        index: HashMap<String, usize>,
         placeholder: String,
         comparison: Comparison,
     },
@@ -115,13 +117,15 @@ impl Answer {
     /// where the list does not hold `word`, or for a placeholder's word.
     fn compared_words(&self, word: &str) -> Option<&[String]> {
         let Answer::Compared {
-            words, comparison, ..
+            words,
+            index,
+            comparison,
+            ..
         } = self
         else {
             return None;
         };
-        let index = words.iter().position(|w| w == word)?;
-        Some(comparison.select(words, index))
+        Some(comparison.select(words, *index.get(word)?))
     }
 }
 

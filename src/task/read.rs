@@ -3,7 +3,7 @@
 //! Every problem is a `task::invalid` diagnostic pointing into the TOML, with what to do
 //! about it where there is something to say.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -427,9 +427,11 @@ impl<'a> Reader<'a> {
             ));
         };
         let name = spec.list.get_ref();
+        let (words_in_order, index) = self.ordered_words(name, list)?;
         let answer = Answer::Compared {
             list: name.clone(),
-            words: self.ordered_words(name, list)?,
+            words: words_in_order,
+            index,
             placeholder: placeholder.clone(),
             comparison,
         };
@@ -467,25 +469,26 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A compared list's words, each once: their order is what the comparison reads.
+    /// A compared list's words, each once (their order is what the comparison reads), and
+    /// each word's index.
     fn ordered_words(
         &self,
         name: &str,
         list: &Spanned<ListSpec>,
-    ) -> Result<Vec<String>, TaskError> {
+    ) -> Result<(Vec<String>, HashMap<String, usize>), TaskError> {
         let words = self.list_words(name, list)?;
-        let mut seen = BTreeSet::new();
-        if let Some(word) = words.iter().find(|w| !seen.insert(w.as_str())) {
-            return Err(self.invalid(
-                list.span(),
-                format!(
-                    "list `{name}` has the word {word:?} twice, but a comparison reads its order"
-                ),
-                "in this list",
-                Some("list each word once, in the order `above` and `below` go by".into()),
-            ));
+        let mut index = HashMap::with_capacity(words.len());
+        for (i, word) in words.iter().enumerate() {
+            if index.insert(word.clone(), i).is_some() {
+                return Err(self.invalid(
+                    list.span(),
+                    format!("list `{name}` has the word {word:?} twice, but a comparison reads its order"),
+                    "in this list",
+                    Some("list each word once, in the order `above` and `below` go by".into()),
+                ));
+            }
         }
-        Ok(words)
+        Ok((words, index))
     }
 
     /// With the compared placeholder filled by `word`, the answer has a place for it and

@@ -1,6 +1,8 @@
 //! Tasks (`src/task/`): named positions checked by hand, seeded determinism with pinned
 //! prompts, the p_ABC reference distribution of REFERENCE.md, template groups, the export
-//! round trip, every diagnostic, the `task` subcommand and the greater-than example.
+//! round trip, every diagnostic, the `task` subcommand, the built-in greater-than task (year
+//! ranges, answers compared with a placeholder, a reference with a set word) and the explicit
+//! greater-than example.
 //!
 //! Tests that need the real GPT-2 tokenizer read its directory from
 //! `CIRCUITCHECK_TOKENIZER_DIR` (CI: `../shared/gpt2-tokenizer`) and skip without it; the
@@ -546,8 +548,10 @@ fn round_trip(task: &Task, tok: &Tokenizer, n: usize, seed: u64) {
 fn export_round_trip() {
     round_trip(&ioi(), tiny_ioi(), 40, 3);
     round_trip(&induction(), toy(), 40, 3);
+    round_trip(&greater_than(), tiny_greater_than(), 40, 3);
     if let Some(tok) = gpt2("the real-tokenizer half of the export round trip") {
         round_trip(&ioi(), tok, 40, 3);
+        round_trip(&greater_than(), tok, 40, 3);
     }
 }
 
@@ -1005,6 +1009,579 @@ fn greater_than_example() {
     assert_eq!(years.len(), 12, "twelve different start years");
     let nouns: BTreeSet<u32> = dataset.prompts.iter().map(|p| p.tokens[1]).collect();
     assert_eq!(nouns.len(), 12, "twelve different nouns");
+}
+
+// ── the built-in greater-than task ───────────────────────────────────────────────────────
+
+fn greater_than() -> Task {
+    Task::builtin("greater-than").expect("greater-than is built in")
+}
+
+/// A tiny BPE holding greater-than's nouns, template words and "00".."99".
+fn tiny_greater_than() -> &'static Tokenizer {
+    static TINY: OnceLock<Tokenizer> = OnceLock::new();
+    TINY.get_or_init(|| {
+        let words = common::greater_than_words();
+        tiny(&words.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+}
+
+/// The nouns of tasks/greater-than.toml.
+fn greater_than_nouns() -> BTreeSet<String> {
+    let file: toml::Table = std::fs::read_to_string("tasks/greater-than.toml")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let nouns = file["lists"]["nouns"].as_array().unwrap();
+    nouns
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The texts of a token sequence.
+fn texts(tok: &Tokenizer, ids: &[u32]) -> Vec<String> {
+    ids.iter().map(|id| tok.token_text(*id)).collect()
+}
+
+/// The tokenizers the greater-than tests run on: the tiny one always, GPT-2's when given.
+fn greater_than_tokenizers(test: &str) -> Vec<(&'static str, &'static Tokenizer)> {
+    [("tiny", tiny_greater_than())]
+        .into_iter()
+        .chain(gpt2(test).map(|t| ("gpt2", t)))
+        .collect()
+}
+
+#[test]
+fn tiny_tokenizer_splits_years_as_gpt2_does() {
+    for (which, tok) in greater_than_tokenizers("the GPT-2 half of the year split") {
+        for (text, tokens) in [
+            (" 1732", [" 17", "32"]),
+            (" 1701", [" 17", "01"]),
+            (" 1798", [" 17", "98"]),
+        ] {
+            assert_eq!(texts(tok, &tok.encode(text).unwrap()), tokens, "{which}");
+        }
+    }
+}
+
+#[test]
+fn greater_than_prompts() {
+    for (which, tok) in greater_than_tokenizers("the GPT-2 half of greater_than_prompts") {
+        let dataset = greater_than().dataset(tok, 200, 0).unwrap();
+        assert_eq!(dataset.metric, MetricKind::ProbabilityDifference);
+        assert_eq!(dataset.position_names, ["YY", "END"]);
+        // One template, one token layout.
+        assert_eq!(dataset.groups, ["year-span 1"], "{which}");
+        let two_digits: Vec<u32> = (0..100)
+            .map(|y| tok.single_token(&format!("{y:02}")).unwrap())
+            .collect();
+        let nouns = greater_than_nouns();
+        let mut years = BTreeSet::new();
+        for (prompt, reference) in dataset.prompts.iter().zip(&dataset.reference) {
+            let text = &prompt.text;
+            // The NOUN lasted from the year 17 YY to the year 17
+            //  0    1     2      3    4    5   6  7  8  9   10   11
+            let words = texts(tok, &prompt.tokens);
+            assert_eq!(words.len(), 12, "{which}: {text}");
+            assert!(nouns.contains(&words[1][1..]), "{text}");
+            assert_eq!(
+                prompt.positions,
+                BTreeMap::from([("YY".into(), 7), ("END".into(), 11)])
+            );
+            assert_eq!(words[6], " 17", "{text}");
+            assert_eq!(words[11], " 17", "{text}");
+            let yy: usize = words[7].parse().unwrap();
+            assert!((2..=98).contains(&yy), "{text}");
+            assert_eq!(
+                *text,
+                format!(
+                    "The{} lasted from the year 17{yy:02} to the year 17",
+                    words[1]
+                )
+            );
+            years.insert(yy);
+            // The answers are the two-digit tokens after YY, the distractors the rest, each
+            // in order: together "00".."99", once each.
+            assert_eq!(prompt.answer, two_digits[yy + 1..], "{text}");
+            assert_eq!(prompt.distractor, two_digits[..=yy], "{text}");
+            // The reference is the same sentence starting in 1701: one token differs.
+            assert_eq!(
+                reference.text,
+                text.replacen(&format!("17{yy:02} "), "1701 ", 1)
+            );
+            assert_eq!(reference.tokens, tok.encode(&reference.text).unwrap());
+            assert_eq!(reference.positions, prompt.positions);
+            assert_eq!(reference.group, prompt.group);
+            for (i, (p, r)) in prompt.tokens.iter().zip(&reference.tokens).enumerate() {
+                assert_eq!(p == r, i != 7 || yy == 1, "token {i} of {text}");
+            }
+            assert_eq!(reference.tokens[7], two_digits[1]);
+            assert_eq!(reference.answer, two_digits[2..]);
+            assert_eq!(reference.distractor, two_digits[..2]);
+        }
+        assert!(years.len() > 70, "{which}: start years spread over 02..98");
+    }
+}
+
+/// (group, prompt, reference) of the first three greater-than prompts for seed 0.
+const GREATER_THAN_SEED_0: [(&str, &str, &str); 3] = [
+    (
+        "year-span 1",
+        "The regime lasted from the year 1772 to the year 17",
+        "The regime lasted from the year 1701 to the year 17",
+    ),
+    (
+        "year-span 1",
+        "The treaty lasted from the year 1769 to the year 17",
+        "The treaty lasted from the year 1701 to the year 17",
+    ),
+    (
+        "year-span 1",
+        "The siege lasted from the year 1720 to the year 17",
+        "The siege lasted from the year 1701 to the year 17",
+    ),
+];
+
+#[test]
+fn greater_than_pinned_for_seed_0() {
+    for (which, tok) in greater_than_tokenizers("the GPT-2 half of the pinned greater-than") {
+        let dataset = greater_than().dataset(tok, 3, 0).unwrap();
+        assert_eq!(first_three(&dataset), GREATER_THAN_SEED_0, "{which}");
+    }
+    let Some(tok) = gpt2("the GPT-2 token ids of the pinned greater-than") else {
+        return;
+    };
+    let dataset = greater_than().dataset(tok, 1, 0).unwrap();
+    // The ␣regime ␣lasted ␣from ␣the ␣year ␣17 72 ␣to ␣the ␣year ␣17
+    let ids = [
+        464, 7142, 15436, 422, 262, 614, 1596, 4761, 284, 262, 614, 1596,
+    ];
+    assert_eq!(dataset.prompts[0].tokens, ids);
+    assert_eq!(dataset.reference[0].tokens[7], 486); // "01"
+    assert_eq!(dataset.prompts[0].answer[0], 4790); // "73"
+    assert_eq!(dataset.prompts[0].distractor[0], 405); // "00"
+}
+
+#[test]
+fn greater_than_words_are_gpt2_tokens() {
+    let Some(tok) = gpt2("greater_than_words_are_gpt2_tokens") else {
+        return;
+    };
+    for noun in greater_than_nouns() {
+        assert!(tok.single_token(&format!(" {noun}")).is_some(), "{noun:?}");
+    }
+    // Every start year, and the reference's 1701, is " 17" and one two-digit token.
+    for yy in 1..=98 {
+        let ids = tok.encode(&format!(" 17{yy:02}")).unwrap();
+        assert_eq!(texts(tok, &ids), [" 17".to_string(), format!("{yy:02}")]);
+    }
+}
+
+#[test]
+fn greater_than_cli_show_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let words = common::greater_than_words();
+    write_tiny_tokenizer(
+        dir.path(),
+        &words.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let file = dir.path().join("exported.toml");
+    let (dir, file) = (dir.path().to_str().unwrap(), file.to_str().unwrap());
+    let common = ["--n", "3", "--seed", "0", "--tokenizer", dir];
+    let show = circuitcheck(&[&["task", "show", "greater-than"], &common[..]].concat());
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let out = &show.stdout;
+    assert!(
+        out.starts_with(
+            "task greater-than: 3 prompts (seed 0), metric probability-difference, positions YY END\n"
+        ),
+        "{out}"
+    );
+    for marked in [
+        "The ␣regime ␣lasted ␣from ␣the ␣year ␣17 72⟨YY⟩ ␣to ␣the ␣year ␣17⟨END⟩",
+        "reference  The regime lasted from the year 1701 to the year 17",
+    ] {
+        assert!(out.contains(marked), "{marked:?} not in\n{out}");
+    }
+    let export =
+        circuitcheck(&[&["task", "export", "greater-than", "-o", file], &common[..]].concat());
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let from_file = circuitcheck(&[&["task", "show", file], &common[..]].concat());
+    assert_eq!(from_file.stdout, show.stdout);
+}
+
+/// A small generated task with compared answers and a set reference; the error tests
+/// each break one thing in it.
+const YEARS: &str = r#"
+name = "years"
+metric = "probability-difference"
+answer = { list = "all", above = "YY" }
+distractor = { list = "all", at_most = "YY" }
+leading_space = false
+positions = ["YY = YY", "END = end"]
+[placeholders]
+NOUN = "nouns"
+YY = "years"
+[reference]
+set = { YY = "01" }
+[[families]]
+name = "span"
+templates = ["The [NOUN] lasted from 17[YY] to 17"]
+[lists]
+years = { from = 2, to = 8, digits = 2 }
+all = { from = 0, to = 9, digits = 2 }
+nouns = ["war", "siege"]
+"#;
+
+fn years_tokenizer() -> Tokenizer {
+    let mut words = vec!["The", "war", "siege", "lasted", "from", "to", "17"];
+    let numbers: Vec<String> = (0..10).map(|n| format!("{n:02}")).collect();
+    words.extend(numbers.iter().map(String::as_str));
+    tiny(&words)
+}
+
+#[test]
+fn the_years_task_is_valid() {
+    let task = Task::from_source("years.toml", YEARS).unwrap();
+    assert_eq!(task.position_definition("YY").as_deref(), Some("YY = YY"));
+    let tok = years_tokenizer();
+    // 2 nouns × 7 years.
+    let dataset = task.dataset(&tok, 14, 0).unwrap();
+    let id = |word: &str| tok.single_token(word).unwrap();
+    for (prompt, reference) in dataset.prompts.iter().zip(&dataset.reference) {
+        let yy = word_at(&tok, prompt, "YY");
+        let n: usize = yy.parse().unwrap();
+        let above: Vec<u32> = (n + 1..10).map(|m| id(&format!("{m:02}"))).collect();
+        let at_most: Vec<u32> = (0..=n).map(|m| id(&format!("{m:02}"))).collect();
+        assert_eq!(prompt.answer, above, "{}", prompt.text);
+        assert_eq!(prompt.distractor, at_most, "{}", prompt.text);
+        assert_eq!(word_at(&tok, reference, "YY"), "01");
+        assert_eq!(
+            reference.text,
+            prompt.text.replace(&format!("17{yy}"), "1701")
+        );
+    }
+    let err = task.dataset(&tok, 15, 0).unwrap_err();
+    assert!(
+        matches!(err, TaskError::TooManyPrompts { available: 14, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn compared_answers_in_the_other_directions() {
+    // `below` and `at_least` mirror `above` and `at_most`; word lists compare in their
+    // written order; answers may follow a space.
+    let text = r#"
+name = "months"
+metric = "probability-difference"
+answer = { list = "months", at_least = "M" }
+distractor = { list = "months", below = "M" }
+positions = ["M = M", "END = end"]
+[placeholders]
+M = "summer"
+[[families]]
+name = "f"
+templates = ["From [M] to"]
+[lists]
+months = ["May", "June", "July", "August"]
+summer = ["June", "July"]
+"#;
+    let tok = tiny(&["From", "to", "May", "June", "July", "August"]);
+    let dataset = Task::from_source("months.toml", text)
+        .unwrap()
+        .dataset(&tok, 2, 0)
+        .unwrap();
+    let ids = |words: &[&str]| -> Vec<u32> {
+        words
+            .iter()
+            .map(|w| tok.single_token(&format!(" {w}")).unwrap())
+            .collect()
+    };
+    let mut seen = BTreeSet::new();
+    for prompt in &dataset.prompts {
+        let month = word_at(&tok, prompt, "M");
+        seen.insert(month.clone());
+        let (answer, distractor) = match month.as_str() {
+            " June" => (ids(&["June", "July", "August"]), ids(&["May"])),
+            _ => (ids(&["July", "August"]), ids(&["May", "June"])),
+        };
+        assert_eq!(prompt.answer, answer, "{month}");
+        assert_eq!(prompt.distractor, distractor, "{month}");
+    }
+    assert_eq!(seen.len(), 2);
+}
+
+/// A circuit names a task file by its path, relative to the circuit; `lint` shows the task
+/// file's problems in the TOML.
+#[test]
+fn a_circuit_names_a_task_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tasks")).unwrap();
+    let task = dir.path().join("tasks/years.toml");
+    std::fs::write(&task, YEARS).unwrap();
+    let circuit = dir.path().join("years.circuit");
+    std::fs::write(
+        &circuit,
+        "circuit years {\n  model gpt2-small\n  task \"tasks/years.toml\"\n}\n\n\
+         class movers at END { 9.1 }\nclass early at YY { 5.1 }\n\n\
+         edge early -> movers\nedge movers -> logits\n",
+    )
+    .unwrap();
+    let circuit = circuit.to_str().unwrap();
+    let run = circuitcheck(&["lint", circuit]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    std::fs::write(&task, YEARS.replace(r#"{ YY = "01" }"#, r#"{ YY = "1" }"#)).unwrap();
+    let run = circuitcheck(&["lint", circuit]);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    for expected in [
+        "task::invalid",
+        "[reference] sets `YY` to \"1\", which list `all` does not hold",
+        "years.toml:12:14",
+        "circuit::task-invalid",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "{expected:?}: {}",
+            run.stderr
+        );
+    }
+}
+
+/// `YEARS` with `from` replaced by `to` gives a `task::invalid` whose message contains
+/// `message`, labelled at `label`, with a help line.
+fn years_invalid(from: &str, to: &str, message: &str, label: &str) {
+    let text = YEARS.replacen(from, to, 1);
+    assert_ne!(text, YEARS, "{from:?} is not in YEARS");
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid", "{to}: {err}");
+    assert!(err.to_string().contains(message), "{to}: {err}");
+    assert_eq!(labelled(&err, &text), [label], "{to}: {err}");
+    assert!(err.help().is_some(), "{to}: {err} has no help");
+}
+
+#[test]
+fn bad_ranges() {
+    let years = "years = { from = 2, to = 8, digits = 2 }";
+    let empty = "years = { from = 8, to = 2, digits = 2 }";
+    years_invalid(
+        years,
+        empty,
+        "is empty: `from = 8` is above `to = 2`",
+        &empty[8..],
+    );
+    let huge = "years = { from = 0, to = 4000000000 }";
+    years_invalid(
+        years,
+        huge,
+        "holds 4000000001 numbers; a list holds at most 100000",
+        &huge[8..],
+    );
+    let narrow = "years = { from = 2, to = 100, digits = 2 }";
+    years_invalid(
+        years,
+        narrow,
+        "`digits = 2` is narrower than `to = 100`",
+        &narrow[8..],
+    );
+    // A list compared with, checked as it is used.
+    let all = "all = { from = 0, to = 9, digits = 2 }";
+    let narrow = "all = { from = 0, to = 10, digits = 1 }";
+    years_invalid(
+        all,
+        narrow,
+        "`digits = 1` is narrower than `to = 10`",
+        &narrow[6..],
+    );
+    // Without `digits`, numbers are written as they are.
+    let text = YEARS.replace("{ from = 2, to = 8, digits = 2 }", "{ from = 2, to = 8 }");
+    let err = Task::from_source("years.toml", &text).unwrap_err();
+    assert!(err.to_string().contains("`YY` can be \"2\""), "{err}");
+}
+
+#[test]
+fn lists_and_answers_of_the_wrong_shape() {
+    for (from, to, message) in [
+        (
+            "years = { from = 2, to = 8, digits = 2 }",
+            "years = 5",
+            "an array of words or a range",
+        ),
+        ("digits = 2 }", "digit = 2 }", "unknown field `digit`"),
+        (
+            "answer = { list = \"all\", above = \"YY\" }",
+            "answer = 5",
+            "a placeholder (\"A\") or a comparison",
+        ),
+        (
+            "above = \"YY\" }",
+            "after = \"YY\" }",
+            "unknown field `after`",
+        ),
+    ] {
+        let text = YEARS.replacen(from, to, 1);
+        let err = task_err(&text);
+        assert_eq!(code(&err), "task::syntax", "{to}: {err}");
+        assert!(err.to_string().contains(message), "{to}: {err}");
+    }
+}
+
+#[test]
+fn bad_compared_answers() {
+    let answer = r#"answer = { list = "all", above = "YY" }"#;
+    // A set of words where the metric compares one token with one.
+    let logit = YEARS.replace("probability-difference", "logit-difference");
+    let err = task_err(&logit);
+    assert_eq!(code(&err), "task::invalid");
+    assert!(
+        err.to_string()
+            .contains("`answer` is a set of words, but `logit-difference`"),
+        "{err}"
+    );
+    assert_eq!(labelled(&err, &logit), [&answer[9..]]);
+    assert!(
+        err.help()
+            .unwrap()
+            .to_string()
+            .contains("probability-difference")
+    );
+    // No comparison, or two.
+    let none = r#"answer = { list = "all" }"#;
+    years_invalid(answer, none, "`answer` gives 0 comparisons", &none[9..]);
+    let two = r#"answer = { list = "all", above = "YY", below = "YY" }"#;
+    years_invalid(answer, two, "`answer` gives 2 comparisons", &two[9..]);
+    // A comparison with something that is not a placeholder, or from an unknown list.
+    let q = r#"answer = { list = "all", above = "Q" }"#;
+    years_invalid(
+        answer,
+        q,
+        "`answer` compares with `Q` is not a placeholder",
+        "\"Q\"",
+    );
+    let al = r#"distractor = { list = "al", at_most = "YY" }"#;
+    years_invalid(
+        r#"distractor = { list = "all", at_most = "YY" }"#,
+        al,
+        "`distractor` takes words from `al`, which is not in [lists]",
+        "\"al\"",
+    );
+    // A compared list names each word once.
+    let all = "all = { from = 0, to = 9, digits = 2 }";
+    let twice = r#"all = ["00", "01", "02", "03", "02"]"#;
+    years_invalid(all, twice, "has the word \"02\" twice", &twice[6..]);
+    // Every word YY can be is in the list, and leaves a word on each side.
+    let short = "all = { from = 3, to = 9, digits = 2 }";
+    years_invalid(
+        all,
+        short,
+        "`YY` can be \"02\", which list `all` does not hold",
+        "\"all\"",
+    );
+    let ends = "all = { from = 0, to = 8, digits = 2 }";
+    years_invalid(
+        all,
+        ends,
+        "with `YY` = \"08\", `answer` holds no word",
+        "\"all\"",
+    );
+    // The compared placeholder is in every template.
+    let template = r#"templates = ["The [NOUN] lasted from 17[YY] to 17"]"#;
+    let without =
+        r#"templates = ["The [NOUN] lasted from 17[YY] to 17", "The [NOUN] lasted to 17"]"#;
+    let text = YEARS.replace(template, without);
+    let err = task_err(&text);
+    assert!(
+        err.to_string()
+            .contains("template `span 2` has fewer than 1 `[YY]`"),
+        "{err}"
+    );
+    assert_eq!(labelled(&err, &text), ["\"YY\""]);
+    assert_eq!(
+        err.labels().unwrap().next().unwrap().offset(),
+        text.find("\"YY\"").unwrap()
+    );
+}
+
+#[test]
+fn bad_reference_sets() {
+    let set = r#"set = { YY = "01" }"#;
+    years_invalid(
+        set,
+        r#"set = { Q = "01" }"#,
+        "[reference] sets `Q` is not a placeholder",
+        "Q",
+    );
+    let both = "resample = [\"YY\"]\nset = { YY = \"01\" }";
+    years_invalid(set, both, "[reference] both resamples and sets `YY`", "YY");
+    years_invalid(
+        set,
+        r#"set = { YY = " 01" }"#,
+        "sets `YY` to \" 01\", which is empty or has spaces",
+        "\" 01\"",
+    );
+    years_invalid(
+        set,
+        r#"set = { YY = "" }"#,
+        "which is empty or has spaces",
+        "\"\"",
+    );
+    // The set word is compared like any word YY takes.
+    years_invalid(
+        set,
+        r#"set = { YY = "1" }"#,
+        "[reference] sets `YY` to \"1\", which list `all` does not hold",
+        "\"1\"",
+    );
+    years_invalid(
+        set,
+        r#"set = { YY = "09" }"#,
+        "with `YY` = \"09\", `answer` holds no word",
+        "\"09\"",
+    );
+    // A set placeholder is in every template.
+    let text = YEARS
+        .replace("NOUN = \"nouns\"", "NOUN = \"nouns\"\nWHEN = \"nouns\"")
+        .replace(set, r#"set = { WHEN = "war" }"#);
+    let err = task_err(&text);
+    assert_eq!(code(&err), "task::invalid");
+    assert!(err.to_string().contains("fewer than 1 `[WHEN]`"), "{err}");
+    assert_eq!(labelled(&err, &text), ["WHEN"]);
+    // An empty [reference] is no reference change at all.
+    let text = YEARS
+        .replace(set, "")
+        .replace("from 17[YY]", "from 17[YY] in [NOUN]");
+    assert!(Task::from_source("years.toml", &text).is_ok());
+}
+
+#[test]
+fn set_words_and_bare_answers_must_be_single_tokens() {
+    // A set word is checked where the templates put it: " truce" after a space.
+    let text = YEARS.replace(
+        r#"set = { YY = "01" }"#,
+        r#"set = { YY = "01", NOUN = "truce" }"#,
+    );
+    let task = Task::from_source("years.toml", &text).unwrap();
+    let err = task.dataset(&years_tokenizer(), 2, 0).unwrap_err();
+    assert_eq!(code(&err), "task::multi-token", "{err}");
+    assert_eq!(
+        err.to_string(),
+        "1 word(s) are not a single token: \" truce\""
+    );
+    // Answers without a leading space are checked without it: "00" is no token here.
+    let task = Task::from_source("years.toml", YEARS).unwrap();
+    let mut words = vec!["The", "war", "siege", "lasted", "from", "to", "17"];
+    let numbers: Vec<String> = (1..10).map(|n| format!("{n:02}")).collect();
+    words.extend(numbers.iter().map(String::as_str));
+    let err = task.dataset(&tiny(&words), 2, 0).unwrap_err();
+    assert_eq!(err.to_string(), "1 word(s) are not a single token: \"00\"");
+    // With a leading space, " 00" and the other answers are what must be tokens.
+    let spaced = YEARS.replace("leading_space = false", "leading_space = true");
+    let task = Task::from_source("years.toml", &spaced).unwrap();
+    let err = task.dataset(&tiny(&words), 2, 0).unwrap_err();
+    assert!(err.to_string().starts_with("1 word(s)"), "{err}");
+    assert!(err.to_string().ends_with("\" 00\""), "{err}");
 }
 
 // ── bad input: errors, never panics or runs without bound ───────────────────────────────

@@ -14,7 +14,7 @@ use crate::task::dataset::Prompt;
 use crate::task::error::TaskError;
 use crate::task::spec::ExplicitPrompt;
 use crate::task::template::{Anchor, Segment};
-use crate::task::{Generated, Template};
+use crate::task::{Answer, Generated, Template};
 
 type Made = (Vec<String>, Vec<Prompt>, Vec<Prompt>);
 
@@ -27,7 +27,7 @@ pub fn generated(
     n: usize,
     seed: u64,
 ) -> Result<Made, TaskError> {
-    check_single_tokens(task, tokenizer)?;
+    let vocabulary = single_tokens(task, tokenizer)?;
     let available = distinct_prompts(task);
     if n as u128 > available {
         return Err(TaskError::TooManyPrompts {
@@ -66,9 +66,9 @@ pub fn generated(
                 groups.len() - 1
             }
         };
-        let prompt = make_prompt(task, template, &fill, tokenizer, group, i)?;
-        let counterpart_fill = resample(task, &fill, &mut rng);
-        let counterpart = make_prompt(task, template, &counterpart_fill, tokenizer, group, i)?;
+        let prompt = make_prompt(task, template, &fill, &vocabulary, group, i)?;
+        let counterpart_fill = counterpart(task, &fill, &mut rng);
+        let counterpart = make_prompt(task, template, &counterpart_fill, &vocabulary, group, i)?;
         if counterpart.tokens.len() != prompt.tokens.len()
             || counterpart.positions != prompt.positions
         {
@@ -86,43 +86,91 @@ pub fn generated(
     Ok((groups, prompts, reference))
 }
 
-/// Words of every list a placeholder uses must be one token where the templates put them:
-/// after a space (most) or at the start or after punctuation.
-fn check_single_tokens(task: &Generated, tokenizer: &Tokenizer) -> Result<(), TaskError> {
+/// The tokenizer, and the id of every text the task needs as one token (looked up once per
+/// dataset, not per prompt: an answer set may hold many words).
+struct Vocabulary<'a> {
+    tokenizer: &'a Tokenizer,
+    ids: HashMap<String, u32>,
+}
+
+/// Every word must be one token where it goes: placeholders' words (and the reference's
+/// set words) where the templates put them, answer and distractor words as the next token.
+fn single_tokens<'a>(
+    task: &Generated,
+    tokenizer: &'a Tokenizer,
+) -> Result<Vocabulary<'a>, TaskError> {
+    let mut ids = HashMap::new();
     let mut offenders = BTreeSet::new();
-    for (placeholder, words) in &task.words {
-        let mut spaced = false;
-        let mut bare = false;
-        for template in &task.templates {
-            let mut previous: Option<&Segment> = None;
-            for segment in &template.segments {
-                if matches!(segment, Segment::Slot(p) if p == placeholder) {
-                    match previous {
-                        Some(Segment::Text(t)) if t.ends_with(' ') => spaced = true,
-                        _ => bare = true,
-                    }
-                }
-                previous = Some(segment);
+    for text in token_texts(task) {
+        match tokenizer.single_token(&text) {
+            Some(id) => {
+                ids.insert(text, id);
             }
-        }
-        // The answer and distractor are read as the next token, with a leading space.
-        spaced |= *placeholder == task.answer || *placeholder == task.distractor;
-        for word in words {
-            if spaced && tokenizer.single_token(&format!(" {word}")).is_none() {
-                offenders.insert(format!("\" {word}\""));
-            }
-            if bare && tokenizer.single_token(word).is_none() {
-                offenders.insert(format!("\"{word}\""));
+            None => {
+                offenders.insert(format!("\"{text}\""));
             }
         }
     }
     if offenders.is_empty() {
-        return Ok(());
+        return Ok(Vocabulary { tokenizer, ids });
     }
     Err(TaskError::MultiToken {
         count: offenders.len(),
         offenders: offenders.into_iter().collect::<Vec<_>>().join(", "),
     })
+}
+
+/// The texts that must each be one token.
+fn token_texts(task: &Generated) -> BTreeSet<String> {
+    let mut texts = BTreeSet::new();
+    for (placeholder, words) in &task.words {
+        let (spaced, bare) = slot_forms(task, placeholder);
+        for word in words.iter().chain(task.set.get(placeholder)) {
+            if spaced {
+                texts.insert(format!(" {word}"));
+            }
+            if bare {
+                texts.insert(word.clone());
+            }
+        }
+    }
+    for answer in [&task.answer, &task.distractor] {
+        let words: &[String] = match answer {
+            Answer::Word(placeholder) => &task.words[placeholder],
+            Answer::Compared { words, .. } => words,
+        };
+        texts.extend(words.iter().map(|w| answer_text(task, w)));
+    }
+    texts
+}
+
+/// Whether a placeholder's slots follow a space (most) and whether some do not (the start
+/// of the text, after punctuation, or inside a word as greater-than's `17[YY]`).
+fn slot_forms(task: &Generated, placeholder: &str) -> (bool, bool) {
+    let mut spaced = false;
+    let mut bare = false;
+    for template in &task.templates {
+        let mut previous: Option<&Segment> = None;
+        for segment in &template.segments {
+            if matches!(segment, Segment::Slot(p) if p == placeholder) {
+                match previous {
+                    Some(Segment::Text(t)) if t.ends_with(' ') => spaced = true,
+                    _ => bare = true,
+                }
+            }
+            previous = Some(segment);
+        }
+    }
+    (spaced, bare)
+}
+
+/// An answer word as the next token reads it.
+fn answer_text(task: &Generated, word: &str) -> String {
+    if task.leading_space {
+        format!(" {word}")
+    } else {
+        word.to_string()
+    }
 }
 
 /// The number of distinct fillings over all templates.
@@ -197,7 +245,17 @@ fn draw(task: &Generated, template: &Template, rng: &mut ChaCha8Rng) -> Fill {
 }
 
 /// The reference counterpart: resampled occurrences get fresh words, distinct from each other
-/// and from every word of their list that stays.
+/// and from every word of their list that stays; set placeholders get their fixed word.
+fn counterpart(task: &Generated, fill: &Fill, rng: &mut ChaCha8Rng) -> Fill {
+    let mut out = resample(task, fill, rng);
+    for ((placeholder, _), word) in out.iter_mut() {
+        if let Some(fixed) = task.set.get(placeholder) {
+            word.clone_from(fixed);
+        }
+    }
+    out
+}
+
 fn resample(task: &Generated, fill: &Fill, rng: &mut ChaCha8Rng) -> Fill {
     let resampled: BTreeSet<&(String, usize)> = task.resample.iter().collect();
     let mut out = fill.clone();
@@ -245,12 +303,12 @@ fn make_prompt(
     task: &Generated,
     template: &Template,
     fill: &Fill,
-    tokenizer: &Tokenizer,
+    vocabulary: &Vocabulary,
     group: usize,
     index: usize,
 ) -> Result<Prompt, TaskError> {
     let (text, spans) = realize(template, fill);
-    let encoded = tokenizer.encode_with_offsets(&text)?;
+    let encoded = vocabulary.tokenizer.encode_with_offsets(&text)?;
     let tokens: Vec<u32> = encoded.iter().map(|(id, _)| *id).collect();
     // Each occurrence is exactly one token: the one ending where the word ends and starting
     // at the word (or at the space before it).
@@ -296,21 +354,34 @@ fn make_prompt(
         }
         positions.insert(name.clone(), at as usize);
     }
-    let id = |placeholder: &str| -> Result<u32, TaskError> {
-        let word = format!(" {}", fill[&(placeholder.to_string(), 1)]);
-        tokenizer.single_token(&word).ok_or(TaskError::MultiToken {
-            count: 1,
-            offenders: format!("{word:?}"),
-        })
-    };
     Ok(Prompt {
-        answer: vec![id(&task.answer)?],
-        distractor: vec![id(&task.distractor)?],
+        answer: answer_tokens(task, &task.answer, fill, vocabulary),
+        distractor: answer_tokens(task, &task.distractor, fill, vocabulary),
         text,
         tokens,
         positions,
         group,
     })
+}
+
+/// The tokens one side of the metric reads for this filling.
+fn answer_tokens(
+    task: &Generated,
+    answer: &Answer,
+    fill: &Fill,
+    vocabulary: &Vocabulary,
+) -> Vec<u32> {
+    let filling = |placeholder: &str| &fill[&(placeholder.to_string(), 1)];
+    let words: &[String] = match answer {
+        Answer::Word(placeholder) => std::slice::from_ref(filling(placeholder)),
+        Answer::Compared { placeholder, .. } => answer
+            .compared_words(filling(placeholder))
+            .expect("every word a compared placeholder takes was checked with the task"),
+    };
+    words
+        .iter()
+        .map(|word| vocabulary.ids[&answer_text(task, word)])
+        .collect()
 }
 
 fn task_positions(task: &Generated) -> impl Iterator<Item = (&String, &Anchor)> {

@@ -76,3 +76,41 @@ pub fn write_tiny_ioi_model(dir: &std::path::Path, seed: u64) {
     .write(dir)
     .unwrap();
 }
+
+/// Every word the built-in greater-than task needs as one token: its nouns, its template's
+/// words and the two-digit numbers "00".."99". With these, a tiny tokenizer splits " 1732"
+/// as " 17" + "32", as GPT-2's does.
+pub fn greater_than_words() -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tasks/greater-than.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let file: toml::Table = text.parse().unwrap();
+    let mut words: std::collections::BTreeSet<String> =
+        (0..100).map(|n| format!("{n:02}")).collect();
+    for list in file["lists"].as_table().unwrap().values() {
+        for word in list.as_array().into_iter().flatten() {
+            words.insert(word.as_str().unwrap().to_string());
+        }
+    }
+    for family in file["families"].as_array().unwrap() {
+        for template in family["templates"].as_array().unwrap() {
+            let text = without_placeholders(template.as_str().unwrap());
+            let split = text.split(|c: char| !c.is_alphanumeric());
+            words.extend(split.filter(|w| !w.is_empty()).map(str::to_string));
+        }
+    }
+    words.into_iter().collect()
+}
+
+/// A template's text with its `[PLACEHOLDER]` slots cut out.
+fn without_placeholders(template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find(']').expect("closed slot");
+        out.push(' ');
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -33,11 +33,12 @@ mlp 0 2 at all
 mlp 1 at END
 class a at S2, S1+1 { 0.1 0.2 }
 class b at all { 1.3 }
-class c at END { 2.0 2.2 }
-edge embed -> a, b.v, c.q
+class c at END { 1.1 2.0 2.2 }
+class e at S2 { 2.1 2.3 }
+edge embed -> a, b.v, c.q, e
 edge a -> b.k, c.v
-edge b -> c
-edge c, embed -> logits
+edge b -> e
+edge c, e, embed -> logits
 ";
 
 fn fixture() -> &'static Fixture {
@@ -191,4 +192,59 @@ fn windows_are_taken_where_the_circuit_keeps_heads_late() {
     }
     // END only and from S1+1 on are windows; 1.3 acts at every position: a full resume.
     assert_eq!((windowed.window_passes, plain.window_passes), (2, 0));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Variants that extend kept bases (a search's current K) resume from them, by layer and
+    /// by window, and score what the plain path scores.
+    #[test]
+    fn variants_built_on_kept_bases_give_what_the_plain_path_gives(
+        bases in proptest::collection::vec(variant(), 1..4),
+        extensions in proptest::collection::vec(
+            proptest::sample::subsequence(
+                (0..3).flat_map(|l| (0..4).map(move |h| Head::new(l, h))).collect::<Vec<_>>(),
+                1..=2,
+            ),
+            1..5,
+        ),
+        edge in any::<bool>(),
+    ) {
+        let f = fixture();
+        let level = if edge { Level::Edge } else { Level::Node };
+        let all: Vec<usize> = (0..12).collect();
+        let mut built = runner(f, level, &all);
+        built.keep_bases(&bases).unwrap();
+        let variants: Vec<Variant> = bases
+            .iter()
+            .flat_map(|b| extensions.iter().map(move |e| b.without(e.iter().copied())))
+            .collect();
+        let fast = built.scores(&variants).unwrap();
+        let mut plain = runner(f, level, &all);
+        plain.windows = false;
+        let slow = plain.scores(&variants).unwrap();
+        for (variant, (a, b)) in variants.iter().zip(fast.iter().zip(&slow)) {
+            assert_same(a, b, &format!("{variant} on kept bases against plain"));
+        }
+    }
+}
+
+#[test]
+fn a_window_from_a_base_reads_heads_the_base_kept_before_its_own_window() {
+    // The base C \ {1.1} recomputes END only, from layer 1; C \ {1.1, 2.3} extends it from
+    // S2 at layer 2, where 2.1 is kept at S2: its keys and values there are the circuit's.
+    let f = fixture();
+    let all: Vec<usize> = (0..12).collect();
+    let base = Variant::circuit().without([Head::new(1, 1)]);
+    let child = base.without([Head::new(2, 3)]);
+    let mut built = runner(f, Level::Node, &all);
+    built.keep_bases(std::slice::from_ref(&base)).unwrap();
+    let windows_before = built.window_passes;
+    let fast = built.scores(std::slice::from_ref(&child)).unwrap();
+    assert_eq!(built.window_passes, windows_before + 1);
+    let mut plain = runner(f, Level::Node, &all);
+    plain.windows = false;
+    let slow = plain.scores(std::slice::from_ref(&child)).unwrap();
+    assert_same(&fast[0], &slow[0], "C \\ {1.1, 2.3} from its base");
 }

@@ -179,173 +179,11 @@ pub fn check(
     options: &Options,
     progress: &mut dyn Progress,
 ) -> Result<Report> {
-    let n = dataset.prompts.len();
-    let heads: Vec<Head> = circuit.heads().into_iter().collect();
-    let bootstrap = Bootstrap::new(
-        n,
-        options.bootstrap_resamples,
-        options.seed,
-        options.confidence,
-    );
     let progress = std::cell::RefCell::new(progress);
-    let mut full = Runner::new(
-        model,
-        dataset,
-        reference,
-        circuit,
-        options.level,
-        (0..n).collect(),
-    );
-    full.on_progress = Some(Box::new(|k| progress.borrow_mut().advance(k)));
-
-    progress.borrow_mut().phase("faithfulness", 3);
-    let base = full.scores(&[Variant::model(), Variant::circuit(), Variant::empty()])?;
-    let (fm, fc, fe) = (&base[0], &base[1], &base[2]);
-    let estimate = |stat: &dyn Fn(Mean) -> f64| Estimate {
-        value: stat(&mean),
-        interval: bootstrap.interval(stat),
-    };
-    let faithfulness = Faithfulness {
-        gap: estimate(&|m| (m(fm) - m(fc)).abs()),
-        ratio: estimate(&|m| m(fc) / m(fm)),
-        normalized: estimate(&|m| (m(fc) - m(fe)) / (m(fm) - m(fe))),
-    };
-
-    // ── completeness ────────────────────────────────────────────────────────────────────
-    let mut candidates: Vec<Candidate> = vec![("empty".into(), BTreeSet::new())];
-    for class in &circuit.classes {
-        candidates.push((format!("class {}", class.name), class.heads.clone()));
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    // Random K: each head in with probability ½, redrawn (a bounded number of times) while
-    // the set is empty or one already tried, so every row of the table is a new K.
-    for i in 0..options.random_sets {
-        let fresh = (0..100).find_map(|_| {
-            let set: BTreeSet<Head> = heads
-                .iter()
-                .copied()
-                .filter(|_| rng.random_bool(0.5))
-                .collect();
-            let new = !set.is_empty() && candidates.iter().all(|(_, k)| *k != set);
-            new.then_some(set)
-        });
-        if let Some(set) = fresh {
-            candidates.push((format!("random {}", i + 1), set));
-        }
-    }
-    let search = search_prompts(n, options, &mut rng);
-    let mut searcher = Runner::new(model, dataset, reference, circuit, options.level, search);
-    searcher.on_progress = Some(Box::new(|k| progress.borrow_mut().advance(k)));
-    progress.borrow_mut().phase(
-        "completeness search",
-        2 * heads.len() * options.greedy_budget.min(heads.len()),
-    );
-    let greedy = greedy_completeness(&mut searcher, &heads, options.greedy_budget)?;
-    if candidates.iter().all(|(_, k)| *k != greedy) {
-        candidates.push(("greedy".into(), greedy));
-    }
-    progress
-        .borrow_mut()
-        .phase("completeness", 2 * candidates.len());
-    let variants: Vec<Variant> = candidates
-        .iter()
-        .flat_map(|(_, k)| {
-            [
-                Variant::new(Scope::Circuit, k.clone()),
-                Variant::new(Scope::Model, k.clone()),
-            ]
-        })
-        .collect();
-    let scores = full.scores(&variants)?;
-    let sets: Vec<KSet> = candidates
-        .iter()
-        .enumerate()
-        .map(|(i, (origin, k))| {
-            let (c, m) = (&scores[2 * i], &scores[2 * i + 1]);
-            KSet {
-                origin: origin.clone(),
-                heads: k.iter().copied().collect(),
-                circuit: estimate(&|f| f(c)),
-                model: estimate(&|f| f(m)),
-                incompleteness: estimate(&|f| (f(c) - f(m)).abs()),
-            }
-        })
-        .collect();
-    let worst = (0..sets.len())
-        .max_by(|a, b| {
-            sets[*a]
-                .incompleteness
-                .value
-                .total_cmp(&sets[*b].incompleteness.value)
-        })
-        .unwrap_or(0);
-
-    // ── minimality ──────────────────────────────────────────────────────────────────────
-    progress.borrow_mut().phase(
-        "minimality search",
-        heads.len() * heads.len() * options.minimality_budget,
-    );
-    let mut choices: Vec<(Head, Vec<Candidate>)> = Vec::new();
-    for head in &heads {
-        let class = circuit.class_of(*head).expect("circuit heads have a class");
-        let mut ks: Vec<Candidate> = vec![("empty".into(), BTreeSet::new())];
-        let own: BTreeSet<Head> = class.heads.iter().copied().filter(|h| h != head).collect();
-        if !own.is_empty() {
-            ks.push((format!("class {}", class.name), own));
-        }
-        for set in circuit.minimality_sets.iter().filter(|s| s.head == *head) {
-            ks.push(("given".into(), set.given.clone()));
-        }
-        if options.minimality_budget > 0 {
-            let found = greedy_minimality(&mut searcher, &heads, *head, options.minimality_budget)?;
-            ks.push(("greedy".into(), found));
-        }
-        ks.dedup_by(|a, b| a.1 == b.1);
-        choices.push((*head, ks));
-    }
-    let total: usize = choices.iter().map(|(_, ks)| 2 * ks.len()).sum();
-    progress.borrow_mut().phase("minimality", total);
-    let variants: Vec<Variant> = choices
-        .iter()
-        .flat_map(|(head, ks)| {
-            ks.iter().flat_map(move |(_, k)| {
-                let without = Variant::new(Scope::Circuit, k.clone());
-                [without.without([*head]), without]
-            })
-        })
-        .collect();
-    let scores = full.scores(&variants)?;
-    let f_model = mean(fm);
-    let mut minimality = Vec::new();
-    let mut at = 0;
-    for (head, ks) in &choices {
-        let mut best: Option<(f64, usize)> = None;
-        for (i, _) in ks.iter().enumerate() {
-            let value = (mean(&scores[at + 2 * i]) - mean(&scores[at + 2 * i + 1])).abs();
-            if best.is_none_or(|(b, _)| value > b) {
-                best = Some((value, i));
-            }
-        }
-        let (_, i) = best.expect("every head has K = ∅");
-        let (without_v, with_v) = (&scores[at + 2 * i], &scores[at + 2 * i + 1]);
-        let score = estimate(&|m| (m(without_v) - m(with_v)).abs());
-        let relative = estimate(&|m| (m(without_v) - m(with_v)).abs() / m(fm).abs());
-        minimality.push(HeadMinimality {
-            head: *head,
-            class: circuit
-                .class_of(*head)
-                .map(|c| c.name.clone())
-                .unwrap_or_default(),
-            flagged: score.value / f_model.abs() < options.minimality_threshold,
-            score,
-            relative,
-            origin: ks[i].0.clone(),
-            k: ks[i].1.iter().copied().collect(),
-        });
-        at += 2 * ks.len();
-    }
-
-    let completeness = Completeness { sets, worst };
+    let mut evaluation = Evaluation::new(model, dataset, reference, circuit, options, &progress);
+    let scores = evaluation.faithfulness()?;
+    let completeness = evaluation.completeness()?;
+    let minimality = evaluation.minimality(&scores.model)?;
     let mut report = Report {
         version: REPORT_VERSION,
         circuit: circuit.name.clone(),
@@ -353,30 +191,312 @@ pub fn check(
         task: dataset.task.clone(),
         ablation: options.ablation,
         level: options.level,
-        prompts: n,
+        prompts: dataset.prompts.len(),
         seed: options.seed,
         confidence: options.confidence,
-        model_score: estimate(&|m| m(fm)),
-        circuit_score: estimate(&|m| m(fc)),
-        empty_score: estimate(&|m| m(fe)),
-        faithfulness,
+        model_score: evaluation.estimate(&|m| m(&scores.model)),
+        circuit_score: evaluation.estimate(&|m| m(&scores.circuit)),
+        empty_score: evaluation.estimate(&|m| m(&scores.empty)),
+        faithfulness: evaluation.faithfulness_figures(&scores),
         completeness,
         minimality,
         expectations: Vec::new(),
-        per_prompt: PerPrompt {
-            model: fm.clone(),
-            circuit: fc.clone(),
-            empty: fe.clone(),
-        },
-        forward_passes: 0,
+        per_prompt: scores,
+        forward_passes: evaluation.passes(),
     };
     report.expectations = circuit
         .expectations
         .iter()
         .map(|e| judge(e, &report))
         .collect();
-    report.forward_passes = full.passes + searcher.passes;
     Ok(report)
+}
+
+/// One check in progress: a runner over every prompt, one over the search prompts, the
+/// bootstrap draws and the seeded choices, shared by its steps.
+struct Evaluation<'a, 'p> {
+    model: &'a Gpt2,
+    dataset: &'a Dataset,
+    reference: &'a ReferenceActivations,
+    circuit: &'a Circuit,
+    options: &'a Options,
+    heads: Vec<Head>,
+    bootstrap: Bootstrap,
+    rng: ChaCha8Rng,
+    full: Runner<'a>,
+    /// Made when the first search starts, its prompts drawn after the random K sets.
+    searcher: Option<Runner<'a>>,
+    progress: &'a std::cell::RefCell<&'p mut dyn Progress>,
+}
+
+impl<'a, 'p> Evaluation<'a, 'p> {
+    fn new(
+        model: &'a Gpt2,
+        dataset: &'a Dataset,
+        reference: &'a ReferenceActivations,
+        circuit: &'a Circuit,
+        options: &'a Options,
+        progress: &'a std::cell::RefCell<&'p mut dyn Progress>,
+    ) -> Self {
+        let n = dataset.prompts.len();
+        let mut full = Runner::new(
+            model,
+            dataset,
+            reference,
+            circuit,
+            options.level,
+            (0..n).collect(),
+        );
+        full.on_progress = Some(Box::new(|k| progress.borrow_mut().advance(k)));
+        Self {
+            model,
+            dataset,
+            reference,
+            circuit,
+            options,
+            heads: circuit.heads().into_iter().collect(),
+            bootstrap: Bootstrap::new(
+                n,
+                options.bootstrap_resamples,
+                options.seed,
+                options.confidence,
+            ),
+            rng: ChaCha8Rng::seed_from_u64(options.seed),
+            full,
+            searcher: None,
+            progress,
+        }
+    }
+
+    /// The runner over the search prompts.
+    fn searcher(&mut self) -> &mut Runner<'a> {
+        if self.searcher.is_none() {
+            let n = self.dataset.prompts.len();
+            let prompts = search_prompts(n, self.options, &mut self.rng);
+            let mut runner = Runner::new(
+                self.model,
+                self.dataset,
+                self.reference,
+                self.circuit,
+                self.options.level,
+                prompts,
+            );
+            let progress = self.progress;
+            runner.on_progress = Some(Box::new(move |k| progress.borrow_mut().advance(k)));
+            self.searcher = Some(runner);
+        }
+        self.searcher.as_mut().expect("made above")
+    }
+
+    fn phase(&self, name: &str, variants: usize) {
+        self.progress.borrow_mut().phase(name, variants);
+    }
+
+    fn estimate(&self, statistic: &dyn Fn(Mean) -> f64) -> Estimate {
+        Estimate {
+            value: statistic(&mean),
+            interval: self.bootstrap.interval(statistic),
+        }
+    }
+
+    fn passes(&self) -> usize {
+        self.full.passes + self.searcher.as_ref().map_or(0, |s| s.passes)
+    }
+
+    /// F(M), F(C) and F(∅) per prompt.
+    fn faithfulness(&mut self) -> Result<PerPrompt> {
+        self.phase("faithfulness", 3);
+        let mut base =
+            self.full
+                .scores(&[Variant::model(), Variant::circuit(), Variant::empty()])?;
+        let (empty, circuit, model) = (base.remove(2), base.remove(1), base.remove(0));
+        Ok(PerPrompt {
+            model,
+            circuit,
+            empty,
+        })
+    }
+
+    fn faithfulness_figures(&self, scores: &PerPrompt) -> Faithfulness {
+        let (fm, fc, fe) = (&scores.model, &scores.circuit, &scores.empty);
+        Faithfulness {
+            gap: self.estimate(&|m| (m(fm) - m(fc)).abs()),
+            ratio: self.estimate(&|m| m(fc) / m(fm)),
+            normalized: self.estimate(&|m| (m(fc) - m(fe)) / (m(fm) - m(fe))),
+        }
+    }
+
+    /// F(C \ K) and F(M \ K) for K = ∅, each class, random sets and a greedy search.
+    fn completeness(&mut self) -> Result<Completeness> {
+        let mut candidates: Vec<Candidate> = vec![("empty".into(), BTreeSet::new())];
+        for class in &self.circuit.classes {
+            candidates.push((format!("class {}", class.name), class.heads.clone()));
+        }
+        for i in 0..self.options.random_sets {
+            if let Some(set) = self.random_set(&candidates) {
+                candidates.push((format!("random {}", i + 1), set));
+            }
+        }
+        let budget = self.options.greedy_budget.min(self.heads.len());
+        self.phase("completeness search", 2 * self.heads.len() * budget);
+        if budget > 0 {
+            let heads = self.heads.clone();
+            let greedy = greedy(
+                self.searcher(),
+                &heads,
+                budget,
+                |k: BTreeSet<Head>| {
+                    [
+                        Variant::new(Scope::Circuit, k.clone()),
+                        Variant::new(Scope::Model, k),
+                    ]
+                },
+                true,
+            )?;
+            if candidates.iter().all(|(_, k)| *k != greedy) {
+                candidates.push(("greedy".into(), greedy));
+            }
+        }
+        self.phase("completeness", 2 * candidates.len());
+        let variants: Vec<Variant> = candidates
+            .iter()
+            .flat_map(|(_, k)| {
+                [
+                    Variant::new(Scope::Circuit, k.clone()),
+                    Variant::new(Scope::Model, k.clone()),
+                ]
+            })
+            .collect();
+        let scores = self.full.scores(&variants)?;
+        let sets: Vec<KSet> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, (origin, k))| {
+                let (c, m) = (&scores[2 * i], &scores[2 * i + 1]);
+                KSet {
+                    origin: origin.clone(),
+                    heads: k.iter().copied().collect(),
+                    circuit: self.estimate(&|f| f(c)),
+                    model: self.estimate(&|f| f(m)),
+                    incompleteness: self.estimate(&|f| (f(c) - f(m)).abs()),
+                }
+            })
+            .collect();
+        let worst = (0..sets.len())
+            .max_by(|a, b| {
+                sets[*a]
+                    .incompleteness
+                    .value
+                    .total_cmp(&sets[*b].incompleteness.value)
+            })
+            .unwrap_or(0);
+        Ok(Completeness { sets, worst })
+    }
+
+    /// A random K: each head in with probability ½, redrawn (a bounded number of times)
+    /// while the set is empty or one already tried, so every row of the table is a new K.
+    fn random_set(&mut self, tried: &[Candidate]) -> Option<BTreeSet<Head>> {
+        (0..100).find_map(|_| {
+            let set: BTreeSet<Head> = self
+                .heads
+                .iter()
+                .copied()
+                .filter(|_| self.rng.random_bool(0.5))
+                .collect();
+            let new = !set.is_empty() && tried.iter().all(|(_, k)| *k != set);
+            new.then_some(set)
+        })
+    }
+
+    /// Each head's largest |F(C \ (K ∪ {v})) − F(C \ K)| over K = ∅, its class, the file's
+    /// `given` sets and a greedy search.
+    fn minimality(&mut self, f_model: &[f64]) -> Result<Vec<HeadMinimality>> {
+        let budget = self.options.minimality_budget;
+        self.phase(
+            "minimality search",
+            self.heads.len() * self.heads.len() * budget,
+        );
+        let mut choices: Vec<(Head, Vec<Candidate>)> = Vec::new();
+        for head in self.heads.clone() {
+            let class = self
+                .circuit
+                .class_of(head)
+                .expect("circuit heads have a class");
+            let mut ks: Vec<Candidate> = vec![("empty".into(), BTreeSet::new())];
+            let own: BTreeSet<Head> = class.heads.iter().copied().filter(|h| *h != head).collect();
+            if !own.is_empty() {
+                ks.push((format!("class {}", class.name), own));
+            }
+            for set in self
+                .circuit
+                .minimality_sets
+                .iter()
+                .filter(|s| s.head == head)
+            {
+                ks.push(("given".into(), set.given.clone()));
+            }
+            if budget > 0 {
+                let others: Vec<Head> = self.heads.iter().copied().filter(|h| *h != head).collect();
+                let found = greedy(
+                    self.searcher(),
+                    &others,
+                    budget,
+                    |k: BTreeSet<Head>| {
+                        let without = Variant::new(Scope::Circuit, k);
+                        [without.without([head]), without]
+                    },
+                    false,
+                )?;
+                ks.push(("greedy".into(), found));
+            }
+            ks.dedup_by(|a, b| a.1 == b.1);
+            choices.push((head, ks));
+        }
+        let total: usize = choices.iter().map(|(_, ks)| 2 * ks.len()).sum();
+        self.phase("minimality", total);
+        let variants: Vec<Variant> = choices
+            .iter()
+            .flat_map(|(head, ks)| {
+                ks.iter().flat_map(move |(_, k)| {
+                    let without = Variant::new(Scope::Circuit, k.clone());
+                    [without.without([*head]), without]
+                })
+            })
+            .collect();
+        let scores = self.full.scores(&variants)?;
+        let fm = f_model;
+        let f_model = mean(fm);
+        let mut minimality = Vec::new();
+        let mut at = 0;
+        for (head, ks) in &choices {
+            let mut best: Option<(f64, usize)> = None;
+            for (i, _) in ks.iter().enumerate() {
+                let value = (mean(&scores[at + 2 * i]) - mean(&scores[at + 2 * i + 1])).abs();
+                if best.is_none_or(|(b, _)| value > b) {
+                    best = Some((value, i));
+                }
+            }
+            let (_, i) = best.expect("every head has K = ∅");
+            let (without_v, with_v) = (&scores[at + 2 * i], &scores[at + 2 * i + 1]);
+            let score = self.estimate(&|m| (m(without_v) - m(with_v)).abs());
+            let relative = self.estimate(&|m| (m(without_v) - m(with_v)).abs() / m(fm).abs());
+            minimality.push(HeadMinimality {
+                head: *head,
+                class: self
+                    .circuit
+                    .class_of(*head)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                flagged: score.value / f_model.abs() < self.options.minimality_threshold,
+                score,
+                relative,
+                origin: ks[i].0.clone(),
+                k: ks[i].1.iter().copied().collect(),
+            });
+            at += 2 * ks.len();
+        }
+        Ok(minimality)
+    }
 }
 
 /// Prompts for the searches: all of them when few, else a seeded sample.
@@ -391,52 +511,24 @@ fn search_prompts(n: usize, options: &Options, rng: &mut ChaCha8Rng) -> Vec<usiz
     chosen
 }
 
-/// Grows K one head at a time, keeping the head that raises |F(C\K) − F(M\K)| most.
-fn greedy_completeness(
-    runner: &mut Runner,
-    heads: &[Head],
-    budget: usize,
-) -> Result<BTreeSet<Head>> {
-    let empty = {
-        let s = runner.scores(&[Variant::circuit(), Variant::model()])?;
-        (mean(&s[0]) - mean(&s[1])).abs()
-    };
-    greedy(runner, heads, budget, empty, |k| {
-        [
-            Variant::new(Scope::Circuit, k.clone()),
-            Variant::new(Scope::Model, k),
-        ]
-    })
-}
-
-/// Grows K (without `head`) one head at a time, keeping the head that makes knocking out
-/// `head` matter most.
-fn greedy_minimality(
-    runner: &mut Runner,
-    heads: &[Head],
-    head: Head,
-    budget: usize,
-) -> Result<BTreeSet<Head>> {
-    let others: Vec<Head> = heads.iter().copied().filter(|h| *h != head).collect();
-    greedy(runner, &others, budget, f64::NEG_INFINITY, |k| {
-        let without = Variant::new(Scope::Circuit, k);
-        [without.without([head]), without]
-    })
-}
-
-/// The greedy search both use: up to `budget` times, add to K the candidate whose pair of
-/// variants differs most in mean score; returns the K with the largest difference seen, or
-/// ∅ if none beat `floor` (the difference at K = ∅, where it matters).
+/// Greedy search for K: up to `budget` times, add to K the candidate whose pair of variants
+/// differs most in mean score. Returns the K with the largest difference seen; with
+/// `beat_empty`, ∅ unless some K beats K = ∅ (completeness, where ∅ is a K of its own).
+/// Each step keeps the current K's pair as bases, so every candidate resumes from them.
 fn greedy(
     runner: &mut Runner,
     candidates: &[Head],
     budget: usize,
-    floor: f64,
     pair: impl Fn(BTreeSet<Head>) -> [Variant; 2],
+    beat_empty: bool,
 ) -> Result<BTreeSet<Head>> {
+    let difference = |scores: &[Vec<f64>]| (mean(&scores[0]) - mean(&scores[1])).abs();
     let mut k = BTreeSet::new();
     let mut best_k = BTreeSet::new();
-    let mut best = floor;
+    let mut best = f64::NEG_INFINITY;
+    if beat_empty {
+        best = difference(&runner.scores(&pair(BTreeSet::new()))?);
+    }
     for _ in 0..budget {
         let options: Vec<Head> = candidates
             .iter()
@@ -446,6 +538,7 @@ fn greedy(
         if options.is_empty() {
             break;
         }
+        runner.keep_bases(&pair(k.clone()))?;
         let variants: Vec<Variant> = options
             .iter()
             .flat_map(|h| {
@@ -456,7 +549,7 @@ fn greedy(
             .collect();
         let scores = runner.scores(&variants)?;
         let (index, value) = (0..options.len())
-            .map(|i| (i, (mean(&scores[2 * i]) - mean(&scores[2 * i + 1])).abs()))
+            .map(|i| (i, difference(&scores[2 * i..2 * i + 2])))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .expect("options is not empty");
         k.insert(options[index]);

@@ -1,11 +1,14 @@
 //! Runs knockout variants through the model and returns each prompt's score. Does as little
 //! work as it can, always with the same result:
 //! - each variant is computed once (memoised);
-//! - the bases M and C run first, and a variant that only knocks out heads from layer L on
-//!   resumes from its base's residual stream at L;
-//! - at node level, C \ K differs from C only from the first position where C keeps a head of
-//!   K: only that window at the end of each prompt is recomputed, reading the earlier
-//!   positions' keys and values from C's pass (attention is causal);
+//! - variants build on *bases*, passes whose residual streams (and keys and values) are kept:
+//!   M and C always, and whichever variants a search is about to extend (`keep_bases`). A
+//!   variant that knocks out, beyond its base's K, heads from layer L on resumes from the
+//!   base's residual stream at L;
+//! - at node level, C \ K differs from its base C \ K' only from the first position where
+//!   the base keeps a head of K \ K': only that window at the end of each prompt is
+//!   recomputed, reading the earlier positions' keys and values from the base (attention is
+//!   causal);
 //! - several variants share one batch, and only the answer logits are read.
 
 use std::collections::{BTreeMap, HashMap};
@@ -25,6 +28,10 @@ use crate::task::{Dataset, MetricKind};
 const MAX_TOKENS: usize = 4096;
 const MAX_ROWS: usize = 512;
 
+/// Bases kept besides M and C (each holds every layer's residual stream for every prompt);
+/// the least recently made goes first.
+const MAX_EXTRA_BASES: usize = 6;
+
 pub struct Runner<'a> {
     model: &'a Gpt2,
     dataset: &'a Dataset,
@@ -38,7 +45,8 @@ pub struct Runner<'a> {
     /// The longest of the runner's prompts: full passes are this wide.
     seq: usize,
     memo: HashMap<Variant, Vec<f64>>,
-    bases: HashMap<Scope, BasePass>,
+    /// M and C first (when made), then the extra bases, oldest first.
+    bases: Vec<BasePass>,
     /// Recompute only the changed window of C's variants (on by default; off gives the plain
     /// path, to compare with).
     pub windows: bool,
@@ -52,9 +60,13 @@ pub struct Runner<'a> {
 
 /// What a base pass leaves for the variants built on it.
 struct BasePass {
+    variant: Variant,
+    /// Names the base in routes (indices shift as bases come and go).
+    id: usize,
     /// The residual stream entering each layer, `[prompts, seq, d_model]`.
     residuals: Vec<Tensor>,
-    /// The keys and values of every head it computed (C at node level, for windows).
+    /// The keys and values of every head it computed (C's variants at node level, for
+    /// windows).
     key_values: Option<KeyValues>,
 }
 
@@ -63,11 +75,12 @@ struct BasePass {
 enum Route {
     /// From the embeddings.
     Full,
-    /// From its base's residual stream at a layer.
-    Resume(Scope, usize),
-    /// From C's residual stream at a layer, only the last `width` positions of each prompt
-    /// from its first changed one (`starts`, per prompt).
+    /// From a base's residual stream at a layer.
+    Resume { base: usize, layer: usize },
+    /// From a base's residual stream at a layer, only the last `width` positions of each
+    /// prompt from its first changed one (`starts`, per prompt).
     Window {
+        base: usize,
         layer: usize,
         width: usize,
         starts: Vec<usize>,
@@ -164,7 +177,7 @@ impl<'a> Runner<'a> {
             level,
             seq,
             memo: HashMap::new(),
-            bases: HashMap::new(),
+            bases: Vec::new(),
             windows: true,
             passes: 0,
             window_passes: 0,
@@ -184,15 +197,15 @@ impl<'a> Runner<'a> {
                 todo.push(variant.clone());
             }
         }
-        // Bases first: the other variants of their scope build on them.
+        // M and C first: the other variants of their scope build on them.
         for scope in [Scope::Model, Scope::Circuit] {
+            let root = Variant::new(scope, Default::default());
             if todo.iter().any(|v| v.scope == scope)
-                && !self.bases.contains_key(&scope)
                 && self.can_resume(scope)
+                && !self.bases.iter().any(|b| b.variant == root)
             {
-                let base = Variant::new(scope, Default::default());
-                self.run_base(&base)?;
-                todo.retain(|v| *v != base);
+                self.make_base(&root)?;
+                todo.retain(|v| *v != root);
                 self.report(1);
             }
         }
@@ -212,14 +225,10 @@ impl<'a> Runner<'a> {
                 .min(MAX_ROWS / self.prompts.len().max(1))
                 .max(1);
             for chunk in group.chunks(per_pass) {
-                let scores = self.run_batch(chunk, &route).map_err(|e| {
-                    let names: Vec<String> = chunk.iter().map(Variant::to_string).collect();
-                    e.context(format!(
-                        "scoring {} on {} prompts ({route:?})",
-                        names.join(", "),
-                        self.prompts.len()
-                    ))
-                })?;
+                let scores = self
+                    .run_batch(chunk, &route, Capture::default())
+                    .map_err(|e| self.context(e, chunk, &route))?
+                    .0;
                 for (variant, scores) in chunk.iter().zip(scores) {
                     self.memo.insert(variant.clone(), scores);
                 }
@@ -227,6 +236,41 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(variants.iter().map(|v| self.memo[v].clone()).collect())
+    }
+
+    /// Scores `variants` and keeps their passes as bases for the variants that extend them
+    /// (a greedy search's current K, before it tries each next head).
+    pub fn keep_bases(&mut self, variants: &[Variant]) -> Result<()> {
+        for variant in variants {
+            if !self.can_resume(variant.scope) || self.bases.iter().any(|b| b.variant == *variant) {
+                continue;
+            }
+            let root = Variant::new(variant.scope, Default::default());
+            if *variant != root && !self.bases.iter().any(|b| b.variant == root) {
+                self.make_base(&root)?;
+                self.report(1);
+            }
+            let scored = self.memo.contains_key(variant);
+            self.make_base(variant)?;
+            if !scored {
+                self.report(1);
+            }
+        }
+        Ok(())
+    }
+
+    fn context(
+        &self,
+        error: model::ModelError,
+        variants: &[Variant],
+        route: &Route,
+    ) -> model::ModelError {
+        let names: Vec<String> = variants.iter().map(Variant::to_string).collect();
+        error.context(format!(
+            "scoring {} on {} prompts ({route:?})",
+            names.join(", "),
+            self.prompts.len()
+        ))
     }
 
     fn report(&mut self, n: usize) {
@@ -240,66 +284,189 @@ impl<'a> Runner<'a> {
         self.level == Level::Node || scope == Scope::Model
     }
 
+    /// The cheapest way to compute `variant`: from the base it extends by the fewest layers
+    /// and positions, else from the embeddings.
     fn route(&self, variant: &Variant) -> Route {
-        let Some(layer) = variant.knocked_out.iter().map(|h| h.layer as usize).min() else {
-            return Route::Full;
-        };
-        if !self.bases.contains_key(&variant.scope) {
-            return Route::Full;
-        }
-        if variant.scope == Scope::Circuit && self.windows {
-            let starts: Vec<usize> = (0..self.prompts.len())
-                .map(|p| {
-                    let end = self.dataset.prompts[self.prompts[p]].end();
-                    self.plan
-                        .first_difference(&variant.knocked_out, p)
-                        .map_or(end, |first| first.min(end))
-                })
+        let layers = self.plan.layers as usize;
+        let mut best = (layers * self.seq, Route::Full);
+        for base in &self.bases {
+            if base.variant.scope != variant.scope
+                || !base.variant.knocked_out.is_subset(&variant.knocked_out)
+                || base.variant.knocked_out.len() == variant.knocked_out.len()
+            {
+                continue;
+            }
+            let extra: std::collections::BTreeSet<Head> = variant
+                .knocked_out
+                .difference(&base.variant.knocked_out)
+                .copied()
                 .collect();
-            let width = (0..self.prompts.len())
-                .map(|p| self.layouts[p].len - starts[p])
-                .max()
-                .unwrap_or(self.seq);
-            if width < self.seq {
-                return Route::Window {
+            let layer = extra.iter().map(|h| h.layer as usize).min().unwrap_or(0);
+            let mut route = (
+                (layers - layer) * self.seq,
+                Route::Resume {
+                    base: base.id,
                     layer,
-                    width,
-                    starts,
-                };
+                },
+            );
+            if base.key_values.is_some() && self.windows {
+                let starts: Vec<usize> = (0..self.prompts.len())
+                    .map(|p| {
+                        let end = self.dataset.prompts[self.prompts[p]].end();
+                        self.plan
+                            .first_difference(&extra, p)
+                            .map_or(end, |first| first.min(end))
+                    })
+                    .collect();
+                let width = (0..self.prompts.len())
+                    .map(|p| self.layouts[p].len - starts[p])
+                    .max()
+                    .unwrap_or(self.seq);
+                if width < self.seq {
+                    route = (
+                        (layers - layer) * width,
+                        Route::Window {
+                            base: base.id,
+                            layer,
+                            width,
+                            starts,
+                        },
+                    );
+                }
+            }
+            if route.0 < best.0 {
+                best = route;
             }
         }
-        Route::Resume(variant.scope, layer)
+        best.1
     }
 
-    /// Runs a base variant, keeping what the variants built on it need.
-    fn run_base(&mut self, variant: &Variant) -> Result<()> {
-        let rows = self.rows(1, &vec![0; self.prompts.len()]);
-        let interventions =
-            self.patcher()
-                .interventions(std::slice::from_ref(variant), &rows, self.seq)?;
+    /// Runs `variant` alone, by its best route, and keeps its residual streams (and, for C's
+    /// variants at node level, its keys and values) as a base.
+    fn make_base(&mut self, variant: &Variant) -> Result<()> {
+        let route = self.route(variant);
+        let windows = variant.scope == Scope::Circuit && self.level == Level::Node;
         let capture = Capture {
             residuals: true,
-            key_values: variant.scope == Scope::Circuit && self.level == Level::Node,
+            key_values: windows,
             ..Default::default()
         };
-        let output = self.model.forward(
-            &self.batch(&rows)?,
-            &interventions,
-            capture,
-            &self.readout(&rows)?,
-        )?;
-        self.passes += 1;
-        let scores = self.scores_from(&output.logits, &rows)?;
-        self.memo.insert(variant.clone(), scores);
-        let key_values = capture.key_values.then_some(output.key_values);
-        self.bases.insert(
-            variant.scope,
-            BasePass {
-                residuals: output.residuals,
-                key_values,
-            },
-        );
+        let (mut scores, output) = self
+            .run_batch(std::slice::from_ref(variant), &route, capture)
+            .map_err(|e| self.context(e, std::slice::from_ref(variant), &route))?;
+        self.memo.insert(variant.clone(), scores.remove(0));
+        // A pass from a base covers the layers (and positions) it recomputed; the rest are
+        // the base's.
+        let (residuals, key_values) = match &route {
+            Route::Full => (output.residuals, windows.then_some(output.key_values)),
+            Route::Resume { base, layer } => {
+                let parent = self.base(*base);
+                let mut residuals = parent.residuals[..*layer].to_vec();
+                residuals.extend(output.residuals);
+                let key_values = windows.then(|| KeyValues {
+                    layers: parent
+                        .key_values
+                        .as_ref()
+                        .map_or(Vec::new(), |kv| kv.layers[..*layer].to_vec())
+                        .into_iter()
+                        .chain(output.key_values.layers)
+                        .collect(),
+                });
+                (residuals, key_values)
+            }
+            Route::Window {
+                base,
+                layer,
+                width,
+                starts,
+            } => {
+                let parent = self.base(*base);
+                let mut residuals = parent.residuals[..*layer].to_vec();
+                let recomputed = self.plan.layers as usize - layer;
+                for (offset, window) in output.residuals.iter().take(recomputed).enumerate() {
+                    residuals.push(self.merge_window(
+                        &parent.residuals[layer + offset],
+                        window,
+                        starts,
+                        *width,
+                    )?);
+                }
+                let parent_layers = parent
+                    .key_values
+                    .as_ref()
+                    .map_or(&[][..], |kv| kv.layers.as_slice());
+                let mut layers = parent_layers[..*layer].to_vec();
+                for (offset, own) in output.key_values.layers.into_iter().enumerate() {
+                    layers.push(union_key_values(
+                        parent_layers.get(layer + offset).cloned().flatten(),
+                        own,
+                    )?);
+                }
+                (residuals, windows.then_some(KeyValues { layers }))
+            }
+        };
+        // The stream after the last layer is never resumed from.
+        let residuals = residuals[..self.plan.layers as usize].to_vec();
+        let id = self.bases.iter().map(|b| b.id + 1).max().unwrap_or(0);
+        let roots = self
+            .bases
+            .iter()
+            .filter(|b| b.variant.knocked_out.is_empty())
+            .count();
+        if !variant.knocked_out.is_empty() && self.bases.len() - roots >= MAX_EXTRA_BASES {
+            let oldest = self
+                .bases
+                .iter()
+                .position(|b| !b.variant.knocked_out.is_empty())
+                .expect("extra bases exist");
+            self.bases.remove(oldest);
+        }
+        self.bases.push(BasePass {
+            variant: variant.clone(),
+            id,
+            residuals,
+            key_values,
+        });
         Ok(())
+    }
+
+    fn base(&self, id: usize) -> &BasePass {
+        self.bases
+            .iter()
+            .find(|b| b.id == id)
+            .expect("routes name kept bases")
+    }
+
+    /// A base's stream `[prompts, seq, d]` with each prompt's window columns
+    /// (`[prompts, width, d]`, from `starts`) in place.
+    fn merge_window(
+        &self,
+        base: &Tensor,
+        window: &Tensor,
+        starts: &[usize],
+        width: usize,
+    ) -> Result<Tensor> {
+        let (prompts, seq, d) = base.dims3()?;
+        let picks: Vec<u32> = (0..prompts)
+            .flat_map(|p| {
+                (0..seq).map(move |j| {
+                    if j >= starts[p] && j - starts[p] < width {
+                        (prompts * seq + p * width + j - starts[p]) as u32
+                    } else {
+                        (p * seq + j) as u32
+                    }
+                })
+            })
+            .collect();
+        let picks = Tensor::from_vec(picks, prompts * seq, base.device())?;
+        let both = Tensor::cat(
+            &[
+                base.reshape((prompts * seq, d))?,
+                window.reshape((prompts * width, d))?,
+            ],
+            0,
+        )?;
+        Ok(both.index_select(&picks, 0)?.reshape((prompts, seq, d))?)
     }
 
     fn patcher(&self) -> Patcher<'_> {
@@ -345,7 +512,12 @@ impl<'a> Runner<'a> {
         Batch::new(&sequences, self.model.device())
     }
 
-    fn run_batch(&mut self, variants: &[Variant], route: &Route) -> Result<Vec<Vec<f64>>> {
+    fn run_batch(
+        &mut self,
+        variants: &[Variant],
+        route: &Route,
+        capture: Capture,
+    ) -> Result<(Vec<Vec<f64>>, model::Output)> {
         let starts = match route {
             Route::Window { starts, .. } => starts.clone(),
             _ => vec![0; self.prompts.len()],
@@ -355,33 +527,26 @@ impl<'a> Runner<'a> {
         let output = match route {
             Route::Full => {
                 let interventions = self.patcher().interventions(variants, &rows, self.seq)?;
-                self.model.forward(
-                    &self.batch(&rows)?,
-                    &interventions,
-                    Capture::default(),
-                    &readout,
-                )?
+                self.model
+                    .forward(&self.batch(&rows)?, &interventions, capture, &readout)?
             }
-            Route::Resume(scope, layer) => {
+            Route::Resume { base, layer } => {
                 let interventions = self.patcher().interventions(variants, &rows, self.seq)?;
-                let residual = &self.bases[scope].residuals[*layer];
+                let residual = &self.base(*base).residuals[*layer];
                 let stacked = Tensor::cat(&vec![residual.clone(); variants.len()], 0)?;
-                self.model.forward_from(
-                    *layer,
-                    stacked,
-                    &interventions,
-                    Capture::default(),
-                    &readout,
-                )?
+                self.model
+                    .forward_from(*layer, stacked, &interventions, capture, &readout)?
             }
-            Route::Window { layer, width, .. } => {
+            Route::Window {
+                base, layer, width, ..
+            } => {
                 self.window_passes += 1;
                 let interventions = self.patcher().interventions(variants, &rows, *width)?;
-                let base = &self.bases[&Scope::Circuit];
+                let base = self.base(*base);
                 let key_values = base.key_values.as_ref().ok_or_else(|| {
-                    model::ModelError::Internal("the circuit's pass kept no keys".into())
+                    model::ModelError::Internal("a window's base kept no keys".into())
                 })?;
-                // Each row's window of C's residual stream at the layer.
+                // Each row's window of the base's residual stream at the layer.
                 let residual = &base.residuals[*layer];
                 let (d, seq) = (residual.dim(2)?, self.seq);
                 let picks: Vec<u32> = rows
@@ -408,16 +573,18 @@ impl<'a> Runner<'a> {
                     window_residual,
                     &window,
                     &interventions,
+                    capture,
                     &readout,
                 )?
             }
         };
         self.passes += 1;
         let all = self.scores_from(&output.logits, &rows)?;
-        Ok(all
+        let scores = all
             .chunks(self.prompts.len())
             .map(<[f64]>::to_vec)
-            .collect())
+            .collect();
+        Ok((scores, output))
     }
 
     /// The answer logits at each row's `END`, as a column of the row's pass.
@@ -468,4 +635,34 @@ impl<'a> Runner<'a> {
             }
         }
     }
+}
+
+/// A window base's keys and values in one layer: those the window recomputed (over every
+/// position), and the parent's for the heads it did not compute. Those heads are replaced at
+/// every position of the window, here and in every variant extending this one, so no query
+/// ever reads their entries past the window's start, which are stale.
+fn union_key_values(
+    parent: Option<(Vec<usize>, Tensor, Tensor)>,
+    own: Option<(Vec<usize>, Tensor, Tensor)>,
+) -> Result<Option<(Vec<usize>, Tensor, Tensor)>> {
+    let (parent, own) = match (parent, own) {
+        (None, own) | (own, None) => return Ok(own),
+        (Some(parent), Some(own)) => (parent, own),
+    };
+    let missing: Vec<usize> = (0..parent.0.len())
+        .filter(|i| !own.0.contains(&parent.0[*i]))
+        .collect();
+    if missing.is_empty() {
+        return Ok(Some(own));
+    }
+    let picks = Tensor::from_vec(
+        missing.iter().map(|i| *i as u32).collect::<Vec<u32>>(),
+        missing.len(),
+        parent.1.device(),
+    )?;
+    let mut heads = own.0;
+    heads.extend(missing.iter().map(|i| parent.0[*i]));
+    let keys = Tensor::cat(&[own.1, parent.1.index_select(&picks, 2)?], 2)?;
+    let values = Tensor::cat(&[own.2, parent.2.index_select(&picks, 2)?], 2)?;
+    Ok(Some((heads, keys, values)))
 }

@@ -211,14 +211,16 @@ impl Gpt2 {
 
     /// A pass over a window at the end of each row (see [`Window`]), from `layer` on, with
     /// `residual` the stream entering that layer at the window's positions,
-    /// `[rows, width, d_model]`. Interventions and the readout positions are the window's
-    /// columns. Node level only: edge-level patches need every position.
+    /// `[rows, width, d_model]`. Interventions, the readout positions and captured residuals
+    /// are the window's columns; captured keys and values cover every position. Node level
+    /// only: edge-level patches need every position.
     pub fn forward_window(
         &self,
         layer: usize,
         residual: Tensor,
         window: &Window,
         interventions: &Interventions,
+        capture: Capture,
         readout: &Readout,
     ) -> Result<Output> {
         if interventions.edges.is_some() {
@@ -255,7 +257,7 @@ impl Gpt2 {
             mask: Tensor::from_vec(mask, (rows, 1, width, seq), &self.device)?,
             window: Some(window),
         };
-        self.run(&pass, residual, interventions, Capture::default(), readout)
+        self.run(&pass, residual, interventions, capture, readout)
     }
 
     fn run(

@@ -12,17 +12,17 @@ use crate::model::intervention::*;
 use crate::model::locate::ModelFiles;
 use crate::model::weights;
 
-/// LayerNorm with a fused kernel for inference and plain (differentiable) ops for training.
+/// LayerNorm with a fused kernel for inference and plain (differentiable) ops for passes
+/// that take gradients.
 struct Norm {
     weight: Tensor,
     bias: Tensor,
     eps: f64,
-    differentiable: bool,
 }
 
 impl Norm {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !self.differentiable {
+    fn forward(&self, x: &Tensor, differentiable: bool) -> Result<Tensor> {
+        if !differentiable {
             return Ok(candle_nn::ops::layer_norm(
                 &x.contiguous()?,
                 &self.weight,
@@ -66,12 +66,11 @@ pub struct Gpt2 {
     differentiable: bool,
 }
 
-fn layer_norm(vb: &VarBuilder, d: usize, eps: f64, differentiable: bool) -> Result<Norm> {
+fn layer_norm(vb: &VarBuilder, d: usize, eps: f64) -> Result<Norm> {
     Ok(Norm {
         weight: vb.get(d, "weight")?,
         bias: vb.get(d, "bias")?,
         eps,
-        differentiable,
     })
 }
 
@@ -111,12 +110,12 @@ impl Gpt2 {
         for i in 0..config.n_layer {
             let vb = vb.pp(format!("h.{i}"));
             blocks.push(Block {
-                ln_1: layer_norm(&vb.pp("ln_1"), d, eps, differentiable)?,
+                ln_1: layer_norm(&vb.pp("ln_1"), d, eps)?,
                 c_attn_w: vb.get((d, 3 * d), "attn.c_attn.weight")?,
                 c_attn_b: vb.get(3 * d, "attn.c_attn.bias")?,
                 c_proj_w: vb.get((d, d), "attn.c_proj.weight")?,
                 c_proj_b: vb.get(d, "attn.c_proj.bias")?,
-                ln_2: layer_norm(&vb.pp("ln_2"), d, eps, differentiable)?,
+                ln_2: layer_norm(&vb.pp("ln_2"), d, eps)?,
                 c_fc_w: vb.get((d, m), "mlp.c_fc.weight")?,
                 c_fc_b: vb.get(m, "mlp.c_fc.bias")?,
                 mlp_proj_w: vb.get((m, d), "mlp.c_proj.weight")?,
@@ -126,7 +125,7 @@ impl Gpt2 {
         Ok(Self {
             wte: vb.get((config.vocab_size, d), "wte.weight")?,
             wpe: vb.get((config.n_positions, d), "wpe.weight")?,
-            ln_f: layer_norm(&vb.pp("ln_f"), d, eps, differentiable)?,
+            ln_f: layer_norm(&vb.pp("ln_f"), d, eps)?,
             blocks,
             device: vb.device().clone(),
             config,
@@ -176,10 +175,12 @@ impl Gpt2 {
         let embeddings = self.embed(batch)?;
         let mask = causal_mask(batch.seq(), &self.device)?;
         let pass = Pass {
+            differentiable: self.differentiable,
             start: 0,
             embeddings: Some(embeddings.clone()),
             mask,
             window: None,
+            probes: Vec::new(),
         };
         self.run(&pass, embeddings, interventions, capture, readout)
     }
@@ -201,10 +202,12 @@ impl Gpt2 {
             ));
         }
         let pass = Pass {
+            differentiable: self.differentiable,
             start: layer,
             embeddings: None,
             mask: causal_mask(residual.dim(1)?, &self.device)?,
             window: None,
+            probes: Vec::new(),
         };
         self.run(&pass, residual, interventions, capture, readout)
     }
@@ -252,12 +255,77 @@ impl Gpt2 {
             }
         }
         let pass = Pass {
+            differentiable: self.differentiable,
             start: layer,
             embeddings: None,
             mask: Tensor::from_vec(mask, (rows, 1, width, seq), &self.device)?,
             window: Some(window),
+            probes: Vec::new(),
         };
         self.run(&pass, residual, interventions, capture, readout)
+    }
+
+    /// First-order attribution for a pass: runs it with every operation differentiable and
+    /// returns F (`objective` of the readout, averaged over rows), ∂F/∂(each layer's attention
+    /// output) and every head's result. Knocking out head h of layer l, which writes r
+    /// somewhere and would write its replacement r' instead, then changes F by about
+    /// Σ (r' − r)·∂F/∂out_l over those positions.
+    pub fn attribution(
+        &self,
+        batch: &Batch,
+        interventions: &Interventions,
+        readout: &Readout,
+        objective: &Objective,
+    ) -> Result<Attribution> {
+        let embeddings = self.embed(batch)?;
+        let (rows, seq, d) = embeddings.dims3()?;
+        let probes = (0..self.config.n_layer)
+            .map(|_| candle_core::Var::zeros((rows, seq, d), DType::F32, &self.device))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let pass = Pass {
+            differentiable: true,
+            start: 0,
+            embeddings: Some(embeddings.clone()),
+            mask: causal_mask(seq, &self.device)?,
+            window: None,
+            probes: probes.iter().map(|p| p.as_tensor().clone()).collect(),
+        };
+        let capture = Capture {
+            head_results: true,
+            ..Default::default()
+        };
+        let output = self.run(&pass, embeddings, interventions, capture, readout)?;
+        let logits = output
+            .logits
+            .ok_or_else(|| ModelError::Input("attribution needs a readout".into()))?;
+        let value = match objective {
+            Objective::Logits(weights) => (logits * weights)?,
+            Objective::Probabilities(weights) => {
+                (candle_nn::ops::softmax(&logits, D::Minus1)? * weights)?
+            }
+        }
+        .sum_all()?
+            / rows as f64;
+        let value = value?;
+        let grads = value.backward()?;
+        let gradients = probes
+            .iter()
+            .map(|p| {
+                grads.get(p.as_tensor()).cloned().map_or_else(
+                    || Ok(Tensor::zeros((rows, seq, d), DType::F32, &self.device)?),
+                    Ok,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Attribution {
+            value: value.to_scalar::<f32>()? as f64,
+            gradients,
+            results: output
+                .head_results
+                .iter()
+                .map(Tensor::detach)
+                .collect(),
+        })
     }
 
     fn run(
@@ -303,7 +371,10 @@ impl Gpt2 {
                 output.key_values.layers.push(attention.key_values);
             }
             x = (x + attention.out)?;
-            let mut mlp_out = self.mlp(block, &x)?;
+            if let Some(probe) = pass.probes.get(layer) {
+                x = (x + probe)?;
+            }
+            let mut mlp_out = self.mlp(block, &x, pass.differentiable)?;
             if capture.mlp_outputs {
                 output.mlp_outputs.push(mlp_out.clone());
             }
@@ -319,15 +390,15 @@ impl Gpt2 {
             x = subtract_unconnected(&x, &deltas, &edges.logits)?;
         }
         let (rows, seq, _) = x.dims3()?;
-        output.logits = self.readout(&x, rows, seq, readout)?;
+        output.logits = self.readout(&x, rows, seq, readout, pass.differentiable)?;
         Ok(output)
     }
 
-    fn mlp(&self, block: &Block, x: &Tensor) -> Result<Tensor> {
+    fn mlp(&self, block: &Block, x: &Tensor, differentiable: bool) -> Result<Tensor> {
         let (rows, seq, d) = x.dims3()?;
-        let h = block.ln_2.forward(x)?.reshape((rows * seq, d))?;
+        let h = block.ln_2.forward(x, differentiable)?.reshape((rows * seq, d))?;
         let h = h.matmul(&block.c_fc_w)?.broadcast_add(&block.c_fc_b)?;
-        let h = if self.differentiable {
+        let h = if differentiable {
             h.gelu()?
         } else {
             gelu::gelu(&h)?
@@ -385,18 +456,26 @@ impl Gpt2 {
             });
         }
 
-        let normed = block.ln_1.forward(x)?;
+        let normed = block.ln_1.forward(x, pass.differentiable)?;
         let (q, k, v) = match edges {
-            Some(edges) if edges.receivers.keys().any(|(l, _)| *l == layer) => {
-                self.qkv_per_receiver(layer, block, x, &normed, &active, edges, deltas)?
-            }
+            Some(edges) if edges.receivers.keys().any(|(l, _)| *l == layer) => self
+                .qkv_per_receiver(
+                    layer,
+                    block,
+                    x,
+                    &normed,
+                    &active,
+                    edges,
+                    deltas,
+                    pass.differentiable,
+                )?,
             _ => self.qkv(block, &normed, &active)?,
         };
         let (k, v) = match pass.window {
             Some(window) => self.with_prefix(layer, window, &active, &k, &v)?,
             None => (k, v),
         };
-        let (z, pattern) = attend(&q, &k, &v, &pass.mask, d_head, self.differentiable)?; // z: [rows, seq, active, d_head]
+        let (z, pattern) = attend(&q, &k, &v, &pass.mask, d_head, pass.differentiable)?; // z: [rows, seq, active, d_head]
         let key_values = capture.key_values.then(|| (active.clone(), k, v));
         let a = active.len();
         let w_o = if a == n_head {
@@ -574,6 +653,7 @@ impl Gpt2 {
         active: &[usize],
         edges: &EdgePatch,
         deltas: &[Option<Tensor>],
+        differentiable: bool,
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let (rows, seq, d) = x.dims3()?;
         let d_head = self.config.d_head();
@@ -584,7 +664,7 @@ impl Gpt2 {
                 let input = match connections {
                     Some(connections) => {
                         let own = subtract_unconnected(x, deltas, &connections[channel])?;
-                        block.ln_1.forward(&own)?
+                        block.ln_1.forward(&own, differentiable)?
                     }
                     None => normed.clone(),
                 };
@@ -612,6 +692,7 @@ impl Gpt2 {
         rows: usize,
         seq: usize,
         readout: &Readout,
+        differentiable: bool,
     ) -> Result<Option<Tensor>> {
         let d = self.config.n_embd;
         let at_positions = |positions: &[usize]| -> Result<Tensor> {
@@ -628,7 +709,7 @@ impl Gpt2 {
             let picked = x
                 .reshape((rows * seq, d))?
                 .index_select(&Tensor::new(flat, &self.device)?, 0)?;
-            self.ln_f.forward(&picked)
+            self.ln_f.forward(&picked, differentiable)
         };
         Ok(match readout {
             Readout::None => None,
@@ -643,7 +724,10 @@ impl Gpt2 {
             }
             Readout::Full { positions } => Some(at_positions(positions)?.matmul(&self.wte.t()?)?),
             Readout::All => {
-                let finals = self.ln_f.forward(x)?.reshape((rows * seq, d))?;
+                let finals = self
+                    .ln_f
+                    .forward(x, differentiable)?
+                    .reshape((rows * seq, d))?;
                 let logits = finals.matmul(&self.wte.t()?)?;
                 Some(logits.reshape((rows, seq, self.config.vocab_size))?)
             }
@@ -653,12 +737,33 @@ impl Gpt2 {
 
 /// How a pass runs: from which layer, over which positions.
 struct Pass<'a> {
+    /// Plain, differentiable ops instead of the fused inference kernels.
+    differentiable: bool,
     start: usize,
     /// The embeddings, when the pass starts from them.
     embeddings: Option<Tensor>,
     /// Additive attention mask: `[seq, seq]` causal, or `[rows, 1, width, seq]` for a window.
     mask: Tensor,
     window: Option<&'a Window<'a>>,
+    /// Attribution passes: a zero added to each layer's attention output, whose gradient is
+    /// the output's.
+    probes: Vec<Tensor>,
+}
+
+/// What F weighs, for attribution: the readout's logits, or their softmax over the
+/// vocabulary, each `[rows, k]` times `[rows, k]` weights.
+pub enum Objective {
+    Logits(Tensor),
+    Probabilities(Tensor),
+}
+
+/// See [`Gpt2::attribution`].
+pub struct Attribution {
+    pub value: f64,
+    /// Per layer, ∂F/∂(the attention block's output), `[rows, seq, d_model]`.
+    pub gradients: Vec<Tensor>,
+    /// Per layer, every head's result, `[rows, seq, heads, d_model]`.
+    pub results: Vec<Tensor>,
 }
 
 struct Attention {

@@ -19,7 +19,7 @@ pub mod weights;
 
 pub use config::Config;
 pub use error::ModelError;
-pub use gpt2::{Gpt2, LoadedModel};
+pub use gpt2::{Attribution, Gpt2, LoadedModel, Objective};
 pub use intervention::*;
 pub use locate::{ModelFiles, locate};
 pub use tokenizer::Tokenizer;

@@ -157,3 +157,29 @@ fn files_larger_than_16_mib_are_refused() {
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("larger than 16 MiB"), "{}", run.stderr);
 }
+
+#[test]
+fn thousands_of_classes_edges_and_comments_lint_in_linear_time() {
+    // Each lookup of a class or head scanned every class, each unknown class compared its
+    // name with every class, each comment scanned back over earlier statements.
+    let mut text = HEADER.to_string();
+    for i in 0..3000 {
+        text += &format!("# class {i}\nclass c{i} at all {{ 99.{i} }}  # bad head\n");
+    }
+    for i in 0..3000 {
+        text += &format!("edge c{i} -> nowhere{i}  # unknown\n");
+    }
+    let run = lint_text("big.circuit", &text);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.ends_with("lint: 1 file, 6000 errors\n"),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(500)..]
+    );
+    assert!(
+        run.stderr.contains("the classes are c0, c1, c2"),
+        "{}",
+        &run.stderr[..2000]
+    );
+    assert!(run.stderr.contains("and 2988 more"));
+}

@@ -1,11 +1,11 @@
 //! Syntax tree (+ the resolved circuit it extends) → checked `Circuit`, collecting every
 //! problem of the file in one pass instead of stopping at the first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::dsl::ast::{self, *};
 use crate::dsl::circuit::*;
-use crate::dsl::diagnostic::{Code, Diagnostic, Source, list_some, list_words};
+use crate::dsl::diagnostic::{Code, Diagnostic, Source, list_words};
 use crate::dsl::environment::{Environment, ModelShape, TaskProblem};
 
 /// Where the classes and heads of a resolved circuit were written, so a variant's
@@ -48,6 +48,10 @@ struct Analyzer<'a> {
     task_file: Option<Result<TaskRef, String>>,
     task: Option<(TaskRef, Vec<String>)>,
     classes: Vec<WorkingClass>,
+    /// Class name → index in `classes`, and head → index of its class: lookups per name
+    /// and head stay constant-time however many (erroneous) classes a file defines.
+    by_name: HashMap<String, usize>,
+    owners: HashMap<Head, usize>,
     origins: Origins,
     edges: BTreeSet<Edge>,
     expectations: Vec<Expectation>,
@@ -72,6 +76,8 @@ pub fn analyze(
         task_file,
         task: None,
         classes: Vec::new(),
+        by_name: HashMap::new(),
+        owners: HashMap::new(),
         origins: Origins::default(),
         edges: BTreeSet::new(),
         expectations: Vec::new(),
@@ -123,6 +129,7 @@ impl<'a> Analyzer<'a> {
                 heads: class.heads.clone(),
             })
             .collect();
+        self.reindex();
         self.origins = base.origins.clone();
         self.edges = base.circuit.edges.clone();
         self.expectations = base.circuit.expectations.clone();
@@ -406,14 +413,24 @@ impl<'a> Analyzer<'a> {
         self.error(diagnostic);
     }
 
+    /// Rebuilds the lookups after classes were removed (only a base's, at most one per head).
+    fn reindex(&mut self) {
+        self.by_name.clear();
+        self.owners.clear();
+        for (index, class) in self.classes.iter().enumerate() {
+            self.by_name.entry(class.name.clone()).or_insert(index);
+            for head in &class.heads {
+                self.owners.entry(*head).or_insert(index);
+            }
+        }
+    }
+
     fn class_index(&self, name: &str) -> Option<usize> {
-        self.classes.iter().position(|class| class.name == name)
+        self.by_name.get(name).copied()
     }
 
     fn owner_of(&self, head: Head) -> Option<&WorkingClass> {
-        self.classes
-            .iter()
-            .find(|class| class.heads.contains(&head))
+        self.owners.get(&head).map(|&index| &self.classes[index])
     }
 
     /// Adds `head` to class `index` unless it is outside the model or already in a class.
@@ -448,6 +465,7 @@ impl<'a> Analyzer<'a> {
             return;
         }
         self.classes[index].heads.insert(head.value);
+        self.owners.insert(head.value, index);
         self.origins
             .heads
             .insert(head.value, (self.source.name().to_string(), head.span));
@@ -480,6 +498,7 @@ impl<'a> Analyzer<'a> {
                 StatementKind::RemoveClass(name) => match self.class_index(&name.value) {
                     Some(index) => {
                         let class = self.classes.remove(index);
+                        self.reindex();
                         let node = Node::Class(class.name.clone());
                         self.edges.retain(|edge| {
                             edge.from != node
@@ -491,37 +510,29 @@ impl<'a> Analyzer<'a> {
                     }
                     None => self.remove_missing(name.span, format!("class `{}`", name.value)),
                 },
-                StatementKind::RemoveHead(head) => {
-                    match self
-                        .classes
-                        .iter()
-                        .position(|c| c.heads.contains(&head.value))
-                    {
-                        Some(index) => {
-                            self.classes[index].heads.remove(&head.value);
-                            if self.classes[index].heads.is_empty() {
-                                let name = self.classes[index].name.clone();
-                                let diagnostic = self
-                                    .diag(
-                                        Code::EmptyClass,
-                                        head.span,
-                                        format!(
-                                            "removing {} leaves class `{name}` empty",
-                                            head.value
-                                        ),
-                                        "last head of the class".into(),
-                                    )
-                                    .with_help(format!("write `remove class {name}` instead"));
-                                self.error(diagnostic);
-                            }
-                            let node = Node::Head(head.value);
-                            self.edges
-                                .retain(|edge| edge.from != node && edge.to != node);
-                            self.forget_heads(&BTreeSet::from([head.value]));
+                StatementKind::RemoveHead(head) => match self.owners.get(&head.value).copied() {
+                    Some(index) => {
+                        self.classes[index].heads.remove(&head.value);
+                        self.owners.remove(&head.value);
+                        if self.classes[index].heads.is_empty() {
+                            let name = self.classes[index].name.clone();
+                            let diagnostic = self
+                                .diag(
+                                    Code::EmptyClass,
+                                    head.span,
+                                    format!("removing {} leaves class `{name}` empty", head.value),
+                                    "last head of the class".into(),
+                                )
+                                .with_help(format!("write `remove class {name}` instead"));
+                            self.error(diagnostic);
                         }
-                        None => self.remove_missing(head.span, format!("head {}", head.value)),
+                        let node = Node::Head(head.value);
+                        self.edges
+                            .retain(|edge| edge.from != node && edge.to != node);
+                        self.forget_heads(&BTreeSet::from([head.value]));
                     }
-                }
+                    None => self.remove_missing(head.span, format!("head {}", head.value)),
+                },
                 StatementKind::RemoveEdge(def) => {
                     for (edge, span) in self.expand_edge(def, false) {
                         if !self.edges.remove(&edge) {
@@ -601,6 +612,8 @@ impl<'a> Analyzer<'a> {
                 self.error(diagnostic);
             }
             let positions = self.positions(&def.positions);
+            self.by_name
+                .insert(def.name.value.clone(), self.classes.len());
             self.classes.push(WorkingClass {
                 name: def.name.value.clone(),
                 description: def.description.clone(),
@@ -619,12 +632,25 @@ impl<'a> Analyzer<'a> {
     }
 
     fn unknown_class(&mut self, name: &Spanned<String>, context: &str) {
-        let known: Vec<String> = self.classes.iter().map(|c| c.name.clone()).collect();
-        let help = match closest(&name.value, known.iter().map(String::as_str)) {
+        // A file with thousands of (broken) classes must not cost, or print, them all for
+        // each unknown name: suggestions come from the first few hundred.
+        let known: Vec<&str> = self
+            .classes
+            .iter()
+            .take(SUGGESTED_FROM)
+            .map(|c| c.name.as_str())
+            .collect();
+        let help = match closest(&name.value, known.iter().copied()) {
             Some(close) => format!("did you mean `{close}`?"),
             None if known.is_empty() => "no class is defined yet".to_string(),
-            // A file with thousands of classes must not print them all per diagnostic.
-            None => format!("the classes are {}", list_some(&known, 12)),
+            None => {
+                let names: Vec<&str> = known.iter().copied().take(12).collect();
+                let list = match self.classes.len() - names.len() {
+                    0 => list_words(&names),
+                    more => format!("{} and {more} more", names.join(", ")),
+                };
+                format!("the classes are {list}")
+            }
         };
         let diagnostic = self
             .diag(
@@ -827,10 +853,8 @@ impl<'a> Analyzer<'a> {
         match node {
             Node::Head(head) => vec![*head],
             Node::Class(name) => self
-                .classes
-                .iter()
-                .find(|class| &class.name == name)
-                .map(|class| class.heads.iter().copied().collect())
+                .class_index(name)
+                .map(|index| self.classes[index].heads.iter().copied().collect())
                 .unwrap_or_default(),
             Node::Embed | Node::Logits => Vec::new(),
         }
@@ -838,26 +862,28 @@ impl<'a> Analyzer<'a> {
 
     fn check_order(&mut self, from: &Node, from_span: Span, to: &Node, to_span: Span) {
         let receivers = self.heads_of(to);
-        let mut broken = Vec::new();
-        for sender in self.heads_of(from) {
-            for receiver in &receivers {
-                if sender.layer >= receiver.layer {
-                    broken.push(format!("{sender} → {receiver}"));
-                }
-            }
-        }
-        if broken.is_empty() {
+        let senders = self.heads_of(from);
+        let lowest = receivers.iter().map(|h| h.layer).min();
+        let highest = senders.iter().map(|h| h.layer).max();
+        if !matches!((highest, lowest), (Some(h), Some(l)) if h >= l) {
             return;
         }
         const SHOWN: usize = 6;
-        let mut pairs = broken
-            .iter()
-            .take(SHOWN)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        if broken.len() > SHOWN {
-            pairs.push_str(&format!(" and {} more", broken.len() - SHOWN));
+        let mut shown = Vec::new();
+        let mut broken = 0;
+        for sender in &senders {
+            for receiver in &receivers {
+                if sender.layer >= receiver.layer {
+                    broken += 1;
+                    if shown.len() < SHOWN {
+                        shown.push(format!("{sender} → {receiver}"));
+                    }
+                }
+            }
+        }
+        let mut pairs = shown.join(", ");
+        if broken > SHOWN {
+            pairs.push_str(&format!(" and {} more", broken - SHOWN));
         }
         let diagnostic = self
             .diag(
@@ -1148,9 +1174,19 @@ impl<'a> Analyzer<'a> {
     }
 }
 
+/// Classes among which an unknown class name looks for a typo.
+const SUGGESTED_FROM: usize = 256;
+
+/// Names longer than this get no "did you mean": the edit distance is quadratic in length.
+const SUGGESTED_LENGTH: usize = 64;
+
 /// The candidate closest to `name` by edit distance, if it is close enough to be a typo.
 fn closest<'c>(name: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+    if name.len() > SUGGESTED_LENGTH {
+        return None;
+    }
     candidates
+        .filter(|candidate| candidate.len() <= SUGGESTED_LENGTH)
         .map(|candidate| (strsim::levenshtein(name, candidate), candidate))
         .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3))
         .min()

@@ -220,15 +220,6 @@ impl miette::Diagnostic for Diagnostic {
     }
 }
 
-/// Joins at most `shown` names as "a, b, c and 7 more".
-pub fn list_some<T: fmt::Display>(items: &[T], shown: usize) -> String {
-    if items.len() <= shown {
-        return list_words(items);
-    }
-    let first: Vec<String> = items[..shown].iter().map(|i| i.to_string()).collect();
-    format!("{} and {} more", first.join(", "), items.len() - shown)
-}
-
 /// Joins names as "a, b and c" for messages.
 pub fn list_words<T: fmt::Display>(items: &[T]) -> String {
     let words: Vec<String> = items.iter().map(|item| item.to_string()).collect();

@@ -428,13 +428,17 @@ impl EdgeGroups {
         lines.sort_by(|a, b| a.0.key.cmp(&b.0.key));
         // A written statement's comments go with the first line holding one of its edges;
         // as that line holds all of its own edges again when reformatted, this is idempotent.
+        let mut first_line: BTreeMap<usize, usize> = BTreeMap::new();
+        for (at, (_, statements)) in lines.iter().enumerate() {
+            for statement in statements {
+                first_line.entry(*statement).or_insert(at);
+            }
+        }
         for (index, comments) in self.comments.into_iter().enumerate() {
-            let Some((line, _)) = lines
-                .iter_mut()
-                .find(|(_, statements)| statements.contains(&index))
-            else {
+            let Some(&at) = first_line.get(&index) else {
                 continue;
             };
+            let line = &mut lines[at].0;
             line.comments.before.extend(comments.before);
             match (&line.comments.trailing, comments.trailing) {
                 (None, trailing) => line.comments.trailing = trailing,

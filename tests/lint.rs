@@ -183,3 +183,28 @@ fn thousands_of_classes_edges_and_comments_lint_in_linear_time() {
     );
     assert!(run.stderr.contains("and 2988 more"));
 }
+
+#[test]
+fn a_chain_of_extends_stops_at_32_files() {
+    // Loading recursed once per base: at ~850 files pest ran short of stack and reported a
+    // syntax error in a valid file; further on, the stack would overflow.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..1000 {
+        let text = format!("circuit c{i} extends \"c{}.circuit\" {{\n}}\n", i + 1);
+        std::fs::write(dir.path().join(format!("c{i}.circuit")), text).unwrap();
+    }
+    std::fs::write(dir.path().join("c1000.circuit"), HEADER).unwrap();
+    let run = circuitcheck(&["lint", dir.path().join("c0.circuit").to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("circuit::extends-too-deep"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("more than 32 files deep"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("circuit::syntax"), "{}", run.stderr);
+}

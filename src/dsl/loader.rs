@@ -25,6 +25,9 @@ pub trait Sources {
     }
 }
 
+/// The longest chain of `extends` followed.
+const MAX_DEPTH: usize = 32;
+
 /// The label of a `read-failed` diagnostic for a file that does not exist.
 const NOT_FOUND: &str = "not found";
 
@@ -155,6 +158,20 @@ impl<'a> Loader<'a> {
                     .with_help(
                         "a variant extends a base, and the base must not extend the variant",
                     ),
+                );
+                base_usable = false;
+            } else if self.stack.len() >= MAX_DEPTH {
+                // Loading recurses once per base: a chain of thousands of files would run
+                // out of stack (pest then reports a syntax error in a valid file).
+                diagnostics.push(
+                    Diagnostic::new(
+                        Code::ExtendsTooDeep,
+                        &source,
+                        extends.span,
+                        format!("`extends` goes more than {MAX_DEPTH} files deep"),
+                        "one base too many",
+                    )
+                    .with_help("extend a base closer to the root: variants of variants rarely need more than a few levels"),
                 );
                 base_usable = false;
             } else {

@@ -394,7 +394,11 @@ fn syntax_error(source: &Source, error: pest::error::Error<Rule>) -> Box<Diagnos
     let found = if found_len == 0 {
         "the end of the file".to_string()
     } else {
-        format!("`{}`", &text[span.start..span.end])
+        // The label shows where; the message needs no more than the word's start.
+        let word = &text[span.start..span.end];
+        let shown: String = word.chars().take(40).collect();
+        let ellipsis = if shown.len() < word.len() { "…" } else { "" };
+        format!("`{shown}{ellipsis}`")
     };
     let label = if expected.is_empty() {
         "unexpected here".to_string()

@@ -168,15 +168,6 @@ impl Diagnostic {
     pub fn file_name(&self) -> &str {
         self.source.name()
     }
-
-    /// 1-based line and column of the primary span.
-    pub fn line_column(&self) -> (usize, usize) {
-        let text = self.source.inner();
-        let before = &text[..self.span.start.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        (line, column)
-    }
 }
 
 impl fmt::Display for Diagnostic {

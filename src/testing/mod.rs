@@ -1,5 +1,8 @@
-//! Fixtures for tests and examples: tiny tokenizer (and later model) files generated on
-//! the fly in the real on-disk formats, so tests load them through the same code users do.
+//! Fixtures for tests and examples: tiny tokenizer and model files generated on the fly in
+//! the real on-disk formats, so tests load them through the same code users do; and the
+//! `fuzz`er of every input reader.
+
+pub mod fuzz;
 
 use std::collections::BTreeMap;
 use std::io;

@@ -1724,3 +1724,33 @@ fn prompt_counts_are_bounded() {
         run.stderr
     );
 }
+
+#[test]
+fn a_prompt_the_tokenizer_makes_no_token_of() {
+    // A BPE without a token for `b` (and no unknown token) drops it: the prompt would have
+    // no last token to read the logits at.
+    let tokenizer = Tokenizer::from_tokenizer_json_text(
+        r#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}"#,
+        std::path::Path::new("tokenizer.json"),
+    )
+    .unwrap();
+    assert_eq!(tokenizer.encode("b").unwrap(), Vec::<u32>::new());
+    let text = r#"
+name = "e"
+metric = "logit-difference"
+positions = []
+[[prompts]]
+text = "b"
+reference = "b"
+answer = ["a"]
+distractor = ["a"]
+group = "g"
+positions = {}
+"#;
+    let err = Task::from_source("e.toml", text)
+        .unwrap()
+        .dataset(&tokenizer, 1, 0)
+        .unwrap_err();
+    assert_eq!(code(&err), "task::prompt", "{err}");
+    assert!(err.to_string().contains("makes no token"), "{err}");
+}

@@ -310,6 +310,7 @@ fn make_prompt(
     let (text, spans) = realize(template, fill);
     let encoded = vocabulary.tokenizer.encode_with_offsets(&text)?;
     let tokens: Vec<u32> = encoded.iter().map(|(id, _)| *id).collect();
+    no_tokens(&tokens, &text, index)?;
     // Each occurrence is exactly one token: the one ending where the word ends and starting
     // at the word (or at the space before it).
     let mut token_of: BTreeMap<&(String, usize), usize> = BTreeMap::new();
@@ -384,6 +385,18 @@ fn answer_tokens(
         .collect()
 }
 
+/// A tokenizer without a token for some characters drops them: a prompt of only such
+/// characters has no last token to read the logits at.
+fn no_tokens(tokens: &[u32], text: &str, index: usize) -> Result<(), TaskError> {
+    if tokens.is_empty() {
+        return Err(TaskError::Prompt {
+            index,
+            message: format!("the tokenizer makes no token of {text:?}"),
+        });
+    }
+    Ok(())
+}
+
 fn task_positions(task: &Generated) -> impl Iterator<Item = (&String, &Anchor)> {
     task.position_names.iter().zip(&task.anchors)
 }
@@ -423,6 +436,7 @@ pub fn explicit(
         };
         let make = |text: &str| -> Result<Prompt, TaskError> {
             let tokens = tokenizer.encode(text)?;
+            no_tokens(&tokens, text, index)?;
             for name in position_names {
                 let at = spec.positions[name];
                 if at >= tokens.len() {

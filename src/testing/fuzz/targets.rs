@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 
-use crate::dsl::{Builtin, Circuit, Diagnostic, Loader, Sources, format, parser};
+use crate::catalog::Catalog;
+use crate::dsl::{Circuit, Diagnostic, Loader, Sources, format, parser};
 use crate::graph::{HypothesisGraph, dot, json};
 use crate::model::{Config, Gpt2, ModelFiles, Tokenizer, weights};
 use crate::report::diagnostics::{render_error, render_human, render_json};
@@ -81,7 +82,7 @@ impl Sources for Memory<'_> {
 
 /// Loads `text` as a circuit file; its diagnostics and those of the files it extends.
 fn load(bases: &BTreeMap<PathBuf, String>, text: &str) -> (Option<Circuit>, Vec<Diagnostic>) {
-    let env = Builtin;
+    let env = Catalog;
     let sources = Memory { bases, text };
     let mut loader = Loader::new(&env, &sources);
     let circuit = loader.load(Path::new(FUZZED)).circuit.clone();

@@ -320,11 +320,7 @@ impl Gpt2 {
         Ok(Attribution {
             value: value.to_scalar::<f32>()? as f64,
             gradients,
-            results: output
-                .head_results
-                .iter()
-                .map(Tensor::detach)
-                .collect(),
+            results: output.head_results.iter().map(Tensor::detach).collect(),
         })
     }
 
@@ -396,7 +392,10 @@ impl Gpt2 {
 
     fn mlp(&self, block: &Block, x: &Tensor, differentiable: bool) -> Result<Tensor> {
         let (rows, seq, d) = x.dims3()?;
-        let h = block.ln_2.forward(x, differentiable)?.reshape((rows * seq, d))?;
+        let h = block
+            .ln_2
+            .forward(x, differentiable)?
+            .reshape((rows * seq, d))?;
         let h = h.matmul(&block.c_fc_w)?.broadcast_add(&block.c_fc_b)?;
         let h = if differentiable {
             h.gelu()?

@@ -123,8 +123,10 @@ fn single_tokens<'a>(
 /// The texts that must each be one token.
 fn token_texts(task: &Generated) -> BTreeSet<String> {
     let mut texts = BTreeSet::new();
+    let (spaced_slots, bare_slots) = slot_forms(task);
     for (placeholder, words) in &task.words {
-        let (spaced, bare) = slot_forms(task, placeholder);
+        let spaced = spaced_slots.contains(placeholder.as_str());
+        let bare = bare_slots.contains(placeholder.as_str());
         for word in words.iter().chain(task.set.get(placeholder)) {
             if spaced {
                 texts.insert(format!(" {word}"));
@@ -144,19 +146,22 @@ fn token_texts(task: &Generated) -> BTreeSet<String> {
     texts
 }
 
-/// Whether a placeholder's slots follow a space (most) and whether some do not (the start
-/// of the text, after punctuation, or inside a word as greater-than's `17[YY]`).
-fn slot_forms(task: &Generated, placeholder: &str) -> (bool, bool) {
-    let mut spaced = false;
-    let mut bare = false;
+/// The placeholders whose slots follow a space (most), and those with slots that do not (the
+/// start of the text, after punctuation, or inside a word as greater-than's `17[YY]`), in
+/// one pass over the templates (per placeholder, thousands of slots made it quadratic).
+fn slot_forms(task: &Generated) -> (BTreeSet<&str>, BTreeSet<&str>) {
+    let mut spaced = BTreeSet::new();
+    let mut bare = BTreeSet::new();
     for template in &task.templates {
         let mut previous: Option<&Segment> = None;
         for segment in &template.segments {
-            if matches!(segment, Segment::Slot(p) if p == placeholder) {
+            if let Segment::Slot(placeholder) = segment {
                 match previous {
-                    Some(Segment::Text(t)) if t.ends_with(' ') => spaced = true,
-                    _ => bare = true,
-                }
+                    Some(Segment::Text(t)) if t.ends_with(' ') => {
+                        spaced.insert(placeholder.as_str())
+                    }
+                    _ => bare.insert(placeholder.as_str()),
+                };
             }
             previous = Some(segment);
         }
@@ -314,13 +319,11 @@ fn make_prompt(
     // Each occurrence is exactly one token: the one ending where the word ends and starting
     // at the word (or at the space before it).
     let mut token_of: BTreeMap<&(String, usize), usize> = BTreeMap::new();
+    let in_order = encoded
+        .windows(2)
+        .all(|w| w[0].1.0 <= w[1].1.0 && w[0].1.1 <= w[1].1.1);
     for (key, (start, end)) in &spans {
-        let covering: Vec<usize> = encoded
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, (s, e)))| s < end && e > start)
-            .map(|(i, _)| i)
-            .collect();
+        let covering = overlapping(&encoded, in_order, *start, *end);
         let exact = match covering.as_slice() {
             [i] => {
                 let (s, e) = encoded[*i].1;
@@ -382,6 +385,31 @@ fn answer_tokens(
     words
         .iter()
         .map(|word| vocabulary.ids[&answer_text(task, word)])
+        .collect()
+}
+
+/// Indices of the tokens overlapping `start..end`. Tokens come in text order, so the first
+/// is a binary search away (filtering all tokens for each slot made templates with
+/// thousands of slots quadratic); offsets out of order fall back to the filter.
+fn overlapping(
+    encoded: &[(u32, ByteRange)],
+    in_order: bool,
+    start: usize,
+    end: usize,
+) -> Vec<usize> {
+    let overlaps = |(s, e): ByteRange| s < end && e > start;
+    if !in_order {
+        return (0..encoded.len())
+            .filter(|&i| overlaps(encoded[i].1))
+            .collect();
+    }
+    let first = encoded.partition_point(|(_, (_, e))| *e <= start);
+    encoded[first..]
+        .iter()
+        .take_while(|(_, (s, _))| *s < end)
+        .enumerate()
+        .filter(|(_, (_, range))| overlaps(*range))
+        .map(|(i, _)| first + i)
         .collect()
 }
 

@@ -84,6 +84,8 @@ pub fn format(file: &File) -> String {
                 )
             }
             StatementKind::Expect(def) => {
+                // Finite (the parser refuses numbers beyond f64), so `{}` writes digits that
+                // read back as the same value, never `inf`.
                 let text = format!(
                     "expect {} {} {}",
                     metric_text(&def.metric.value),

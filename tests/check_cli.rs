@@ -241,14 +241,24 @@ fn the_json_report_is_the_documented_schema() {
     for field in ["gap", "ratio", "normalized"] {
         assert_estimate(&report["faithfulness"][field], field);
     }
+    let doc = std::fs::read_to_string("docs/check-report.md").unwrap();
     for set in report["completeness"]["sets"].as_array().unwrap() {
-        assert_eq!(
-            keys(set),
-            ["origin", "heads", "circuit", "model", "incompleteness"]
-                .into_iter()
-                .map(String::from)
-                .collect()
-        );
+        let fields = [
+            "origin",
+            "heads",
+            "circuit",
+            "model",
+            "incompleteness",
+            "ranked",
+        ];
+        assert_eq!(keys(set), fields.into_iter().map(String::from).collect());
+        for field in fields {
+            assert!(
+                doc.contains(&format!("`{field}`")),
+                "KSet field {field} documented"
+            );
+        }
+        assert!(set["ranked"].is_boolean());
         for field in ["circuit", "model", "incompleteness"] {
             assert_estimate(&set[field], field);
         }

@@ -84,39 +84,48 @@ fn fixture(text: &str) -> Fixture {
 }
 
 fn run_check(f: &Fixture, level: &str, ablation: &str, seed: u64) -> Value {
+    run_check_with(f, level, ablation, seed, &[])
+}
+
+fn run_check_with(f: &Fixture, level: &str, ablation: &str, seed: u64, extra: &[&str]) -> Value {
     let (model, circuit) = (
         f.dir.path().to_str().unwrap(),
         f.circuit_path.to_str().unwrap(),
     );
     let (n, seed) = (PROMPTS.to_string(), seed.to_string());
-    let run = circuitcheck(&[
-        "check",
-        circuit,
-        "--model",
-        model,
-        "--n",
-        &n,
-        "--seed",
-        &seed,
-        "--level",
-        level,
-        "--ablation",
-        ablation,
-        "--search-prompts",
-        "3",
-        "--random-sets",
-        "2",
-        "--greedy-budget",
-        "1",
-        "--minimality-budget",
-        "1",
-        "--bootstrap",
-        "20",
-        "--no-cache",
-        "--quiet",
-        "--format",
-        "json",
-    ]);
+    let run = circuitcheck(
+        &vec![
+            "check",
+            circuit,
+            "--model",
+            model,
+            "--n",
+            &n,
+            "--seed",
+            &seed,
+            "--level",
+            level,
+            "--ablation",
+            ablation,
+            "--search-prompts",
+            "3",
+            "--random-sets",
+            "2",
+            "--greedy-budget",
+            "1",
+            "--minimality-budget",
+            "1",
+            "--bootstrap",
+            "20",
+            "--no-cache",
+            "--quiet",
+            "--format",
+            "json",
+        ]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect::<Vec<_>>(),
+    );
     assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
     serde_json::from_str(&run.stdout).expect("JSON report")
 }
@@ -307,4 +316,24 @@ fn model_knockouts_do_not_depend_on_the_level() {
         }
     }
     assert!(compared >= 4, "the class and empty K sets are shared");
+}
+
+/// A greedy K found by ranking candidates by attribution (2 of 6 scored exactly per step)
+/// is reported with its exact figures, like every other K.
+#[test]
+fn ranked_searches_report_exact_figures() {
+    let f = fixture(CIRCUIT);
+    for (level, kind) in [("node", Level::Node), ("edge", Level::Edge)] {
+        let report = run_check_with(&f, level, "mean", 6, &["--shortlist", "2"]);
+        let sets = report["completeness"]["sets"].as_array().unwrap();
+        let greedy: Vec<&Value> = sets.iter().filter(|s| s["origin"] == "greedy").collect();
+        assert_eq!(greedy.len(), 1, "the search found a K of its own: {sets:?}");
+        assert_eq!(greedy[0]["ranked"], true);
+        assert!(
+            sets.iter()
+                .filter(|s| s["origin"] != "greedy")
+                .all(|s| s["ranked"] == false)
+        );
+        verify(&f, &report, kind, Ablation::Mean, 6);
+    }
 }

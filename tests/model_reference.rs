@@ -515,3 +515,92 @@ fn prefixed_checkpoints_load_the_same_model() {
     };
     assert_eq!(run(&load(plain.path())), run(&load(prefixed.path())));
 }
+
+/// Attribution's gradients are the derivatives of F: a small vector added to one layer's
+/// attention output at one position (through the head patch's replaced part, every head
+/// kept) changes F as ⟨vector, gradient⟩ says, checked by central differences.
+#[test]
+fn attribution_gradients_match_finite_differences() {
+    use circuitcheck::model::Objective;
+    let f = fixture();
+    let rows = vec![f.rows[0].clone(), f.rows[2].clone()];
+    let seq = rows.iter().map(Vec::len).max().unwrap();
+    let batch = Batch::new(&rows, &Device::Cpu).unwrap();
+    let device = f.model.device();
+    let readout = Readout::Tokens {
+        positions: rows.iter().map(|r| r.len() - 1).collect(),
+        tokens: Tensor::new(&[[3u32, 7], [11, 2]], device).unwrap(),
+    };
+    let objective = Objective::Logits(Tensor::new(&[[1f32, -1.0], [1.0, -1.0]], device).unwrap());
+    // Every head kept, `replaced` carrying the perturbation (zero for the gradients).
+    let perturbed = |layer: usize, row: usize, t: usize, direction: &[f32], scale: f32| {
+        let heads = (0..3)
+            .map(|l| {
+                let mut replaced = vec![0f32; rows.len() * seq * 32];
+                if l == layer {
+                    for j in 0..32 {
+                        replaced[(row * seq + t) * 32 + j] = scale * direction[j];
+                    }
+                }
+                Some(HeadPatch {
+                    keep: Tensor::ones((rows.len(), seq, 4), candle_core::DType::F32, device)
+                        .unwrap(),
+                    replaced: Tensor::from_vec(replaced, (rows.len(), seq, 32), device).unwrap(),
+                    senders: BTreeMap::new(),
+                })
+            })
+            .collect();
+        Interventions {
+            heads,
+            ..Default::default()
+        }
+    };
+    let zero = vec![0f32; 32];
+    let attribution = f
+        .model
+        .attribution(
+            &batch,
+            &perturbed(0, 0, 0, &zero, 0.0),
+            &readout,
+            &objective,
+        )
+        .unwrap();
+    let value = |interventions: &Interventions| -> f64 {
+        let logits: Vec<Vec<f32>> = f
+            .model
+            .forward(&batch, interventions, Capture::default(), &readout)
+            .unwrap()
+            .logits
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        logits.iter().map(|l| (l[0] - l[1]) as f64).sum::<f64>() / rows.len() as f64
+    };
+    assert!((attribution.value - value(&perturbed(0, 0, 0, &zero, 0.0))).abs() < 1e-4);
+    for (layer, row, t) in [(0, 0, 1), (1, 1, 3), (2, 0, 6), (1, 0, 0)] {
+        let direction: Vec<f32> = (0..32)
+            .map(|j| ((j * 7 + layer + t) % 5) as f32 - 2.0)
+            .collect();
+        let gradient: Vec<Vec<Vec<f32>>> = attribution.gradients[layer].to_vec3().unwrap();
+        let predicted: f64 = (0..32)
+            .map(|j| (direction[j] * gradient[row][t][j]) as f64)
+            .sum();
+        let h = 1e-2;
+        let measured = (value(&perturbed(layer, row, t, &direction, h))
+            - value(&perturbed(layer, row, t, &direction, -h)))
+            / (2.0 * h as f64);
+        assert!(
+            (predicted - measured).abs() <= 2e-2 * measured.abs().max(0.05),
+            "layer {layer}, row {row}, position {t}: gradient says {predicted}, differences {measured}"
+        );
+    }
+    // Positions after the readout (row 0's padding) cannot matter; the readout's does.
+    let first: Vec<Vec<Vec<f32>>> = attribution.gradients[0].to_vec3().unwrap();
+    assert!(
+        first[0][rows[0].len()..]
+            .iter()
+            .flatten()
+            .all(|g| *g == 0.0)
+    );
+    assert!(first[0][rows[0].len() - 1].iter().any(|g| *g != 0.0));
+}

@@ -71,6 +71,10 @@ pub struct EvalArgs {
     /// Prompts the searches run on; the K found are confirmed on all prompts
     #[arg(long, default_value_t = 32, value_parser = prompts)]
     search_prompts: usize,
+    /// Candidates the greedy completeness search scores exactly per step, after ranking all
+    /// of them by attribution (0: score every candidate)
+    #[arg(long, default_value_t = 6)]
+    shortlist: usize,
     /// Bootstrap resamples for the confidence intervals (0: no intervals)
     #[arg(long, default_value_t = 1000, value_parser = resamples)]
     bootstrap: usize,
@@ -271,6 +275,7 @@ impl Evaluator {
             greedy_budget: args.greedy_budget,
             minimality_budget: args.minimality_budget,
             search_prompts: args.search_prompts,
+            shortlist: args.shortlist,
             bootstrap_resamples: args.bootstrap,
             confidence: args.confidence,
             minimality_threshold: args.threshold,

@@ -37,6 +37,9 @@ pub struct Options {
     pub minimality_budget: usize,
     /// Prompts the searches run on (the chosen K are then scored on all prompts).
     pub search_prompts: usize,
+    /// Candidates the greedy completeness search scores exactly per step, after ranking them
+    /// all by attribution (0: score every candidate).
+    pub shortlist: usize,
     pub bootstrap_resamples: usize,
     pub confidence: f64,
     /// Heads whose minimality is below this fraction of F(M) are flagged.
@@ -53,6 +56,7 @@ impl Default for Options {
             greedy_budget: 3,
             minimality_budget: 1,
             search_prompts: 32,
+            shortlist: 6,
             bootstrap_resamples: 1000,
             confidence: 0.95,
             minimality_threshold: 0.01,
@@ -88,6 +92,9 @@ pub struct KSet {
     pub model: Estimate,
     /// |F(C \ K) − F(M \ K)|
     pub incompleteness: Estimate,
+    /// Found by a search that ranked its candidates by attribution and scored only the best
+    /// ranked exactly (the set's own figures are always exact).
+    pub ranked: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -338,7 +345,14 @@ impl<'a, 'p> Evaluation<'a, 'p> {
             }
         }
         let budget = self.options.greedy_budget.min(self.heads.len());
-        self.phase("completeness search", 2 * self.heads.len() * budget);
+        let shortlist = self.options.shortlist;
+        let ranked = shortlist > 0 && shortlist < self.heads.len();
+        let per_step = if ranked {
+            shortlist + 2
+        } else {
+            self.heads.len()
+        };
+        self.phase("completeness search", 2 * per_step * budget);
         if budget > 0 {
             let heads = self.heads.clone();
             let greedy = greedy(
@@ -352,6 +366,7 @@ impl<'a, 'p> Evaluation<'a, 'p> {
                     ]
                 },
                 true,
+                shortlist,
             )?;
             if candidates.iter().all(|(_, k)| *k != greedy) {
                 candidates.push(("greedy".into(), greedy));
@@ -379,6 +394,7 @@ impl<'a, 'p> Evaluation<'a, 'p> {
                     circuit: self.estimate(&|f| f(c)),
                     model: self.estimate(&|f| f(m)),
                     incompleteness: self.estimate(&|f| (f(c) - f(m)).abs()),
+                    ranked: ranked && origin == "greedy",
                 }
             })
             .collect();
@@ -446,6 +462,7 @@ impl<'a, 'p> Evaluation<'a, 'p> {
                         [without.without([head]), without]
                     },
                     false,
+                    0,
                 )?;
                 ks.push(("greedy".into(), found));
             }
@@ -515,12 +532,15 @@ fn search_prompts(n: usize, options: &Options, rng: &mut ChaCha8Rng) -> Vec<usiz
 /// differs most in mean score. Returns the K with the largest difference seen; with
 /// `beat_empty`, ∅ unless some K beats K = ∅ (completeness, where ∅ is a K of its own).
 /// Each step keeps the current K's pair as bases, so every candidate resumes from them.
+/// With a `shortlist` shorter than the candidates, each step first ranks them all by
+/// attribution (one differentiable pass per side of the pair) and scores only that many.
 fn greedy(
     runner: &mut Runner,
     candidates: &[Head],
     budget: usize,
     pair: impl Fn(BTreeSet<Head>) -> [Variant; 2],
     beat_empty: bool,
+    shortlist: usize,
 ) -> Result<BTreeSet<Head>> {
     let difference = |scores: &[Vec<f64>]| (mean(&scores[0]) - mean(&scores[1])).abs();
     let mut k = BTreeSet::new();
@@ -530,7 +550,7 @@ fn greedy(
         best = difference(&runner.scores(&pair(BTreeSet::new()))?);
     }
     for _ in 0..budget {
-        let options: Vec<Head> = candidates
+        let mut options: Vec<Head> = candidates
             .iter()
             .copied()
             .filter(|h| !k.contains(h))
@@ -538,7 +558,11 @@ fn greedy(
         if options.is_empty() {
             break;
         }
-        runner.keep_bases(&pair(k.clone()))?;
+        let current = pair(k.clone());
+        runner.keep_bases(&current)?;
+        if shortlist > 0 && shortlist < options.len() {
+            options = shortlisted(runner, &current, options, shortlist)?;
+        }
         let variants: Vec<Variant> = options
             .iter()
             .flat_map(|h| {
@@ -559,6 +583,29 @@ fn greedy(
         }
     }
     Ok(best_k)
+}
+
+/// The `keep` candidates predicted to make the pair differ most: the difference now, plus
+/// each candidate's first-order effect on either side.
+fn shortlisted(
+    runner: &mut Runner,
+    pair: &[Variant; 2],
+    options: Vec<Head>,
+    keep: usize,
+) -> Result<Vec<Head>> {
+    let now = runner.scores(pair)?;
+    let gap = mean(&now[0]) - mean(&now[1]);
+    let first = runner.attribution(&pair[0], &options)?;
+    let second = runner.attribution(&pair[1], &options)?;
+    let mut ranked: Vec<(f64, Head)> = options
+        .iter()
+        .enumerate()
+        .map(|(i, h)| ((gap + first[i] - second[i]).abs(), *h))
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut chosen: Vec<Head> = ranked.into_iter().take(keep).map(|(_, h)| h).collect();
+    chosen.sort();
+    Ok(chosen)
 }
 
 /// The value an expectation bounds, and whether the bound holds.

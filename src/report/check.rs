@@ -40,6 +40,15 @@ fn heads(heads: &[crate::dsl::Head]) -> String {
         .join(" ")
 }
 
+/// How a K set was chosen, as the tables show it.
+fn origin(set: &crate::eval::check::KSet) -> String {
+    if set.ranked {
+        format!("{} (ranked)", set.origin)
+    } else {
+        set.origin.clone()
+    }
+}
+
 /// Text for a Markdown table cell: a `|` would end the cell.
 pub(crate) fn table_cell(text: &str) -> String {
     text.replace('|', "\\|")
@@ -120,7 +129,7 @@ pub fn render_terminal(report: &Report, style: Style) -> String {
             ""
         };
         rows.push(vec![
-            set.origin.clone(),
+            origin(set),
             heads(&set.heads),
             number(set.circuit.value),
             number(set.model.value),
@@ -259,7 +268,7 @@ pub fn render_markdown(report: &Report) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
-            set.origin,
+            origin(set),
             heads(&set.heads),
             number(set.circuit.value),
             number(set.model.value),

@@ -263,6 +263,7 @@ mod tests {
                     circuit: at(fc, spread),
                     model: at(1.0, spread),
                     incompleteness: gap,
+                    ranked: false,
                 }],
                 worst: 0,
             },

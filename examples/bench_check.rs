@@ -72,12 +72,22 @@ fn configurations() -> Vec<(&'static str, Options)> {
         ..Options::default()
     };
     vec![
-        ("default check", Options::default()),
+        (
+            "default check",
+            Options {
+                shortlist: std::env::var("BENCH_SHORTLIST")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(Options::default().shortlist),
+                ..Options::default()
+            },
+        ),
         ("paper procedure", paper),
     ]
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    circuitcheck::model::reuse_freed_memory();
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
     let only: Option<String> = args.next();

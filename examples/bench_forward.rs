@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use circuitcheck::model::{Batch, Capture, Config, Gpt2, HeadPatch, Interventions, Readout};
+use circuitcheck::model::{
+    Batch, Capture, Config, Gpt2, HeadPatch, Interventions, Objective, Readout,
+};
 use circuitcheck::testing::random_weights;
 
 const ROWS: usize = 100;
@@ -39,6 +41,7 @@ fn time(label: &str, flops: f64, mut pass: impl FnMut()) {
 }
 
 fn main() -> candle_core::Result<()> {
+    circuitcheck::model::reuse_freed_memory();
     let device = Device::Cpu;
     let config = Config::gpt2_small();
     let tensors = random_weights(&config, &device)?;
@@ -116,6 +119,18 @@ fn main() -> candle_core::Result<()> {
         model
             .forward(&batch, &patched, Capture::default(), &readout)
             .expect("forward");
+    });
+    // What ranking search candidates costs: the same pass, differentiable, and its gradient
+    // (the backward pass does about twice the forward's work).
+    let objective = Objective::Logits(Tensor::from_vec(
+        [1f32, -1.0].repeat(ROWS),
+        (ROWS, 2),
+        &device,
+    )?);
+    time("attribution (forward + backward)", 3.0 * full_flops, || {
+        model
+            .attribution(&batch, &Interventions::none(), &readout, &objective)
+            .expect("attribution");
     });
     Ok(())
 }

@@ -1,3 +1,4 @@
 fn main() -> std::process::ExitCode {
+    circuitcheck::model::reuse_freed_memory();
     circuitcheck::cli::main()
 }

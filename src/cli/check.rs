@@ -71,9 +71,9 @@ pub struct EvalArgs {
     /// Prompts the searches run on; the K found are confirmed on all prompts
     #[arg(long, default_value_t = 32, value_parser = prompts)]
     search_prompts: usize,
-    /// Candidates the greedy completeness search scores exactly per step, after ranking all
-    /// of them by attribution (0: score every candidate)
-    #[arg(long, default_value_t = 6)]
+    /// Candidates the greedy completeness search scores exactly per step after ranking all of
+    /// them by attribution (0: score every candidate; ranking pays for large circuits)
+    #[arg(long, default_value_t = 0)]
     shortlist: usize,
     /// Bootstrap resamples for the confidence intervals (0: no intervals)
     #[arg(long, default_value_t = 1000, value_parser = resamples)]

@@ -397,11 +397,7 @@ impl Gpt2 {
             .forward(x, differentiable)?
             .reshape((rows * seq, d))?;
         let h = h.matmul(&block.c_fc_w)?.broadcast_add(&block.c_fc_b)?;
-        let h = if differentiable {
-            h.gelu()?
-        } else {
-            gelu::gelu(&h)?
-        };
+        let h = gelu::gelu(&h, differentiable)?;
         let out = h
             .matmul(&block.mlp_proj_w)?
             .broadcast_add(&block.mlp_proj_b)?;

@@ -14,6 +14,7 @@ mod gelu;
 pub mod gpt2;
 pub mod intervention;
 pub mod locate;
+mod memory;
 pub mod tokenizer;
 pub mod weights;
 
@@ -22,4 +23,5 @@ pub use error::ModelError;
 pub use gpt2::{Attribution, Gpt2, LoadedModel, Objective};
 pub use intervention::*;
 pub use locate::{ModelFiles, locate};
+pub use memory::reuse_freed_memory;
 pub use tokenizer::Tokenizer;

@@ -15,7 +15,7 @@ use circuitcheck::eval::check::{Options, Progress, check};
 use circuitcheck::eval::reference::load_or_compute;
 use circuitcheck::model::{Config, LoadedModel, ModelFiles};
 use circuitcheck::task::Task;
-use circuitcheck::testing::random_weights;
+use circuitcheck::testing::write_random_gpt2;
 
 /// Counts variants per phase, so the printout says where the time went.
 #[derive(Default)]
@@ -49,19 +49,6 @@ fn tokenizer_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/gpt2-tokenizer"))
 }
 
-fn write_random_gpt2_small(dir: &Path) -> Result<(), Box<dyn std::error::Error>> {
-    let config = Config::gpt2_small();
-    let device = Device::Cpu;
-    let tensors = random_weights(&config, &device)?;
-    candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
-    std::fs::write(dir.join("config.json"), serde_json::to_string(&config)?)?;
-    for file in ["vocab.json", "merges.txt"] {
-        std::fs::copy(tokenizer_dir().join(file), dir.join(file))
-            .map_err(|e| format!("{}: {e}", tokenizer_dir().join(file).display()))?;
-    }
-    Ok(())
-}
-
 /// The two configurations the README quotes: the default check, and the paper's procedure
 /// alone (F(M), F(C), completeness over the class K's, minimality with the class K's).
 fn configurations() -> Vec<(&'static str, Options)> {
@@ -92,7 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
     let only: Option<String> = args.next();
     let dir = tempfile::tempdir()?;
-    write_random_gpt2_small(dir.path())?;
+    write_random_gpt2(dir.path(), &Config::gpt2_small(), &tokenizer_dir())?;
     let threads = candle_core::utils::get_num_threads();
     println!(
         "circuits/ioi.circuit, GPT-2-small shapes (random weights), {n} IOI prompts, {threads} threads"

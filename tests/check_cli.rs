@@ -499,3 +499,42 @@ fn options_out_of_range_are_refused_before_any_work() {
     );
     assert!(run.stderr.contains("ask for fewer"), "{}", run.stderr);
 }
+
+#[test]
+fn devices_are_chosen_on_the_command_line() {
+    let cache = tempfile::tempdir().unwrap();
+    // auto is the CPU on a machine (or a build) without a GPU, and gives the same report.
+    let auto = check(TRUE, cache.path(), &["--format", "json", "--quiet"]);
+    let cpu = check(
+        TRUE,
+        cache.path(),
+        &["--format", "json", "--quiet", "--device", "cpu"],
+    );
+    assert_eq!(auto.code, 0, "{}", auto.transcript());
+    assert_eq!(auto.stdout, cpu.stdout);
+    // A GPU this build cannot use is refused with what to do.
+    for gpu in ["cuda", "metal"] {
+        if cfg!(feature = "cuda") && gpu == "cuda" || cfg!(feature = "metal") && gpu == "metal" {
+            continue;
+        }
+        let run = check(TRUE, cache.path(), &["--quiet", "--device", gpu]);
+        assert_eq!(run.code, 2, "{}", run.transcript());
+        assert!(run.stderr.contains("model::device"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!("built without {gpu} support")),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("--device cpu"), "{}", run.stderr);
+    }
+    let info = circuitcheck(&[
+        "model",
+        "info",
+        "--model",
+        "models/toy-induction",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(info.code, 0, "{}", info.transcript());
+    assert!(info.stdout.contains("device       cpu"), "{}", info.stdout);
+}

@@ -13,7 +13,7 @@ use crate::dsl::{Ablation, Circuit, Diagnostic, FileSystem, Level, Loader, Posit
 use crate::eval::cache::{Cache, Lookup};
 use crate::eval::check::{Options, Progress, Report, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
-use crate::model::{Config, LoadedModel};
+use crate::model::{Config, DeviceChoice, LoadedModel};
 use crate::report::{check as render, diagnostics, style::Style};
 use crate::task::Dataset;
 
@@ -37,6 +37,9 @@ pub struct EvalArgs {
     /// Model directory (model.safetensors, config.json, tokenizer files)
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
+    /// Where the model runs
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceArg,
     /// Evaluate on this task instead of the circuit's: a built-in task or a task file
     /// (.toml) that names the positions the circuit uses
     #[arg(long, value_name = "NAME|FILE")]
@@ -149,6 +152,30 @@ fn finite(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(value) if value.is_finite() => Ok(value),
         _ => Err(format!("`{text}` is not a finite number")),
+    }
+}
+
+/// `--device`: where the model runs.
+#[derive(Clone, Copy, Default, clap::ValueEnum)]
+pub enum DeviceArg {
+    /// A GPU when circuitcheck is built for one (features `cuda`, `metal`) and one is
+    /// present, else the CPU
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+    Metal,
+}
+
+impl DeviceArg {
+    pub fn open(self) -> miette::Result<Device> {
+        Ok(match self {
+            DeviceArg::Auto => DeviceChoice::Auto,
+            DeviceArg::Cpu => DeviceChoice::Cpu,
+            DeviceArg::Cuda => DeviceChoice::Cuda,
+            DeviceArg::Metal => DeviceChoice::Metal,
+        }
+        .open()?)
     }
 }
 
@@ -293,7 +320,7 @@ impl Evaluator {
             .map_err(|e| {
                 miette::miette!(help = "pass --model DIR", "model `{}`: {e}", circuit.model)
             })?;
-        let loaded = LoadedModel::load(files, &Device::Cpu)?;
+        let loaded = LoadedModel::load(files, &args.device.open()?)?;
         let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
         let cache = Cache::new(if args.no_cache {
             None

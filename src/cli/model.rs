@@ -2,12 +2,11 @@
 
 use std::path::PathBuf;
 
-use candle_core::Device;
-
 use crate::catalog::{load_task, model_argument, task_argument};
 use crate::cli::Outcome;
+use crate::cli::check::DeviceArg;
 use crate::eval::attention::{AttentionTable, mean_attention};
-use crate::model::{LoadedModel, weights};
+use crate::model::{LoadedModel, describe_device, weights};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -39,6 +38,9 @@ pub struct AttentionArgs {
     /// Print the whole table as JSON
     #[arg(long)]
     json: bool,
+    /// Where the model runs
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceArg,
 }
 
 #[derive(clap::Args)]
@@ -47,6 +49,9 @@ pub struct InfoArgs {
     /// by name (gpt2-small, gpt2-medium, …: found in the Hugging Face cache)
     #[arg(long, value_name = "DIR|NAME")]
     model: Option<PathBuf>,
+    /// Where the model runs
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceArg,
 }
 
 pub fn run(command: &Command) -> miette::Result<Outcome> {
@@ -58,7 +63,7 @@ pub fn run(command: &Command) -> miette::Result<Outcome> {
 
 fn attention(args: &AttentionArgs) -> miette::Result<Outcome> {
     let task = load_task(&task_argument(&args.task)?)?;
-    let loaded = LoadedModel::load(model_argument(args.model.as_deref())?, &Device::Cpu)?;
+    let loaded = LoadedModel::load(model_argument(args.model.as_deref())?, &args.device.open()?)?;
     let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
     let table = mean_attention(&loaded.model, &dataset)?;
     if args.json {
@@ -147,10 +152,12 @@ fn render_heads(table: &AttentionTable) -> String {
 
 fn info(args: &InfoArgs) -> miette::Result<Outcome> {
     let files = model_argument(args.model.as_deref())?;
-    let loaded = LoadedModel::load(files, &Device::Cpu)?;
+    let device = args.device.open()?;
+    let loaded = LoadedModel::load(files, &device)?;
     let config = loaded.model.config();
     let dtype = weights::stored_dtype(&loaded.files.weights).unwrap_or_else(|| "?".into());
     println!("path         {}", loaded.files.dir.display());
+    println!("device       {}", describe_device(&device));
     println!("parameters   {}", config.parameter_count());
     println!("dtype        {dtype} (computed in f32)");
     println!("layers       {}", config.n_layer);

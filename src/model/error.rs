@@ -87,6 +87,10 @@ pub enum ModelError {
     #[diagnostic(code("model::input"))]
     Input(String),
 
+    #[error("{0}")]
+    #[diagnostic(code("model::device"))]
+    Device(String),
+
     /// A tensor operation failed: a bug, never a problem with the user's input (inputs are
     /// checked before any tensor is built). Shown without the tensor library's backtrace,
     /// with what was being computed.

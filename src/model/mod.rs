@@ -9,6 +9,7 @@
 
 mod bpe_file;
 pub mod config;
+mod device;
 pub mod error;
 mod gelu;
 pub mod gpt2;
@@ -19,6 +20,7 @@ pub mod tokenizer;
 pub mod weights;
 
 pub use config::Config;
+pub use device::{DeviceChoice, describe as describe_device};
 pub use error::ModelError;
 pub use gpt2::{Attribution, Gpt2, LoadedModel, Objective};
 pub use intervention::*;

@@ -194,3 +194,25 @@ pub fn random_weights(
         })
         .collect()
 }
+
+/// Writes a model directory in the Hugging Face layout with `config`'s shapes and random
+/// GPT-2-initialised weights, and the tokenizer files (`vocab.json`, `merges.txt`) copied
+/// from `tokenizer_dir`: the real shapes and the real task, end to end, without a download.
+pub fn write_random_gpt2(
+    dir: &Path,
+    config: &crate::model::Config,
+    tokenizer_dir: &Path,
+) -> io::Result<()> {
+    let tensors = random_weights(config, &candle_core::Device::Cpu).map_err(io::Error::other)?;
+    std::fs::create_dir_all(dir)?;
+    candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))
+        .map_err(io::Error::other)?;
+    let config_json = serde_json::to_string_pretty(config).map_err(io::Error::other)?;
+    std::fs::write(dir.join("config.json"), config_json)?;
+    for file in ["vocab.json", "merges.txt"] {
+        let from = tokenizer_dir.join(file);
+        std::fs::copy(&from, dir.join(file))
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", from.display())))?;
+    }
+    Ok(())
+}

@@ -17,7 +17,7 @@ use circuitcheck::catalog::Catalog;
 use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Loader, Mlps, Positions};
 use circuitcheck::eval::reference::resample;
 use circuitcheck::model::{LoadedModel, ModelFiles};
-use circuitcheck::task::{Dataset, MetricKind, Task};
+use circuitcheck::task::{Dataset, MetricKind, ReferenceSize, Task};
 use common::evaluator::{Evaluator, HeadId, Level, Scheme, Scope};
 use common::reference::Reference;
 use common::{circuitcheck, greater_than_words};
@@ -114,14 +114,22 @@ fn run_check(f: &Fixture, level: &str, ablation: &str, seed: u64) -> Value {
     serde_json::from_str(&run.stdout).expect("JSON report")
 }
 
-fn dataset(f: &Fixture, seed: u64) -> (LoadedModel, Dataset) {
+/// The prompts and the reference set `check` evaluates on: inputs, made by the task.
+fn dataset(f: &Fixture, seed: u64, size: ReferenceSize) -> (LoadedModel, Dataset) {
     let loaded =
         LoadedModel::load(ModelFiles::in_dir(f.dir.path()).unwrap(), &Device::Cpu).unwrap();
-    let dataset = Task::builtin("greater-than")
-        .unwrap()
-        .dataset(&loaded.tokenizer, PROMPTS, seed)
+    let task = Task::builtin("greater-than").unwrap();
+    let dataset = task.dataset(&loaded.tokenizer, PROMPTS, seed).unwrap();
+    let reference = task
+        .reference_set(&loaded.tokenizer, &dataset, size, seed)
         .unwrap();
-    (loaded, dataset)
+    (
+        loaded,
+        Dataset {
+            reference,
+            ..dataset
+        },
+    )
 }
 
 fn heads(value: &Value) -> BTreeSet<HeadId> {
@@ -165,7 +173,7 @@ fn check_the_dataset(dataset: &Dataset) {
 
 /// Recomputes every figure of `report` with the independent evaluator; returns F(M).
 fn verify(f: &Fixture, report: &Value, level: Level, ablation: Ablation, seed: u64) -> f64 {
-    let (loaded, dataset) = dataset(f, seed);
+    let (loaded, dataset) = dataset(f, seed, ReferenceSize::default());
     check_the_dataset(&dataset);
     let scheme = match ablation {
         Ablation::Mean => Scheme::Mean,

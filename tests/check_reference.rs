@@ -14,7 +14,7 @@ use circuitcheck::catalog::Catalog;
 use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Loader};
 use circuitcheck::eval::reference::resample;
 use circuitcheck::model::{LoadedModel, ModelFiles};
-use circuitcheck::task::{Dataset, Task};
+use circuitcheck::task::{Dataset, ReferenceSize, Task};
 use common::evaluator::{Evaluator, HeadId, Level, Scheme, Scope};
 use common::reference::Reference;
 use common::{circuitcheck, write_tiny_ioi_model};
@@ -130,14 +130,22 @@ fn run_check_with(f: &Fixture, level: &str, ablation: &str, seed: u64, extra: &[
     serde_json::from_str(&run.stdout).expect("JSON report")
 }
 
-fn dataset(f: &Fixture, seed: u64) -> (LoadedModel, Dataset) {
+/// The prompts and the reference set `check` evaluates on: inputs, made by the task.
+fn dataset(f: &Fixture, seed: u64, size: ReferenceSize) -> (LoadedModel, Dataset) {
     let loaded =
         LoadedModel::load(ModelFiles::in_dir(f.dir.path()).unwrap(), &Device::Cpu).unwrap();
-    let dataset = Task::builtin("ioi")
-        .unwrap()
-        .dataset(&loaded.tokenizer, PROMPTS, seed)
+    let task = Task::builtin("ioi").unwrap();
+    let dataset = task.dataset(&loaded.tokenizer, PROMPTS, seed).unwrap();
+    let reference = task
+        .reference_set(&loaded.tokenizer, &dataset, size, seed)
         .unwrap();
-    (loaded, dataset)
+    (
+        loaded,
+        Dataset {
+            reference,
+            ..dataset
+        },
+    )
 }
 
 fn heads(value: &Value) -> BTreeSet<HeadId> {
@@ -168,8 +176,15 @@ fn assert_close(actual: f64, expected: f64, what: &str) {
 }
 
 /// Recomputes every figure of `report` with the independent evaluator.
-fn verify(f: &Fixture, report: &Value, level: Level, ablation: Ablation, seed: u64) {
-    let (loaded, dataset) = dataset(f, seed);
+fn verify(
+    f: &Fixture,
+    report: &Value,
+    level: Level,
+    ablation: Ablation,
+    seed: u64,
+    size: ReferenceSize,
+) {
+    let (loaded, dataset) = dataset(f, seed, size);
     let lengths: BTreeSet<usize> = dataset.prompts.iter().map(|p| p.tokens.len()).collect();
     assert!(lengths.len() > 1, "groups of different token lengths");
     let scheme = match ablation {
@@ -260,7 +275,14 @@ fn check_against_reference(text: &str, level: &str, ablation: &str, seeds: &[u64
     );
     for seed in seeds {
         let report = run_check(&f, level, ablation, *seed);
-        verify(&f, &report, level_kind, ablation_kind, *seed);
+        verify(
+            &f,
+            &report,
+            level_kind,
+            ablation_kind,
+            *seed,
+            ReferenceSize::default(),
+        );
     }
 }
 
@@ -334,6 +356,68 @@ fn ranked_searches_report_exact_figures() {
                 .filter(|s| s["origin"] != "greedy")
                 .all(|s| s["ranked"] == false)
         );
-        verify(&f, &report, kind, Ablation::Mean, 6);
+        verify(
+            &f,
+            &report,
+            kind,
+            Ablation::Mean,
+            6,
+            ReferenceSize::default(),
+        );
     }
+}
+
+/// `--reference-n` sets how many reference prompts each group's means rest on: the figures
+/// move, and at every size they are the reference implementation's for that reference set.
+#[test]
+fn the_reference_set_size_changes_the_means_as_the_reference_says() {
+    let f = fixture(DEFAULT_MLPS);
+    let mut circuit_scores = Vec::new();
+    for n in [2, 7] {
+        let report = run_check_with(&f, "node", "mean", 8, &["--reference-n", &n.to_string()]);
+        assert_eq!(report["reference"]["fewest_per_group"], n);
+        assert_eq!(report["reference"]["most_per_group"], n);
+        verify(
+            &f,
+            &report,
+            Level::Node,
+            Ablation::Mean,
+            8,
+            ReferenceSize::Exactly(n),
+        );
+        circuit_scores.push(number(&report["circuit_score"]["value"]));
+    }
+    assert!(
+        (circuit_scores[0] - circuit_scores[1]).abs() > 1e-3,
+        "2 and 7 reference prompts per group give other means: {circuit_scores:?}"
+    );
+}
+
+#[test]
+fn means_over_few_reference_prompts_are_warned_about() {
+    let f = fixture(DEFAULT_MLPS);
+    let (model, circuit) = (
+        f.dir.path().to_str().unwrap(),
+        f.circuit_path.to_str().unwrap(),
+    );
+    let args = [
+        "check",
+        circuit,
+        "--model",
+        model,
+        "--n",
+        "6",
+        "--quiet",
+        "--no-cache",
+    ];
+    let few = circuitcheck(&[&args[..], &["--reference-n", "3"]].concat());
+    assert!(few.code == 0 || few.code == 1, "{}", few.transcript());
+    assert!(
+        few.stderr
+            .contains("rest on fewer than 5 reference prompts"),
+        "{}",
+        few.stderr
+    );
+    let enough = circuitcheck(&args);
+    assert!(!enough.stderr.contains("fewer than 5"), "{}", enough.stderr);
 }

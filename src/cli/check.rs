@@ -15,7 +15,7 @@ use crate::eval::check::{Options, Progress, Report, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
 use crate::model::{Config, DeviceChoice, LoadedModel};
 use crate::report::{check as render, diagnostics, style::Style};
-use crate::task::Dataset;
+use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,6 +44,11 @@ pub struct EvalArgs {
     /// (.toml) that names the positions the circuit uses
     #[arg(long, value_name = "NAME|FILE")]
     task: Option<String>,
+    /// Reference prompts per group (template) that the replacement values rest on: the
+    /// counterparts of the group's prompts, then more drawn from its template (default: at
+    /// least 5)
+    #[arg(long, value_name = "N", value_parser = reference_n)]
+    reference_n: Option<usize>,
     /// Number of prompts
     #[arg(long, default_value_t = 100, value_parser = prompts)]
     n: usize,
@@ -117,6 +122,14 @@ fn prompts(text: &str) -> Result<usize, String> {
         text,
         1..=crate::task::MAX_PROMPTS,
         "a dataset has at least one prompt and at most 100000",
+    )
+}
+
+fn reference_n(text: &str) -> Result<usize, String> {
+    count_in(
+        text,
+        1..=1000,
+        "a group's mean rests on at least one reference prompt, and 1000 is plenty",
     )
 }
 
@@ -322,6 +335,14 @@ impl Evaluator {
             })?;
         let loaded = LoadedModel::load(files, &args.device.open()?)?;
         let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
+        let size = args
+            .reference_n
+            .map_or(ReferenceSize::default(), ReferenceSize::Exactly);
+        let dataset = Dataset {
+            reference: task.reference_set(&loaded.tokenizer, &dataset, size, args.seed)?,
+            ..dataset
+        };
+        warn_about_small_groups(&dataset);
         let cache = Cache::new(if args.no_cache {
             None
         } else {
@@ -455,4 +476,25 @@ fn fits_positions(circuit: &Circuit, task: &TaskRef, known: &[String]) -> miette
         circuit.name,
         missing.join(", ")
     ))
+}
+
+/// As the paper's code does: a mean over fewer than a handful of reference prompts is noise.
+fn warn_about_small_groups(dataset: &Dataset) {
+    let small: Vec<String> = dataset
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(g, _)| dataset.prompts.iter().any(|p| p.group == *g))
+        .filter_map(|(g, name)| {
+            let count = dataset.reference.iter().filter(|p| p.group == g).count();
+            (count < MIN_REFERENCE).then(|| format!("{name} ({count})"))
+        })
+        .collect();
+    if !small.is_empty() {
+        eprintln!(
+            "warning: the replacement values of {} group(s) rest on fewer than {MIN_REFERENCE} reference prompts: {}; raise --reference-n (explicit tasks have only the reference prompts they list)",
+            small.len(),
+            small.join(", ")
+        );
+    }
 }

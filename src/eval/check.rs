@@ -128,6 +128,29 @@ pub struct ExpectationResult {
     pub passed: bool,
 }
 
+/// What the replacement values rest on: reference prompts in all, and the fewest and most
+/// of any group the evaluated prompts belong to.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ReferenceCounts {
+    pub prompts: usize,
+    pub fewest_per_group: usize,
+    pub most_per_group: usize,
+}
+
+impl ReferenceCounts {
+    pub fn of(dataset: &Dataset) -> Self {
+        let counts: Vec<usize> = (0..dataset.groups.len())
+            .filter(|g| dataset.prompts.iter().any(|p| p.group == *g))
+            .map(|g| dataset.reference.iter().filter(|p| p.group == g).count())
+            .collect();
+        Self {
+            prompts: dataset.reference.len(),
+            fewest_per_group: counts.iter().copied().min().unwrap_or(0),
+            most_per_group: counts.iter().copied().max().unwrap_or(0),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct PerPrompt {
     pub model: Vec<f64>,
@@ -144,6 +167,7 @@ pub struct Report {
     pub ablation: Ablation,
     pub level: Level,
     pub prompts: usize,
+    pub reference: ReferenceCounts,
     pub seed: u64,
     pub confidence: f64,
     /// F(M)
@@ -201,6 +225,7 @@ pub fn check(
         ablation: options.ablation,
         level: options.level,
         prompts: dataset.prompts.len(),
+        reference: ReferenceCounts::of(dataset),
         seed: options.seed,
         confidence: options.confidence,
         model_score: evaluation.estimate(&|m| m(&scores.model)),

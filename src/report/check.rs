@@ -57,15 +57,31 @@ pub(crate) fn table_cell(text: &str) -> String {
 /// "CIRCUIT on MODEL, task TASK: … ablation, … level, N prompts, seed S".
 pub(crate) fn headline(report: &Report) -> String {
     format!(
-        "{} on {}, task {}: {} ablation, {} level, {} prompts, seed {}",
+        "{} on {}, task {}: {} ablation{}, {} level, {} prompts, seed {}",
         report.circuit,
         report.model,
         report.task,
         report.ablation.name(),
+        reference_note(report),
         report.level.name(),
         report.prompts,
         report.seed
     )
+}
+
+/// What the replacement values rest on, for the headline.
+fn reference_note(report: &Report) -> String {
+    let counts = &report.reference;
+    let per_group = if counts.fewest_per_group == counts.most_per_group {
+        counts.fewest_per_group.to_string()
+    } else {
+        format!("{}–{}", counts.fewest_per_group, counts.most_per_group)
+    };
+    match report.ablation {
+        crate::dsl::Ablation::Zero => String::new(),
+        crate::dsl::Ablation::GlobalMean => format!(" over {} reference prompts", counts.prompts),
+        _ => format!(" over {per_group} reference prompts per group"),
+    }
 }
 
 /// A labelled score and how to print its value.

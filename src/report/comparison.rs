@@ -246,6 +246,11 @@ mod tests {
             ablation: Ablation::Mean,
             level: Level::Node,
             prompts: 10,
+            reference: crate::eval::check::ReferenceCounts {
+                prompts: 10,
+                fewest_per_group: 5,
+                most_per_group: 5,
+            },
             seed: 0,
             confidence: 0.95,
             model_score: at(1.0, spread),

@@ -86,6 +86,29 @@ pub fn generated(
     Ok((groups, prompts, reference))
 }
 
+/// `count` more reference prompts of the template named `group` (index `group_index`), drawn
+/// as the prompts' own counterparts are: a fresh filling, then its counterpart.
+pub fn more_references(
+    task: &Generated,
+    tokenizer: &Tokenizer,
+    group: &str,
+    group_index: usize,
+    count: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<Vec<Prompt>, TaskError> {
+    let Some(template) = task.templates.iter().find(|t| t.name == group) else {
+        return Ok(Vec::new());
+    };
+    let vocabulary = single_tokens(task, tokenizer)?;
+    (0..count)
+        .map(|i| {
+            let fill = draw(task, template, rng);
+            let reference = counterpart(task, &fill, rng);
+            make_prompt(task, template, &reference, &vocabulary, group_index, i)
+        })
+        .collect()
+}
+
 /// The tokenizer, and the id of every text the task needs as one token (looked up once per
 /// dataset, not per prompt: an answer set may hold many words).
 struct Vocabulary<'a> {

@@ -13,6 +13,9 @@ pub mod template;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
+use rand::SeedableRng;
+use serde::Serialize;
+
 pub use dataset::{Dataset, MetricKind, Prompt};
 pub use error::TaskError;
 use spec::ExplicitPrompt;
@@ -50,6 +53,28 @@ pub fn read_task_file(path: &Path) -> Result<String, TaskError> {
         reason: e.to_string(),
     })
 }
+
+/// How many reference prompts each group's replacement values rest on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "n")]
+pub enum ReferenceSize {
+    /// The counterparts of the group's prompts, topped up with more drawn from its template
+    /// to at least this many (the default, 5: a mean of fewer is noise).
+    AtLeast(usize),
+    /// Exactly this many per group: the counterparts first, then more drawn.
+    Exactly(usize),
+    /// The counterparts of the group's prompts only (the paper's p_ABC, one per prompt).
+    Counterparts,
+}
+
+impl Default for ReferenceSize {
+    fn default() -> Self {
+        ReferenceSize::AtLeast(MIN_REFERENCE)
+    }
+}
+
+/// Below this many reference prompts a group's mean is worth a warning.
+pub const MIN_REFERENCE: usize = 5;
 
 /// A checked task, ready to make datasets.
 #[derive(Debug, Clone)]
@@ -186,6 +211,46 @@ impl Task {
             name: name.to_string(),
             known: builtin_names().join(", "),
         })
+    }
+
+    /// The reference set for `dataset` (made by this task with `seed`) at `size`: per
+    /// group, the counterparts of its prompts in order, then more drawn from its template
+    /// (generated tasks; an explicit task has only the counterparts it lists).
+    pub fn reference_set(
+        &self,
+        tokenizer: &Tokenizer,
+        dataset: &Dataset,
+        size: ReferenceSize,
+        seed: u64,
+    ) -> Result<Vec<Prompt>, TaskError> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        // Another stream than the prompts', so the prompts stay as they are.
+        rng.set_stream(1);
+        let mut out = Vec::new();
+        for (group, name) in dataset.groups.iter().enumerate() {
+            let own: Vec<&Prompt> = dataset
+                .reference
+                .iter()
+                .filter(|p| p.group == group)
+                .collect();
+            let wanted = match size {
+                ReferenceSize::AtLeast(n) => own.len().max(n),
+                ReferenceSize::Exactly(n) => n,
+                ReferenceSize::Counterparts => own.len(),
+            };
+            out.extend(own.iter().take(wanted).map(|p| (*p).clone()));
+            if let (Kind::Generated(generated), true) = (&self.kind, wanted > own.len()) {
+                out.extend(generate::more_references(
+                    generated,
+                    tokenizer,
+                    name,
+                    group,
+                    wanted - own.len(),
+                    &mut rng,
+                )?);
+            }
+        }
+        Ok(out)
     }
 
     pub fn name(&self) -> &str {

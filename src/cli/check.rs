@@ -15,7 +15,7 @@ use crate::eval::check::{Options, Progress, Report, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
 use crate::model::{Config, DeviceChoice, LoadedModel};
 use crate::report::{check as render, diagnostics, style::Style};
-use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize};
+use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize, Task};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -231,7 +231,7 @@ pub fn load_circuit(path: &Path) -> Option<Circuit> {
     circuit
 }
 
-struct Bar(ProgressBar);
+pub struct Bar(pub ProgressBar);
 
 impl Progress for Bar {
     fn phase(&mut self, name: &str, variants: usize) {
@@ -267,23 +267,29 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     })
 }
 
-/// One model, dataset and set of reference activations, loaded once for every circuit
-/// evaluated against them (`diff --eval` evaluates two).
-pub struct Evaluator {
-    loaded: LoadedModel,
-    dataset: Dataset,
-    reference: ReferenceActivations,
-    options: Options,
-    model_name: String,
-    task: TaskRef,
+/// What every evaluation of one command shares, loaded once: the model, the task and its
+/// prompts (each with its reference counterpart), the options and the cache.
+pub struct Session {
+    pub loaded: LoadedModel,
+    pub task: Task,
+    /// The prompts, each with its counterpart as its reference.
+    pub dataset: Dataset,
+    pub options: Options,
+    /// Reference prompts per group (`--reference-n`).
+    pub reference_size: ReferenceSize,
+    task_ref: TaskRef,
     /// `--task` replaced the circuits' own task.
     task_given: bool,
+    model_name: String,
+    cache: Cache,
+    identity: String,
+    quiet: bool,
 }
 
-impl Evaluator {
+impl Session {
     /// Settings come from the command line, else from `circuit`'s file, else the defaults;
     /// the model is the one `circuit` names, the task too unless `--task` gives another.
-    pub fn new(
+    pub fn open(
         circuit: &Circuit,
         circuit_path: &Path,
         args: &EvalArgs,
@@ -335,14 +341,6 @@ impl Evaluator {
             })?;
         let loaded = LoadedModel::load(files, &args.device.open()?)?;
         let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
-        let size = args
-            .reference_n
-            .map_or(ReferenceSize::default(), ReferenceSize::Exactly);
-        let dataset = Dataset {
-            reference: task.reference_set(&loaded.tokenizer, &dataset, size, args.seed)?,
-            ..dataset
-        };
-        warn_about_small_groups(&dataset);
         let cache = Cache::new(if args.no_cache {
             None
         } else {
@@ -351,37 +349,68 @@ impl Evaluator {
         let identity = cache
             .model_identity(&loaded.files)
             .map_err(|e| miette::miette!("cannot read {}: {e}", loaded.files.weights.display()))?;
-        let (reference, lookup) = load_or_compute(
-            &loaded.model,
-            &identity,
-            &dataset,
-            options.ablation,
-            args.seed,
-            &cache,
+        Ok(Self {
+            loaded,
+            task,
+            dataset,
+            options,
+            reference_size: args
+                .reference_n
+                .map_or(ReferenceSize::default(), ReferenceSize::Exactly),
+            task_ref,
+            task_given,
+            model_name: circuit.model.clone(),
+            cache,
+            identity,
+            quiet,
+        })
+    }
+
+    /// The prompts with a reference set of `size` per group.
+    pub fn with_reference(&self, size: ReferenceSize) -> miette::Result<Dataset> {
+        let reference = self.task.reference_set(
+            &self.loaded.tokenizer,
+            &self.dataset,
+            size,
+            self.options.seed,
         )?;
-        if !quiet {
+        Ok(Dataset {
+            reference,
+            ..self.dataset.clone()
+        })
+    }
+
+    /// The replacement values of `dataset`'s reference set under `ablation`, from the cache
+    /// when it has them.
+    pub fn activations(
+        &self,
+        dataset: &Dataset,
+        ablation: Ablation,
+    ) -> miette::Result<ReferenceActivations> {
+        let (reference, lookup) = load_or_compute(
+            &self.loaded.model,
+            &self.identity,
+            dataset,
+            ablation,
+            self.options.seed,
+            &self.cache,
+        )?;
+        if !self.quiet {
             let note = match &lookup {
                 Lookup::Hit => "read from the cache".to_string(),
                 Lookup::Missing => "computed and cached".to_string(),
                 Lookup::Corrupt(why) => format!("recomputed (the cached copy was corrupt: {why})"),
                 Lookup::Disabled => "computed (cache off)".to_string(),
             };
-            eprintln!("reference activations: {note}");
+            eprintln!("reference activations ({}): {note}", ablation.name());
         }
-        Ok(Self {
-            loaded,
-            dataset,
-            reference,
-            options,
-            model_name: circuit.model.clone(),
-            task: task_ref,
-            task_given,
-        })
+        Ok(reference)
     }
 
-    /// The full check of one circuit, which must name this evaluator's model and task.
-    pub fn evaluate(&self, circuit: &Circuit, quiet: bool) -> miette::Result<Report> {
-        if circuit.model != self.model_name || (!self.task_given && circuit.task != self.task) {
+    /// `circuit` can be evaluated here: it names this model and task (or `--task` gives one
+    /// whose positions it uses), and its heads are in the loaded model.
+    pub fn fits(&self, circuit: &Circuit) -> miette::Result<()> {
+        if circuit.model != self.model_name || (!self.task_given && circuit.task != self.task_ref) {
             miette::bail!(
                 help = "compare circuits of one model and one task, or give both one with --task",
                 "circuit `{}` is about {} on {}, not {} on {}",
@@ -389,32 +418,72 @@ impl Evaluator {
                 circuit.model,
                 circuit.task,
                 self.model_name,
-                self.task
+                self.task_ref
             );
         }
         fits_model(circuit, self.loaded.model.config())?;
         if self.task_given {
-            fits_positions(circuit, &self.task, &self.dataset.position_names)?;
+            fits_positions(circuit, &self.task_ref, &self.dataset.position_names)?;
         }
-        let bar = if quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(0)
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {msg:22} [{bar:30}] {pos}/{len} passes, {elapsed} (eta {eta})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
+        Ok(())
+    }
+}
+
+/// A progress bar of variants scored, or none with `--quiet`.
+pub fn progress_bar(quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:22} [{bar:30}] {pos}/{len} passes, {elapsed} (eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// One model, dataset and set of reference activations, loaded once for every circuit
+/// evaluated against them (`diff --eval` evaluates two).
+pub struct Evaluator {
+    session: Session,
+    dataset: Dataset,
+    reference: ReferenceActivations,
+}
+
+impl Evaluator {
+    /// See [`Session::open`]; the reference set and the ablation are the options'.
+    pub fn new(
+        circuit: &Circuit,
+        circuit_path: &Path,
+        args: &EvalArgs,
+        quiet: bool,
+    ) -> miette::Result<Self> {
+        let session = Session::open(circuit, circuit_path, args, quiet)?;
+        let dataset = session.with_reference(session.reference_size)?;
+        warn_about_small_groups(&dataset);
+        let reference = session.activations(&dataset, session.options.ablation)?;
+        Ok(Self {
+            session,
+            dataset,
+            reference,
+        })
+    }
+
+    /// The full check of one circuit, which must name this evaluator's model and task.
+    pub fn evaluate(&self, circuit: &Circuit, quiet: bool) -> miette::Result<Report> {
+        self.session.fits(circuit)?;
+        let bar = progress_bar(quiet);
         let mut progress = Bar(bar.clone());
         let report = check(
-            &self.loaded.model,
+            &self.session.loaded.model,
             &self.dataset,
             &self.reference,
             circuit,
-            &self.options,
+            &self.session.options,
             &mut progress,
         )?;
         bar.finish_and_clear();
@@ -479,7 +548,7 @@ fn fits_positions(circuit: &Circuit, task: &TaskRef, known: &[String]) -> miette
 }
 
 /// As the paper's code does: a mean over fewer than a handful of reference prompts is noise.
-fn warn_about_small_groups(dataset: &Dataset) {
+pub fn warn_about_small_groups(dataset: &Dataset) {
     let small: Vec<String> = dataset
         .groups
         .iter()

@@ -8,6 +8,7 @@ mod graph;
 mod lint;
 mod lsp;
 mod model;
+mod sensitivity;
 mod task;
 mod train;
 
@@ -33,6 +34,8 @@ struct Cli {
 enum Command {
     /// Test a circuit against the model: faithfulness, completeness, minimality
     Check(check::Args),
+    /// Faithfulness measured every way that moves it: ablation, level, positions, reference size
+    Sensitivity(sensitivity::Args),
     /// Parse and check circuit files, without the model
     Lint(lint::Args),
     /// Rewrite circuit files in canonical form
@@ -86,6 +89,7 @@ pub fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Sensitivity(args) => sensitivity::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),

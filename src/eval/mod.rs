@@ -7,4 +7,5 @@ pub mod check;
 pub mod patch;
 pub mod reference;
 pub mod runner;
+pub mod sensitivity;
 pub mod variant;

@@ -5,4 +5,5 @@ pub mod comparison;
 pub mod diagnostics;
 pub mod diff;
 pub mod excerpt;
+pub mod sensitivity;
 pub mod style;

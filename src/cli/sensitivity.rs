@@ -1,0 +1,98 @@
+//! `circuitcheck sensitivity FILE`: the circuit's faithfulness measured every way the grid
+//! varies (ablation scheme, level, positions, reference-set size), and per family and
+//! template of the task. Exit 0, or 2 on bad input.
+
+use std::path::PathBuf;
+
+use crate::cli::Outcome;
+use crate::cli::check::{
+    Bar, EvalArgs, Session, load_circuit, progress_bar, warn_about_small_groups,
+};
+use crate::dsl::Ablation;
+use crate::eval::reference::ReferenceActivations;
+use crate::eval::sensitivity::{Baseline, Grid, Settings, Sources, sensitivity};
+use crate::report::{diagnostics, sensitivity as render, style::Style};
+use crate::task::{Dataset, ReferenceSize};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Circuit file
+    file: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value = "terminal")]
+    format: Format,
+    /// No progress bar
+    #[arg(long, short)]
+    quiet: bool,
+    #[command(flatten)]
+    eval: EvalArgs,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Terminal,
+    Json,
+    Markdown,
+}
+
+/// The grid's datasets and replacement values, made as the cells ask for them (one reference
+/// set per size, one set of replacement values per size and scheme, from the cache when it
+/// has them).
+impl Sources for Session {
+    fn dataset(&self, size: ReferenceSize) -> miette::Result<Dataset> {
+        let dataset = self.with_reference(size)?;
+        // The grid's small sizes are small on purpose; the baseline's are worth a warning.
+        if size == self.reference_size {
+            warn_about_small_groups(&dataset);
+        }
+        Ok(dataset)
+    }
+
+    fn activations(
+        &self,
+        dataset: &Dataset,
+        ablation: Ablation,
+    ) -> miette::Result<ReferenceActivations> {
+        Session::activations(self, dataset, ablation)
+    }
+}
+
+pub fn run(args: &Args) -> miette::Result<Outcome> {
+    let Some(circuit) = load_circuit(&args.file) else {
+        return Ok(Outcome::Error);
+    };
+    let session = Session::open(&circuit, &args.file, &args.eval, true)?;
+    session.fits(&circuit)?;
+    let settings = Settings {
+        baseline: Baseline {
+            ablation: session.options.ablation,
+            level: session.options.level,
+            reference: session.reference_size,
+        },
+        seed: session.options.seed,
+        bootstrap_resamples: session.options.bootstrap_resamples,
+        confidence: session.options.confidence,
+    };
+    let bar = progress_bar(args.quiet);
+    let mut progress = Bar(bar.clone());
+    let report = sensitivity(
+        &session.loaded.model,
+        &circuit,
+        &Grid::default(),
+        &settings,
+        &session,
+        &mut progress,
+    )?;
+    bar.finish_and_clear();
+    match args.format {
+        Format::Terminal => {
+            let style = Style {
+                color: diagnostics::use_color(&std::io::stdout()),
+            };
+            print!("{}", render::render_terminal(&report, style));
+        }
+        Format::Json => print!("{}", render::render_json(&report)),
+        Format::Markdown => print!("{}", render::render_markdown(&report)),
+    }
+    Ok(Outcome::Success)
+}

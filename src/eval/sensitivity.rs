@@ -1,0 +1,369 @@
+//! How much the choices of a measurement move the faithfulness of one circuit (after Miller,
+//! Chughtai & Saunders 2024): F(C) / F(M) over a grid of ablation schemes, levels, positions
+//! (as written, or every position) and reference-set sizes, each cell with the ratio of mean
+//! scores and its interval, and the per-prompt ratios' median and quartiles; and at the
+//! circuit's own settings, faithfulness per family and per template of the task.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions};
+use crate::eval::bootstrap::{Bootstrap, mean};
+use crate::eval::check::{Estimate, Progress, ReferenceCounts};
+use crate::eval::reference::ReferenceActivations;
+use crate::eval::runner::Runner;
+use crate::eval::variant::Variant;
+use crate::model::Gpt2;
+use crate::task::{Dataset, ReferenceSize};
+
+/// Version of the JSON report; bump on any incompatible change.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Where the circuit's heads (and listed MLPs) keep their outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PositionsChoice {
+    /// At the positions the file gives each class.
+    AsWritten,
+    /// At every position.
+    All,
+}
+
+impl PositionsChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            PositionsChoice::AsWritten => "as written",
+            PositionsChoice::All => "all",
+        }
+    }
+
+    /// The circuit with its classes (and listed MLPs) at these positions.
+    pub fn apply(self, circuit: &Circuit) -> Circuit {
+        let mut circuit = circuit.clone();
+        if self == PositionsChoice::All {
+            for class in &mut circuit.classes {
+                class.positions = Positions::All;
+            }
+            if let Mlps::Listed(entries) = &mut circuit.mlps {
+                for entry in entries {
+                    entry.positions = Positions::All;
+                }
+            }
+        }
+        circuit
+    }
+}
+
+/// The choices a sensitivity report varies.
+#[derive(Clone, Debug)]
+pub struct Grid {
+    pub ablations: Vec<Ablation>,
+    pub levels: Vec<Level>,
+    pub positions: Vec<PositionsChoice>,
+    pub sizes: Vec<ReferenceSize>,
+}
+
+impl Default for Grid {
+    /// Every scheme, both levels, both position choices, and 2, 5, 10, 25 and the
+    /// counterparts of every prompt of the group, as reference prompts per group.
+    fn default() -> Self {
+        Self {
+            ablations: vec![
+                Ablation::Mean,
+                Ablation::Resample,
+                Ablation::GlobalMean,
+                Ablation::Zero,
+            ],
+            levels: vec![Level::Node, Level::Edge],
+            positions: vec![PositionsChoice::AsWritten, PositionsChoice::All],
+            sizes: vec![
+                ReferenceSize::Exactly(2),
+                ReferenceSize::Exactly(5),
+                ReferenceSize::Exactly(10),
+                ReferenceSize::Exactly(25),
+                ReferenceSize::Counterparts,
+            ],
+        }
+    }
+}
+
+/// Faithfulness measured one way.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cell {
+    pub ablation: Ablation,
+    pub level: Level,
+    pub positions: PositionsChoice,
+    /// The reference set asked for; `null` for zero ablation, which uses none.
+    pub reference: Option<ReferenceSize>,
+    pub reference_counts: Option<ReferenceCounts>,
+    pub circuit_score: Estimate,
+    pub faithfulness: Faithfulness,
+}
+
+/// F(C) / F(M): the ratio of mean scores with its interval, and the distribution of the
+/// per-prompt ratios F(C)_p / F(M)_p.
+#[derive(Clone, Debug, Serialize)]
+pub struct Faithfulness {
+    pub ratio: Estimate,
+    pub median: f64,
+    /// First and third quartiles.
+    pub quartiles: [f64; 2],
+}
+
+/// Faithfulness within one family or one template of the task.
+#[derive(Clone, Debug, Serialize)]
+pub struct Breakdown {
+    pub name: String,
+    pub prompts: usize,
+    pub faithfulness: Faithfulness,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SensitivityReport {
+    pub version: u32,
+    pub circuit: String,
+    pub model: String,
+    pub task: String,
+    pub prompts: usize,
+    pub seed: u64,
+    pub confidence: f64,
+    /// F(M): the same in every cell.
+    pub model_score: Estimate,
+    pub cells: Vec<Cell>,
+    /// The settings the breakdowns use (the file's, or the command line's).
+    pub baseline: Baseline,
+    pub families: Vec<Breakdown>,
+    pub templates: Vec<Breakdown>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Baseline {
+    pub ablation: Ablation,
+    pub level: Level,
+    pub reference: ReferenceSize,
+}
+
+/// What the grid needs from outside: the prompts with a reference set of a given size, and
+/// the replacement values of a reference set under a scheme (from the command's cache).
+pub trait Sources {
+    fn dataset(&self, size: ReferenceSize) -> miette::Result<Dataset>;
+    fn activations(
+        &self,
+        dataset: &Dataset,
+        ablation: Ablation,
+    ) -> miette::Result<ReferenceActivations>;
+}
+
+/// The knobs of one sensitivity report besides the grid.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub baseline: Baseline,
+    pub seed: u64,
+    pub bootstrap_resamples: usize,
+    pub confidence: f64,
+}
+
+pub fn sensitivity(
+    model: &Gpt2,
+    circuit: &Circuit,
+    grid: &Grid,
+    settings: &Settings,
+    sources: &dyn Sources,
+    progress: &mut dyn Progress,
+) -> miette::Result<SensitivityReport> {
+    let baseline = &settings.baseline;
+    let mut sizes = grid.sizes.clone();
+    if !sizes.contains(&baseline.reference) {
+        sizes.push(baseline.reference);
+    }
+    let cells_per_size = grid.ablations.len() * grid.levels.len() * grid.positions.len();
+    progress.phase("sensitivity", 1 + sizes.len() * cells_per_size);
+    let mut f_model: Option<Vec<f64>> = None;
+    let mut bootstrap: Option<Bootstrap> = None;
+    let mut cells = Vec::new();
+    let mut baseline_scores: Option<(Dataset, Vec<f64>)> = None;
+    // Zero ablation uses no reference set: one cell per level and positions.
+    let mut zero: BTreeMap<(Level, PositionsChoice), (Vec<f64>, Option<ReferenceCounts>)> =
+        BTreeMap::new();
+    for size in &sizes {
+        let dataset = sources.dataset(*size)?;
+        let bootstrap = bootstrap.get_or_insert_with(|| {
+            Bootstrap::new(
+                dataset.prompts.len(),
+                settings.bootstrap_resamples,
+                settings.seed,
+                settings.confidence,
+            )
+        });
+        for ablation in &grid.ablations {
+            let reference = sources.activations(&dataset, *ablation)?;
+            for level in &grid.levels {
+                for positions in &grid.positions {
+                    let scores = match zero.get(&(*level, *positions)) {
+                        Some((scores, _)) if *ablation == Ablation::Zero => scores.clone(),
+                        _ => {
+                            let shaped = positions.apply(circuit);
+                            let all: Vec<usize> = (0..dataset.prompts.len()).collect();
+                            let mut runner =
+                                Runner::new(model, &dataset, &reference, &shaped, *level, all);
+                            // F(M) knocks out nothing: one cell gives it for all.
+                            if f_model.is_none() {
+                                f_model = Some(runner.scores(&[Variant::model()])?.remove(0));
+                            }
+                            runner.scores(&[Variant::circuit()])?.remove(0)
+                        }
+                    };
+                    progress.advance(1);
+                    if *ablation == Ablation::Zero {
+                        zero.insert((*level, *positions), (scores.clone(), None));
+                    }
+                    let fm = f_model.as_ref().expect("set by the first cell");
+                    if *ablation == baseline.ablation
+                        && *level == baseline.level
+                        && *positions == PositionsChoice::AsWritten
+                        && *size == baseline.reference
+                    {
+                        baseline_scores = Some((dataset.clone(), scores.clone()));
+                    }
+                    if !grid.sizes.contains(size) {
+                        continue;
+                    }
+                    let uses_reference = *ablation != Ablation::Zero;
+                    cells.push(Cell {
+                        ablation: *ablation,
+                        level: *level,
+                        positions: *positions,
+                        reference: uses_reference.then_some(*size),
+                        reference_counts: uses_reference.then(|| ReferenceCounts::of(&dataset)),
+                        circuit_score: estimate(bootstrap, &|m| m(&scores)),
+                        faithfulness: faithfulness(bootstrap, fm, &scores),
+                    });
+                }
+            }
+        }
+    }
+    // In the grid's order, the reference size varying fastest.
+    let rank = |cell: &Cell| {
+        let at = |found: Option<usize>| found.unwrap_or(usize::MAX);
+        (
+            at(grid.ablations.iter().position(|a| *a == cell.ablation)),
+            at(grid.levels.iter().position(|l| *l == cell.level)),
+            at(grid.positions.iter().position(|p| *p == cell.positions)),
+            at(cell
+                .reference
+                .and_then(|r| grid.sizes.iter().position(|s| *s == r))),
+        )
+    };
+    cells.sort_by_key(rank);
+    // Zero ablation has one cell per level and positions, whatever the size.
+    cells.dedup_by(|a, b| a.ablation == Ablation::Zero && rank(a) == rank(b));
+    let fm = f_model.unwrap_or_default();
+    let bootstrap = bootstrap.expect("the grid has a size");
+    let (dataset, fc) = baseline_scores.expect("the baseline is in the grid");
+    let groups = |name_of: &dyn Fn(&str) -> String| -> Vec<Breakdown> {
+        let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, prompt) in dataset.prompts.iter().enumerate() {
+            members
+                .entry(name_of(&dataset.groups[prompt.group]))
+                .or_default()
+                .push(i);
+        }
+        members
+            .into_iter()
+            .map(|(name, indices)| {
+                let pick = |xs: &[f64]| indices.iter().map(|i| xs[*i]).collect::<Vec<_>>();
+                let (fm, fc) = (pick(&fm), pick(&fc));
+                let local = Bootstrap::new(
+                    indices.len(),
+                    settings.bootstrap_resamples,
+                    settings.seed,
+                    settings.confidence,
+                );
+                Breakdown {
+                    name,
+                    prompts: indices.len(),
+                    faithfulness: faithfulness(&local, &fm, &fc),
+                }
+            })
+            .collect()
+    };
+    Ok(SensitivityReport {
+        version: REPORT_VERSION,
+        circuit: circuit.name.clone(),
+        model: circuit.model.clone(),
+        task: dataset.task.clone(),
+        prompts: dataset.prompts.len(),
+        seed: settings.seed,
+        confidence: settings.confidence,
+        model_score: estimate(&bootstrap, &|m| m(&fm)),
+        cells,
+        baseline: baseline.clone(),
+        families: groups(&family_of),
+        templates: groups(&|name: &str| name.to_string()),
+    })
+}
+
+/// A template's family: its name without the trailing number (`BABA 3` → `BABA`).
+fn family_of(template: &str) -> String {
+    match template.rsplit_once(' ') {
+        Some((family, number)) if number.chars().all(|c| c.is_ascii_digit()) => family.to_string(),
+        _ => template.to_string(),
+    }
+}
+
+fn estimate(
+    bootstrap: &Bootstrap,
+    statistic: &dyn Fn(crate::eval::bootstrap::Mean) -> f64,
+) -> Estimate {
+    Estimate {
+        value: statistic(&mean),
+        interval: bootstrap.interval(statistic),
+    }
+}
+
+fn faithfulness(bootstrap: &Bootstrap, fm: &[f64], fc: &[f64]) -> Faithfulness {
+    let mut ratios: Vec<f64> = fm
+        .iter()
+        .zip(fc)
+        .map(|(m, c)| c / m)
+        .filter(|r| r.is_finite())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    Faithfulness {
+        ratio: estimate(bootstrap, &|m| m(fc) / m(fm)),
+        median: quantile(&ratios, 0.5),
+        quartiles: [quantile(&ratios, 0.25), quantile(&ratios, 0.75)],
+    }
+}
+
+/// The q-quantile of sorted values, interpolating linearly between neighbours.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let at = q * (sorted.len() - 1) as f64;
+    let (low, high) = (at.floor() as usize, at.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (at - low as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_template_names_without_their_number() {
+        assert_eq!(family_of("BABA 3"), "BABA");
+        assert_eq!(family_of("year-span"), "year-span");
+        assert_eq!(family_of("ABBA long 12"), "ABBA long");
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        let xs = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(quantile(&xs, 0.5), 2.5);
+        assert_eq!(quantile(&xs, 0.0), 1.0);
+        assert_eq!(quantile(&xs, 0.25), 1.75);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+}

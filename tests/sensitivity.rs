@@ -1,0 +1,240 @@
+//! `circuitcheck sensitivity`: the report's schema against docs/sensitivity-report.md, its
+//! cells against the independent f64 evaluator on a tiny IOI model (groups of different
+//! token lengths), and its figures against `check` on the toy model.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use candle_core::Device;
+use circuitcheck::catalog::Catalog;
+use circuitcheck::dsl::{Ablation, FileSystem, Loader};
+use circuitcheck::eval::reference::resample;
+use circuitcheck::eval::sensitivity::PositionsChoice;
+use circuitcheck::model::{LoadedModel, ModelFiles};
+use circuitcheck::task::{Dataset, ReferenceSize, Task};
+use common::evaluator::{Evaluator, Level, Scheme, Scope};
+use common::reference::Reference;
+use common::{circuitcheck, write_tiny_ioi_model};
+use serde_json::Value;
+
+fn report(args: &[&str]) -> Value {
+    let run = circuitcheck(
+        &[
+            &["sensitivity"],
+            args,
+            &["--format", "json", "--quiet", "--no-cache"],
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    serde_json::from_str(&run.stdout).expect("JSON report")
+}
+
+fn keys(value: &Value) -> BTreeSet<String> {
+    value.as_object().unwrap().keys().cloned().collect()
+}
+
+/// The fields each section of the page lists in its table.
+fn documented_fields() -> BTreeMap<String, BTreeSet<String>> {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/sensitivity-report.md"),
+    )
+    .unwrap();
+    let mut sections: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut current = None;
+    for line in doc.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            current = Some(heading.trim_matches('`').to_string());
+        } else if let (Some(rest), Some(section)) = (line.strip_prefix("| `"), &current) {
+            let name = rest.split('`').next().unwrap().to_string();
+            sections.entry(section.clone()).or_default().insert(name);
+        }
+    }
+    sections
+}
+
+#[test]
+fn the_toy_report_is_the_documented_schema_and_agrees_with_check() {
+    let report = report(&["circuits/toy-induction.circuit"]);
+    let documented = documented_fields();
+    assert_eq!(keys(&report), documented["Top level"]);
+    let cells = report["cells"].as_array().unwrap();
+    // 3 schemes × 2 levels × 2 positions × 5 sizes, and zero once per level and positions.
+    assert_eq!(cells.len(), 3 * 2 * 2 * 5 + 2 * 2);
+    for cell in cells {
+        assert_eq!(keys(cell), documented["cells[]"]);
+        assert_eq!(
+            keys(&cell["faithfulness"]),
+            ["ratio", "median", "quartiles"].map(String::from).into()
+        );
+        assert_eq!(cell["reference"].is_null(), cell["ablation"] == "zero");
+    }
+    for breakdown in report["families"].as_array().unwrap() {
+        assert_eq!(
+            keys(breakdown),
+            ["name", "prompts", "faithfulness"].map(String::from).into()
+        );
+    }
+    assert_eq!(report["version"], 1);
+    // At the baseline (the file's settings), the family figure is check's faithfulness.
+    let run = circuitcheck(&[
+        "check",
+        "circuits/toy-induction.circuit",
+        "--format",
+        "json",
+        "--quiet",
+        "--no-cache",
+    ]);
+    let check: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        report["model_score"]["value"],
+        check["model_score"]["value"]
+    );
+    let families = report["families"].as_array().unwrap();
+    let prompts: u64 = families
+        .iter()
+        .map(|f| f["prompts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(prompts, 100);
+    if let [only] = families.as_slice() {
+        let (a, b) = (
+            only["faithfulness"]["ratio"]["value"].as_f64().unwrap(),
+            check["faithfulness"]["ratio"]["value"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+    }
+    let templates: u64 = report["templates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["prompts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(templates, 100);
+}
+
+const CIRCUIT: &str = "circuit mixed {
+  model gpt2-small
+  task ioi
+}
+
+mlp 0 at all
+mlp 1 at S2, END
+
+class a at S2 { 0.1 0.3 }
+class b at END, S1+1 { 1.0 }
+class d at END { 2.1 2.3 }
+
+edge embed -> a, b.k, d.q
+edge a -> b.q, d.v
+edge b -> d.k
+edge d -> logits
+";
+
+/// Cells of every scheme, level and positions choice, each at one of the sizes, recomputed
+/// by the independent evaluator with the reference set of that size.
+#[test]
+fn cells_match_the_reference_implementation() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_ioi_model(dir.path(), 9);
+    let path = dir.path().join("c.circuit");
+    std::fs::write(&path, CIRCUIT).unwrap();
+    let circuit = Loader::new(&Catalog, &FileSystem)
+        .load(&path)
+        .circuit
+        .clone()
+        .unwrap();
+    let (n, seed) = (8, 2);
+    let report = report(&[
+        path.to_str().unwrap(),
+        "--model",
+        dir.path().to_str().unwrap(),
+        "--n",
+        &n.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--bootstrap",
+        "20",
+    ]);
+    let loaded = LoadedModel::load(ModelFiles::in_dir(dir.path()).unwrap(), &Device::Cpu).unwrap();
+    let task = Task::builtin("ioi").unwrap();
+    let plain = task.dataset(&loaded.tokenizer, n, seed).unwrap();
+    let lengths: BTreeSet<usize> = plain.prompts.iter().map(|p| p.tokens.len()).collect();
+    assert!(lengths.len() > 1, "groups of different token lengths");
+    let config = loaded.model.config();
+    let reference = Reference::load(
+        &loaded.files.weights,
+        config.n_layer,
+        config.n_head,
+        config.n_embd,
+    );
+    let size_of = |value: &Value| -> ReferenceSize {
+        match value["kind"].as_str().unwrap() {
+            "exactly" => ReferenceSize::Exactly(value["n"].as_u64().unwrap() as usize),
+            _ => ReferenceSize::Counterparts,
+        }
+    };
+    let cells = report["cells"].as_array().unwrap();
+    let none = BTreeSet::new();
+    let mut checked = 0;
+    for (i, cell) in cells.iter().enumerate() {
+        // One size per (scheme, level, positions), a different one each time.
+        let ablation = match cell["ablation"].as_str().unwrap() {
+            "mean" => Ablation::Mean,
+            "resample" => Ablation::Resample,
+            "global-mean" => Ablation::GlobalMean,
+            _ => Ablation::Zero,
+        };
+        if ablation != Ablation::Zero && i % 5 != (i / 5) % 5 {
+            continue;
+        }
+        let size = if cell["reference"].is_null() {
+            ReferenceSize::Counterparts
+        } else {
+            size_of(&cell["reference"])
+        };
+        let dataset = Dataset {
+            reference: task
+                .reference_set(&loaded.tokenizer, &plain, size, seed)
+                .unwrap(),
+            ..plain.clone()
+        };
+        let scheme = match ablation {
+            Ablation::Mean => Scheme::Mean,
+            Ablation::GlobalMean => Scheme::GlobalMean,
+            Ablation::Zero => Scheme::Zero,
+            Ablation::Resample => Scheme::Resample(resample(&dataset, seed).unwrap()),
+        };
+        let level = if cell["level"] == "edge" {
+            Level::Edge
+        } else {
+            Level::Node
+        };
+        let positions = if cell["positions"] == "all" {
+            PositionsChoice::All
+        } else {
+            PositionsChoice::AsWritten
+        };
+        let shaped = positions.apply(&circuit);
+        let evaluator = Evaluator::new(&reference, &dataset, &shaped, &scheme, level);
+        let fc = evaluator.mean(Scope::Circuit, &none);
+        let fm = evaluator.mean(Scope::Model, &none);
+        let (got_fc, got_ratio) = (
+            cell["circuit_score"]["value"].as_f64().unwrap(),
+            cell["faithfulness"]["ratio"]["value"].as_f64().unwrap(),
+        );
+        let what = format!("{cell}");
+        assert!(
+            (got_fc - fc).abs() <= 1e-4 * fc.abs().max(1.0),
+            "F(C) {got_fc} vs {fc}: {what}"
+        );
+        assert!(
+            (got_ratio - fc / fm).abs() <= 1e-4 * (fc / fm).abs().max(1.0),
+            "ratio {got_ratio} vs {}: {what}",
+            fc / fm
+        );
+        checked += 1;
+    }
+    assert!(checked >= 16, "{checked} cells checked");
+}

@@ -808,3 +808,42 @@ fn exit_without_shutdown_is_exit_code_1() {
     client.notify("exit", Value::Null);
     assert_eq!(client.exit_code(), 1);
 }
+
+#[test]
+fn a_circuit_naming_a_task_file_gets_its_positions_and_its_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("tests/lint/tasks/mini.toml", dir.path().join("mini.toml")).unwrap();
+    std::fs::write(dir.path().join("broken.toml"), "name = \"x\"\nmetric = 3\n").unwrap();
+    let circuit = uri(&dir.path().join("c.circuit"));
+    let text =
+        "circuit c {\n  model gpt2-small\n  task \"mini.toml\"\n}\n\nclass a at S2 { 3.0 }\n";
+    let mut client = Client::start(dir.path());
+    client.open(&circuit, text);
+    assert_eq!(client.diagnostics(&circuit), json!([]));
+    // The file's positions, in hover and completion.
+    let hover = client.result("textDocument/hover", at(&circuit, 5, 12));
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("position **S2** of task **\""),
+        "{hover}"
+    );
+    assert!(
+        hover["contents"]["value"]
+            .as_str()
+            .unwrap()
+            .contains("`S2 = B#2`"),
+        "{hover}"
+    );
+    // A broken task file: its problem where it is, in the TOML, and the circuit's own.
+    client.change(&circuit, 2, &text.replace("mini.toml", "broken.toml"));
+    let own = client.diagnostics(&circuit);
+    assert_eq!(own[0]["code"], "circuit::task-invalid", "{own}");
+    assert_eq!(own[0]["range"], range((2, 7), (2, 20)));
+    let toml = uri(&dir.path().join("broken.toml"));
+    let there = client.diagnostics(&toml);
+    assert_eq!(there[0]["code"], "task::syntax", "{there}");
+    assert_eq!(there[0]["range"]["start"]["line"], 1, "{there}");
+    assert_eq!(client.shut_down(), 0);
+}

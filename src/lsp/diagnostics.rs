@@ -24,16 +24,19 @@ pub fn check(
         out.insert(uri.clone(), Vec::new());
     }
     for loaded in loader.files() {
-        let Some(uri) = workspace.uri_of(&loaded.path) else {
-            continue;
-        };
-        let converted: Vec<_> = loaded
-            .diagnostics
-            .iter()
-            .map(|diagnostic| convert(diagnostic, &uri, related_information))
-            .collect();
-        if !converted.is_empty() {
-            out.insert(uri, converted);
+        for diagnostic in &loaded.diagnostics {
+            // A file's diagnostics may point into another file (the task file it names).
+            let elsewhere = diagnostic.file_name() != loaded.source.name();
+            let path = if elsewhere {
+                std::path::Path::new(diagnostic.file_name())
+            } else {
+                loaded.path.as_path()
+            };
+            let Some(uri) = workspace.uri_of(path) else {
+                continue;
+            };
+            let converted = convert(diagnostic, &uri, related_information);
+            out.entry(uri).or_insert_with(Vec::new).push(converted);
         }
     }
     out

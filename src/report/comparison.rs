@@ -256,6 +256,8 @@ mod tests {
                 ratio: at(fc, spread),
                 normalized: at(fc, spread),
             },
+            groups: vec![],
+            families: vec![],
             completeness: Completeness {
                 sets: vec![KSet {
                     origin: "empty".into(),
@@ -277,6 +279,7 @@ mod tests {
                 model: vec![],
                 circuit: vec![],
                 empty: vec![],
+                group: vec![],
             },
             forward_passes: 0,
         }

@@ -152,14 +152,14 @@ fn reference_activations_come_from_the_cache_the_second_time() {
     assert!(
         first
             .stderr
-            .contains("reference activations: computed and cached"),
+            .contains("reference activations (mean): computed and cached"),
         "{}",
         first.stderr
     );
     assert!(
         second
             .stderr
-            .contains("reference activations: read from the cache"),
+            .contains("reference activations (mean): read from the cache"),
         "{}",
         second.stderr
     );
@@ -221,13 +221,17 @@ fn the_json_report_is_the_documented_schema() {
         match section {
             "Top level" => vec![&report],
             "faithfulness" => vec![&report["faithfulness"]],
+            "groups[]" => ["groups", "families"]
+                .iter()
+                .flat_map(|list| report[*list].as_array().unwrap())
+                .collect(),
             "completeness" => vec![&report["completeness"]],
             "minimality[]" => report["minimality"].as_array().unwrap().iter().collect(),
             "expectations[]" => report["expectations"].as_array().unwrap().iter().collect(),
             other => panic!("docs/check-report.md has an unexpected section `{other}`"),
         }
     };
-    assert_eq!(sections.len(), 5, "{sections:?}");
+    assert_eq!(sections.len(), 6, "{sections:?}");
     for (section, fields) in &sections {
         for object in object_of(section) {
             let documented: BTreeSet<String> = fields.iter().cloned().collect();
@@ -264,9 +268,38 @@ fn the_json_report_is_the_documented_schema() {
         }
     }
     let n = report["prompts"].as_u64().unwrap() as usize;
-    for series in ["model", "circuit", "empty"] {
+    for series in ["model", "circuit", "empty", "group"] {
         assert_eq!(report["per_prompt"][series].as_array().unwrap().len(), n);
     }
+    // The induction task has four templates of one family, `gap`.
+    let groups = report["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 4, "{groups:?}");
+    let names: Vec<&str> = groups.iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["gap 1", "gap 2", "gap 3", "gap 4"]);
+    assert_eq!(report["families"].as_array().unwrap().len(), 1);
+    assert_eq!(report["families"][0]["name"], "gap");
+    let mut counted = 0;
+    for (index, group) in groups.iter().enumerate() {
+        assert_eq!(group["family"], "gap");
+        for field in ["model", "circuit", "faithfulness"] {
+            assert_estimate(&group[field], field);
+        }
+        let members = report["per_prompt"]["group"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g.as_u64() == Some(index as u64))
+            .count();
+        assert_eq!(group["prompts"].as_u64(), Some(members as u64));
+        counted += members;
+    }
+    assert_eq!(counted, n);
+    assert_eq!(report["families"][0]["prompts"].as_u64(), Some(n as u64));
+    // The whole dataset's figure is the one family's.
+    assert_eq!(
+        report["families"][0]["faithfulness"]["value"],
+        report["faithfulness"]["ratio"]["value"]
+    );
     assert!(report["expectations"][0]["passed"].is_boolean());
 }
 

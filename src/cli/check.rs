@@ -14,7 +14,7 @@ use crate::eval::cache::{Cache, Lookup};
 use crate::eval::check::{Options, Progress, Report, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
 use crate::model::{Config, DeviceChoice, LoadedModel};
-use crate::report::{check as render, diagnostics, style::Style};
+use crate::report::{check as render, diagnostics, html, style::Style};
 use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize, Task};
 
 #[derive(clap::Args)]
@@ -27,6 +27,9 @@ pub struct Args {
     /// No progress bar
     #[arg(long, short)]
     quiet: bool,
+    /// Also write the report as one self-contained HTML page (charts included) to PATH
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
     #[command(flatten)]
     eval: EvalArgs,
 }
@@ -248,6 +251,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let Some(circuit) = load_circuit(&args.file) else {
         return Ok(Outcome::Error);
     };
+    let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
     let evaluator = Evaluator::new(&circuit, &args.file, &args.eval, args.quiet)?;
     let report = evaluator.evaluate(&circuit, args.quiet)?;
     match args.format {
@@ -259,6 +263,10 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         }
         Format::Json => print!("{}", render::render_json(&report)),
         Format::Markdown => print!("{}", render::render_markdown(&report)),
+    }
+    // Written after printing: a page that cannot be written loses nothing of the run.
+    if let Some(output) = html_output {
+        output.write(&html::check_page(&report, &circuit, &evaluator.run()))?;
     }
     Ok(if report.all_expectations_met() {
         Outcome::Success
@@ -283,6 +291,8 @@ pub struct Session {
     model_name: String,
     cache: Cache,
     identity: String,
+    /// `html::short_identity` of the model files, for the HTML report's header.
+    model_files: String,
     quiet: bool,
 }
 
@@ -361,6 +371,7 @@ impl Session {
             task_given,
             model_name: circuit.model.clone(),
             cache,
+            model_files: html::short_identity(&identity),
             identity,
             quiet,
         })
@@ -473,6 +484,14 @@ impl Evaluator {
         })
     }
 
+    /// How circuits are checked here, as the HTML report shows it.
+    pub fn run(&self) -> html::Run<'_> {
+        html::Run {
+            options: &self.session.options,
+            model_files: &self.session.model_files,
+        }
+    }
+
     /// The full check of one circuit, which must name this evaluator's model and task.
     pub fn evaluate(&self, circuit: &Circuit, quiet: bool) -> miette::Result<Report> {
         self.session.fits(circuit)?;
@@ -488,6 +507,69 @@ impl Evaluator {
         )?;
         bar.finish_and_clear();
         Ok(report)
+    }
+}
+
+/// Where `--html` writes. Tried before any work (a file created beside it and removed), so
+/// a path that cannot be written is refused at once rather than after a long check; the
+/// page is written at the end to a temporary file beside it, then renamed over it, so the
+/// path holds either its old content or the whole new page. Callers print the report on
+/// standard output first, so a failed write loses nothing.
+pub struct HtmlOutput {
+    path: PathBuf,
+    temporary: PathBuf,
+}
+
+impl HtmlOutput {
+    pub fn open(path: &Path) -> miette::Result<Self> {
+        let refuse = |why: String| {
+            miette::miette!(
+                code = "check::html",
+                help = "give --html a file path in a directory you can write to",
+                "cannot write the HTML report to {}: {why}",
+                path.display()
+            )
+        };
+        if path.is_dir() {
+            return Err(refuse("it is a directory".into()));
+        }
+        let Some(name) = path.file_name() else {
+            return Err(refuse("it names no file".into()));
+        };
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let temporary = directory.join(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .map_err(|e| refuse(e.to_string()))?;
+        // Not kept through the run: an interrupted check leaves nothing behind.
+        let _ = std::fs::remove_file(&temporary);
+        Ok(Self {
+            path: path.to_path_buf(),
+            temporary,
+        })
+    }
+
+    pub fn write(self, page: &str) -> miette::Result<()> {
+        let written = std::fs::write(&self.temporary, page)
+            .and_then(|()| std::fs::rename(&self.temporary, &self.path));
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&self.temporary);
+            miette::miette!(
+                code = "check::html",
+                help = "the report above is complete; run again with another --html path",
+                "cannot write the HTML report to {}: {e}",
+                self.path.display()
+            )
+        })
     }
 }
 
@@ -565,5 +647,46 @@ pub fn warn_about_small_groups(dataset: &Dataset) {
             small.len(),
             small.join(", ")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn html_output_is_tried_first_and_written_whole() {
+        let dir = std::env::temp_dir().join(format!("circuitcheck-html-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("report.html");
+        let output = HtmlOutput::open(&path).unwrap();
+        assert!(files_in(&dir).is_empty(), "the try leaves nothing");
+        output.write("<p>page</p>").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "<p>page</p>");
+        assert_eq!(files_in(&dir), ["report.html"]);
+
+        // The path turns into a directory during the run: the write fails, and says so,
+        // leaving no temporary file.
+        let late = dir.join("late.html");
+        let output = HtmlOutput::open(&late).unwrap();
+        std::fs::create_dir_all(late.join("inside")).unwrap();
+        let error = output.write("<p>page</p>").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("cannot write the HTML report to"),
+            "{error}"
+        );
+        assert_eq!(files_in(&dir), ["late.html", "report.html"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
 use crate::cli::Outcome;
-use crate::cli::check::{EvalArgs, Evaluator};
+use crate::cli::check::{EvalArgs, Evaluator, HtmlOutput};
 use crate::diff::git::{GitRevision, GivenText};
 use crate::diff::side::Side;
 use crate::diff::{self, CircuitDiff};
 use crate::dsl::{Circuit, Diagnostic, FileSystem, Loader, Sources};
 use crate::report::diff::{Labels, render_json, render_markdown, render_terminal};
 use crate::report::style::Style;
-use crate::report::{comparison, diagnostics};
+use crate::report::{comparison, diagnostics, html};
 
 #[derive(clap::Args)]
 #[command(after_help = "\
@@ -57,6 +57,10 @@ pub struct Args {
     /// With --eval: no progress bars
     #[arg(long, short)]
     quiet: bool,
+    /// With --eval, also write both reports side by side as one self-contained HTML page
+    /// to PATH
+    #[arg(long, value_name = "PATH", requires = "eval")]
+    html: Option<PathBuf>,
     #[command(flatten, next_help_heading = "Evaluation (with --eval)")]
     evaluation: EvalArgs,
 }
@@ -124,7 +128,9 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     };
     let mut text = render(&diff, &labels, args);
     let mut regression = false;
+    let mut page = None;
     if args.eval {
+        let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
         let evaluator = Evaluator::new(new_circuit, &new.path, &args.evaluation, args.quiet)?;
         let old_report = evaluator.evaluate(old_circuit, args.quiet)?;
         let new_report = evaluator.evaluate(new_circuit, args.quiet)?;
@@ -142,8 +148,26 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
             Format::Markdown => text += &comparison::render_markdown(&old_report, &new_report),
             Format::Json => text = comparison::attach_json(&text, &old_report, &new_report),
         }
+        if let Some(output) = html_output {
+            let side = |label, report, circuit| html::Side {
+                label,
+                report,
+                circuit,
+            };
+            let html = html::comparison_page(
+                &side(&old.label, &old_report, old_circuit),
+                &side(&new.label, &new_report, new_circuit),
+                &evaluator.run(),
+                &render_terminal(&diff, &labels, false),
+            );
+            page = Some((output, html));
+        }
     }
     print!("{text}");
+    // Written after printing: a page that cannot be written loses nothing of the run.
+    if let Some((output, html)) = page {
+        output.write(&html)?;
+    }
     if args.fail_on.is_some() {
         return Ok(if regression {
             Outcome::Failure

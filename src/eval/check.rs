@@ -156,6 +156,24 @@ pub struct PerPrompt {
     pub model: Vec<f64>,
     pub circuit: Vec<f64>,
     pub empty: Vec<f64>,
+    /// Index into `Report::groups` of each prompt's group.
+    pub group: Vec<usize>,
+}
+
+/// F(M), F(C) and faithfulness over the prompts of one group (a template) or one family of
+/// groups, with intervals from a bootstrap over those prompts alone.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupFigures {
+    pub name: String,
+    /// The family the group belongs to; an entry of `Report::families` names itself.
+    pub family: String,
+    pub prompts: usize,
+    /// F(M) over these prompts
+    pub model: Estimate,
+    /// F(C) over these prompts
+    pub circuit: Estimate,
+    /// F(C) / F(M) over these prompts
+    pub faithfulness: Estimate,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -177,6 +195,10 @@ pub struct Report {
     /// F(∅)
     pub empty_score: Estimate,
     pub faithfulness: Faithfulness,
+    /// Faithfulness per group of prompts (per template), by family and template number.
+    pub groups: Vec<GroupFigures>,
+    /// Faithfulness per family of groups, by name.
+    pub families: Vec<GroupFigures>,
     pub completeness: Completeness,
     pub minimality: Vec<HeadMinimality>,
     pub expectations: Vec<ExpectationResult>,
@@ -214,7 +236,8 @@ pub fn check(
 ) -> Result<Report> {
     let progress = std::cell::RefCell::new(progress);
     let mut evaluation = Evaluation::new(model, dataset, reference, circuit, options, &progress);
-    let scores = evaluation.faithfulness()?;
+    let (group_names, group) = used_groups(dataset);
+    let scores = evaluation.faithfulness(group)?;
     let completeness = evaluation.completeness()?;
     let minimality = evaluation.minimality(&scores.model)?;
     let mut report = Report {
@@ -232,6 +255,8 @@ pub fn check(
         circuit_score: evaluation.estimate(&|m| m(&scores.circuit)),
         empty_score: evaluation.estimate(&|m| m(&scores.empty)),
         faithfulness: evaluation.faithfulness_figures(&scores),
+        groups: group_figures(&group_names, &scores, options),
+        families: family_figures(&group_names, &scores, options),
         completeness,
         minimality,
         expectations: Vec::new(),
@@ -337,8 +362,8 @@ impl<'a, 'p> Evaluation<'a, 'p> {
         self.full.passes + self.searcher.as_ref().map_or(0, |s| s.passes)
     }
 
-    /// F(M), F(C) and F(∅) per prompt.
-    fn faithfulness(&mut self) -> Result<PerPrompt> {
+    /// F(M), F(C) and F(∅) per prompt; `group` is each prompt's.
+    fn faithfulness(&mut self, group: Vec<usize>) -> Result<PerPrompt> {
         self.phase("faithfulness", 3);
         let mut base =
             self.full
@@ -348,6 +373,7 @@ impl<'a, 'p> Evaluation<'a, 'p> {
             model,
             circuit,
             empty,
+            group,
         })
     }
 
@@ -541,6 +567,114 @@ impl<'a, 'p> Evaluation<'a, 'p> {
         }
         Ok(minimality)
     }
+}
+
+/// The names of the groups that hold prompts, ordered by family and then by template number
+/// (`BABA 2` before `BABA 10`), and each prompt's index among them.
+fn used_groups(dataset: &Dataset) -> (Vec<String>, Vec<usize>) {
+    let mut used = vec![false; dataset.groups.len()];
+    for prompt in &dataset.prompts {
+        used[prompt.group] = true;
+    }
+    let mut order: Vec<usize> = (0..dataset.groups.len()).filter(|g| used[*g]).collect();
+    order.sort_by_cached_key(|g| {
+        let name = &dataset.groups[*g];
+        let family = family_of(name);
+        let number: Option<u64> = name[family.len()..].trim().parse().ok();
+        (family.to_string(), number, name.clone())
+    });
+    let mut index = vec![0; dataset.groups.len()];
+    for (at, group) in order.iter().enumerate() {
+        index[*group] = at;
+    }
+    let names = order.iter().map(|g| dataset.groups[*g].clone()).collect();
+    let of_prompt = dataset.prompts.iter().map(|p| index[p.group]).collect();
+    (names, of_prompt)
+}
+
+/// A group's family: its name without the template number that generated tasks append
+/// (`BABA 10` → `BABA`); a group named otherwise (an explicit task's) is its own family.
+fn family_of(group: &str) -> &str {
+    match group.rsplit_once(' ') {
+        Some((family, k))
+            if !family.is_empty() && !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            family
+        }
+        _ => group,
+    }
+}
+
+/// Figures per group, in the order of `groups` (which `PerPrompt::group` indexes).
+fn group_figures(groups: &[String], scores: &PerPrompt, options: &Options) -> Vec<GroupFigures> {
+    let buckets = groups
+        .iter()
+        .map(|g| (g.clone(), family_of(g).to_string()))
+        .collect();
+    breakdown(
+        buckets,
+        &(0..groups.len()).collect::<Vec<_>>(),
+        scores,
+        options,
+    )
+}
+
+/// Figures per family, in the order of `groups`.
+fn family_figures(groups: &[String], scores: &PerPrompt, options: &Options) -> Vec<GroupFigures> {
+    let mut families: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut family_of_group = Vec::new();
+    for group in groups {
+        let family = family_of(group);
+        let at = *index.entry(family).or_insert_with(|| {
+            families.push(family.to_string());
+            families.len() - 1
+        });
+        family_of_group.push(at);
+    }
+    let buckets = families.into_iter().map(|f| (f.clone(), f)).collect();
+    breakdown(buckets, &family_of_group, scores, options)
+}
+
+/// Figures over the prompts of each bucket (name, family); `bucket_of[g]` is group g's.
+/// Each bucket has its own bootstrap (the check's seed, its own prompts), so the figures of
+/// the whole dataset stay as they were: nothing else draws from their generators.
+fn breakdown(
+    buckets: Vec<(String, String)>,
+    bucket_of: &[usize],
+    scores: &PerPrompt,
+    options: &Options,
+) -> Vec<GroupFigures> {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); buckets.len()];
+    for (prompt, group) in scores.group.iter().enumerate() {
+        members[bucket_of[*group]].push(prompt);
+    }
+    buckets
+        .into_iter()
+        .zip(members)
+        .map(|((name, family), prompts)| {
+            let pick = |xs: &[f64]| prompts.iter().map(|i| xs[*i]).collect::<Vec<f64>>();
+            let (fm, fc) = (pick(&scores.model), pick(&scores.circuit));
+            let bootstrap = Bootstrap::new(
+                prompts.len(),
+                options.bootstrap_resamples,
+                options.seed,
+                options.confidence,
+            );
+            let estimate = |statistic: &dyn Fn(Mean) -> f64| Estimate {
+                value: statistic(&mean),
+                interval: bootstrap.interval(statistic),
+            };
+            GroupFigures {
+                name,
+                family,
+                prompts: prompts.len(),
+                model: estimate(&|m| m(&fm)),
+                circuit: estimate(&|m| m(&fc)),
+                faithfulness: estimate(&|m| m(&fc) / m(&fm)),
+            }
+        })
+        .collect()
 }
 
 /// Prompts for the searches: all of them when few, else a seeded sample.

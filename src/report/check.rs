@@ -85,9 +85,9 @@ fn reference_note(report: &Report) -> String {
 }
 
 /// A labelled score and how to print its value.
-type ScoreRow<'a> = (String, &'a Estimate, fn(f64) -> String);
+pub(crate) type ScoreRow<'a> = (String, &'a Estimate, fn(f64) -> String);
 
-fn score_rows(report: &Report) -> Vec<ScoreRow<'_>> {
+pub(crate) fn score_rows(report: &Report) -> Vec<ScoreRow<'_>> {
     let f = &report.faithfulness;
     vec![
         (

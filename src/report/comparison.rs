@@ -10,7 +10,7 @@ use crate::report::check::{headline, interval, number, percent, table_cell};
 use crate::report::style::{BOLD, GREEN, RED, Style, columns};
 
 /// One compared figure; `None` on a side that does not have it (a head only one side holds).
-struct Row {
+pub(crate) struct Row {
     label: String,
     old: Option<Estimate>,
     new: Option<Estimate>,
@@ -23,7 +23,7 @@ impl Row {
     }
 
     /// Label, old, new, delta, and `≠` where the intervals are disjoint.
-    fn cells(&self) -> [String; 5] {
+    pub(crate) fn cells(&self) -> [String; 5] {
         let delta = match self.delta() {
             None => String::new(),
             Some(d) if self.percent => format!("{:+.1} pp", 100.0 * d),
@@ -43,7 +43,7 @@ impl Row {
     }
 
     /// Both intervals exist and are disjoint.
-    fn significant(&self) -> bool {
+    pub(crate) fn significant(&self) -> bool {
         match (
             self.old.and_then(|e| e.interval),
             self.new.and_then(|e| e.interval),
@@ -54,7 +54,7 @@ impl Row {
     }
 }
 
-fn rows(old: &Report, new: &Report) -> Vec<Row> {
+pub(crate) fn rows(old: &Report, new: &Report) -> Vec<Row> {
     let figure = |label: &str, pick: fn(&Report) -> Estimate, percent| Row {
         label: label.to_string(),
         old: Some(pick(old)),
@@ -102,7 +102,7 @@ fn rows(old: &Report, new: &Report) -> Vec<Row> {
 }
 
 /// What `is_regression` means, as the verdict line says it.
-const REGRESSION: &str =
+pub(crate) const REGRESSION: &str =
     "the new circuit is further from the model (a larger |F(M) − F(C)|) or fails an expectation";
 
 /// The new circuit moved further from the model, or fails one of its expectations. Further
@@ -261,6 +261,8 @@ mod tests {
                 ratio: at(fc, spread),
                 normalized: at(fc, spread),
             },
+            groups: vec![],
+            families: vec![],
             completeness: Completeness {
                 sets: vec![KSet {
                     origin: "empty".into(),
@@ -282,6 +284,7 @@ mod tests {
                 model: vec![],
                 circuit: vec![],
                 empty: vec![],
+                group: vec![],
             },
             forward_passes: 0,
         }

@@ -1,0 +1,514 @@
+//! The bar charts of the HTML report (F(M), F(C) and F(∅); faithfulness per group; each
+//! head's minimality), and the marks every chart shares: intervals, legends, tick formats.
+
+use std::collections::BTreeMap;
+
+use crate::eval::bootstrap::Interval;
+use crate::eval::check::{Estimate, GroupFigures, Report};
+use crate::report::check::{number, percent};
+use crate::report::plot::{Axis, Frame, Key, Pixels, Scale, Swatch, chart, padded};
+use crate::report::svg::{ACCENT, INK, MUTED, Tag, WARN, tint};
+
+/// Bars a group chart shows at most; the rest are named in a note (the JSON has them all).
+pub const MAX_GROUP_BARS: usize = 40;
+
+/// A tick label: the number with as few decimals as it needs, three at most (ticks are
+/// round numbers, so this tells neighbouring ticks apart down to steps of 0.001).
+pub fn number_tick(value: f64) -> String {
+    let decimals = if value.abs() >= 100.0 { 0 } else { 3 };
+    let text = format!("{value:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.to_string()
+    }
+}
+
+/// A tick label in percent, with a decimal only where the ticks need it.
+pub fn percent_tick(value: f64) -> String {
+    let text = format!("{:.1}", 100.0 * value);
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    if text == "-0" {
+        "0 %".into()
+    } else {
+        format!("{text} %")
+    }
+}
+
+/// `range` with `share` of its width added at the top end.
+pub fn headroom(range: std::ops::Range<f64>, share: f64) -> std::ops::Range<f64> {
+    range.start..range.end + share * (range.end - range.start)
+}
+
+/// The smallest and largest of the values and their intervals' ends, finite ones only.
+pub fn extent<'a>(estimates: impl IntoIterator<Item = &'a Estimate>) -> (f64, f64) {
+    let mut low = f64::INFINITY;
+    let mut high = f64::NEG_INFINITY;
+    for e in estimates {
+        let interval = e.interval.map_or([e.value, e.value], |i| [i.low, i.high]);
+        for v in [e.value, interval[0], interval[1]] {
+            if v.is_finite() {
+                low = low.min(v);
+                high = high.max(v);
+            }
+        }
+    }
+    (low, high)
+}
+
+/// The range an axis of ratios shows: the values and `also` (0, 100 %, a threshold), and
+/// the intervals unless one reaches further than twice the values' spread beyond them (a
+/// ratio over a near-zero F(M) can): such ends are cut at the edge, so the values stay
+/// readable.
+pub fn axis_range<'a>(
+    estimates: impl IntoIterator<Item = &'a Estimate> + Clone,
+    also: &[f64],
+) -> (f64, f64) {
+    let finite = |v: &f64| v.is_finite();
+    let values: Vec<f64> = estimates
+        .clone()
+        .into_iter()
+        .map(|e| e.value)
+        .chain(also.iter().copied())
+        .filter(finite)
+        .collect();
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !low.is_finite() {
+        return (0.0, 1.0);
+    }
+    let reach = 2.0 * (high - low).max(high.abs().max(low.abs()) * 0.1).max(1e-9);
+    let (all_low, all_high) = extent(estimates);
+    (
+        all_low.min(low).max(low - reach),
+        all_high.max(high).min(high + reach),
+    )
+}
+
+/// An estimate as a tooltip says it: `7.627 [7.125, 8.103]`.
+pub fn said(estimate: &Estimate, show: fn(f64) -> String) -> String {
+    match estimate.interval {
+        Some(i) => format!(
+            "{} [{}, {}]",
+            show(estimate.value),
+            show(i.low),
+            show(i.high)
+        ),
+        None => show(estimate.value),
+    }
+}
+
+/// An interval drawn as a line with caps; `vertical` along y at `at` (a pixel x), else
+/// along x at pixel y `at`. An end beyond the axis is cut at the plot's edge and drawn
+/// without its cap (the tooltip has the figure). Nothing when there is no interval.
+pub fn interval_mark(interval: Option<Interval>, at: f64, vertical: bool, px: &Pixels) -> String {
+    let Some(i) = interval.filter(|i| i.low.is_finite() && i.high.is_finite()) else {
+        return String::new();
+    };
+    let shown = if vertical { px.y_range() } else { px.x_range() };
+    let (low, high) = (i.low.max(shown.start), i.high.min(shown.end));
+    if low > high {
+        return String::new();
+    }
+    let to_pixel = |v: f64| if vertical { px.y(v) } else { px.x(v) };
+    let line = |along: (f64, f64), across: (f64, f64)| {
+        let (x1, y1, x2, y2) = if vertical {
+            (across.0, along.0, across.1, along.1)
+        } else {
+            (along.0, across.0, along.1, across.1)
+        };
+        Tag::new("line")
+            .at("x1", x1)
+            .at("y1", y1)
+            .at("x2", x2)
+            .at("y2", y2)
+            .set("stroke", INK)
+            .set("stroke-width", 1.4)
+            .to_string()
+    };
+    let cap = 4.0;
+    let (a, b) = (to_pixel(low), to_pixel(high));
+    let mut marks = line((a, b), (at, at));
+    for (end, whole) in [(a, low == i.low), (b, high == i.high)] {
+        if whole {
+            marks += &line((end, end), (at - cap, at + cap));
+        }
+    }
+    Tag::new("g")
+        .set("class", "errorbar")
+        .raw(&marks)
+        .to_string()
+}
+
+/// A vertical bar from 0 to `value` in band `index` of a categorical x axis.
+fn vertical_bar(
+    px: &Pixels,
+    index: usize,
+    value: f64,
+    fill: &str,
+    class: &str,
+    tooltip: String,
+) -> Tag {
+    let width = 0.6 * px.x_scale();
+    let (zero, top) = (px.y(0.0), px.y(value));
+    Tag::new("rect")
+        .set("class", class)
+        .at("x", px.x(index as f64) - width / 2.0)
+        .at("y", zero.min(top))
+        .at("width", width)
+        .at("height", (zero - top).abs())
+        .set("fill", fill)
+        .title(tooltip)
+}
+
+/// A dashed reference line across the plot at value `at`, horizontal (at a y) or vertical;
+/// `label` is its tooltip, and is printed beside it when `printed`.
+pub fn rule(
+    px: &Pixels,
+    at: f64,
+    horizontal: bool,
+    (class, colour): (&str, &str),
+    label: &str,
+    printed: bool,
+) -> String {
+    let (left, right) = px.left_right();
+    let (bottom, top) = px.bottom_top();
+    let (line, text) = if horizontal {
+        let y = px.y(at);
+        (
+            (left, y, right, y),
+            Tag::new("text")
+                .at("x", right - 4.0)
+                .at("y", y - 5.0)
+                .set("text-anchor", "end"),
+        )
+    } else {
+        let x = px.x(at);
+        (
+            (x, bottom, x, top),
+            Tag::new("text")
+                .at("x", x + 4.0)
+                .at("y", top + 12.0)
+                .set("text-anchor", "start"),
+        )
+    };
+    Tag::new("g")
+        .set("class", class)
+        .title(label)
+        .raw(&format!(
+            "{}{}",
+            Tag::new("line")
+                .at("x1", line.0)
+                .at("y1", line.1)
+                .at("x2", line.2)
+                .at("y2", line.3)
+                .set("stroke", colour)
+                .set("stroke-width", 1.6)
+                .set("stroke-dasharray", "6 4"),
+            if printed {
+                text.set("font-size", 12)
+                    .set("fill", colour)
+                    .text(label)
+                    .to_string()
+            } else {
+                String::new()
+            }
+        ))
+        .to_string()
+}
+
+/// F(M), F(C) and F(∅) as bars with their intervals.
+pub fn scores(report: &Report) -> String {
+    let names = ["F(M)", "F(C)", "F(∅)"].map(String::from);
+    let figures = [
+        (&report.model_score, "#5b6b7d", "full model"),
+        (&report.circuit_score, ACCENT, "circuit"),
+        (&report.empty_score, "#b8c1cc", "every head knocked out"),
+    ];
+    let (low, high) = extent(figures.iter().map(|f| f.0).chain([&Estimate {
+        value: 0.0,
+        interval: None,
+    }]));
+    let title = format!(
+        "F(M), F(C) and F(∅), {:.0} % intervals",
+        100.0 * report.confidence
+    );
+    chart(
+        &Frame {
+            class: "scores",
+            title: &title,
+            legend: Vec::new(),
+            width: 400,
+            height: 340,
+            x: Axis {
+                label: "",
+                scale: Scale::Categories(&names),
+            },
+            y: Axis {
+                label: "F: the task's metric, mean over prompts",
+                scale: Scale::Values {
+                    range: headroom(padded(low, high, 0.06), 0.06),
+                    format: number_tick,
+                },
+            },
+        },
+        |px| {
+            let mut out = String::new();
+            for (i, (estimate, colour, what)) in figures.iter().enumerate() {
+                if !estimate.value.is_finite() {
+                    continue;
+                }
+                let tooltip = format!("{} ({what}): {}", names[i], said(estimate, number));
+                out += &vertical_bar(px, i, estimate.value, colour, "bar", tooltip).to_string();
+                out += &interval_mark(estimate.interval, px.x(i as f64), true, px);
+                let above = estimate
+                    .interval
+                    .map_or(estimate.value, |i| i.high.max(estimate.value));
+                out += &Tag::new("text")
+                    .set("class", "value")
+                    .at("x", px.x(i as f64))
+                    .at("y", px.y(above.max(0.0)) - 7.0)
+                    .set("text-anchor", "middle")
+                    .set("font-size", 13)
+                    .set("fill", INK)
+                    .text(&number(estimate.value))
+                    .to_string();
+            }
+            out
+        },
+    )
+}
+
+/// Faithfulness per group (or family) as horizontal bars with intervals, the first group
+/// at the top, and a line at 100 %, where the circuit scores as the model does.
+pub fn groups(title: &str, class: &str, groups: &[GroupFigures]) -> String {
+    let shown = &groups[..groups.len().min(MAX_GROUP_BARS)];
+    // plotters counts categories upwards; the first group goes on top.
+    let names: Vec<String> = shown.iter().rev().map(|g| g.name.clone()).collect();
+    let (low, high) = axis_range(shown.iter().map(|g| &g.faithfulness), &[0.0, 1.0]);
+    let height = 110 + 28 * shown.len() as u32;
+    chart(
+        &Frame {
+            class,
+            title,
+            legend: Vec::new(),
+            width: 720,
+            height,
+            x: Axis {
+                label: "faithfulness F(C) / F(M) over the group's prompts (dashed: 100 %)",
+                scale: Scale::Values {
+                    // Room on the right for the printed values.
+                    range: headroom(padded(low, high, 0.04), 0.2),
+                    format: percent_tick,
+                },
+            },
+            y: Axis {
+                label: "",
+                scale: Scale::Categories(&names),
+            },
+        },
+        |px| {
+            let mut out = rule(
+                px,
+                1.0,
+                false,
+                ("reference", MUTED),
+                "100 %: F(C) = F(M)",
+                false,
+            );
+            for (i, group) in shown.iter().enumerate() {
+                let band = (shown.len() - 1 - i) as f64;
+                let e = &group.faithfulness;
+                if !e.value.is_finite() {
+                    continue;
+                }
+                let thickness = 0.6 * px.y_scale();
+                let (zero, end) = (px.x(0.0), px.x(e.value));
+                let tooltip = format!(
+                    "{}: faithfulness {}; F(C) {}, F(M) {}; {} prompts",
+                    group.name,
+                    said(e, percent),
+                    said(&group.circuit, number),
+                    said(&group.model, number),
+                    group.prompts
+                );
+                out += &Tag::new("rect")
+                    .set("class", "bar")
+                    .at("x", zero.min(end))
+                    .at("y", px.y(band) - thickness / 2.0)
+                    .at("width", (end - zero).abs())
+                    .at("height", thickness)
+                    .set("fill", tint(ACCENT, 0.25))
+                    .title(tooltip)
+                    .to_string();
+                out += &interval_mark(e.interval, px.y(band), false, px);
+                let right = e.interval.map_or(e.value, |i| i.high.max(e.value));
+                out += &Tag::new("text")
+                    .set("class", "value")
+                    .set("stroke", "#ffffff")
+                    .set("stroke-width", 3)
+                    .set("paint-order", "stroke")
+                    .at("x", px.x(right.max(0.0)) + 6.0)
+                    .at("y", px.y(band) + 4.5)
+                    .set("font-size", 12.5)
+                    .set("fill", INK)
+                    .text(&percent(e.value))
+                    .to_string();
+            }
+            out
+        },
+    )
+}
+
+/// Each head's minimality as a fraction of F(M), coloured by class, with the flagging
+/// threshold as a line.
+pub fn minimality(
+    report: &Report,
+    colours: &BTreeMap<String, &'static str>,
+    threshold: f64,
+) -> String {
+    let names: Vec<String> = report
+        .minimality
+        .iter()
+        .map(|m| m.head.to_string())
+        .collect();
+    let (_, high) = axis_range(
+        report.minimality.iter().map(|m| &m.relative),
+        &[0.0, threshold],
+    );
+    let width = (110 + 44 * names.len() as u32).clamp(480, 1060);
+    let title = format!(
+        "Minimality per head, {:.0} % intervals",
+        100.0 * report.confidence
+    );
+    let colour_of = |class: &str| colours.get(class).copied().unwrap_or(ACCENT);
+    let threshold_label = format!("threshold {} of F(M)", percent_tick(threshold));
+    let mut legend: Vec<Key> = Vec::new();
+    for m in &report.minimality {
+        if !legend.iter().any(|k| k.label == m.class) {
+            legend.push(Key::new(
+                colour_of(&m.class),
+                Swatch::Square,
+                m.class.clone(),
+            ));
+        }
+    }
+    legend.push(Key::new(WARN, Swatch::Dashed, threshold_label.clone()));
+    chart(
+        &Frame {
+            class: "minimality",
+            title: &title,
+            legend,
+            width,
+            height: 380,
+            x: Axis {
+                label: "head v (layer.head)",
+                scale: Scale::Categories(&names),
+            },
+            y: Axis {
+                label: "minimality, fraction of F(M)",
+                scale: Scale::Values {
+                    range: headroom(padded(0.0, high.max(0.0), 0.0), 0.08),
+                    format: percent_tick,
+                },
+            },
+        },
+        |px| {
+            let mut out = rule(
+                px,
+                threshold,
+                true,
+                ("threshold", WARN),
+                &threshold_label,
+                false,
+            );
+            for (i, m) in report.minimality.iter().enumerate() {
+                let e = &m.relative;
+                if !e.value.is_finite() {
+                    continue;
+                }
+                let colour = colour_of(&m.class);
+                let flag = if m.flagged {
+                    ", below the threshold"
+                } else {
+                    ""
+                };
+                let tooltip = format!(
+                    "{} ({}): {} of F(M), score {}; K = {}{flag}",
+                    m.head,
+                    m.class,
+                    said(e, percent),
+                    number(m.score.value),
+                    m.origin
+                );
+                let class = if m.flagged { "bar flagged" } else { "bar" };
+                let mut bar = vertical_bar(px, i, e.value, colour, class, tooltip);
+                if m.flagged {
+                    bar = bar
+                        .set("fill", tint(colour, 0.6))
+                        .set("stroke", WARN)
+                        .set("stroke-width", 2);
+                }
+                out += &bar.to_string();
+                out += &interval_mark(e.interval, px.x(i as f64), true, px);
+                if m.flagged {
+                    out += &Tag::new("text")
+                        .at("x", px.x(i as f64))
+                        .at(
+                            "y",
+                            px.y(e.interval.map_or(e.value, |i| i.high.max(e.value))) - 6.0,
+                        )
+                        .set("text-anchor", "middle")
+                        .set("font-size", 13)
+                        .set("font-weight", "bold")
+                        .set("fill", WARN)
+                        .text("!")
+                        .to_string();
+                }
+            }
+            out
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::bootstrap::Interval;
+
+    #[test]
+    fn ticks_print_as_few_decimals_as_they_need() {
+        assert_eq!(number_tick(0.0), "0");
+        assert_eq!(number_tick(-0.0001), "0");
+        assert_eq!(number_tick(0.015), "0.015");
+        assert_eq!(number_tick(7.0), "7");
+        assert_eq!(number_tick(2.5), "2.5");
+        assert_eq!(number_tick(1250.0), "1250");
+        assert_eq!(percent_tick(0.125), "12.5 %");
+        assert_eq!(percent_tick(1.0), "100 %");
+        assert_eq!(percent_tick(-0.0), "0 %");
+    }
+
+    #[test]
+    fn ratio_axes_cut_intervals_that_would_squash_the_values() {
+        let at = |value: f64, low: f64, high: f64| Estimate {
+            value,
+            interval: Some(Interval { low, high }),
+        };
+        // Intervals near the values are shown whole.
+        let near = [at(0.9, 0.8, 1.0), at(1.1, 1.0, 1.2)];
+        assert_eq!(axis_range(near.iter(), &[0.0, 1.0]), (0.0, 1.2));
+        // An interval a thousand times wider is cut two spreads beyond the values.
+        let wild = [at(0.9, -800.0, 1000.0), at(1.1, 1.0, 1.2)];
+        let (low, high) = axis_range(wild.iter(), &[0.0, 1.0]);
+        assert!(
+            (low + 2.2).abs() < 1e-9 && (high - 3.3).abs() < 1e-9,
+            "{low} {high}"
+        );
+    }
+}

@@ -1,0 +1,426 @@
+//! `check --html` and `diff --eval --html` through the binary, on the committed toy model:
+//! the page is self-contained, holds every chart with one mark per figure, escapes what
+//! users name, and the run's other output is unchanged. The heat-map component on its own.
+
+mod common;
+
+use std::path::Path;
+
+use circuitcheck::report::html::heatmap;
+use common::{Run, circuitcheck};
+use serde_json::Value;
+
+const TRUE: &str = "circuits/toy-induction.circuit";
+const WRONG: &str = "circuits/toy-induction-wrong.circuit";
+const PADDED: &str = "circuits/toy-induction-padded.circuit";
+
+fn check(file: &str, cache: &Path, extra: &[&str]) -> Run {
+    let cache = cache.to_str().expect("UTF-8 temp path");
+    let mut args = vec!["check", file, "--cache-dir", cache, "--quiet"];
+    args.extend_from_slice(extra);
+    circuitcheck(&args)
+}
+
+/// The page of `check FILE --html`, and the JSON report of the same run.
+fn page(file: &str, extra: &[&str]) -> (String, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.html");
+    let mut args = vec!["--html", path.to_str().unwrap(), "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = check(file, dir.path(), &args);
+    assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
+    let html = std::fs::read_to_string(&path).expect("the page is written");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    (
+        html,
+        serde_json::from_str(&run.stdout).expect("JSON on stdout"),
+    )
+}
+
+/// The `<svg …>…</svg>` whose opening tag has `class="CLASS"`.
+fn svg<'a>(html: &'a str, class: &str) -> &'a str {
+    let open = format!("<svg class=\"{class}\"");
+    let start = html
+        .find(&open)
+        .unwrap_or_else(|| panic!("no {open} in the page"));
+    let end = html[start..].find("</svg>").unwrap() + start;
+    &html[start..end]
+}
+
+/// Nothing in the page reaches outside it.
+fn assert_self_contained(html: &str) {
+    for outside in [
+        "http://", "https://", "<script", "src=", "href=", "url(", "@import", "<link",
+    ] {
+        assert!(!html.contains(outside), "the page holds {outside:?}");
+    }
+    assert!(
+        html.contains("Content-Security-Policy"),
+        "the page forbids fetching"
+    );
+}
+
+#[test]
+fn the_check_page_is_one_self_contained_document_with_every_chart() {
+    let (html, report) = page(PADDED, &[]);
+    assert!(
+        html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"),
+        "{}",
+        &html[..80]
+    );
+    assert!(html.contains("<title>circuitcheck: toy_induction_padded</title>"));
+    assert!(html.trim_end().ends_with("</html>"));
+    assert_self_contained(&html);
+    for chart in [
+        "graph",
+        "chart scores",
+        "chart templates",
+        "chart distribution",
+        "chart completeness",
+        "chart minimality",
+    ] {
+        let drawn = svg(&html, chart);
+        assert!(drawn.contains("<title>"), "{chart} has a title");
+    }
+    // The header: circuit, model, task, options and the model files' hash.
+    for field in [
+        "<code>toy_induction_padded</code>",
+        "<code>toy-induction</code>",
+        "<code>induction</code>",
+        "mean ablation, node level",
+        "<dt>prompts</dt><dd class=\"prompts\">100</dd>",
+        "<dt>seed</dt><dd class=\"seed\">0</dd>",
+        "95 % percentile bootstrap intervals, 1000 resamples",
+        "5 random K; greedy K for completeness, budget 3; greedy K per head for minimality, budget 1; searched on 32 prompts",
+        "<dd class=\"minimality-threshold\">1.0 % of F(M)</dd>",
+    ] {
+        assert!(html.contains(field), "header lacks {field:?}");
+    }
+    let hash = html
+        .split("sha256 ")
+        .nth(1)
+        .expect("a model hash")
+        .split('<')
+        .next()
+        .unwrap();
+    let parts: Vec<&str> = hash.split('+').collect();
+    assert!(
+        !parts.is_empty()
+            && parts
+                .iter()
+                .all(|p| p.len() == 12 && p.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{hash}"
+    );
+    // The expectations, pass or fail.
+    assert_eq!(
+        html.matches("<li class=\"expectation ").count(),
+        report["expectations"].as_array().unwrap().len()
+    );
+}
+
+#[test]
+fn charts_have_one_mark_per_figure() {
+    let (html, report) = page(PADDED, &[]);
+    let heads = report["minimality"].as_array().unwrap().len();
+    assert_eq!(heads, 6);
+    let minimality = svg(&html, "chart minimality");
+    assert_eq!(minimality.matches("class=\"bar").count(), heads);
+    // The two padding heads are flagged, and drawn so.
+    assert_eq!(minimality.matches("class=\"bar flagged\"").count(), 2);
+    assert_eq!(minimality.matches("class=\"threshold\"").count(), 1);
+    assert!(
+        minimality.contains(">threshold 1 % of F(M)</text>"),
+        "{minimality}"
+    );
+
+    let sets = report["completeness"]["sets"].as_array().unwrap().len();
+    let scatter = svg(&html, "chart completeness");
+    assert_eq!(scatter.matches("<circle class=\"point").count(), sets);
+    assert_eq!(scatter.matches("class=\"point worst\"").count(), 1);
+    assert_eq!(scatter.matches("class=\"diagonal\"").count(), 1);
+    // Each point's two intervals.
+    assert_eq!(scatter.matches("class=\"errorbar\"").count(), 2 * sets);
+
+    let templates = svg(&html, "chart templates");
+    assert_eq!(
+        templates.matches("class=\"bar\"").count(),
+        report["groups"].as_array().unwrap().len()
+    );
+    for group in report["groups"].as_array().unwrap() {
+        assert!(templates.contains(group["name"].as_str().unwrap()));
+    }
+    assert_eq!(
+        svg(&html, "chart scores").matches("class=\"bar\"").count(),
+        3
+    );
+
+    let distribution = svg(&html, "chart distribution");
+    assert_eq!(distribution.matches("class=\"median\"").count(), 1);
+    assert_eq!(distribution.matches("class=\"iqr\"").count(), 1);
+    let counted: usize = distribution
+        .split("class=\"bin\"")
+        .skip(1)
+        .map(|bin| {
+            let title = bin.split("<title>").nth(1).unwrap();
+            let count = title.split(": ").nth(1).unwrap().split(' ').next().unwrap();
+            count.parse::<usize>().unwrap()
+        })
+        .sum();
+    assert_eq!(counted, 100, "every prompt in one bin");
+
+    // The graph: a box per class, a chip per head, an edge per (sender, receiver).
+    let graph = svg(&html, "graph");
+    assert_eq!(graph.matches("class=\"class-box\"").count(), 3);
+    assert_eq!(graph.matches("class=\"head\"").count(), heads);
+    // embed → 2 classes, 3 classes → logits, copy_after_match → padding.
+    assert_eq!(graph.matches("class=\"edge\"").count(), 6);
+    // The two layer-0 classes reach the logits past the layer-1 column: in lanes (a path
+    // with a horizontal run), not through the padding box.
+    let lanes = graph
+        .split(" d=\"")
+        .skip(1)
+        .filter(|path| path.split('"').next().unwrap().contains(" H"))
+        .count();
+    assert_eq!(lanes, 2);
+}
+
+#[test]
+fn the_html_flag_changes_nothing_on_standard_output() {
+    let cache = tempfile::tempdir().unwrap();
+    let plain = check(TRUE, cache.path(), &[]);
+    let out = cache.path().join("page.html");
+    let with_html = check(TRUE, cache.path(), &["--html", out.to_str().unwrap()]);
+    assert_eq!(plain.code, with_html.code);
+    assert_eq!(plain.stdout, with_html.stdout);
+    assert!(out.is_file());
+}
+
+#[test]
+fn a_path_that_cannot_be_written_is_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir/report.html");
+    for path in [missing.as_path(), dir.path()] {
+        let run = check(TRUE, dir.path(), &["--html", path.to_str().unwrap()]);
+        assert_eq!(run.code, 2, "{}", run.transcript());
+        assert!(
+            run.stderr.contains("cannot write the HTML report to"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "no check ran: {}", run.stdout);
+    }
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(entries.is_empty(), "nothing written: {entries:?}");
+}
+
+#[test]
+fn an_existing_page_is_replaced_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.html");
+    std::fs::write(&path, "old").unwrap();
+    let run = check(
+        TRUE,
+        dir.path(),
+        &[
+            "--html",
+            path.to_str().unwrap(),
+            "--n",
+            "20",
+            "--bootstrap",
+            "50",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+}
+
+#[test]
+fn names_users_write_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("odd & <named>.circuit");
+    std::fs::write(
+        &file,
+        "circuit escaping {\n  model toy-induction\n  task induction\n}\n\nclass copy \"<i>Tom & 'Jerry'</i>\" at END { 0.0 0.1 0.2 }\n\nedge embed -> copy\nedge copy -> logits\n",
+    )
+    .unwrap();
+    let path = dir.path().join("report.html");
+    let small = [
+        "--n",
+        "20",
+        "--bootstrap",
+        "50",
+        "--model",
+        "models/toy-induction",
+    ];
+    let mut args = vec!["--html", path.to_str().unwrap()];
+    args.extend_from_slice(&small);
+    let run = check(file.to_str().unwrap(), dir.path(), &args);
+    assert!(run.code < 2, "{}", run.transcript());
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        html.contains("&lt;i&gt;Tom &amp; &#39;Jerry&#39;&lt;/i&gt;"),
+        "the description, escaped"
+    );
+    assert!(!html.contains("<i>Tom"), "no raw markup from the file");
+
+    // The diff page shows both files' names.
+    let page = dir.path().join("diff.html");
+    let cache = dir.path().to_str().unwrap();
+    let mut args = vec![
+        "diff",
+        TRUE,
+        file.to_str().unwrap(),
+        "--eval",
+        "--quiet",
+        "--cache-dir",
+        cache,
+        "--html",
+        page.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&small);
+    let run = circuitcheck(&args);
+    assert!(run.code < 2, "{}", run.transcript());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("odd &amp; &lt;named&gt;.circuit"),
+        "the label, escaped"
+    );
+    assert!(!html.contains("<named>"));
+    assert_self_contained(&html);
+}
+
+#[test]
+fn the_diff_page_puts_both_reports_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("diff.html");
+    let cache = dir.path().to_str().unwrap();
+    let args = [
+        "diff",
+        TRUE,
+        WRONG,
+        "--eval",
+        "--quiet",
+        "--cache-dir",
+        cache,
+        "--html",
+        page.to_str().unwrap(),
+    ];
+    let run = circuitcheck(&args);
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    // Standard output is the terminal diff with its evaluation, as without --html.
+    let plain = circuitcheck(&args[..7]);
+    assert_eq!(run.stdout, plain.stdout);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_self_contained(&html);
+    assert!(html.contains("<table class=\"comparison\">"));
+    assert!(html.contains("faithfulness F(C)/F(M)"));
+    assert!(
+        html.contains("<tr class=\"significant\">"),
+        "the faithfulness rows differ"
+    );
+    assert!(html.contains("Regression:"));
+    assert!(html.contains("<pre class=\"diff\">--- circuits/toy-induction.circuit"));
+    assert_eq!(html.matches("<div class=\"side old\">").count(), 6);
+    assert_eq!(html.matches("<div class=\"side new\">").count(), 6);
+    for chart in [
+        "graph",
+        "chart scores",
+        "chart completeness",
+        "chart minimality",
+    ] {
+        assert_eq!(
+            html.matches(&format!("<svg class=\"{chart}\"")).count(),
+            2,
+            "{chart} for both sides"
+        );
+    }
+    assert!(html.contains("new: toy_induction_wrong on toy-induction"));
+    assert!(
+        !html.contains("<dt>circuit</dt>"),
+        "the header has no one circuit"
+    );
+
+    let refused = circuitcheck(&["diff", TRUE, WRONG, "--html", page.to_str().unwrap()]);
+    assert_eq!(
+        refused.code,
+        2,
+        "--html needs --eval: {}",
+        refused.transcript()
+    );
+}
+
+fn cells(html: &str) -> Vec<&str> {
+    html.split("<g class=\"cell\">").skip(1).collect()
+}
+
+#[test]
+fn the_heatmap_prints_every_value_in_its_cell_with_a_scale() {
+    let rows = vec!["layer 0".to_string(), "a <b> & c".to_string()];
+    let columns = vec!["S1".to_string(), "S2".to_string(), "END".to_string()];
+    let values = vec![
+        vec![Some(0.25), Some(-0.5), None],
+        vec![Some(1.0), Some(f64::NAN), Some(0.0)],
+    ];
+    let html = heatmap(
+        "Sensitivity <per> position",
+        &rows,
+        &columns,
+        &values,
+        |v| format!("{v:.2}"),
+    );
+    assert!(html.starts_with("<figure class=\"heatmap\">"));
+    assert_self_contained_fragment(&html);
+    assert!(html.contains("<title>Sensitivity &lt;per&gt; position</title>"));
+    let cells = cells(&html);
+    assert_eq!(cells.len(), 6, "rows × columns");
+    assert!(
+        cells[0].contains(">0.25</text>") && cells[0].contains("<title>layer 0, S1: 0.25</title>")
+    );
+    assert!(cells[1].contains(">-0.50</text>"));
+    // Missing and non-finite values are empty cells.
+    assert!(cells[2].contains(">—</text>") && cells[4].contains(">—</text>"));
+    assert!(cells[3].contains("<title>a &lt;b&gt; &amp; c, S1: 1.00</title>"));
+    // Both signs: a diverging scale, white at zero, red at the largest magnitude.
+    assert!(cells[5].contains("fill=\"#f7f7f7\""), "{}", cells[5]);
+    assert!(cells[3].contains("fill=\"#b2182b\""), "{}", cells[3]);
+    assert!(html.contains("class=\"colour-scale\""));
+    assert!(
+        html.contains(">-1.00</text>") && html.contains(">1.00</text>"),
+        "scale ends"
+    );
+    for label in ["S1", "S2", "END", "layer 0"] {
+        assert!(html.contains(&format!(">{label}</text>")), "{label}");
+    }
+}
+
+#[test]
+fn the_heatmap_survives_empty_and_ragged_input() {
+    let one = vec!["only".to_string()];
+    let html = heatmap("empty", &[], &[], &[], |v| v.to_string());
+    assert!(html.contains("</svg>") && cells(&html).is_empty());
+    // A row shorter than the columns: the missing cells are empty.
+    let html = heatmap(
+        "ragged",
+        &one,
+        &["a".into(), "b".into()],
+        &[vec![Some(3.0)]],
+        |v| format!("{v}"),
+    );
+    let cells = cells(&html);
+    assert_eq!(cells.len(), 2);
+    assert!(cells[1].contains(">—</text>"));
+    // One value: a sequential scale, the value mid-scale.
+    assert!(!html.contains("NaN") && !html.contains("inf"));
+}
+
+fn assert_self_contained_fragment(html: &str) {
+    for outside in ["http://", "https://", "<script", "href=", "url("] {
+        assert!(!html.contains(outside), "{outside}");
+    }
+}

@@ -125,6 +125,48 @@ fn the_report_loads_cleanly_with_every_chart() {
 }
 
 #[test]
+fn the_sensitivity_page_loads_cleanly_with_its_heat_maps() {
+    if !have_chromium() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("sensitivity.html");
+    let run = circuitcheck(&[
+        "sensitivity",
+        "circuits/toy-induction.circuit",
+        "--quiet",
+        "--no-cache",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let loaded = open(&page, &["--dump-dom".into()]);
+    assert!(loaded.console.is_empty(), "console: {:#?}", loaded.console);
+    let dom = &loaded.stdout;
+    for element in [
+        "<title>circuitcheck sensitivity: toy_induction</title>",
+        "<svg class=\"graph\"",
+        "<svg class=\"chart families\"",
+        "<svg class=\"chart templates\"",
+    ] {
+        assert!(dom.contains(element), "the loaded page lacks {element:?}");
+    }
+    let source = std::fs::read_to_string(&page).unwrap();
+    for mark in [
+        "<svg class=\"heatmap\"",
+        "<g class=\"cell\">",
+        "class=\"bar",
+    ] {
+        assert_eq!(
+            dom.matches(mark).count(),
+            source.matches(mark).count(),
+            "{mark}"
+        );
+    }
+    assert_eq!(dom.matches("<svg class=\"heatmap\"").count(), 2);
+}
+
+#[test]
 fn a_broken_page_shows_in_the_console() {
     if !have_chromium() {
         return;

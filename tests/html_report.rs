@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use circuitcheck::report::html::heatmap;
+use circuitcheck::report::html::{diverging_heatmap, heatmap};
 use common::{Run, circuitcheck};
 use serde_json::Value;
 
@@ -417,6 +417,105 @@ fn the_heatmap_survives_empty_and_ragged_input() {
     assert!(cells[1].contains(">—</text>"));
     // One value: a sequential scale, the value mid-scale.
     assert!(!html.contains("NaN") && !html.contains("inf"));
+}
+
+#[test]
+fn the_diverging_heatmap_is_white_at_zero_whatever_the_signs() {
+    let rows = vec!["r".to_string()];
+    let columns = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+    let html = diverging_heatmap(
+        "all above zero",
+        &rows,
+        &columns,
+        &[vec![Some(0.0), Some(0.05), Some(0.1)]],
+        |v| format!("{v:.2}"),
+    );
+    let cells = cells(&html);
+    assert!(cells[0].contains("fill=\"#f7f7f7\""), "{}", cells[0]);
+    assert!(cells[2].contains("fill=\"#b2182b\""), "{}", cells[2]);
+    // The scale runs from the negative of the largest magnitude to it.
+    assert!(html.contains(">-0.10</text>") && html.contains(">0.10</text>"));
+    // On the automatic scale the same values are sequential: the smallest is not white.
+    let auto = heatmap(
+        "all above zero",
+        &rows,
+        &columns,
+        &[vec![Some(0.0), Some(0.05), Some(0.1)]],
+        |v| format!("{v:.2}"),
+    );
+    assert!(!crate::cells(&auto)[0].contains("fill=\"#f7f7f7\""));
+}
+
+/// `sensitivity --html`: the grid as two heat maps (ratio of means, per-prompt median), a
+/// row per ablation · level · positions and a column per reference-set size, every cell the
+/// figure of the JSON report of the same run, zero ablation's one figure across its row.
+#[test]
+fn the_sensitivity_page_draws_the_grid_the_json_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sensitivity.html");
+    let run = circuitcheck(&[
+        "sensitivity",
+        TRUE,
+        "--quiet",
+        "--no-cache",
+        "--format",
+        "json",
+        "--html",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert_self_contained(&html);
+    let maps: Vec<&str> = html.split("<figure class=\"heatmap\">").skip(1).collect();
+    assert_eq!(maps.len(), 2);
+    let columns = ["2", "5", "10", "25", "counterparts"];
+    let percent = |v: f64| format!("{:.1} %", 100.0 * v);
+    for (map, statistic) in maps.iter().zip([
+        (|c: &Value| c["faithfulness"]["ratio"]["value"].as_f64().unwrap()) as fn(&Value) -> f64,
+        |c: &Value| c["faithfulness"]["median"].as_f64().unwrap(),
+    ]) {
+        let drawn = cells(map);
+        assert_eq!(
+            drawn.len(),
+            16 * columns.len(),
+            "4 schemes × 2 levels × 2 positions rows"
+        );
+        for cell in report["cells"].as_array().unwrap() {
+            let row = format!(
+                "{} · {} · {}{}",
+                cell["ablation"].as_str().unwrap(),
+                cell["level"].as_str().unwrap(),
+                cell["positions"].as_str().unwrap().replace('-', " "),
+                if cell["reference"].is_null() {
+                    " (no reference)"
+                } else {
+                    ""
+                }
+            );
+            let at: Vec<&str> = if cell["reference"].is_null() {
+                columns.to_vec()
+            } else {
+                let size = cell["reference"]["n"]
+                    .as_u64()
+                    .map_or_else(|| "counterparts".to_string(), |n| n.to_string());
+                vec![columns.iter().copied().find(|c| **c == size).unwrap()]
+            };
+            for column in at {
+                let title = format!(
+                    "<title>{row}, {column}: {}</title>",
+                    percent(statistic(cell))
+                );
+                assert!(
+                    drawn.iter().any(|d| d.contains(&title)),
+                    "no cell {title} in the heat map"
+                );
+            }
+        }
+    }
+    for chart in ["chart families", "chart templates"] {
+        assert!(html.contains(&format!("<svg class=\"{chart}\"")), "{chart}");
+    }
 }
 
 fn assert_self_contained_fragment(html: &str) {

@@ -74,7 +74,15 @@ fn the_toy_report_is_the_documented_schema_and_agrees_with_check() {
     for breakdown in report["families"].as_array().unwrap() {
         assert_eq!(
             keys(breakdown),
-            ["name", "prompts", "faithfulness"].map(String::from).into()
+            [
+                "name",
+                "prompts",
+                "model_score",
+                "circuit_score",
+                "faithfulness"
+            ]
+            .map(String::from)
+            .into()
         );
     }
     assert_eq!(report["version"], 1);
@@ -104,6 +112,11 @@ fn the_toy_report_is_the_documented_schema_and_agrees_with_check() {
             check["faithfulness"]["ratio"]["value"].as_f64().unwrap(),
         );
         assert!((a - b).abs() < 1e-9, "{a} vs {b}");
+        assert_eq!(only["model_score"], check["model_score"]);
+        assert_eq!(
+            only["circuit_score"]["value"],
+            check["circuit_score"]["value"]
+        );
     }
     let templates: u64 = report["templates"]
         .as_array()

@@ -292,7 +292,7 @@ pub struct Session {
     cache: Cache,
     identity: String,
     /// `html::short_identity` of the model files, for the HTML report's header.
-    model_files: String,
+    pub model_files: String,
     quiet: bool,
 }
 

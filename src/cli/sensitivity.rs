@@ -1,17 +1,18 @@
 //! `circuitcheck sensitivity FILE`: the circuit's faithfulness measured every way the grid
 //! varies (ablation scheme, level, positions, reference-set size), and per family and
-//! template of the task. Exit 0, or 2 on bad input.
+//! template of the task; `--html` also writes it as a page with the grid as heat maps.
+//! Exit 0, or 2 on bad input.
 
 use std::path::PathBuf;
 
 use crate::cli::Outcome;
 use crate::cli::check::{
-    Bar, EvalArgs, Session, load_circuit, progress_bar, warn_about_small_groups,
+    Bar, EvalArgs, HtmlOutput, Session, load_circuit, progress_bar, warn_about_small_groups,
 };
 use crate::dsl::Ablation;
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::sensitivity::{Baseline, Grid, Settings, Sources, sensitivity};
-use crate::report::{diagnostics, sensitivity as render, style::Style};
+use crate::report::{diagnostics, html, sensitivity as render, style::Style};
 use crate::task::{Dataset, ReferenceSize};
 
 #[derive(clap::Args)]
@@ -24,6 +25,9 @@ pub struct Args {
     /// No progress bar
     #[arg(long, short)]
     quiet: bool,
+    /// Also write the report as one self-contained HTML page (the grid as heat maps) to PATH
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
     #[command(flatten)]
     eval: EvalArgs,
 }
@@ -61,6 +65,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let Some(circuit) = load_circuit(&args.file) else {
         return Ok(Outcome::Error);
     };
+    let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
     let session = Session::open(&circuit, &args.file, &args.eval, true)?;
     session.fits(&circuit)?;
     let settings = Settings {
@@ -93,6 +98,14 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         }
         Format::Json => print!("{}", render::render_json(&report)),
         Format::Markdown => print!("{}", render::render_markdown(&report)),
+    }
+    // Written after printing: a page that cannot be written loses nothing of the run.
+    if let Some(output) = html_output {
+        output.write(&html::sensitivity_page(
+            &report,
+            &circuit,
+            &session.model_files,
+        ))?;
     }
     Ok(Outcome::Success)
 }

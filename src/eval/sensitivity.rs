@@ -116,6 +116,10 @@ pub struct Faithfulness {
 pub struct Breakdown {
     pub name: String,
     pub prompts: usize,
+    /// F(M) over these prompts.
+    pub model_score: Estimate,
+    /// F(C) over these prompts.
+    pub circuit_score: Estimate,
     pub faithfulness: Faithfulness,
 }
 
@@ -283,6 +287,8 @@ pub fn sensitivity(
                 Breakdown {
                     name,
                     prompts: indices.len(),
+                    model_score: estimate(&local, &|m| m(&fm)),
+                    circuit_score: estimate(&local, &|m| m(&fc)),
                     faithfulness: faithfulness(&local, &fm, &fc),
                 }
             })

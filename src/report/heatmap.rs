@@ -52,6 +52,14 @@ impl ColourScale {
         }
     }
 
+    /// −limit → 0 → +limit, the limit the largest magnitude.
+    fn diverging(values: &[f64]) -> Self {
+        let limit = values.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        ColourScale::Diverging {
+            limit: if limit > 0.0 { limit } else { 1.0 },
+        }
+    }
+
     /// Where `value` sits on the scale, 0 to 1.
     fn position(&self, value: f64) -> f64 {
         let t = match *self {
@@ -118,6 +126,29 @@ pub fn heatmap(
     values: &[Vec<Option<f64>>],
     format: fn(f64) -> String,
 ) -> String {
+    draw(title, rows, columns, values, format, false)
+}
+
+/// `heatmap` on the diverging scale whatever the values' signs: for values whose zero
+/// means something (a distance from a target), so that colour shows how far each is from it.
+pub fn diverging_heatmap(
+    title: &str,
+    rows: &[String],
+    columns: &[String],
+    values: &[Vec<Option<f64>>],
+    format: fn(f64) -> String,
+) -> String {
+    draw(title, rows, columns, values, format, true)
+}
+
+fn draw(
+    title: &str,
+    rows: &[String],
+    columns: &[String],
+    values: &[Vec<Option<f64>>],
+    format: fn(f64) -> String,
+    diverging: bool,
+) -> String {
     let value = |r: usize, c: usize| {
         values
             .get(r)
@@ -127,7 +158,11 @@ pub fn heatmap(
     let present: Vec<f64> = (0..rows.len())
         .flat_map(|r| (0..columns.len()).filter_map(move |c| value(r, c)))
         .collect();
-    let scale = ColourScale::of(&present);
+    let scale = if diverging {
+        ColourScale::diverging(&present)
+    } else {
+        ColourScale::of(&present)
+    };
     let widest_value = present
         .iter()
         .map(|v| chars(&format(*v)))

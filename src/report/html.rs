@@ -1,19 +1,22 @@
-//! The HTML report (`check --html`, `diff --eval --html`): one self-contained file, with
+//! The HTML report (`check --html`, `diff --eval --html`, `sensitivity --html`): one
+//! self-contained file, with
 //! its CSS inline, its charts as inline SVG, no script, and nothing to fetch (its
 //! Content-Security-Policy forbids any fetch, so a browser says so if one ever creeps in).
 //! The page is built from components that both pages share: the run's settings, the
 //! expectations, the hypothesis graph, and the charts of `charts`, `histogram` and
-//! `scatter`; `heatmap` is one for other commands' reports.
+//! `scatter`; the sensitivity page draws its grid with `heatmap`.
 
 use std::fmt::Write as _;
 
 use crate::dsl::{Circuit, Mlps};
-use crate::eval::check::{Options, Report};
+use crate::eval::check::{GroupFigures, Options, Report};
+use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
 use crate::report::check::{headline, interval, number, percent, score_rows};
+use crate::report::sensitivity::{self as sensitivity_text, reference_size};
 use crate::report::svg::escape;
 use crate::report::{charts, comparison, histogram, layered, scatter};
 
-pub use crate::report::heatmap::heatmap;
+pub use crate::report::heatmap::{diverging_heatmap, heatmap};
 
 const STYLE: &str = include_str!("html.css");
 
@@ -472,6 +475,214 @@ pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String 
             "circuitcheck diff: {} → {}",
             old.report.circuit, new.report.circuit
         ),
+        &body,
+    )
+}
+
+/// The rows of the sensitivity grid (ablation, level, positions) in the report's order, each
+/// with its cells.
+fn grid_rows(report: &SensitivityReport) -> Vec<(String, Vec<&Cell>)> {
+    let mut rows: Vec<(String, Vec<&Cell>)> = Vec::new();
+    for cell in &report.cells {
+        let mut label = format!(
+            "{} · {} · {}",
+            cell.ablation.name(),
+            cell.level.name(),
+            cell.positions.name()
+        );
+        if cell.reference.is_none() {
+            label += " (no reference)";
+        }
+        match rows.last_mut() {
+            Some((last, cells)) if *last == label => cells.push(cell),
+            _ => rows.push((label, vec![cell])),
+        }
+    }
+    rows
+}
+
+/// The grid as two heat maps, the ratio of mean scores and the per-prompt median: a row per
+/// ablation, level and positions, a column per reference-set size. Zero ablation uses no
+/// reference prompts, so its one figure fills its row.
+fn grid(report: &SensitivityReport) -> String {
+    let rows = grid_rows(report);
+    let mut sizes = Vec::new();
+    for cell in &report.cells {
+        if let Some(size) = cell.reference
+            && !sizes.contains(&size)
+        {
+            sizes.push(size);
+        }
+    }
+    let columns: Vec<String> = sizes.iter().map(|s| reference_size(Some(*s))).collect();
+    let labels: Vec<String> = rows.iter().map(|(label, _)| label.clone()).collect();
+    let values = |statistic: fn(&Cell) -> f64| -> Vec<Vec<Option<f64>>> {
+        rows.iter()
+            .map(|(_, cells)| {
+                sizes
+                    .iter()
+                    .map(|size| {
+                        cells
+                            .iter()
+                            .find(|c| c.reference.is_none() || c.reference == Some(*size))
+                            .map(|c| statistic(c))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    // Centred on 100 %, where the circuit scores as the model does: white there, red above,
+    // blue below, so colour shows distance from faithful rather than the spread of the grid.
+    let centred = |statistic: fn(&Cell) -> f64| {
+        values(statistic)
+            .into_iter()
+            .map(|row| row.into_iter().map(|v| v.map(|v| v - 1.0)).collect())
+            .collect::<Vec<_>>()
+    };
+    let ratio = diverging_heatmap(
+        "F(C) / F(M), the ratio of mean scores",
+        &labels,
+        &columns,
+        &centred(|c| c.faithfulness.ratio.value),
+        |v| percent(1.0 + v),
+    );
+    let median = diverging_heatmap(
+        "The median of the per-prompt F(C) / F(M)",
+        &labels,
+        &columns,
+        &centred(|c| c.faithfulness.median),
+        |v| percent(1.0 + v),
+    );
+    let level = format!("{:.0} % interval", 100.0 * report.confidence);
+    let mut table = format!(
+        "<table class=\"cells\">\n<tr><th class=\"text\">ablation</th><th class=\"text\">level</th><th class=\"text\">positions</th><th>reference/group</th><th>F(C)</th><th>F(C)/F(M)</th><th>{level}</th><th>median</th><th>IQR</th></tr>\n"
+    );
+    for cell in &report.cells {
+        let f = &cell.faithfulness;
+        let _ = writeln!(
+            table,
+            "<tr><td class=\"text\">{}</td><td class=\"text\">{}</td><td class=\"text\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>[{}, {}]</td></tr>",
+            cell.ablation.name(),
+            cell.level.name(),
+            cell.positions.name(),
+            escape(&reference_size(cell.reference)),
+            number(cell.circuit_score.value),
+            percent(f.ratio.value),
+            interval(&f.ratio, percent),
+            percent(f.median),
+            percent(f.quartiles[0]),
+            percent(f.quartiles[1])
+        );
+    }
+    table += "</table>\n";
+    format!(
+        "<div class=\"scroll\">\n{ratio}</div>\n<div class=\"scroll\">\n{median}</div>\n<p>F(M) = {} {} in every cell. Columns: reference prompts per group. Colour: distance from 100 %, where F(C) = F(M) (red above, blue below). A circuit whose figures hold across a row and down a column does not depend on how it was measured.</p>\n<details><summary>Every cell, with its interval and quartiles</summary>\n{table}</details>\n",
+        number(report.model_score.value),
+        interval(&report.model_score, number)
+    )
+}
+
+/// A breakdown as the group charts draw it.
+fn group_figures(breakdowns: &[Breakdown]) -> Vec<GroupFigures> {
+    breakdowns
+        .iter()
+        .map(|b| GroupFigures {
+            name: b.name.clone(),
+            family: b.name.clone(),
+            prompts: b.prompts,
+            model: b.model_score,
+            circuit: b.circuit_score,
+            faithfulness: b.faithfulness.ratio,
+        })
+        .collect()
+}
+
+fn breakdowns(report: &SensitivityReport) -> String {
+    let mut out = format!(
+        "<p>At the baseline: {}.</p>\n",
+        escape(&sensitivity_text::baseline(report))
+    );
+    for (title, class, list) in [
+        ("Faithfulness per family", "families", &report.families),
+        (
+            "Faithfulness per template (group of prompts)",
+            "templates",
+            &report.templates,
+        ),
+    ] {
+        let _ = write!(
+            out,
+            "<figure>{}",
+            charts::groups(title, class, &group_figures(list))
+        );
+        if list.len() > charts::MAX_GROUP_BARS {
+            let _ = write!(
+                out,
+                "<figcaption>The first {} of {}; the JSON report (<code>--format json</code>) has them all.</figcaption>",
+                charts::MAX_GROUP_BARS,
+                list.len()
+            );
+        }
+        out += "</figure>\n";
+    }
+    out
+}
+
+/// The page of `sensitivity --html`.
+pub fn sensitivity_page(
+    report: &SensitivityReport,
+    circuit: &Circuit,
+    model_files: &str,
+) -> String {
+    let rows = [
+        (
+            "circuit",
+            format!("<code>{}</code>", escape(&report.circuit)),
+        ),
+        ("model", format!("<code>{}</code>", escape(&report.model))),
+        (
+            "model files",
+            format!(
+                "<code title=\"SHA-256 of model.safetensors (+ config.json), first 12 hex digits of each\">sha256 {}</code>",
+                escape(model_files)
+            ),
+        ),
+        ("task", format!("<code>{}</code>", escape(&report.task))),
+        ("prompts", report.prompts.to_string()),
+        ("seed", report.seed.to_string()),
+        (
+            "confidence",
+            format!(
+                "{:.0} % percentile bootstrap intervals",
+                100.0 * report.confidence
+            ),
+        ),
+        ("baseline", escape(&sensitivity_text::baseline(report))),
+    ];
+    let mut settings = String::from("<dl class=\"settings\">\n");
+    for (name, value) in rows {
+        let _ = writeln!(
+            settings,
+            "<div><dt>{name}</dt><dd class=\"{}\">{value}</dd></div>",
+            name.replace(' ', "-")
+        );
+    }
+    settings += "</dl>\n";
+    let mut body = format!(
+        "<header class=\"page\">\n<h1>circuitcheck sensitivity: <code>{}</code></h1>\n<p class=\"headline\">{}</p>\n{settings}</header>\n",
+        escape(&report.circuit),
+        escape(&sensitivity_text::headline(report)),
+    );
+    body += &section("graph", "Hypothesis", &graph(circuit));
+    body += &section("grid", "Faithfulness, measured every way", &grid(report));
+    body += &section(
+        "groups",
+        "Faithfulness per family and template",
+        &breakdowns(report),
+    );
+    body += &footer();
+    document(
+        &format!("circuitcheck sensitivity: {}", report.circuit),
         &body,
     )
 }

@@ -19,7 +19,7 @@ pub fn reference_size(size: Option<ReferenceSize>) -> String {
     }
 }
 
-fn headline(report: &SensitivityReport) -> String {
+pub fn headline(report: &SensitivityReport) -> String {
     format!(
         "{} on {}, task {}: F(C)/F(M) measured {} ways, {} prompts, seed {}",
         report.circuit,
@@ -31,7 +31,7 @@ fn headline(report: &SensitivityReport) -> String {
     )
 }
 
-fn baseline(report: &SensitivityReport) -> String {
+pub fn baseline(report: &SensitivityReport) -> String {
     format!(
         "{} ablation, {} level, positions as written, {} reference prompts per group",
         report.baseline.ablation.name(),

@@ -209,8 +209,9 @@ enum LevelArg {
     Edge,
 }
 
+/// How a report is printed on standard output (check and sensitivity).
 #[derive(Clone, Copy, clap::ValueEnum)]
-enum Format {
+pub enum Format {
     Terminal,
     Json,
     Markdown,

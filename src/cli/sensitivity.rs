@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::cli::Outcome;
 use crate::cli::check::{
-    Bar, EvalArgs, HtmlOutput, Session, load_circuit, progress_bar, warn_about_small_groups,
+    Bar, EvalArgs, Format, HtmlOutput, Session, load_circuit, progress_bar, warn_about_small_groups,
 };
 use crate::dsl::Ablation;
 use crate::eval::reference::ReferenceActivations;
@@ -30,13 +30,6 @@ pub struct Args {
     html: Option<PathBuf>,
     #[command(flatten)]
     eval: EvalArgs,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Format {
-    Terminal,
-    Json,
-    Markdown,
 }
 
 /// The grid's datasets and replacement values, made as the cells ask for them (one reference

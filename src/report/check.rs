@@ -29,7 +29,7 @@ pub(crate) fn interval(estimate: &Estimate, show: fn(f64) -> String) -> String {
     }
 }
 
-fn heads(heads: &[crate::dsl::Head]) -> String {
+pub(crate) fn heads(heads: &[crate::dsl::Head]) -> String {
     if heads.is_empty() {
         return "∅".to_string();
     }

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use crate::dsl::{Circuit, Mlps};
 use crate::eval::check::{GroupFigures, Options, Report};
 use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
-use crate::report::check::{headline, interval, number, percent, score_rows};
+use crate::report::check::{headline, heads, interval, number, percent, score_rows};
 use crate::report::sensitivity::{self as sensitivity_text, reference_size};
 use crate::report::svg::escape;
 use crate::report::{charts, comparison, histogram, layered, scatter};
@@ -86,13 +86,7 @@ fn settings(report: &Report, run: &Run, one: bool) -> String {
             format!("<code>{}</code>", escape(&report.circuit)),
         ),
         ("model", format!("<code>{}</code>", escape(&report.model))),
-        (
-            "model files",
-            format!(
-                "<code title=\"SHA-256 of model.safetensors (+ config.json), first 12 hex digits of each\">sha256 {}</code>",
-                escape(run.model_files)
-            ),
-        ),
+        ("model files", model_files(run.model_files)),
         ("task", format!("<code>{}</code>", escape(&report.task))),
         (
             "ablation",
@@ -128,12 +122,17 @@ fn settings(report: &Report, run: &Run, one: bool) -> String {
         ),
         ("forward passes", report.forward_passes.to_string()),
     ];
-    let mut out = String::from("<dl class=\"settings\">\n");
     let per_circuit = ["circuit", "forward passes"];
+    settings_list(
+        rows.into_iter()
+            .filter(|(name, _)| one || !per_circuit.contains(name)),
+    )
+}
+
+/// Settings as a definition list, each value's class its name (`model files` → `model-files`).
+fn settings_list(rows: impl IntoIterator<Item = (&'static str, String)>) -> String {
+    let mut out = String::from("<dl class=\"settings\">\n");
     for (name, value) in rows {
-        if !one && per_circuit.contains(&name) {
-            continue;
-        }
         let _ = writeln!(
             out,
             "<div><dt>{name}</dt><dd class=\"{}\">{value}</dd></div>",
@@ -141,6 +140,14 @@ fn settings(report: &Report, run: &Run, one: bool) -> String {
         );
     }
     out + "</dl>\n"
+}
+
+/// The model files' identity as a settings value.
+fn model_files(identity: &str) -> String {
+    format!(
+        "<code title=\"SHA-256 of model.safetensors (+ config.json), first 12 hex digits of each\">sha256 {}</code>",
+        escape(identity)
+    )
 }
 
 /// ✓ or ✗ per expectation, with the measured value, and a summary line.
@@ -263,17 +270,6 @@ fn distribution(report: &Report) -> String {
         histogram::histogram(report),
         escape(&histogram::explanation(measure))
     )
-}
-
-fn heads(heads: &[crate::dsl::Head]) -> String {
-    if heads.is_empty() {
-        return "∅".to_string();
-    }
-    heads
-        .iter()
-        .map(|h| h.to_string())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn completeness(report: &Report) -> String {
@@ -629,24 +625,14 @@ fn breakdowns(report: &SensitivityReport) -> String {
 }
 
 /// The page of `sensitivity --html`.
-pub fn sensitivity_page(
-    report: &SensitivityReport,
-    circuit: &Circuit,
-    model_files: &str,
-) -> String {
+pub fn sensitivity_page(report: &SensitivityReport, circuit: &Circuit, identity: &str) -> String {
     let rows = [
         (
             "circuit",
             format!("<code>{}</code>", escape(&report.circuit)),
         ),
         ("model", format!("<code>{}</code>", escape(&report.model))),
-        (
-            "model files",
-            format!(
-                "<code title=\"SHA-256 of model.safetensors (+ config.json), first 12 hex digits of each\">sha256 {}</code>",
-                escape(model_files)
-            ),
-        ),
+        ("model files", model_files(identity)),
         ("task", format!("<code>{}</code>", escape(&report.task))),
         ("prompts", report.prompts.to_string()),
         ("seed", report.seed.to_string()),
@@ -659,15 +645,7 @@ pub fn sensitivity_page(
         ),
         ("baseline", escape(&sensitivity_text::baseline(report))),
     ];
-    let mut settings = String::from("<dl class=\"settings\">\n");
-    for (name, value) in rows {
-        let _ = writeln!(
-            settings,
-            "<div><dt>{name}</dt><dd class=\"{}\">{value}</dd></div>",
-            name.replace(' ', "-")
-        );
-    }
-    settings += "</dl>\n";
+    let settings = settings_list(rows);
     let mut body = format!(
         "<header class=\"page\">\n<h1>circuitcheck sensitivity: <code>{}</code></h1>\n<p class=\"headline\">{}</p>\n{settings}</header>\n",
         escape(&report.circuit),

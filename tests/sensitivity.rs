@@ -250,4 +250,69 @@ fn cells_match_the_reference_implementation() {
         checked += 1;
     }
     assert!(checked >= 16, "{checked} cells checked");
+
+    // The breakdowns, at the baseline (mean, node, as written, at least 5 per group): each
+    // template's and family's F(M), F(C) and ratio over its own prompts, in order.
+    let dataset = Dataset {
+        reference: task
+            .reference_set(&loaded.tokenizer, &plain, ReferenceSize::AtLeast(5), seed)
+            .unwrap(),
+        ..plain.clone()
+    };
+    let evaluator = Evaluator::new(&reference, &dataset, &circuit, &Scheme::Mean, Level::Node);
+    let (fm, fc) = (
+        evaluator.scores(Scope::Model, &none),
+        evaluator.scores(Scope::Circuit, &none),
+    );
+    let family = |group: &str| {
+        group
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .trim_end()
+            .to_string()
+    };
+    for (list, name_of) in [
+        ("templates", (|g: &str| g.to_string()) as fn(&str) -> String),
+        ("families", family),
+    ] {
+        // Families in alphabetical order, templates in each by number (`BABA 2` before `BABA 10`).
+        let mut expected: Vec<String> = dataset
+            .prompts
+            .iter()
+            .map(|p| name_of(&dataset.groups[p.group]))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        expected.sort_by_key(|name| {
+            let number: Option<u64> = name[family(name).len()..].trim().parse().ok();
+            (family(name), number)
+        });
+        let breakdowns = report[list].as_array().unwrap();
+        let names: Vec<&str> = breakdowns
+            .iter()
+            .map(|b| b["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, expected, "{list} in order");
+        for breakdown in breakdowns {
+            let name = breakdown["name"].as_str().unwrap();
+            let members: Vec<usize> = (0..dataset.prompts.len())
+                .filter(|i| name_of(&dataset.groups[dataset.prompts[*i].group]) == name)
+                .collect();
+            let mean =
+                |xs: &[f64]| members.iter().map(|i| xs[*i]).sum::<f64>() / members.len() as f64;
+            let close = |got: &Value, want: f64| {
+                let got = got.as_f64().unwrap();
+                assert!(
+                    (got - want).abs() <= 1e-4 * want.abs().max(1.0),
+                    "{list} {name}: {got} vs {want}"
+                );
+            };
+            assert_eq!(breakdown["prompts"], members.len());
+            close(&breakdown["model_score"]["value"], mean(&fm));
+            close(&breakdown["circuit_score"]["value"], mean(&fc));
+            close(
+                &breakdown["faithfulness"]["ratio"]["value"],
+                mean(&fc) / mean(&fm),
+            );
+        }
+    }
 }

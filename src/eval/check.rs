@@ -236,7 +236,7 @@ pub fn check(
 ) -> Result<Report> {
     let progress = std::cell::RefCell::new(progress);
     let mut evaluation = Evaluation::new(model, dataset, reference, circuit, options, &progress);
-    let (group_names, group) = used_groups(dataset);
+    let (_, group) = used_groups(dataset);
     let scores = evaluation.faithfulness(group)?;
     let completeness = evaluation.completeness()?;
     let minimality = evaluation.minimality(&scores.model)?;
@@ -255,8 +255,8 @@ pub fn check(
         circuit_score: evaluation.estimate(&|m| m(&scores.circuit)),
         empty_score: evaluation.estimate(&|m| m(&scores.empty)),
         faithfulness: evaluation.faithfulness_figures(&scores),
-        groups: group_figures(&group_names, &scores, options),
-        families: family_figures(&group_names, &scores, options),
+        groups: breakdown(by_group(dataset), &scores, options),
+        families: breakdown(by_family(dataset), &scores, options),
         completeness,
         minimality,
         expectations: Vec::new(),
@@ -605,75 +605,85 @@ fn family_of(group: &str) -> &str {
     }
 }
 
-/// Figures per group, in the order of `groups` (which `PerPrompt::group` indexes).
-fn group_figures(groups: &[String], scores: &PerPrompt, options: &Options) -> Vec<GroupFigures> {
-    let buckets = groups
-        .iter()
-        .map(|g| (g.clone(), family_of(g).to_string()))
+/// The prompts of one group, or of one family of groups.
+pub(crate) struct Bucket {
+    pub name: String,
+    pub family: String,
+    /// Indices of its prompts, ascending.
+    pub prompts: Vec<usize>,
+}
+
+/// The prompts of each group that holds any, in the order of `used_groups` (which
+/// `PerPrompt::group` indexes).
+pub(crate) fn by_group(dataset: &Dataset) -> Vec<Bucket> {
+    let (names, of_prompt) = used_groups(dataset);
+    let mut buckets: Vec<Bucket> = names
+        .into_iter()
+        .map(|name| Bucket {
+            family: family_of(&name).to_string(),
+            name,
+            prompts: Vec::new(),
+        })
         .collect();
-    breakdown(
-        buckets,
-        &(0..groups.len()).collect::<Vec<_>>(),
-        scores,
-        options,
-    )
-}
-
-/// Figures per family, in the order of `groups`.
-fn family_figures(groups: &[String], scores: &PerPrompt, options: &Options) -> Vec<GroupFigures> {
-    let mut families: Vec<String> = Vec::new();
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let mut family_of_group = Vec::new();
-    for group in groups {
-        let family = family_of(group);
-        let at = *index.entry(family).or_insert_with(|| {
-            families.push(family.to_string());
-            families.len() - 1
-        });
-        family_of_group.push(at);
-    }
-    let buckets = families.into_iter().map(|f| (f.clone(), f)).collect();
-    breakdown(buckets, &family_of_group, scores, options)
-}
-
-/// Figures over the prompts of each bucket (name, family); `bucket_of[g]` is group g's.
-/// Each bucket has its own bootstrap (the check's seed, its own prompts), so the figures of
-/// the whole dataset stay as they were: nothing else draws from their generators.
-fn breakdown(
-    buckets: Vec<(String, String)>,
-    bucket_of: &[usize],
-    scores: &PerPrompt,
-    options: &Options,
-) -> Vec<GroupFigures> {
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); buckets.len()];
-    for (prompt, group) in scores.group.iter().enumerate() {
-        members[bucket_of[*group]].push(prompt);
+    for (prompt, group) in of_prompt.iter().enumerate() {
+        buckets[*group].prompts.push(prompt);
     }
     buckets
+}
+
+/// The prompts of each family, in the order of their first group in `by_group`.
+pub(crate) fn by_family(dataset: &Dataset) -> Vec<Bucket> {
+    let mut families: Vec<Bucket> = Vec::new();
+    for group in by_group(dataset) {
+        match families.iter_mut().find(|f| f.name == group.family) {
+            Some(family) => family.prompts.extend(group.prompts),
+            None => families.push(Bucket {
+                name: group.family.clone(),
+                family: group.family,
+                prompts: group.prompts,
+            }),
+        }
+    }
+    for family in &mut families {
+        family.prompts.sort_unstable();
+    }
+    families
+}
+
+/// Figures over the prompts of each bucket. Each bucket has its own bootstrap (the check's
+/// seed, its own prompts), so the figures of the whole dataset stay as they were: nothing
+/// else draws from their generators.
+fn breakdown(buckets: Vec<Bucket>, scores: &PerPrompt, options: &Options) -> Vec<GroupFigures> {
+    buckets
         .into_iter()
-        .zip(members)
-        .map(|((name, family), prompts)| {
-            let pick = |xs: &[f64]| prompts.iter().map(|i| xs[*i]).collect::<Vec<f64>>();
-            let (fm, fc) = (pick(&scores.model), pick(&scores.circuit));
-            let bootstrap = Bootstrap::new(
-                prompts.len(),
-                options.bootstrap_resamples,
-                options.seed,
-                options.confidence,
-            );
-            let estimate = |statistic: &dyn Fn(Mean) -> f64| Estimate {
-                value: statistic(&mean),
-                interval: bootstrap.interval(statistic),
-            };
-            GroupFigures {
-                name,
-                family,
-                prompts: prompts.len(),
-                model: estimate(&|m| m(&fm)),
-                circuit: estimate(&|m| m(&fc)),
-                faithfulness: estimate(&|m| m(&fc) / m(&fm)),
-            }
-        })
+        .map(
+            |Bucket {
+                 name,
+                 family,
+                 prompts,
+             }| {
+                let pick = |xs: &[f64]| prompts.iter().map(|i| xs[*i]).collect::<Vec<f64>>();
+                let (fm, fc) = (pick(&scores.model), pick(&scores.circuit));
+                let bootstrap = Bootstrap::new(
+                    prompts.len(),
+                    options.bootstrap_resamples,
+                    options.seed,
+                    options.confidence,
+                );
+                let estimate = |statistic: &dyn Fn(Mean) -> f64| Estimate {
+                    value: statistic(&mean),
+                    interval: bootstrap.interval(statistic),
+                };
+                GroupFigures {
+                    name,
+                    family,
+                    prompts: prompts.len(),
+                    model: estimate(&|m| m(&fm)),
+                    circuit: estimate(&|m| m(&fc)),
+                    faithfulness: estimate(&|m| m(&fc) / m(&fm)),
+                }
+            },
+        )
         .collect()
 }
 
@@ -797,5 +807,60 @@ fn judge(expectation: &Expectation, report: &Report) -> ExpectationResult {
         expectation: expectation.to_string(),
         value,
         passed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::MetricKind;
+
+    fn dataset(groups: &[&str], of_prompt: &[usize]) -> Dataset {
+        let prompt = |group: usize| crate::task::Prompt {
+            text: String::new(),
+            tokens: vec![0],
+            positions: Default::default(),
+            group,
+            answer: vec![0],
+            distractor: vec![1],
+        };
+        Dataset {
+            task: "t".into(),
+            metric: MetricKind::LogitDifference,
+            position_names: Vec::new(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            prompts: of_prompt.iter().map(|g| prompt(*g)).collect(),
+            reference: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn families_are_group_names_without_their_template_number() {
+        assert_eq!(family_of("BABA 3"), "BABA");
+        assert_eq!(family_of("ABBA long 12"), "ABBA long");
+        assert_eq!(family_of("year-span"), "year-span");
+        assert_eq!(family_of(" 3"), " 3");
+    }
+
+    #[test]
+    fn buckets_follow_family_then_template_number_and_skip_empty_groups() {
+        let d = dataset(
+            &["BABA 10", "ABBA 2", "BABA 2", "unused 1", "ABBA 10"],
+            &[0, 1, 2, 0, 4, 2, 1],
+        );
+        let groups = by_group(&d);
+        let names: Vec<&str> = groups.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["ABBA 2", "ABBA 10", "BABA 2", "BABA 10"]);
+        assert_eq!(groups[0].prompts, [1, 6]);
+        assert_eq!(groups[3].prompts, [0, 3]);
+        let families = by_family(&d);
+        let names: Vec<(&str, &[usize])> = families
+            .iter()
+            .map(|b| (b.name.as_str(), b.prompts.as_slice()))
+            .collect();
+        assert_eq!(
+            names,
+            [("ABBA", &[1, 4, 6][..]), ("BABA", &[0, 2, 3, 5][..])]
+        );
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions};
 use crate::eval::bootstrap::{Bootstrap, mean};
-use crate::eval::check::{Estimate, Progress, ReferenceCounts};
+use crate::eval::check::{Bucket, Estimate, Progress, ReferenceCounts, by_family, by_group};
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::runner::Runner;
 use crate::eval::variant::Variant;
@@ -265,28 +265,21 @@ pub fn sensitivity(
     let fm = f_model.unwrap_or_default();
     let bootstrap = bootstrap.expect("the grid has a size");
     let (dataset, fc) = baseline_scores.expect("the baseline is in the grid");
-    let groups = |name_of: &dyn Fn(&str) -> String| -> Vec<Breakdown> {
-        let mut members: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, prompt) in dataset.prompts.iter().enumerate() {
-            members
-                .entry(name_of(&dataset.groups[prompt.group]))
-                .or_default()
-                .push(i);
-        }
-        members
+    let breakdown = |buckets: Vec<Bucket>| -> Vec<Breakdown> {
+        buckets
             .into_iter()
-            .map(|(name, indices)| {
-                let pick = |xs: &[f64]| indices.iter().map(|i| xs[*i]).collect::<Vec<_>>();
+            .map(|bucket| {
+                let pick = |xs: &[f64]| bucket.prompts.iter().map(|i| xs[*i]).collect::<Vec<_>>();
                 let (fm, fc) = (pick(&fm), pick(&fc));
                 let local = Bootstrap::new(
-                    indices.len(),
+                    bucket.prompts.len(),
                     settings.bootstrap_resamples,
                     settings.seed,
                     settings.confidence,
                 );
                 Breakdown {
-                    name,
-                    prompts: indices.len(),
+                    name: bucket.name,
+                    prompts: bucket.prompts.len(),
                     model_score: estimate(&local, &|m| m(&fm)),
                     circuit_score: estimate(&local, &|m| m(&fc)),
                     faithfulness: faithfulness(&local, &fm, &fc),
@@ -305,17 +298,9 @@ pub fn sensitivity(
         model_score: estimate(&bootstrap, &|m| m(&fm)),
         cells,
         baseline: baseline.clone(),
-        families: groups(&family_of),
-        templates: groups(&|name: &str| name.to_string()),
+        families: breakdown(by_family(&dataset)),
+        templates: breakdown(by_group(&dataset)),
     })
-}
-
-/// A template's family: its name without the trailing number (`BABA 3` → `BABA`).
-fn family_of(template: &str) -> String {
-    match template.rsplit_once(' ') {
-        Some((family, number)) if number.chars().all(|c| c.is_ascii_digit()) => family.to_string(),
-        _ => template.to_string(),
-    }
 }
 
 fn estimate(
@@ -356,13 +341,6 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn families_are_template_names_without_their_number() {
-        assert_eq!(family_of("BABA 3"), "BABA");
-        assert_eq!(family_of("year-span"), "year-span");
-        assert_eq!(family_of("ABBA long 12"), "ABBA long");
-    }
 
     #[test]
     fn quantiles_interpolate() {

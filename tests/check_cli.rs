@@ -571,3 +571,65 @@ fn devices_are_chosen_on_the_command_line() {
     assert_eq!(info.code, 0, "{}", info.transcript());
     assert!(info.stdout.contains("device       cpu"), "{}", info.stdout);
 }
+
+/// Ratios to F(M) mean nothing where F(M) may be 0: check says so on standard error exactly
+/// when F(M)'s interval includes 0. A tiny random model does not do IOI (its F(M) straddles
+/// 0 on some seeds, not on others); the toy model does its task.
+#[test]
+fn a_model_that_may_not_do_the_task_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_tiny_ioi_model(dir.path(), 3);
+    let circuit = dir.path().join("c.circuit");
+    std::fs::write(
+        &circuit,
+        "circuit c {\n  model gpt2-small\n  task ioi\n}\n\nclass a at END { 1.0 }\n",
+    )
+    .unwrap();
+    let mut straddles = BTreeSet::new();
+    for seed in 0..6 {
+        let seed = seed.to_string();
+        let run = circuitcheck(&[
+            "check",
+            circuit.to_str().unwrap(),
+            "--model",
+            dir.path().to_str().unwrap(),
+            "--n",
+            "10",
+            "--seed",
+            &seed,
+            "--bootstrap",
+            "50",
+            "--random-sets",
+            "0",
+            "--greedy-budget",
+            "0",
+            "--minimality-budget",
+            "0",
+            "--no-cache",
+            "--quiet",
+            "--format",
+            "json",
+        ]);
+        assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
+        let report: Value = serde_json::from_str(&run.stdout).unwrap();
+        let (low, high) = (
+            f64_at(&report, &["model_score", "interval", "low"]),
+            f64_at(&report, &["model_score", "interval", "high"]),
+        );
+        let includes_zero = low <= 0.0 && high >= 0.0;
+        let warned = run.stderr.contains("interval [") && run.stderr.contains("includes 0");
+        assert_eq!(
+            warned, includes_zero,
+            "seed {seed}: [{low}, {high}]\n{}",
+            run.stderr
+        );
+        straddles.insert(includes_zero);
+    }
+    assert!(
+        straddles.contains(&true),
+        "some seed's F(M) interval includes 0"
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let toy = check(TRUE, cache.path(), &["--quiet"]);
+    assert!(!toy.stderr.contains("includes 0"), "{}", toy.stderr);
+}

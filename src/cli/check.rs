@@ -11,7 +11,7 @@ use crate::catalog::{self, Catalog};
 use crate::cli::Outcome;
 use crate::dsl::{Ablation, Circuit, Diagnostic, FileSystem, Level, Loader, Positions, TaskRef};
 use crate::eval::cache::{Cache, Lookup};
-use crate::eval::check::{Options, Progress, Report, check};
+use crate::eval::check::{Estimate, Options, Progress, Report, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
 use crate::model::{Config, DeviceChoice, LoadedModel};
 use crate::report::{check as render, diagnostics, html, style::Style};
@@ -255,6 +255,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
     let evaluator = Evaluator::new(&circuit, &args.file, &args.eval, args.quiet)?;
     let report = evaluator.evaluate(&circuit, args.quiet)?;
+    warn_if_the_model_fails_the_task(&report.model_score, report.confidence);
     match args.format {
         Format::Terminal => {
             let style = Style {
@@ -647,6 +648,24 @@ pub fn warn_about_small_groups(dataset: &Dataset) {
             "warning: the replacement values of {} group(s) rest on fewer than {MIN_REFERENCE} reference prompts: {}; raise --reference-n (explicit tasks have only the reference prompts they list)",
             small.len(),
             small.join(", ")
+        );
+    }
+}
+
+/// Ratios to F(M) (faithfulness, the normalized score, minimality's share of F(M)) mean
+/// nothing when F(M) may be 0: the model does not reliably do the task, and every ratio's
+/// interval is huge or flips sign. Said once per run, on standard error.
+pub fn warn_if_the_model_fails_the_task(model_score: &Estimate, confidence: f64) {
+    let Some(interval) = model_score.interval else {
+        return;
+    };
+    if interval.low <= 0.0 && interval.high >= 0.0 {
+        eprintln!(
+            "warning: F(M) is {} and its {:.0} % interval [{}, {}] includes 0: the model does not reliably do this task, so ratios to F(M) (faithfulness, normalized, minimality's share of F(M)) are not meaningful; compare |F(M) − F(C)| and check the model and the task",
+            render::number(model_score.value),
+            100.0 * confidence,
+            render::number(interval.low),
+            render::number(interval.high)
         );
     }
 }

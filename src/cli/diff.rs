@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
 use crate::cli::Outcome;
-use crate::cli::check::{EvalArgs, Evaluator, HtmlOutput};
+use crate::cli::check::{EvalArgs, Evaluator, HtmlOutput, warn_if_the_model_fails_the_task};
 use crate::diff::git::{GitRevision, GivenText};
 use crate::diff::side::Side;
 use crate::diff::{self, CircuitDiff};
@@ -134,6 +134,8 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         let evaluator = Evaluator::new(new_circuit, &new.path, &args.evaluation, args.quiet)?;
         let old_report = evaluator.evaluate(old_circuit, args.quiet)?;
         let new_report = evaluator.evaluate(new_circuit, args.quiet)?;
+        // F(M) is the same on both sides.
+        warn_if_the_model_fails_the_task(&new_report.model_score, new_report.confidence);
         regression = comparison::is_regression(&old_report, &new_report);
         match args.format {
             Format::Terminal => {

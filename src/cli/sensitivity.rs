@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use crate::cli::Outcome;
 use crate::cli::check::{
-    Bar, EvalArgs, Format, HtmlOutput, Session, load_circuit, progress_bar, warn_about_small_groups,
+    Bar, EvalArgs, Format, HtmlOutput, Session, load_circuit, progress_bar,
+    warn_about_small_groups, warn_if_the_model_fails_the_task,
 };
 use crate::dsl::Ablation;
 use crate::eval::reference::ReferenceActivations;
@@ -82,6 +83,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         &mut progress,
     )?;
     bar.finish_and_clear();
+    warn_if_the_model_fails_the_task(&report.model_score, report.confidence);
     match args.format {
         Format::Terminal => {
             let style = Style {

@@ -652,14 +652,30 @@ impl Gpt2 {
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let (rows, seq, d) = x.dims3()?;
         let d_head = self.config.d_head();
+        // A receiver hears few senders: its stream is x less every Δ, plus the Δs it hears.
+        // The heads of one class share their connections, and an edge without a channel gives
+        // q, k and v the same ones: each distinct set's stream is made (and normed) once.
+        let unheard = deltas
+            .iter()
+            .flatten()
+            .try_fold(x.clone(), |acc, delta| acc.sub(delta))?;
+        let mut streams: Vec<(&[bool], Tensor)> = Vec::new();
         let mut parts: [Vec<Tensor>; 3] = [Vec::new(), Vec::new(), Vec::new()];
         for head in active {
             let connections = edges.receivers.get(&(layer, *head));
             for (channel, out) in parts.iter_mut().enumerate() {
                 let input = match connections {
                     Some(connections) => {
-                        let own = subtract_unconnected(x, deltas, &connections[channel])?;
-                        block.ln_1.forward(&own, differentiable)?
+                        let heard = connections[channel].as_slice();
+                        match streams.iter().find(|(set, _)| *set == heard) {
+                            Some((_, stream)) => stream.clone(),
+                            None => {
+                                let own = add_connected(&unheard, deltas, heard)?;
+                                let stream = block.ln_1.forward(&own, differentiable)?;
+                                streams.push((heard, stream.clone()));
+                                stream
+                            }
+                        }
                     }
                     None => normed.clone(),
                 };
@@ -816,6 +832,21 @@ fn blend(real: &Tensor, keep: &Tensor, replacement: &Tensor) -> Result<Tensor> {
 }
 
 /// The stream minus Δ of every sender this input is not connected to.
+/// `unheard` (the stream less every sender's Δ) plus the Δ of each sender `connected` marks.
+fn add_connected(
+    unheard: &Tensor,
+    deltas: &[Option<Tensor>],
+    connected: &[bool],
+) -> Result<Tensor> {
+    let mut out = unheard.clone();
+    for (delta, connected) in deltas.iter().zip(connected) {
+        if let (Some(delta), true) = (delta, connected) {
+            out = out.add(delta)?;
+        }
+    }
+    Ok(out)
+}
+
 fn subtract_unconnected(
     x: &Tensor,
     deltas: &[Option<Tensor>],

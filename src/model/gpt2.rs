@@ -654,42 +654,65 @@ impl Gpt2 {
         let d_head = self.config.d_head();
         // A receiver hears few senders: its stream is x less every Δ, plus the Δs it hears.
         // The heads of one class share their connections, and an edge without a channel gives
-        // q, k and v the same ones: each distinct set's stream is made (and normed) once.
+        // q, k and v the same ones: each distinct set's stream is made (and normed) once, and
+        // each stream goes through one product with the columns of every (channel, head) that
+        // reads it. Stream 0 is the ordinary one.
         let unheard = deltas
             .iter()
             .flatten()
             .try_fold(x.clone(), |acc, delta| acc.sub(delta))?;
-        let mut streams: Vec<(&[bool], Tensor)> = Vec::new();
-        let mut parts: [Vec<Tensor>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-        for head in active {
-            let connections = edges.receivers.get(&(layer, *head));
-            for (channel, out) in parts.iter_mut().enumerate() {
-                let input = match connections {
-                    Some(connections) => {
-                        let heard = connections[channel].as_slice();
-                        match streams.iter().find(|(set, _)| *set == heard) {
-                            Some((_, stream)) => stream.clone(),
-                            None => {
-                                let own = add_connected(&unheard, deltas, heard)?;
-                                let stream = block.ln_1.forward(&own, differentiable)?;
-                                streams.push((heard, stream.clone()));
-                                stream
-                            }
-                        }
+        let mut streams: Vec<(Option<&[bool]>, Tensor)> = vec![(None, normed.clone())];
+        let mut source = vec![[0usize; 3]; active.len()];
+        for (i, head) in active.iter().enumerate() {
+            let Some(connections) = edges.receivers.get(&(layer, *head)) else {
+                continue;
+            };
+            for (channel, heard) in connections.iter().enumerate() {
+                let heard = heard.as_slice();
+                source[i][channel] = match streams.iter().position(|(set, _)| *set == Some(heard)) {
+                    Some(at) => at,
+                    None => {
+                        let own = add_connected(&unheard, deltas, heard)?;
+                        streams.push((Some(heard), block.ln_1.forward(&own, differentiable)?));
+                        streams.len() - 1
                     }
-                    None => normed.clone(),
                 };
-                let start = channel * d + head * d_head;
-                let w = block.c_attn_w.narrow(1, start, d_head)?;
-                let b = block.c_attn_b.narrow(0, start, d_head)?;
-                let y = input
-                    .reshape((rows * seq, d))?
-                    .matmul(&w)?
-                    .broadcast_add(&b)?;
-                out.push(y.reshape((rows, seq, 1, d_head))?);
             }
         }
-        let [q, k, v] = parts;
+        let mut pieces: [Vec<Option<Tensor>>; 3] =
+            std::array::from_fn(|_| vec![None; active.len()]);
+        for (at, (_, input)) in streams.iter().enumerate() {
+            let readers: Vec<(usize, usize)> = (0..3)
+                .flat_map(|channel| {
+                    let source = &source;
+                    (0..active.len())
+                        .filter(move |i| source[*i][channel] == at)
+                        .map(move |i| (channel, i))
+                })
+                .collect();
+            if readers.is_empty() {
+                continue;
+            }
+            let columns: Vec<u32> = readers
+                .iter()
+                .flat_map(|(channel, i)| {
+                    let start = channel * d + active[*i] * d_head;
+                    (start..start + d_head).map(|c| c as u32)
+                })
+                .collect();
+            let columns = Tensor::new(columns, &self.device)?;
+            let y = input
+                .reshape((rows * seq, d))?
+                .matmul(&block.c_attn_w.index_select(&columns, 1)?)?
+                .broadcast_add(&block.c_attn_b.index_select(&columns, 0)?)?;
+            for (j, (channel, i)) in readers.into_iter().enumerate() {
+                pieces[channel][i] = Some(
+                    y.narrow(1, j * d_head, d_head)?
+                        .reshape((rows, seq, 1, d_head))?,
+                );
+            }
+        }
+        let [q, k, v] = pieces.map(|channel| channel.into_iter().flatten().collect::<Vec<_>>());
         Ok((
             Tensor::cat(&q, 2)?,
             Tensor::cat(&k, 2)?,

@@ -17,21 +17,22 @@ use crate::model::{Config, DeviceChoice, LoadedModel};
 use crate::report::{check as render, diagnostics, html, style::Style};
 use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize, Task};
 
+/// The arguments of `check` and `sensitivity`.
 #[derive(clap::Args)]
 pub struct Args {
     /// Circuit file
-    file: PathBuf,
+    pub file: PathBuf,
     /// Output format
     #[arg(long, value_enum, default_value = "terminal")]
-    format: Format,
+    pub format: Format,
     /// No progress bar
     #[arg(long, short)]
-    quiet: bool,
+    pub quiet: bool,
     /// Also write the report as one self-contained HTML page (charts included) to PATH
     #[arg(long, value_name = "PATH")]
-    html: Option<PathBuf>,
+    pub html: Option<PathBuf>,
     #[command(flatten)]
-    eval: EvalArgs,
+    pub eval: EvalArgs,
 }
 
 /// How circuits are evaluated: the options `check` and `diff --eval` share.

@@ -35,7 +35,7 @@ enum Command {
     /// Test a circuit against the model: faithfulness, completeness, minimality
     Check(check::Args),
     /// Faithfulness measured every way that moves it: ablation, level, positions, reference size
-    Sensitivity(sensitivity::Args),
+    Sensitivity(check::Args),
     /// Parse and check circuit files, without the model
     Lint(lint::Args),
     /// Rewrite circuit files in canonical form

@@ -3,35 +3,16 @@
 //! template of the task; `--html` also writes it as a page with the grid as heat maps.
 //! Exit 0, or 2 on bad input.
 
-use std::path::PathBuf;
-
 use crate::cli::Outcome;
 use crate::cli::check::{
-    Bar, EvalArgs, Format, HtmlOutput, Session, load_circuit, progress_bar,
-    warn_about_small_groups, warn_if_the_model_fails_the_task,
+    Args, Bar, Format, HtmlOutput, Session, load_circuit, progress_bar, warn_about_small_groups,
+    warn_if_the_model_fails_the_task,
 };
 use crate::dsl::Ablation;
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::sensitivity::{Baseline, Grid, Settings, Sources, sensitivity};
 use crate::report::{diagnostics, html, sensitivity as render, style::Style};
 use crate::task::{Dataset, ReferenceSize};
-
-#[derive(clap::Args)]
-pub struct Args {
-    /// Circuit file
-    file: PathBuf,
-    /// Output format
-    #[arg(long, value_enum, default_value = "terminal")]
-    format: Format,
-    /// No progress bar
-    #[arg(long, short)]
-    quiet: bool,
-    /// Also write the report as one self-contained HTML page (the grid as heat maps) to PATH
-    #[arg(long, value_name = "PATH")]
-    html: Option<PathBuf>,
-    #[command(flatten)]
-    eval: EvalArgs,
-}
 
 /// The grid's datasets and replacement values, made as the cells ask for them (one reference
 /// set per size, one set of replacement values per size and scheme, from the cache when it

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions};
-use crate::eval::bootstrap::{Bootstrap, mean};
+use crate::eval::bootstrap::{Bootstrap, mean, quantile};
 use crate::eval::check::{Bucket, Estimate, Progress, ReferenceCounts, by_family, by_group};
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::runner::Runner;
@@ -325,29 +325,5 @@ fn faithfulness(bootstrap: &Bootstrap, fm: &[f64], fc: &[f64]) -> Faithfulness {
         ratio: estimate(bootstrap, &|m| m(fc) / m(fm)),
         median: quantile(&ratios, 0.5),
         quartiles: [quantile(&ratios, 0.25), quantile(&ratios, 0.75)],
-    }
-}
-
-/// The q-quantile of sorted values, interpolating linearly between neighbours.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let at = q * (sorted.len() - 1) as f64;
-    let (low, high) = (at.floor() as usize, at.ceil() as usize);
-    sorted[low] + (sorted[high] - sorted[low]) * (at - low as f64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_interpolate() {
-        let xs = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(quantile(&xs, 0.5), 2.5);
-        assert_eq!(quantile(&xs, 0.0), 1.0);
-        assert_eq!(quantile(&xs, 0.25), 1.75);
-        assert!(quantile(&[], 0.5).is_nan());
     }
 }

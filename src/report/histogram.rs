@@ -4,6 +4,7 @@
 //! would stretch the axis past reading), so the chart shows F(C)_p − F(M)_p instead, and
 //! says so.
 
+use crate::eval::bootstrap::quantile;
 use crate::eval::check::Report;
 use crate::report::charts::{number_tick, percent_tick};
 use crate::report::plot::{Axis, Frame, Key, Scale, Swatch, chart, padded};
@@ -39,16 +40,6 @@ pub fn per_prompt(report: &Report) -> (Measure, Vec<f64>) {
             fc.iter().zip(fm).map(|(c, m)| c - m).collect(),
         )
     }
-}
-
-/// The q-quantile of sorted values, linearly interpolated.
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let at = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
-    let (below, above) = (at.floor() as usize, at.ceil() as usize);
-    sorted[below] + (sorted[above] - sorted[below]) * (at - below as f64)
 }
 
 /// The sentence under the chart: what is plotted and why.
@@ -176,19 +167,4 @@ pub fn histogram(report: &Report) -> String {
             out
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quantiles_interpolate() {
-        let xs = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(quantile(&xs, 0.5), 2.5);
-        assert_eq!(quantile(&xs, 0.0), 1.0);
-        assert_eq!(quantile(&xs, 1.0), 4.0);
-        assert_eq!(quantile(&xs, 0.25), 1.75);
-        assert!(quantile(&[], 0.5).is_nan());
-    }
 }

@@ -12,14 +12,12 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use candle_core::Device;
 use circuitcheck::catalog::Catalog;
 use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Loader, Mlps, Positions};
-use circuitcheck::eval::reference::resample;
-use circuitcheck::model::{LoadedModel, ModelFiles};
-use circuitcheck::task::{Dataset, MetricKind, ReferenceSize, Task};
-use common::evaluator::{Evaluator, HeadId, Level, Scheme, Scope};
-use common::reference::Reference;
+use circuitcheck::model::LoadedModel;
+use circuitcheck::task::{Dataset, MetricKind, ReferenceSize};
+use common::evaluator::{Evaluator, Level, Scope};
+use common::verify::{model_and_dataset, reference_of, scheme, verify_report};
 use common::{circuitcheck, greater_than_words};
 use serde_json::Value;
 
@@ -114,42 +112,9 @@ fn run_check(f: &Fixture, level: &str, ablation: &str, seed: u64) -> Value {
     serde_json::from_str(&run.stdout).expect("JSON report")
 }
 
-/// The prompts and the reference set `check` evaluates on: inputs, made by the task.
+/// The prompts and the reference set `check` evaluates on.
 fn dataset(f: &Fixture, seed: u64, size: ReferenceSize) -> (LoadedModel, Dataset) {
-    let loaded =
-        LoadedModel::load(ModelFiles::in_dir(f.dir.path()).unwrap(), &Device::Cpu).unwrap();
-    let task = Task::builtin("greater-than").unwrap();
-    let dataset = task.dataset(&loaded.tokenizer, PROMPTS, seed).unwrap();
-    let reference = task
-        .reference_set(&loaded.tokenizer, &dataset, size, seed)
-        .unwrap();
-    (
-        loaded,
-        Dataset {
-            reference,
-            ..dataset
-        },
-    )
-}
-
-fn heads(value: &Value) -> BTreeSet<HeadId> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            (
-                h["layer"].as_u64().unwrap() as usize,
-                h["head"].as_u64().unwrap() as usize,
-            )
-        })
-        .collect()
-}
-
-fn number(value: &Value) -> f64 {
-    value
-        .as_f64()
-        .unwrap_or_else(|| panic!("{value} is not a number"))
+    model_and_dataset(f.dir.path(), "greater-than", PROMPTS, seed, size)
 }
 
 /// Relative tolerance 1e-4, down to figures of 0.01; below that 1e-6 absolute. The random
@@ -175,65 +140,16 @@ fn check_the_dataset(dataset: &Dataset) {
 fn verify(f: &Fixture, report: &Value, level: Level, ablation: Ablation, seed: u64) -> f64 {
     let (loaded, dataset) = dataset(f, seed, ReferenceSize::default());
     check_the_dataset(&dataset);
-    let scheme = match ablation {
-        Ablation::Mean => Scheme::Mean,
-        Ablation::GlobalMean => Scheme::GlobalMean,
-        Ablation::Zero => Scheme::Zero,
-        // The assignment of reference prompts is a seeded draw, not a computed figure.
-        Ablation::Resample => Scheme::Resample(resample(&dataset, seed).unwrap()),
-    };
-    let config = loaded.model.config();
-    let reference = Reference::load(
-        &loaded.files.weights,
-        config.n_layer,
-        config.n_head,
-        config.n_embd,
-    );
+    let reference = reference_of(&loaded);
+    let scheme = scheme(ablation, &dataset, seed);
     let evaluator = Evaluator::new(&reference, &dataset, &f.circuit, &scheme, level);
-    let none = BTreeSet::new();
-    for (scope, key) in [
-        (Scope::Model, "model"),
-        (Scope::Circuit, "circuit"),
-        (Scope::Empty, "empty"),
-    ] {
-        let expected = evaluator.scores(scope, &none);
-        let actual = report["per_prompt"][key].as_array().unwrap();
-        assert_eq!(actual.len(), expected.len());
-        for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-            assert_close(number(a), *e, &format!("{key} prompt {i}"));
-        }
-    }
-    for set in report["completeness"]["sets"].as_array().unwrap() {
-        let k = heads(&set["heads"]);
-        let origin = set["origin"].as_str().unwrap();
-        let circuit = evaluator.mean(Scope::Circuit, &k);
-        let model = evaluator.mean(Scope::Model, &k);
-        assert_close(
-            number(&set["circuit"]["value"]),
-            circuit,
-            &format!("F(C\\K), K {origin}"),
-        );
-        assert_close(
-            number(&set["model"]["value"]),
-            model,
-            &format!("F(M\\K), K {origin}"),
-        );
-    }
-    let minimality = report["minimality"].as_array().unwrap();
-    assert_eq!(minimality.len(), 6, "one entry per circuit head");
-    for entry in minimality {
-        let head = heads(&Value::Array(vec![entry["head"].clone()]));
-        let k = heads(&entry["k"]);
-        let with_v: BTreeSet<HeadId> = k.union(&head).copied().collect();
-        let score =
-            (evaluator.mean(Scope::Circuit, &with_v) - evaluator.mean(Scope::Circuit, &k)).abs();
-        assert_close(
-            number(&entry["score"]["value"]),
-            score,
-            &format!("minimality of {head:?} given {k:?}"),
-        );
-    }
-    evaluator.mean(Scope::Model, &none)
+    assert_eq!(
+        report["minimality"].as_array().unwrap().len(),
+        6,
+        "one entry per circuit head"
+    );
+    verify_report(report, &evaluator, assert_close);
+    evaluator.mean(Scope::Model, &BTreeSet::new())
 }
 
 fn check_against_reference(level: &str, ablation: &str, seed: u64) {

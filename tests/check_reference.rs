@@ -9,14 +9,12 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use candle_core::Device;
 use circuitcheck::catalog::Catalog;
 use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Loader};
-use circuitcheck::eval::reference::resample;
-use circuitcheck::model::{LoadedModel, ModelFiles};
-use circuitcheck::task::{Dataset, ReferenceSize, Task};
-use common::evaluator::{Evaluator, HeadId, Level, Scheme, Scope};
-use common::reference::Reference;
+use circuitcheck::model::LoadedModel;
+use circuitcheck::task::{Dataset, ReferenceSize};
+use common::evaluator::{Evaluator, HeadId, Level};
+use common::verify::{heads, model_and_dataset, number, reference_of, scheme, verify_report};
 use common::{circuitcheck, write_tiny_ioi_model};
 use serde_json::Value;
 
@@ -130,44 +128,6 @@ fn run_check_with(f: &Fixture, level: &str, ablation: &str, seed: u64, extra: &[
     serde_json::from_str(&run.stdout).expect("JSON report")
 }
 
-/// The prompts and the reference set `check` evaluates on: inputs, made by the task.
-fn dataset(f: &Fixture, seed: u64, size: ReferenceSize) -> (LoadedModel, Dataset) {
-    let loaded =
-        LoadedModel::load(ModelFiles::in_dir(f.dir.path()).unwrap(), &Device::Cpu).unwrap();
-    let task = Task::builtin("ioi").unwrap();
-    let dataset = task.dataset(&loaded.tokenizer, PROMPTS, seed).unwrap();
-    let reference = task
-        .reference_set(&loaded.tokenizer, &dataset, size, seed)
-        .unwrap();
-    (
-        loaded,
-        Dataset {
-            reference,
-            ..dataset
-        },
-    )
-}
-
-fn heads(value: &Value) -> BTreeSet<HeadId> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| {
-            (
-                h["layer"].as_u64().unwrap() as usize,
-                h["head"].as_u64().unwrap() as usize,
-            )
-        })
-        .collect()
-}
-
-fn number(value: &Value) -> f64 {
-    value
-        .as_f64()
-        .unwrap_or_else(|| panic!("{value} is not a number"))
-}
-
 fn assert_close(actual: f64, expected: f64, what: &str) {
     assert!(
         (actual - expected).abs() <= 1e-4 * expected.abs().max(1.0),
@@ -187,75 +147,15 @@ fn verify(
     let (loaded, dataset) = dataset(f, seed, size);
     let lengths: BTreeSet<usize> = dataset.prompts.iter().map(|p| p.tokens.len()).collect();
     assert!(lengths.len() > 1, "groups of different token lengths");
-    let scheme = match ablation {
-        Ablation::Mean => Scheme::Mean,
-        Ablation::GlobalMean => Scheme::GlobalMean,
-        Ablation::Zero => Scheme::Zero,
-        // The assignment of reference prompts is a seeded draw, not a computed figure.
-        Ablation::Resample => Scheme::Resample(resample(&dataset, seed).unwrap()),
-    };
-    let config = loaded.model.config();
-    let reference = Reference::load(
-        &loaded.files.weights,
-        config.n_layer,
-        config.n_head,
-        config.n_embd,
-    );
+    let reference = reference_of(&loaded);
+    let scheme = scheme(ablation, &dataset, seed);
     let evaluator = Evaluator::new(&reference, &dataset, &f.circuit, &scheme, level);
-    let none = BTreeSet::new();
-    for (scope, key) in [
-        (Scope::Model, "model"),
-        (Scope::Circuit, "circuit"),
-        (Scope::Empty, "empty"),
-    ] {
-        let expected = evaluator.scores(scope, &none);
-        let actual = report["per_prompt"][key].as_array().unwrap();
-        assert_eq!(actual.len(), expected.len());
-        for (i, (a, e)) in actual.iter().zip(&expected).enumerate() {
-            assert_close(number(a), *e, &format!("{key} prompt {i}"));
-        }
-    }
-    for set in report["completeness"]["sets"].as_array().unwrap() {
-        let k = heads(&set["heads"]);
-        let origin = set["origin"].as_str().unwrap();
-        let circuit = evaluator.mean(Scope::Circuit, &k);
-        let model = evaluator.mean(Scope::Model, &k);
-        assert_close(
-            number(&set["circuit"]["value"]),
-            circuit,
-            &format!("F(C\\K), K {origin}"),
-        );
-        assert_close(
-            number(&set["model"]["value"]),
-            model,
-            &format!("F(M\\K), K {origin}"),
-        );
-        assert_close(
-            number(&set["incompleteness"]["value"]),
-            (circuit - model).abs(),
-            &format!("incompleteness, K {origin}"),
-        );
-    }
-    for entry in report["minimality"].as_array().unwrap() {
-        let head = heads(&Value::Array(vec![entry["head"].clone()]));
-        let v = *head.iter().next().unwrap();
-        let k = heads(&entry["k"]);
-        let with_v: BTreeSet<HeadId> = k.union(&head).copied().collect();
-        let score =
-            (evaluator.mean(Scope::Circuit, &with_v) - evaluator.mean(Scope::Circuit, &k)).abs();
-        assert_close(
-            number(&entry["score"]["value"]),
-            score,
-            &format!("minimality of {v:?}"),
-        );
-        // The reported K is the best of those tried, so no smaller than K = ∅.
-        let alone =
-            (evaluator.mean(Scope::Circuit, &head) - evaluator.mean(Scope::Circuit, &none)).abs();
-        assert!(
-            number(&entry["score"]["value"]) >= alone - 1e-4,
-            "minimality of {v:?} below K = ∅"
-        );
-    }
+    verify_report(report, &evaluator, assert_close);
+}
+
+/// The prompts and the reference set `check` evaluates on.
+fn dataset(f: &Fixture, seed: u64, size: ReferenceSize) -> (LoadedModel, Dataset) {
+    model_and_dataset(f.dir.path(), "ioi", PROMPTS, seed, size)
 }
 
 fn check_against_reference(text: &str, level: &str, ablation: &str, seeds: &[u64]) {

@@ -7,15 +7,12 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use candle_core::Device;
 use circuitcheck::catalog::Catalog;
 use circuitcheck::dsl::{Ablation, FileSystem, Loader};
-use circuitcheck::eval::reference::resample;
 use circuitcheck::eval::sensitivity::PositionsChoice;
-use circuitcheck::model::{LoadedModel, ModelFiles};
-use circuitcheck::task::{Dataset, ReferenceSize, Task};
+use circuitcheck::task::ReferenceSize;
 use common::evaluator::{Evaluator, Level, Scheme, Scope};
-use common::reference::Reference;
+use common::verify::{model_and_dataset, reference_of, scheme};
 use common::{circuitcheck, write_tiny_ioi_model};
 use serde_json::Value;
 
@@ -170,18 +167,12 @@ fn cells_match_the_reference_implementation() {
         "--bootstrap",
         "20",
     ]);
-    let loaded = LoadedModel::load(ModelFiles::in_dir(dir.path()).unwrap(), &Device::Cpu).unwrap();
-    let task = Task::builtin("ioi").unwrap();
-    let plain = task.dataset(&loaded.tokenizer, n, seed).unwrap();
+    let dataset_with = |size| model_and_dataset(dir.path(), "ioi", n, seed, size).1;
+    let (loaded, plain) =
+        model_and_dataset(dir.path(), "ioi", n, seed, ReferenceSize::Counterparts);
     let lengths: BTreeSet<usize> = plain.prompts.iter().map(|p| p.tokens.len()).collect();
     assert!(lengths.len() > 1, "groups of different token lengths");
-    let config = loaded.model.config();
-    let reference = Reference::load(
-        &loaded.files.weights,
-        config.n_layer,
-        config.n_head,
-        config.n_embd,
-    );
+    let reference = reference_of(&loaded);
     let size_of = |value: &Value| -> ReferenceSize {
         match value["kind"].as_str().unwrap() {
             "exactly" => ReferenceSize::Exactly(value["n"].as_u64().unwrap() as usize),
@@ -207,18 +198,8 @@ fn cells_match_the_reference_implementation() {
         } else {
             size_of(&cell["reference"])
         };
-        let dataset = Dataset {
-            reference: task
-                .reference_set(&loaded.tokenizer, &plain, size, seed)
-                .unwrap(),
-            ..plain.clone()
-        };
-        let scheme = match ablation {
-            Ablation::Mean => Scheme::Mean,
-            Ablation::GlobalMean => Scheme::GlobalMean,
-            Ablation::Zero => Scheme::Zero,
-            Ablation::Resample => Scheme::Resample(resample(&dataset, seed).unwrap()),
-        };
+        let dataset = dataset_with(size);
+        let scheme = scheme(ablation, &dataset, seed);
         let level = if cell["level"] == "edge" {
             Level::Edge
         } else {
@@ -253,12 +234,7 @@ fn cells_match_the_reference_implementation() {
 
     // The breakdowns, at the baseline (mean, node, as written, at least 5 per group): each
     // template's and family's F(M), F(C) and ratio over its own prompts, in order.
-    let dataset = Dataset {
-        reference: task
-            .reference_set(&loaded.tokenizer, &plain, ReferenceSize::AtLeast(5), seed)
-            .unwrap(),
-        ..plain.clone()
-    };
+    let dataset = dataset_with(ReferenceSize::AtLeast(5));
     let evaluator = Evaluator::new(&reference, &dataset, &circuit, &Scheme::Mean, Level::Node);
     let (fm, fc) = (
         evaluator.scores(Scope::Model, &none),

@@ -6,6 +6,7 @@ use std::process::Command;
 
 pub mod evaluator;
 pub mod reference;
+pub mod verify;
 
 pub struct Run {
     pub code: i32,

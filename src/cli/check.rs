@@ -218,6 +218,30 @@ pub enum Format {
     Markdown,
 }
 
+impl Format {
+    /// Prints `report` on standard output with the renderer of this format (the terminal's
+    /// coloured where standard output is a terminal).
+    pub fn print<R>(
+        self,
+        report: &R,
+        terminal: fn(&R, Style) -> String,
+        json: fn(&R) -> String,
+        markdown: fn(&R) -> String,
+    ) {
+        let text = match self {
+            Format::Terminal => terminal(
+                report,
+                Style {
+                    color: diagnostics::use_color(&std::io::stdout()),
+                },
+            ),
+            Format::Json => json(report),
+            Format::Markdown => markdown(report),
+        };
+        print!("{text}");
+    }
+}
+
 /// Loads and checks a circuit file; prints its diagnostics when it has errors.
 pub fn load_circuit(path: &Path) -> Option<Circuit> {
     let env = Catalog;
@@ -257,16 +281,12 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let evaluator = Evaluator::new(&circuit, &args.file, &args.eval, args.quiet)?;
     let report = evaluator.evaluate(&circuit, args.quiet)?;
     warn_if_the_model_fails_the_task(&report.model_score, report.confidence);
-    match args.format {
-        Format::Terminal => {
-            let style = Style {
-                color: diagnostics::use_color(&std::io::stdout()),
-            };
-            print!("{}", render::render_terminal(&report, style));
-        }
-        Format::Json => print!("{}", render::render_json(&report)),
-        Format::Markdown => print!("{}", render::render_markdown(&report)),
-    }
+    args.format.print(
+        &report,
+        render::render_terminal,
+        render::render_json,
+        render::render_markdown,
+    );
     // Written after printing: a page that cannot be written loses nothing of the run.
     if let Some(output) = html_output {
         output.write(&html::check_page(&report, &circuit, &evaluator.run()))?;

@@ -5,13 +5,13 @@
 
 use crate::cli::Outcome;
 use crate::cli::check::{
-    Args, Bar, Format, HtmlOutput, Session, load_circuit, progress_bar, warn_about_small_groups,
+    Args, Bar, HtmlOutput, Session, load_circuit, progress_bar, warn_about_small_groups,
     warn_if_the_model_fails_the_task,
 };
 use crate::dsl::Ablation;
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::sensitivity::{Baseline, Grid, Settings, Sources, sensitivity};
-use crate::report::{diagnostics, html, sensitivity as render, style::Style};
+use crate::report::{html, sensitivity as render};
 use crate::task::{Dataset, ReferenceSize};
 
 /// The grid's datasets and replacement values, made as the cells ask for them (one reference
@@ -65,16 +65,12 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     )?;
     bar.finish_and_clear();
     warn_if_the_model_fails_the_task(&report.model_score, report.confidence);
-    match args.format {
-        Format::Terminal => {
-            let style = Style {
-                color: diagnostics::use_color(&std::io::stdout()),
-            };
-            print!("{}", render::render_terminal(&report, style));
-        }
-        Format::Json => print!("{}", render::render_json(&report)),
-        Format::Markdown => print!("{}", render::render_markdown(&report)),
-    }
+    args.format.print(
+        &report,
+        render::render_terminal,
+        render::render_json,
+        render::render_markdown,
+    );
     // Written after printing: a page that cannot be written loses nothing of the run.
     if let Some(output) = html_output {
         output.write(&html::sensitivity_page(

@@ -2,10 +2,13 @@
 //! against GPT-2 with everything outside the circuit knocked out.
 //!
 //! The pipeline, one module per layer (see ARCHITECTURE.md):
-//! `dsl` (text → checked `Circuit`) → `graph` (petgraph view) → `model` (GPT-2 with
-//! interventions) → `task` (datasets, named positions) → `catalog` (the models and tasks a
-//! circuit can name) → `eval` (knockouts, metrics) → `report` (terminal, JSON, Markdown) →
-//! `cli`; beside `report`, `lsp` serves editors.
+//! `input` (reading user files) and `output` (writing files whole) serve every stage;
+//! `dsl` (text → checked `Circuit`) → `graph` (petgraph view) → `diff` (what changed between
+//! two circuits) → `model` (GPT-2 with interventions) → `task` (datasets, named positions) →
+//! `catalog` (the models and tasks a circuit can name) → `eval` (knockouts, metrics, the
+//! session commands share) → `report` (terminal, JSON, Markdown, HTML) → `lsp` (editors) →
+//! `cli`. Beside the pipeline: `toy`, the project's toy model and its trainer, and `testing`,
+//! fixtures for the tests.
 
 pub mod catalog;
 pub mod cli;
@@ -16,6 +19,7 @@ pub mod graph;
 pub mod input;
 pub mod lsp;
 pub mod model;
+pub mod output;
 pub mod report;
 pub mod task;
 #[doc(hidden)]

@@ -526,7 +526,7 @@ fn options_out_of_range_are_refused_before_any_work() {
     );
     assert_eq!(run.code, 2, "{}", run.transcript());
     assert!(
-        run.stderr.contains("--bootstrap 100000 × --n 100000"),
+        run.stderr.contains("--bootstrap 100000 × 100000 prompts"),
         "{}",
         run.stderr
     );

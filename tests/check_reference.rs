@@ -321,3 +321,226 @@ fn means_over_few_reference_prompts_are_warned_about() {
     let enough = circuitcheck(&args);
     assert!(!enough.stderr.contains("fewer than 5"), "{}", enough.stderr);
 }
+
+/// `check` with the search options of `run_check_with` and any others; `--n` only where
+/// `args` gives it.
+fn check_json(f: &Fixture, args: &[&str]) -> Value {
+    let (model, circuit) = (
+        f.dir.path().to_str().unwrap(),
+        f.circuit_path.to_str().unwrap(),
+    );
+    let run = circuitcheck(
+        &[
+            &["check", circuit, "--model", model][..],
+            &[
+                "--search-prompts",
+                "3",
+                "--random-sets",
+                "2",
+                "--greedy-budget",
+                "1",
+                "--bootstrap",
+                "20",
+                "--no-cache",
+                "--quiet",
+                "--format",
+                "json",
+            ],
+            args,
+        ]
+        .concat(),
+    );
+    assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
+    serde_json::from_str(&run.stdout).expect("JSON report")
+}
+
+/// `task export` of the fixture's IOI task to `file`, with `args`.
+fn export(f: &Fixture, file: &std::path::Path, args: &[&str]) {
+    let model = f.dir.path().to_str().unwrap();
+    let run = circuitcheck(
+        &[
+            &["task", "export", "ioi", "--model", model, "-o"][..],
+            &[file.to_str().unwrap()],
+            args,
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 0, "{}", run.transcript());
+}
+
+/// `task export` writes the reference set a check draws, so `check --task EXPORT` is the check
+/// the file came from, figure for figure: by default and with `--reference-n 10`, under
+/// several ablations and both levels.
+#[test]
+fn a_check_of_an_export_is_the_check_it_came_from() {
+    let f = fixture(CIRCUIT);
+    let file = f.dir.path().join("export.toml");
+    let cases: [(&[&str], &str, &str); 4] = [
+        (&[], "node", "mean"),
+        (&[], "edge", "global-mean"),
+        (&["--reference-n", "10"], "node", "resample"),
+        (&["--reference-n", "10"], "edge", "mean"),
+    ];
+    for (reference, level, ablation) in cases {
+        export(
+            &f,
+            &file,
+            &[&["--n", "10", "--seed", "3"], reference].concat(),
+        );
+        let settings = ["--seed", "3", "--level", level, "--ablation", ablation];
+        let original = check_json(
+            &f,
+            &[&["--n", "10", "--task", "ioi"], &settings[..], reference].concat(),
+        );
+        // The export's own defaults: all its prompts, all its reference prompts.
+        let exported = check_json(
+            &f,
+            &[&["--task", file.to_str().unwrap()], &settings[..]].concat(),
+        );
+        assert_eq!(original["prompts"], 10);
+        assert!(number(&original["reference"]["most_per_group"]) >= 5.0);
+        assert_eq!(
+            exported, original,
+            "{reference:?} {level} {ablation}: the export's check differs"
+        );
+    }
+}
+
+/// `--reference-n counterparts` is the paper's p_ABC: each group's mean rests on its own
+/// prompts' counterparts, and every figure is the f64 evaluator's on that reference set.
+#[test]
+fn counterparts_are_the_papers_reference_set() {
+    let f = fixture(DEFAULT_MLPS);
+    let report = run_check_with(&f, "node", "mean", 8, &["--reference-n", "counterparts"]);
+    let (_, dataset) = dataset(&f, 8, ReferenceSize::Counterparts);
+    assert_eq!(dataset.reference.len(), PROMPTS);
+    assert_eq!(report["reference"]["prompts"], PROMPTS);
+    verify(
+        &f,
+        &report,
+        Level::Node,
+        Ablation::Mean,
+        8,
+        ReferenceSize::Counterparts,
+    );
+    // And the export of the counterparts alone reproduces it.
+    let file = f.dir.path().join("p_abc.toml");
+    let n = PROMPTS.to_string();
+    export(
+        &f,
+        &file,
+        &["--n", &n, "--seed", "8", "--reference-n", "counterparts"],
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("extra_references"), "{text}");
+    let again = run_check_with(&f, "node", "mean", 8, &["--task", file.to_str().unwrap()]);
+    assert_eq!(again, report);
+    // A word that is neither a number nor a set is refused with what it takes.
+    let run = circuitcheck(&[
+        "check",
+        f.circuit_path.to_str().unwrap(),
+        "--reference-n",
+        "paper",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("`counterparts`"), "{}", run.stderr);
+}
+
+/// An explicit task of 12 prompts works with every default: `check` (the task given, and
+/// named by the circuit), `diff --eval`, `sensitivity` (only the reference sizes its groups
+/// have) and `model attention`; `--n` beyond its prompts is refused with help that fits.
+#[test]
+fn a_small_exported_task_runs_with_default_options() {
+    let f = fixture(DEFAULT_MLPS);
+    let file = f.dir.path().join("mine.toml");
+    export(&f, &file, &["--n", "12", "--seed", "3"]);
+    let (model, circuit, task) = (
+        f.dir.path().to_str().unwrap(),
+        f.circuit_path.to_str().unwrap(),
+        file.to_str().unwrap(),
+    );
+    let given = circuitcheck(&[
+        "check",
+        circuit,
+        "--model",
+        model,
+        "--task",
+        task,
+        "--quiet",
+        "--no-cache",
+        "--format",
+        "json",
+    ]);
+    assert!(given.code == 0 || given.code == 1, "{}", given.transcript());
+    let given: Value = serde_json::from_str(&given.stdout).unwrap();
+    assert_eq!(given["prompts"], 12);
+
+    let named = f.dir.path().join("named.circuit");
+    std::fs::write(
+        &named,
+        DEFAULT_MLPS.replace("task ioi", "task \"mine.toml\""),
+    )
+    .unwrap();
+    let named = named.to_str().unwrap();
+    let run = circuitcheck(&["check", named, "--model", model, "--quiet", "--no-cache"]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
+    assert!(run.stdout.contains(", 12 prompts,"), "{}", run.stdout);
+
+    let diff = circuitcheck(&[
+        "diff",
+        named,
+        named,
+        "--eval",
+        "--model",
+        model,
+        "--quiet",
+        "--no-cache",
+    ]);
+    assert_eq!(diff.code, 0, "{}", diff.transcript());
+
+    let attention = circuitcheck(&["model", "attention", task, "--model", model]);
+    assert_eq!(attention.code, 0, "{}", attention.transcript());
+
+    let sensitivity = circuitcheck(&[
+        "sensitivity",
+        named,
+        "--model",
+        model,
+        "--quiet",
+        "--no-cache",
+        "--bootstrap",
+        "20",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(sensitivity.code, 0, "{}", sensitivity.transcript());
+    let report: Value = serde_json::from_str(&sensitivity.stdout).unwrap();
+    let sizes: BTreeSet<String> = report["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["reference"].is_null())
+        .map(|c| c["reference"].to_string())
+        .collect();
+    let expected: BTreeSet<String> = [
+        r#"{"kind":"exactly","n":2}"#,
+        r#"{"kind":"exactly","n":5}"#,
+        r#"{"kind":"counterparts"}"#,
+        r#"{"kind":"listed"}"#,
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(sizes, expected);
+
+    let more = circuitcheck(&["check", named, "--model", model, "--n", "13", "--quiet"]);
+    assert_eq!(more.code, 2, "{}", more.transcript());
+    assert!(
+        more.stderr
+            .contains("asked for 13 prompts, but the task file lists only 12"),
+        "{}",
+        more.stderr
+    );
+    assert!(more.stderr.contains("leave out --n"), "{}", more.stderr);
+    assert!(!more.stderr.contains("add words"), "{}", more.stderr);
+}

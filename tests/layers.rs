@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Earlier stages first; a module may use its own stage and the ones before it.
-/// `input` reads files for every stage.
+/// `input` reads files for every stage, `output` writes them.
 const STAGES: &[&str] = &[
-    "input", "dsl", "graph", "diff", "model", "task", "catalog", "eval", "report", "lsp", "cli",
+    "input", "output", "dsl", "graph", "diff", "model", "task", "catalog", "eval", "report", "lsp",
+    "cli",
 ];
 
 fn stage_of(module: &str) -> Option<usize> {

@@ -15,7 +15,9 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use circuitcheck::model::Tokenizer;
-use circuitcheck::task::{Dataset, MetricKind, Prompt, Task, TaskError, export_toml};
+use circuitcheck::task::{
+    Dataset, MetricKind, Prompt, ReferenceLimit, ReferenceSize, Task, TaskError, export_toml,
+};
 use circuitcheck::testing::write_tiny_tokenizer;
 use common::circuitcheck;
 use miette::Diagnostic;
@@ -505,7 +507,9 @@ fn ioi_task_matches_the_papers_word_lists_and_templates() {
 
 fn round_trip(task: &Task, tok: &Tokenizer, n: usize, seed: u64) {
     let dataset = task.dataset(tok, n, seed).unwrap();
-    let text = export_toml(&dataset, tok, task.description());
+    let size = task.default_reference_size();
+    let reference_set = task.reference_set(tok, &dataset, size, seed).unwrap();
+    let text = export_toml(&dataset, &reference_set, tok, task.description());
     let back = Task::from_source("exported.toml", &text).unwrap();
     assert_eq!(back.name(), task.name());
     assert_eq!(back.description(), task.description());
@@ -535,6 +539,27 @@ fn round_trip(task: &Task, tok: &Tokenizer, n: usize, seed: u64) {
         };
         assert_eq!(*back, expected, "{}", task.name());
     }
+    // The reference set a check draws comes back whole, in its order: the counterparts,
+    // then the extra reference prompts of each group.
+    let layout = |p: &Prompt| {
+        (
+            p.text.clone(),
+            p.tokens.clone(),
+            p.group,
+            p.positions.clone(),
+        )
+    };
+    assert_eq!(back.default_reference_size(), ReferenceSize::Listed);
+    assert_eq!(back.default_prompts(), n);
+    let listed = back
+        .reference_set(tok, &again, ReferenceSize::Listed, seed + 1)
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(layout).collect::<Vec<_>>(),
+        reference_set.iter().map(layout).collect::<Vec<_>>(),
+        "{}",
+        task.name()
+    );
     // Fewer prompts are a prefix; more than were exported is refused.
     assert_eq!(
         back.dataset(tok, 2, 0).unwrap().prompts,
@@ -542,6 +567,10 @@ fn round_trip(task: &Task, tok: &Tokenizer, n: usize, seed: u64) {
     );
     let err = back.dataset(tok, n + 1, seed).unwrap_err();
     assert_eq!(code(&err), "task::too-many-prompts");
+    assert!(
+        err.help().unwrap().to_string().contains("leave out --n"),
+        "the help fits a task file: {err}"
+    );
 }
 
 #[test]
@@ -558,7 +587,12 @@ fn export_round_trip() {
 #[test]
 fn export_lists_words_as_tokens() {
     let dataset = induction().dataset(toy(), 1, 0).unwrap();
-    let text = export_toml(&dataset, toy(), Some("induction, one prompt"));
+    let text = export_toml(
+        &dataset,
+        &dataset.reference,
+        toy(),
+        Some("induction, one prompt"),
+    );
     assert!(text.starts_with("# Exported by `circuitcheck task export`"));
     let file: toml::Table = text.parse().unwrap();
     assert_eq!(file["name"].as_str(), Some("induction"));
@@ -794,6 +828,130 @@ fn more_prompts_than_the_task_has() {
     assert_eq!(
         err.to_string(),
         "asked for 7 prompts, but the task has only 6 distinct prompts"
+    );
+}
+
+/// Without `--n` a generated task makes 100 prompts, or every prompt it can when it can
+/// make fewer; an explicit task gives every prompt it lists.
+#[test]
+fn the_default_number_of_prompts_is_what_the_task_can_give() {
+    assert_eq!(ioi().default_prompts(), 100);
+    let small = Task::from_source("good.toml", GOOD).unwrap();
+    assert_eq!(small.default_prompts(), 6);
+    let tok = small_tokenizer();
+    let dataset = small.dataset(&tok, small.default_prompts(), 0).unwrap();
+    let set = small
+        .reference_set(&tok, &dataset, small.default_reference_size(), 0)
+        .unwrap();
+    let exported = Task::from_source("e.toml", &export_toml(&dataset, &set, &tok, None)).unwrap();
+    assert_eq!(exported.default_prompts(), 6);
+}
+
+/// An explicit task's reference set: per group its counterparts, then its extra reference
+/// prompts; all of them by default, the first N for `Exactly(N)`, and an error naming the
+/// group for more than it has.
+#[test]
+fn an_explicit_task_carries_its_reference_set() {
+    let (task, tok) = (induction(), toy());
+    let dataset = task.dataset(tok, 6, 2).unwrap();
+    let drawn = task
+        .reference_set(tok, &dataset, ReferenceSize::Exactly(7), 2)
+        .unwrap();
+    let file = Task::from_source("e.toml", &export_toml(&dataset, &drawn, tok, None)).unwrap();
+    let again = file.dataset(tok, file.default_prompts(), 9).unwrap();
+    let texts = |set: &[Prompt], group: usize| -> Vec<String> {
+        set.iter()
+            .filter(|p| p.group == group)
+            .map(|p| p.text.clone())
+            .collect()
+    };
+    let listed = file
+        .reference_set(tok, &again, ReferenceSize::Listed, 0)
+        .unwrap();
+    let three = file
+        .reference_set(tok, &again, ReferenceSize::Exactly(3), 0)
+        .unwrap();
+    let counterparts = file
+        .reference_set(tok, &again, ReferenceSize::Counterparts, 0)
+        .unwrap();
+    for group in 0..again.groups.len() {
+        let all = texts(&drawn, group);
+        assert_eq!(all.len(), 7);
+        assert_eq!(texts(&listed, group), all);
+        assert_eq!(texts(&three, group), all[..3]);
+        assert_eq!(texts(&counterparts, group), texts(&again.reference, group));
+    }
+    assert_eq!(
+        file.reference_limit(&again),
+        Some(ReferenceLimit {
+            fewest: 7,
+            extra: true
+        })
+    );
+    assert_eq!(task.reference_limit(&dataset), None);
+    let err = file
+        .reference_set(tok, &again, ReferenceSize::Exactly(8), 0)
+        .unwrap_err();
+    assert_eq!(code(&err), "task::too-few-references");
+    assert!(
+        err.to_string()
+            .contains(&format!("group `{}`", again.groups[0])),
+        "{err}"
+    );
+}
+
+#[test]
+fn extra_reference_prompts_are_checked() {
+    let explicit = r#"
+name = "explicit"
+metric = "logit-difference"
+positions = ["END"]
+
+[[prompts]]
+text = "Then Mary and John went"
+reference = "Then Alice and Bob went"
+answer = [" Mary"]
+distractor = [" John"]
+group = "g"
+positions = { END = 4 }
+"#;
+    let tok = small_tokenizer();
+    let with = |extra: &str| format!("{explicit}\n[[extra_references]]\n{extra}\n");
+    // Of a group no prompt has.
+    let err = Task::from_source(
+        "e.toml",
+        &with("group = \"h\"\ntext = \"Then Zoe and Bob went\""),
+    )
+    .unwrap_err();
+    assert_eq!(code(&err), "task::invalid");
+    assert!(
+        err.to_string().contains("no prompt is in group `h`"),
+        "{err}"
+    );
+    // Without text.
+    let err = Task::from_source("e.toml", &with("group = \"g\"\ntext = \" \"")).unwrap_err();
+    assert!(err.to_string().contains("`text` is empty"), "{err}");
+    // Another token layout than its group's: refused when the reference set is made.
+    let task = Task::from_source(
+        "e.toml",
+        &with("group = \"g\"\ntext = \"Then Zoe and Bob went to\""),
+    )
+    .unwrap();
+    let dataset = task.dataset(&tok, 1, 0).unwrap();
+    let err = task
+        .reference_set(&tok, &dataset, ReferenceSize::Listed, 0)
+        .unwrap_err();
+    assert_eq!(code(&err), "task::reference-layout");
+    // A generated task draws its own.
+    let err = Task::from_source(
+        "good.toml",
+        &format!("{GOOD}\n[[extra_references]]\ngroup = \"ABBA 1\"\ntext = \"x\"\n"),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("a task that generates its prompts draws its own reference prompts"),
+        "{err}"
     );
 }
 

@@ -9,13 +9,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::catalog::{self, Catalog};
 use crate::cli::Outcome;
-use crate::dsl::{Ablation, Circuit, Diagnostic, FileSystem, Level, Loader, Positions, TaskRef};
-use crate::eval::cache::{Cache, Lookup};
-use crate::eval::check::{Estimate, Options, Progress, Report, check};
-use crate::eval::reference::{ReferenceActivations, load_or_compute};
-use crate::model::{Config, DeviceChoice, LoadedModel};
+use crate::cli::output::HtmlOutput;
+use crate::dsl::{Ablation, Circuit, Diagnostic, FileSystem, Level, Loader};
+use crate::eval::cache::Cache;
+use crate::eval::check::{Estimate, Options, Progress};
+use crate::eval::session::{Evaluator, Session, Settings, small_groups};
+use crate::model::DeviceChoice;
 use crate::report::{check as render, diagnostics, html, style::Style};
-use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize, Task};
+use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize};
 
 /// The arguments of `check` and `sensitivity`.
 #[derive(clap::Args)]
@@ -48,14 +49,15 @@ pub struct EvalArgs {
     /// (.toml) that names the positions the circuit uses
     #[arg(long, value_name = "NAME|FILE")]
     task: Option<String>,
-    /// Reference prompts per group (template) that the replacement values rest on: the
-    /// counterparts of the group's prompts, then more drawn from its template (default: at
-    /// least 5)
-    #[arg(long, value_name = "N", value_parser = reference_n)]
-    reference_n: Option<usize>,
-    /// Number of prompts
-    #[arg(long, default_value_t = 100, value_parser = prompts)]
-    n: usize,
+    /// Reference prompts per group (template) that the replacement values rest on: N (the
+    /// counterparts of the group's prompts, then more drawn from its template), `counterparts`
+    /// (each prompt's own, as the paper's p_ABC) or `listed` (every one a task file lists)
+    /// [default: the counterparts topped up to at least 5; a task file's listed ones]
+    #[arg(long, value_name = "N|counterparts|listed")]
+    reference_n: Option<ReferenceSize>,
+    /// Number of prompts [default: every prompt of a task file; 100 of a generated task]
+    #[arg(long, value_parser = prompts)]
+    n: Option<usize>,
     /// Seed of the dataset, the random K sets, resampling and the bootstrap
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -98,9 +100,6 @@ pub struct EvalArgs {
     threshold: f64,
 }
 
-/// Resample counts the bootstrap holds (one count per prompt and resample) at most.
-const MAX_BOOTSTRAP_DRAWS: usize = 100_000_000;
-
 fn count_in(
     text: &str,
     range: std::ops::RangeInclusive<usize>,
@@ -126,14 +125,6 @@ fn prompts(text: &str) -> Result<usize, String> {
         text,
         1..=crate::task::MAX_PROMPTS,
         "a dataset has at least one prompt and at most 100000",
-    )
-}
-
-fn reference_n(text: &str) -> Result<usize, String> {
-    count_in(
-        text,
-        1..=1000,
-        "a group's mean rests on at least one reference prompt, and 1000 is plenty",
     )
 }
 
@@ -278,8 +269,8 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         return Ok(Outcome::Error);
     };
     let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
-    let evaluator = Evaluator::new(&circuit, &args.file, &args.eval, args.quiet)?;
-    let report = evaluator.evaluate(&circuit, args.quiet)?;
+    let evaluator = args.eval.evaluator(&circuit, &args.file, args.quiet)?;
+    let report = evaluate(&evaluator, &circuit, args.quiet)?;
     warn_if_the_model_fails_the_task(&report.model_score, report.confidence);
     args.format.print(
         &report,
@@ -289,7 +280,11 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     );
     // Written after printing: a page that cannot be written loses nothing of the run.
     if let Some(output) = html_output {
-        output.write(&html::check_page(&report, &circuit, &evaluator.run()))?;
+        output.write(&html::check_page(
+            &report,
+            &circuit,
+            &html_run(&evaluator.session),
+        ))?;
     }
     Ok(if report.all_expectations_met() {
         Outcome::Success
@@ -298,168 +293,84 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     })
 }
 
-/// What every evaluation of one command shares, loaded once: the model, the task and its
-/// prompts (each with its reference counterpart), the options and the cache.
-pub struct Session {
-    pub loaded: LoadedModel,
-    pub task: Task,
-    /// The prompts, each with its counterpart as its reference.
-    pub dataset: Dataset,
-    pub options: Options,
-    /// Reference prompts per group (`--reference-n`).
-    pub reference_size: ReferenceSize,
-    task_ref: TaskRef,
-    /// `--task` replaced the circuits' own task.
-    task_given: bool,
-    model_name: String,
-    cache: Cache,
-    identity: String,
-    /// `html::short_identity` of the model files, for the HTML report's header.
-    pub model_files: String,
-    quiet: bool,
-}
-
-impl Session {
-    /// Settings come from the command line, else from `circuit`'s file, else the defaults;
-    /// the model is the one `circuit` names, the task too unless `--task` gives another.
-    pub fn open(
-        circuit: &Circuit,
-        circuit_path: &Path,
-        args: &EvalArgs,
-        quiet: bool,
-    ) -> miette::Result<Self> {
-        if args.n.saturating_mul(args.bootstrap) > MAX_BOOTSTRAP_DRAWS {
-            miette::bail!(
-                help = "ask for fewer --bootstrap resamples or fewer prompts (--n)",
-                "--bootstrap {} × --n {} is more than the {MAX_BOOTSTRAP_DRAWS} resampled prompts the bootstrap can hold",
-                args.bootstrap,
-                args.n
-            );
-        }
+impl EvalArgs {
+    /// The session these options open for `circuit`: settings from the command line, else
+    /// from the circuit's file, else the defaults.
+    pub fn session(&self, circuit: &Circuit, path: &Path, quiet: bool) -> miette::Result<Session> {
         let options = Options {
-            ablation: match args.ablation {
+            ablation: match self.ablation {
                 Some(AblationArg::Mean) => Ablation::Mean,
                 Some(AblationArg::GlobalMean) => Ablation::GlobalMean,
                 Some(AblationArg::Resample) => Ablation::Resample,
                 Some(AblationArg::Zero) => Ablation::Zero,
                 None => circuit.ablation.unwrap_or(Ablation::Mean),
             },
-            level: match args.level {
+            level: match self.level {
                 Some(LevelArg::Node) => Level::Node,
                 Some(LevelArg::Edge) => Level::Edge,
                 None => circuit.level.unwrap_or(Level::Node),
             },
-            seed: args.seed,
-            random_sets: args.random_sets,
-            greedy_budget: args.greedy_budget,
-            minimality_budget: args.minimality_budget,
-            search_prompts: args.search_prompts,
-            shortlist: args.shortlist,
-            bootstrap_resamples: args.bootstrap,
-            confidence: args.confidence,
-            minimality_threshold: args.threshold,
+            seed: self.seed,
+            random_sets: self.random_sets,
+            greedy_budget: self.greedy_budget,
+            minimality_budget: self.minimality_budget,
+            search_prompts: self.search_prompts,
+            shortlist: self.shortlist,
+            bootstrap_resamples: self.bootstrap,
+            confidence: self.confidence,
+            minimality_threshold: self.threshold,
         };
-        let task_given = args.task.is_some();
-        let task_ref = match &args.task {
-            Some(argument) => catalog::task_argument(argument)?,
-            None => circuit.task.clone(),
-        };
-        let task = catalog::load_task(&task_ref)?;
-        if task_given {
-            fits_positions(circuit, &task_ref, &task.position_names())?;
-        }
-        let files = catalog::model_files(&circuit.model, args.model.as_deref(), circuit_path)
-            .map_err(|e| {
-                miette::miette!(help = "pass --model DIR", "model `{}`: {e}", circuit.model)
-            })?;
-        let loaded = LoadedModel::load(files, &args.device.open()?)?;
-        let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
-        let cache = Cache::new(if args.no_cache {
-            None
-        } else {
-            args.cache_dir.clone().or_else(Cache::default_dir)
-        });
-        let identity = cache
-            .model_identity(&loaded.files)
-            .map_err(|e| miette::miette!("cannot read {}: {e}", loaded.files.weights.display()))?;
-        Ok(Self {
-            loaded,
-            task,
-            dataset,
+        let settings = Settings {
+            model_dir: self.model.clone(),
+            device: self.device.open()?,
+            task: self
+                .task
+                .as_deref()
+                .map(catalog::task_argument)
+                .transpose()?,
+            prompts: self.n,
+            reference: self.reference_n,
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                self.cache_dir.clone().or_else(Cache::default_dir)
+            },
             options,
-            reference_size: args
-                .reference_n
-                .map_or(ReferenceSize::default(), ReferenceSize::Exactly),
-            task_ref,
-            task_given,
-            model_name: circuit.model.clone(),
-            cache,
-            model_files: html::short_identity(&identity),
-            identity,
             quiet,
-        })
+        };
+        Session::open(circuit, path, settings)
     }
 
-    /// The prompts with a reference set of `size` per group.
-    pub fn with_reference(&self, size: ReferenceSize) -> miette::Result<Dataset> {
-        let reference = self.task.reference_set(
-            &self.loaded.tokenizer,
-            &self.dataset,
-            size,
-            self.options.seed,
-        )?;
-        Ok(Dataset {
-            reference,
-            ..self.dataset.clone()
-        })
-    }
-
-    /// The replacement values of `dataset`'s reference set under `ablation`, from the cache
-    /// when it has them.
-    pub fn activations(
+    /// The session, with the reference set and replacement values of its options.
+    pub fn evaluator(
         &self,
-        dataset: &Dataset,
-        ablation: Ablation,
-    ) -> miette::Result<ReferenceActivations> {
-        let (reference, lookup) = load_or_compute(
-            &self.loaded.model,
-            &self.identity,
-            dataset,
-            ablation,
-            self.options.seed,
-            &self.cache,
-        )?;
-        if !self.quiet {
-            let note = match &lookup {
-                Lookup::Hit => "read from the cache".to_string(),
-                Lookup::Missing => "computed and cached".to_string(),
-                Lookup::Corrupt(why) => format!("recomputed (the cached copy was corrupt: {why})"),
-                Lookup::Disabled => "computed (cache off)".to_string(),
-            };
-            eprintln!("reference activations ({}): {note}", ablation.name());
-        }
-        Ok(reference)
+        circuit: &Circuit,
+        path: &Path,
+        quiet: bool,
+    ) -> miette::Result<Evaluator> {
+        let evaluator = Evaluator::new(self.session(circuit, path, quiet)?)?;
+        warn_about_small_groups(&evaluator.dataset);
+        Ok(evaluator)
     }
+}
 
-    /// `circuit` can be evaluated here: it names this model and task (or `--task` gives one
-    /// whose positions it uses), and its heads are in the loaded model.
-    pub fn fits(&self, circuit: &Circuit) -> miette::Result<()> {
-        if circuit.model != self.model_name || (!self.task_given && circuit.task != self.task_ref) {
-            miette::bail!(
-                help = "compare circuits of one model and one task, or give both one with --task",
-                "circuit `{}` is about {} on {}, not {} on {}",
-                circuit.name,
-                circuit.model,
-                circuit.task,
-                self.model_name,
-                self.task_ref
-            );
-        }
-        fits_model(circuit, self.loaded.model.config())?;
-        if self.task_given {
-            fits_positions(circuit, &self.task_ref, &self.dataset.position_names)?;
-        }
-        Ok(())
+/// The full check of `circuit`, with a progress bar unless `quiet`.
+pub fn evaluate(
+    evaluator: &Evaluator,
+    circuit: &Circuit,
+    quiet: bool,
+) -> miette::Result<crate::eval::check::Report> {
+    let bar = progress_bar(quiet);
+    let report = evaluator.evaluate(circuit, &mut Bar(bar.clone()))?;
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+/// How circuits are checked in `session`, as the HTML report shows it.
+pub fn html_run(session: &Session) -> html::Run<'_> {
+    html::Run {
+        options: &session.options,
+        model_files: &session.model_files,
     }
 }
 
@@ -480,193 +391,15 @@ pub fn progress_bar(quiet: bool) -> ProgressBar {
     bar
 }
 
-/// One model, dataset and set of reference activations, loaded once for every circuit
-/// evaluated against them (`diff --eval` evaluates two).
-pub struct Evaluator {
-    session: Session,
-    dataset: Dataset,
-    reference: ReferenceActivations,
-}
-
-impl Evaluator {
-    /// See [`Session::open`]; the reference set and the ablation are the options'.
-    pub fn new(
-        circuit: &Circuit,
-        circuit_path: &Path,
-        args: &EvalArgs,
-        quiet: bool,
-    ) -> miette::Result<Self> {
-        let session = Session::open(circuit, circuit_path, args, quiet)?;
-        let dataset = session.with_reference(session.reference_size)?;
-        warn_about_small_groups(&dataset);
-        let reference = session.activations(&dataset, session.options.ablation)?;
-        Ok(Self {
-            session,
-            dataset,
-            reference,
-        })
-    }
-
-    /// How circuits are checked here, as the HTML report shows it.
-    pub fn run(&self) -> html::Run<'_> {
-        html::Run {
-            options: &self.session.options,
-            model_files: &self.session.model_files,
-        }
-    }
-
-    /// The full check of one circuit, which must name this evaluator's model and task.
-    pub fn evaluate(&self, circuit: &Circuit, quiet: bool) -> miette::Result<Report> {
-        self.session.fits(circuit)?;
-        let bar = progress_bar(quiet);
-        let mut progress = Bar(bar.clone());
-        let report = check(
-            &self.session.loaded.model,
-            &self.dataset,
-            &self.reference,
-            circuit,
-            &self.session.options,
-            &mut progress,
-        )?;
-        bar.finish_and_clear();
-        Ok(report)
-    }
-}
-
-/// Where `--html` writes. Tried before any work (a file created beside it and removed), so
-/// a path that cannot be written is refused at once rather than after a long check; the
-/// page is written at the end to a temporary file beside it, then renamed over it, so the
-/// path holds either its old content or the whole new page. Callers print the report on
-/// standard output first, so a failed write loses nothing.
-pub struct HtmlOutput {
-    path: PathBuf,
-    temporary: PathBuf,
-}
-
-impl HtmlOutput {
-    pub fn open(path: &Path) -> miette::Result<Self> {
-        let refuse = |why: String| {
-            miette::miette!(
-                code = "check::html",
-                help = "give --html a file path in a directory you can write to",
-                "cannot write the HTML report to {}: {why}",
-                path.display()
-            )
-        };
-        if path.is_dir() {
-            return Err(refuse("it is a directory".into()));
-        }
-        let Some(name) = path.file_name() else {
-            return Err(refuse("it names no file".into()));
-        };
-        let directory = match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let temporary = directory.join(format!(
-            ".{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-            .map_err(|e| refuse(e.to_string()))?;
-        // Not kept through the run: an interrupted check leaves nothing behind.
-        let _ = std::fs::remove_file(&temporary);
-        Ok(Self {
-            path: path.to_path_buf(),
-            temporary,
-        })
-    }
-
-    pub fn write(self, page: &str) -> miette::Result<()> {
-        let written = std::fs::write(&self.temporary, page)
-            .and_then(|()| std::fs::rename(&self.temporary, &self.path));
-        written.map_err(|e| {
-            let _ = std::fs::remove_file(&self.temporary);
-            miette::miette!(
-                code = "check::html",
-                help = "the report above is complete; run again with another --html path",
-                "cannot write the HTML report to {}: {e}",
-                self.path.display()
-            )
-        })
-    }
-}
-
-/// Every head of the circuit exists in the loaded model (a model directory may hold another
-/// shape than the model the circuit names).
-fn fits_model(circuit: &Circuit, config: &Config) -> miette::Result<()> {
-    let outside: Vec<String> = circuit
-        .heads()
-        .iter()
-        .filter(|h| h.layer as usize >= config.n_layer || h.head as usize >= config.n_head)
-        .map(|h| h.to_string())
-        .collect();
-    if outside.is_empty() {
-        return Ok(());
-    }
-    Err(miette::miette!(
-        code = "check::head-out-of-range",
-        help = format!(
-            "the model directory holds {} layers × {} heads; is it the `{}` the circuit names?",
-            config.n_layer, config.n_head, circuit.model
-        ),
-        "{} head(s) of circuit `{}` are not in the loaded model: {}",
-        outside.len(),
-        circuit.name,
-        outside.join(", ")
-    ))
-}
-
-/// Every position the circuit names is one `--task` names too.
-fn fits_positions(circuit: &Circuit, task: &TaskRef, known: &[String]) -> miette::Result<()> {
-    let used = circuit
-        .classes
-        .iter()
-        .map(|c| &c.positions)
-        .chain(match &circuit.mlps {
-            crate::dsl::Mlps::All => Vec::new(),
-            crate::dsl::Mlps::Listed(entries) => entries.iter().map(|e| &e.positions).collect(),
-        });
-    let mut missing: Vec<String> = used
-        .flat_map(|positions| match positions {
-            Positions::All => Vec::new(),
-            Positions::Named(names) => names.iter().cloned().collect(),
-        })
-        .filter(|name| !known.contains(name))
-        .collect();
-    missing.sort();
-    missing.dedup();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(miette::miette!(
-        code = "check::unknown-position",
-        help = format!("task {task} names the positions {}", known.join(", ")),
-        "circuit `{}` acts at position(s) that task {task} does not name: {}",
-        circuit.name,
-        missing.join(", ")
-    ))
-}
-
 /// As the paper's code does: a mean over fewer than a handful of reference prompts is noise.
 pub fn warn_about_small_groups(dataset: &Dataset) {
-    let small: Vec<String> = dataset
-        .groups
-        .iter()
-        .enumerate()
-        .filter(|(g, _)| dataset.prompts.iter().any(|p| p.group == *g))
-        .filter_map(|(g, name)| {
-            let count = dataset.reference.iter().filter(|p| p.group == g).count();
-            (count < MIN_REFERENCE).then(|| format!("{name} ({count})"))
-        })
+    let small: Vec<String> = small_groups(dataset)
+        .into_iter()
+        .map(|(name, count)| format!("{name} ({count})"))
         .collect();
     if !small.is_empty() {
         eprintln!(
-            "warning: the replacement values of {} group(s) rest on fewer than {MIN_REFERENCE} reference prompts: {}; raise --reference-n (explicit tasks have only the reference prompts they list)",
+            "warning: the replacement values of {} group(s) rest on fewer than {MIN_REFERENCE} reference prompts: {}; raise --reference-n (a task file has only the reference prompts it lists: `task export --reference-n N` writes N per group)",
             small.len(),
             small.join(", ")
         );
@@ -688,46 +421,5 @@ pub fn warn_if_the_model_fails_the_task(model_score: &Estimate, confidence: f64)
             render::number(interval.low),
             render::number(interval.high)
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn files_in(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
-
-    #[test]
-    fn html_output_is_tried_first_and_written_whole() {
-        let dir = std::env::temp_dir().join(format!("circuitcheck-html-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("report.html");
-        let output = HtmlOutput::open(&path).unwrap();
-        assert!(files_in(&dir).is_empty(), "the try leaves nothing");
-        output.write("<p>page</p>").unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "<p>page</p>");
-        assert_eq!(files_in(&dir), ["report.html"]);
-
-        // The path turns into a directory during the run: the write fails, and says so,
-        // leaving no temporary file.
-        let late = dir.join("late.html");
-        let output = HtmlOutput::open(&late).unwrap();
-        std::fs::create_dir_all(late.join("inside")).unwrap();
-        let error = output.write("<p>page</p>").unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("cannot write the HTML report to"),
-            "{error}"
-        );
-        assert_eq!(files_in(&dir), ["late.html", "report.html"]);
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

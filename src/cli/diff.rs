@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
 use crate::cli::Outcome;
-use crate::cli::check::{EvalArgs, Evaluator, HtmlOutput, warn_if_the_model_fails_the_task};
+use crate::cli::check::{EvalArgs, evaluate, html_run, warn_if_the_model_fails_the_task};
+use crate::cli::output::HtmlOutput;
 use crate::diff::git::{GitRevision, GivenText};
 use crate::diff::side::Side;
 use crate::diff::{self, CircuitDiff};
@@ -131,9 +132,11 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let mut page = None;
     if args.eval {
         let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
-        let evaluator = Evaluator::new(new_circuit, &new.path, &args.evaluation, args.quiet)?;
-        let old_report = evaluator.evaluate(old_circuit, args.quiet)?;
-        let new_report = evaluator.evaluate(new_circuit, args.quiet)?;
+        let evaluator = args
+            .evaluation
+            .evaluator(new_circuit, &new.path, args.quiet)?;
+        let old_report = evaluate(&evaluator, old_circuit, args.quiet)?;
+        let new_report = evaluate(&evaluator, new_circuit, args.quiet)?;
         // F(M) is the same on both sides.
         warn_if_the_model_fails_the_task(&new_report.model_score, new_report.confidence);
         regression = comparison::is_regression(&old_report, &new_report);
@@ -159,7 +162,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
             let html = html::comparison_page(
                 &side(&old.label, &old_report, old_circuit),
                 &side(&new.label, &new_report, new_circuit),
-                &evaluator.run(),
+                &html_run(&evaluator.session),
                 &render_terminal(&diff, &labels, false),
             );
             page = Some((output, html));

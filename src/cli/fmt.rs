@@ -50,7 +50,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
             if outcome == Outcome::Success {
                 outcome = Outcome::Failure;
             }
-        } else if let Err(error) = write_atomically(path, &formatted) {
+        } else if let Err(error) = crate::output::write_whole(path, formatted.as_bytes()) {
             eprintln!("error: cannot write {name}: {error}");
             outcome = Outcome::Error;
         } else {
@@ -58,13 +58,4 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         }
     }
     Ok(outcome)
-}
-
-/// Writes through a temporary file in the same directory, so an interrupted run never
-/// leaves a half-written circuit.
-fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(".fmt-tmp");
-    std::fs::write(&temp, text)?;
-    std::fs::rename(&temp, path)
 }

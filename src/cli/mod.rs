@@ -8,6 +8,7 @@ mod graph;
 mod lint;
 mod lsp;
 mod model;
+mod output;
 mod sensitivity;
 mod task;
 mod train;

@@ -30,9 +30,9 @@ pub struct AttentionArgs {
     /// Key position (a position name of the task)
     #[arg(long, requires = "from")]
     to: Option<String>,
-    /// Number of prompts
-    #[arg(long, default_value_t = 100)]
-    n: usize,
+    /// Number of prompts (default: every prompt of a task file, 100 of a generated task)
+    #[arg(long)]
+    n: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Print the whole table as JSON
@@ -64,7 +64,8 @@ pub fn run(command: &Command) -> miette::Result<Outcome> {
 fn attention(args: &AttentionArgs) -> miette::Result<Outcome> {
     let task = load_task(&task_argument(&args.task)?)?;
     let loaded = LoadedModel::load(model_argument(args.model.as_deref())?, &args.device.open()?)?;
-    let dataset = task.dataset(&loaded.tokenizer, args.n, args.seed)?;
+    let n = args.n.unwrap_or_else(|| task.default_prompts());
+    let dataset = task.dataset(&loaded.tokenizer, n, args.seed)?;
     let table = mean_attention(&loaded.model, &dataset)?;
     if args.json {
         println!(

@@ -5,44 +5,22 @@
 
 use crate::cli::Outcome;
 use crate::cli::check::{
-    Args, Bar, HtmlOutput, Session, load_circuit, progress_bar, warn_about_small_groups,
+    Args, Bar, load_circuit, progress_bar, warn_about_small_groups,
     warn_if_the_model_fails_the_task,
 };
-use crate::dsl::Ablation;
-use crate::eval::reference::ReferenceActivations;
-use crate::eval::sensitivity::{Baseline, Grid, Settings, Sources, sensitivity};
+use crate::cli::output::HtmlOutput;
+use crate::eval::sensitivity::{Baseline, Grid, Settings, sensitivity};
 use crate::report::{html, sensitivity as render};
-use crate::task::{Dataset, ReferenceSize};
-
-/// The grid's datasets and replacement values, made as the cells ask for them (one reference
-/// set per size, one set of replacement values per size and scheme, from the cache when it
-/// has them).
-impl Sources for Session {
-    fn dataset(&self, size: ReferenceSize) -> miette::Result<Dataset> {
-        let dataset = self.with_reference(size)?;
-        // The grid's small sizes are small on purpose; the baseline's are worth a warning.
-        if size == self.reference_size {
-            warn_about_small_groups(&dataset);
-        }
-        Ok(dataset)
-    }
-
-    fn activations(
-        &self,
-        dataset: &Dataset,
-        ablation: Ablation,
-    ) -> miette::Result<ReferenceActivations> {
-        Session::activations(self, dataset, ablation)
-    }
-}
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
     let Some(circuit) = load_circuit(&args.file) else {
         return Ok(Outcome::Error);
     };
     let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
-    let session = Session::open(&circuit, &args.file, &args.eval, true)?;
+    let session = args.eval.session(&circuit, &args.file, true)?;
     session.fits(&circuit)?;
+    // The grid's small sizes are small on purpose; the baseline's are worth a warning.
+    warn_about_small_groups(&session.with_reference(session.reference_size)?);
     let settings = Settings {
         baseline: Baseline {
             ablation: session.options.ablation,
@@ -56,11 +34,10 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let bar = progress_bar(args.quiet);
     let mut progress = Bar(bar.clone());
     let report = sensitivity(
-        &session.loaded.model,
-        &circuit,
-        &Grid::default(),
-        &settings,
         &session,
+        &circuit,
+        &Grid::for_reference(session.task.reference_limit(&session.dataset)),
+        &settings,
         &mut progress,
     )?;
     bar.finish_and_clear();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::catalog::model_argument;
 use crate::cli::Outcome;
 use crate::model::{ModelFiles, Tokenizer};
-use crate::task::{Dataset, Task, export_toml};
+use crate::task::{Dataset, ReferenceSize, Task, export_toml};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -19,9 +19,10 @@ pub enum Command {
 pub struct Args {
     /// A built-in task (`ioi`) or a task file (.toml)
     task: String,
-    /// Number of prompts
-    #[arg(long, default_value_t = 5)]
-    n: usize,
+    /// Number of prompts (default: 5 to show; to export, what `check` uses: every prompt of
+    /// a task file, 100 of a generated task)
+    #[arg(long)]
+    n: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Model directory whose tokenizer to use
@@ -39,6 +40,11 @@ pub struct ExportArgs {
     /// Write here instead of standard output
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Reference prompts per group to write, as `check --reference-n` takes them: a number,
+    /// `counterparts` or `listed` (default: the reference set `check` uses, so that
+    /// `check --task FILE` gives the figures of the check the file came from)
+    #[arg(long, value_name = "N|counterparts|listed")]
+    reference_n: Option<ReferenceSize>,
 }
 
 pub const TOKENIZER_ENV: &str = "CIRCUITCHECK_TOKENIZER_DIR";
@@ -58,22 +64,33 @@ fn tokenizer(args: &Args) -> miette::Result<Tokenizer> {
     Ok(Tokenizer::from_dir(&model_argument(None)?.dir)?)
 }
 
-fn dataset(args: &Args) -> miette::Result<(Task, Tokenizer, Dataset)> {
+/// Prompts shown when no number is asked for.
+const SHOWN: usize = 5;
+
+fn dataset(
+    args: &Args,
+    default_n: fn(&Task) -> usize,
+) -> miette::Result<(Task, Tokenizer, Dataset)> {
     let task = Task::load(&args.task)?;
     let tokenizer = tokenizer(args)?;
-    let dataset = task.dataset(&tokenizer, args.n, args.seed)?;
+    let n = args.n.unwrap_or_else(|| default_n(&task));
+    let dataset = task.dataset(&tokenizer, n, args.seed)?;
     Ok((task, tokenizer, dataset))
 }
 
 pub fn run(command: &Command) -> miette::Result<Outcome> {
     match command {
         Command::Show(args) => {
-            let (task, tokenizer, dataset) = dataset(args)?;
+            let (task, tokenizer, dataset) = dataset(args, |_| SHOWN)?;
             print!("{}", show(&task, &tokenizer, &dataset, args.seed));
         }
         Command::Export(export) => {
-            let (task, tokenizer, dataset) = dataset(&export.args)?;
-            let text = export_toml(&dataset, &tokenizer, task.description());
+            let (task, tokenizer, dataset) = dataset(&export.args, Task::default_prompts)?;
+            let size = export
+                .reference_n
+                .unwrap_or_else(|| task.default_reference_size());
+            let reference_set = task.reference_set(&tokenizer, &dataset, size, export.args.seed)?;
+            let text = export_toml(&dataset, &reference_set, &tokenizer, task.description());
             match &export.output {
                 Some(path) => std::fs::write(path, text)
                     .map_err(|e| miette::miette!("cannot write {}: {e}", path.display()))?,

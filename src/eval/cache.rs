@@ -38,15 +38,13 @@ impl Cache {
         Self { dir }
     }
 
-    /// `$CIRCUITCHECK_CACHE`, else `$XDG_CACHE_HOME/circuitcheck`, else `~/.cache/circuitcheck`.
+    /// `$CIRCUITCHECK_CACHE`, else the platform's cache folder (`$XDG_CACHE_HOME` or `~/.cache`
+    /// on Linux) `/circuitcheck`.
     pub fn default_dir() -> Option<PathBuf> {
         if let Some(dir) = std::env::var_os("CIRCUITCHECK_CACHE") {
             return Some(PathBuf::from(dir));
         }
-        if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
-            return Some(PathBuf::from(dir).join("circuitcheck"));
-        }
-        std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/circuitcheck"))
+        dirs::cache_dir().map(|dir| dir.join("circuitcheck"))
     }
 
     /// The hex key of a set of inputs (each part length-prefixed, so parts cannot run
@@ -57,7 +55,7 @@ impl Cache {
             hasher.update((part.len() as u64).to_le_bytes());
             hasher.update(part);
         }
-        hex(&hasher.finalize())
+        format!("{:x}", hasher.finalize())
     }
 
     /// SHA-256 of every byte of `path`. A large file (a model's weights) is read once: its
@@ -84,7 +82,7 @@ impl Cache {
             );
             if let Ok(json) = serde_json::to_vec_pretty(&known) {
                 // Remembering is an optimisation: a failed write costs a re-read next time.
-                let _ = write_atomically(&dir.join(DIGESTS), &json);
+                let _ = write_whole(&dir.join(DIGESTS), &json);
             }
         }
         Ok(sha256)
@@ -136,7 +134,7 @@ impl Cache {
             return Ok(());
         };
         let bytes = encode(key, tensors)?;
-        write_atomically(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+        write_whole(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 
@@ -174,14 +172,10 @@ fn digest_file(path: &Path) -> std::io::Result<String> {
     loop {
         let read = file.read(&mut buffer)?;
         if read == 0 {
-            return Ok(hex(&hasher.finalize()));
+            return Ok(format!("{:x}", hasher.finalize()));
         }
         hasher.update(&buffer[..read]);
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn checksum(tensors: &[(String, Vec<usize>, Vec<u8>)]) -> String {
@@ -193,7 +187,7 @@ fn checksum(tensors: &[(String, Vec<usize>, Vec<u8>)]) -> String {
         }
         hasher.update(data);
     }
-    hex(&hasher.finalize())
+    format!("{:x}", hasher.finalize())
 }
 
 fn encode(key: &str, tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>, String> {
@@ -254,15 +248,23 @@ fn decode(bytes: &[u8], key: &str, device: &Device) -> Result<BTreeMap<String, T
     Ok(tensors)
 }
 
-/// Temporary file in the same directory, then rename: readers never see a partial file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes a cache file whole, making the cache's directory on the first write.
+fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(format!(".{}.tmp", std::process::id()));
-    std::fs::write(&temp, bytes)?;
-    std::fs::rename(&temp, path)
+    crate::output::write_whole(path, bytes)
+}
+
+/// The model files' identity as people read it: the first 12 hex digits of each SHA-256
+/// (the weights', then config.json's), enough to tell two models apart at a glance and to
+/// compare with `sha256sum`.
+pub fn short_identity(identity: &str) -> String {
+    identity
+        .split('+')
+        .map(|digest| digest.get(..12).unwrap_or(digest))
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 #[cfg(test)]

@@ -8,4 +8,5 @@ pub mod patch;
 pub mod reference;
 pub mod runner;
 pub mod sensitivity;
+pub mod session;
 pub mod variant;

@@ -11,11 +11,10 @@ use serde::Serialize;
 use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions};
 use crate::eval::bootstrap::{Bootstrap, mean, quantile};
 use crate::eval::check::{Bucket, Estimate, Progress, ReferenceCounts, by_family, by_group};
-use crate::eval::reference::ReferenceActivations;
 use crate::eval::runner::Runner;
+use crate::eval::session::Session;
 use crate::eval::variant::Variant;
-use crate::model::Gpt2;
-use crate::task::{Dataset, ReferenceSize};
+use crate::task::{Dataset, ReferenceLimit, ReferenceSize};
 
 /// Version of the JSON report; bump on any incompatible change.
 pub const REPORT_VERSION: u32 = 1;
@@ -88,6 +87,26 @@ impl Default for Grid {
     }
 }
 
+impl Grid {
+    /// The default grid for a task that has only the reference prompts it lists (`limit`,
+    /// see [`crate::task::Task::reference_limit`]; `None`: a generated task, which draws as
+    /// many as asked): the sizes every group can give, the counterparts and, where the file
+    /// lists more, all it lists.
+    pub fn for_reference(limit: Option<ReferenceLimit>) -> Self {
+        let mut grid = Self::default();
+        if let Some(limit) = limit {
+            grid.sizes.retain(|size| match size {
+                ReferenceSize::Exactly(n) | ReferenceSize::AtLeast(n) => *n <= limit.fewest,
+                ReferenceSize::Counterparts | ReferenceSize::Listed => true,
+            });
+            if limit.extra {
+                grid.sizes.push(ReferenceSize::Listed);
+            }
+        }
+        grid
+    }
+}
+
 /// Faithfulness measured one way.
 #[derive(Clone, Debug, Serialize)]
 pub struct Cell {
@@ -148,17 +167,6 @@ pub struct Baseline {
     pub reference: ReferenceSize,
 }
 
-/// What the grid needs from outside: the prompts with a reference set of a given size, and
-/// the replacement values of a reference set under a scheme (from the command's cache).
-pub trait Sources {
-    fn dataset(&self, size: ReferenceSize) -> miette::Result<Dataset>;
-    fn activations(
-        &self,
-        dataset: &Dataset,
-        ablation: Ablation,
-    ) -> miette::Result<ReferenceActivations>;
-}
-
 /// The knobs of one sensitivity report besides the grid.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -168,14 +176,16 @@ pub struct Settings {
     pub confidence: f64,
 }
 
+/// The grid measured on `session`'s model and prompts, each reference set made and its
+/// replacement values computed (or read from the cache) as the cells ask for them.
 pub fn sensitivity(
-    model: &Gpt2,
+    session: &Session,
     circuit: &Circuit,
     grid: &Grid,
     settings: &Settings,
-    sources: &dyn Sources,
     progress: &mut dyn Progress,
 ) -> miette::Result<SensitivityReport> {
+    let model = &session.loaded.model;
     let baseline = &settings.baseline;
     let mut sizes = grid.sizes.clone();
     if !sizes.contains(&baseline.reference) {
@@ -191,7 +201,7 @@ pub fn sensitivity(
     let mut zero: BTreeMap<(Level, PositionsChoice), (Vec<f64>, Option<ReferenceCounts>)> =
         BTreeMap::new();
     for size in &sizes {
-        let dataset = sources.dataset(*size)?;
+        let dataset = session.with_reference(*size)?;
         let bootstrap = bootstrap.get_or_insert_with(|| {
             Bootstrap::new(
                 dataset.prompts.len(),
@@ -201,7 +211,7 @@ pub fn sensitivity(
             )
         });
         for ablation in &grid.ablations {
-            let reference = sources.activations(&dataset, *ablation)?;
+            let reference = session.activations(&dataset, *ablation)?;
             for level in &grid.levels {
                 for positions in &grid.positions {
                     let scores = match zero.get(&(*level, *positions)) {

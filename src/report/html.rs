@@ -27,7 +27,7 @@ const POLICY: &str =
 /// What the page says beside the report: how the check ran, and on which model files.
 pub struct Run<'a> {
     pub options: &'a Options,
-    /// `short_identity` of the model files.
+    /// `eval::cache::short_identity` of the model files.
     pub model_files: &'a str,
 }
 
@@ -36,17 +36,6 @@ pub struct Side<'a> {
     pub label: &'a str,
     pub report: &'a Report,
     pub circuit: &'a Circuit,
-}
-
-/// The model files' identity as the page shows it: the first 12 hex digits of each SHA-256
-/// (the weights', then config.json's), enough to tell two models apart at a glance and to
-/// compare with `sha256sum`.
-pub fn short_identity(identity: &str) -> String {
-    identity
-        .split('+')
-        .map(|digest| digest.get(..12).unwrap_or(digest))
-        .collect::<Vec<_>>()
-        .join("+")
 }
 
 fn document(title: &str, body: &str) -> String {

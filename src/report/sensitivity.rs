@@ -16,6 +16,7 @@ pub fn reference_size(size: Option<ReferenceSize>) -> String {
         Some(ReferenceSize::Exactly(n)) => n.to_string(),
         Some(ReferenceSize::AtLeast(n)) => format!("≥ {n}"),
         Some(ReferenceSize::Counterparts) => "counterparts".to_string(),
+        Some(ReferenceSize::Listed) => "listed".to_string(),
     }
 }
 

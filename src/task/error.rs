@@ -45,6 +45,44 @@ pub enum TaskError {
     )]
     TooManyPrompts { asked: usize, available: u128 },
 
+    #[error("asked for {asked} prompts, but the task file lists only {available}")]
+    #[diagnostic(
+        code("task::too-many-prompts"),
+        help("leave out --n to use every prompt the file lists, or ask for at most {available}")
+    )]
+    TooManyListedPrompts { asked: usize, available: usize },
+
+    #[error(
+        "asked for {asked} reference prompts per group, but group `{group}` of the task file has only {available} (its prompts' counterparts and its extra reference prompts)"
+    )]
+    #[diagnostic(
+        code("task::too-few-references"),
+        help(
+            "ask for at most {available} (--reference-n), or leave it out to use every reference prompt the file lists; `task export --reference-n N` writes a file with N per group"
+        )
+    )]
+    TooFewReferences {
+        group: String,
+        asked: usize,
+        available: usize,
+    },
+
+    #[error(
+        "the extra reference prompt {text:?} of group `{group}` has {tokens} tokens, the group's prompts {expected}"
+    )]
+    #[diagnostic(
+        code("task::reference-layout"),
+        help(
+            "a group's mean is taken position by position: its reference prompts share the token layout of its prompts"
+        )
+    )]
+    ExtraReference {
+        group: String,
+        text: String,
+        tokens: usize,
+        expected: usize,
+    },
+
     #[error("asked for {asked} prompts; a dataset has 1 to {limit}")]
     #[diagnostic(
         code("task::prompt-count"),

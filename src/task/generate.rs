@@ -12,7 +12,7 @@ use crate::model::Tokenizer;
 use crate::model::tokenizer::ByteRange;
 use crate::task::dataset::Prompt;
 use crate::task::error::TaskError;
-use crate::task::spec::ExplicitPrompt;
+use crate::task::spec::{ExplicitPrompt, ExtraReference};
 use crate::task::template::{Anchor, Segment};
 use crate::task::{Answer, Generated, Template};
 
@@ -202,7 +202,7 @@ fn answer_text(task: &Generated, word: &str) -> String {
 }
 
 /// The number of distinct fillings over all templates.
-fn distinct_prompts(task: &Generated) -> u128 {
+pub fn distinct_prompts(task: &Generated) -> u128 {
     let mut total: u128 = 0;
     for template in &task.templates {
         let used: BTreeSet<&String> = template
@@ -459,9 +459,9 @@ pub fn explicit(
     n: usize,
 ) -> Result<Made, TaskError> {
     if n > prompts.len() {
-        return Err(TaskError::TooManyPrompts {
+        return Err(TaskError::TooManyListedPrompts {
             asked: n,
-            available: prompts.len() as u128,
+            available: prompts.len(),
         });
     }
     let mut groups: Vec<String> = Vec::new();
@@ -535,4 +535,34 @@ pub fn explicit(
         reference.push(counterpart);
     }
     Ok((groups, out, reference))
+}
+
+/// The extra reference prompts an explicit task lists for `group`, in the file's order, each
+/// with the token layout and positions of the group's prompts (`layout` is one of them).
+pub fn extra_references(
+    extra: &[ExtraReference],
+    group: &str,
+    layout: &Prompt,
+    tokenizer: &Tokenizer,
+) -> Result<Vec<Prompt>, TaskError> {
+    extra
+        .iter()
+        .filter(|e| e.group == group)
+        .map(|e| {
+            let tokens = tokenizer.encode(&e.text)?;
+            if tokens.len() != layout.tokens.len() {
+                return Err(TaskError::ExtraReference {
+                    group: group.to_string(),
+                    text: e.text.clone(),
+                    tokens: tokens.len(),
+                    expected: layout.tokens.len(),
+                });
+            }
+            Ok(Prompt {
+                text: e.text.clone(),
+                tokens,
+                ..layout.clone()
+            })
+        })
+        .collect()
 }

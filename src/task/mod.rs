@@ -18,7 +18,7 @@ use serde::Serialize;
 
 pub use dataset::{Dataset, MetricKind, Prompt};
 pub use error::TaskError;
-use spec::ExplicitPrompt;
+use spec::{ExplicitPrompt, ExtraReference};
 use template::{Anchor, Segment};
 
 use crate::model::Tokenizer;
@@ -35,6 +35,9 @@ const BUILTIN: &[(&str, &str)] = &[
 /// The most prompts one dataset holds: far more than any check needs, few enough to make
 /// in seconds.
 pub const MAX_PROMPTS: usize = 100_000;
+
+/// Prompts a generated task makes when no number is asked for.
+pub const DEFAULT_PROMPTS: usize = 100;
 
 pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(name, _)| *name).collect()
@@ -65,6 +68,31 @@ pub enum ReferenceSize {
     Exactly(usize),
     /// The counterparts of the group's prompts only (the paper's p_ABC, one per prompt).
     Counterparts,
+    /// Every reference prompt the task has: the counterparts, and the extra reference
+    /// prompts an explicit task file lists (the default of explicit tasks, whose file
+    /// carries the reference set it was exported with).
+    Listed,
+}
+
+impl std::str::FromStr for ReferenceSize {
+    type Err = String;
+
+    /// `counterparts`, `listed`, or a number (exactly that many per group).
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "counterparts" => Ok(ReferenceSize::Counterparts),
+            "listed" => Ok(ReferenceSize::Listed),
+            _ => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_REFERENCE).contains(&n) => Ok(ReferenceSize::Exactly(n)),
+                Ok(n) => Err(format!(
+                    "{n} is outside 1–{MAX_REFERENCE}: a group's mean rests on at least one reference prompt, and {MAX_REFERENCE} is plenty"
+                )),
+                Err(_) => Err(format!(
+                    "`{text}` is neither a whole number, `counterparts` (each prompt's own counterpart, as the paper) nor `listed` (every reference prompt the task has)"
+                )),
+            },
+        }
+    }
 }
 
 impl Default for ReferenceSize {
@@ -73,8 +101,20 @@ impl Default for ReferenceSize {
     }
 }
 
+/// The reference prompts an explicit task file gives a dataset's groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReferenceLimit {
+    /// The fewest any group has (its counterparts and its extra reference prompts).
+    pub fewest: usize,
+    /// Some group has extra reference prompts beyond its counterparts.
+    pub extra: bool,
+}
+
 /// Below this many reference prompts a group's mean is worth a warning.
 pub const MIN_REFERENCE: usize = 5;
+
+/// The most reference prompts a group's mean can be asked to rest on.
+pub const MAX_REFERENCE: usize = 1000;
 
 /// A checked task, ready to make datasets.
 #[derive(Debug, Clone)]
@@ -89,7 +129,10 @@ pub struct Task {
 #[derive(Debug, Clone)]
 enum Kind {
     Generated(Box<Generated>),
-    Explicit(Vec<ExplicitPrompt>),
+    Explicit {
+        prompts: Vec<ExplicitPrompt>,
+        extra: Vec<ExtraReference>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -213,9 +256,57 @@ impl Task {
         })
     }
 
+    /// How many prompts a dataset of this task has when no number is asked for: every
+    /// prompt an explicit task lists, or 100 generated (fewer when the templates and words
+    /// make fewer distinct prompts).
+    pub fn default_prompts(&self) -> usize {
+        match &self.kind {
+            Kind::Generated(generated) => {
+                let distinct = generate::distinct_prompts(generated);
+                DEFAULT_PROMPTS.min(usize::try_from(distinct).unwrap_or(usize::MAX))
+            }
+            Kind::Explicit { prompts, .. } => prompts.len().min(MAX_PROMPTS),
+        }
+    }
+
+    /// The reference set a check uses when none is asked for: each group's counterparts
+    /// topped up to at least 5 for a generated task, what the file lists for an explicit one.
+    pub fn default_reference_size(&self) -> ReferenceSize {
+        match self.kind {
+            Kind::Generated(_) => ReferenceSize::default(),
+            Kind::Explicit { .. } => ReferenceSize::Listed,
+        }
+    }
+
+    /// What an explicit task's file gives `dataset`'s groups to rest on; `None` for a
+    /// generated task, which draws as many reference prompts as asked.
+    pub fn reference_limit(&self, dataset: &Dataset) -> Option<ReferenceLimit> {
+        let Kind::Explicit { extra, .. } = &self.kind else {
+            return None;
+        };
+        let available = |group: usize| {
+            let name = &dataset.groups[group];
+            dataset
+                .reference
+                .iter()
+                .filter(|p| p.group == group)
+                .count()
+                + extra.iter().filter(|e| e.group == *name).count()
+        };
+        let used: BTreeSet<usize> = dataset.prompts.iter().map(|p| p.group).collect();
+        Some(ReferenceLimit {
+            fewest: used.into_iter().map(available).min().unwrap_or(0),
+            extra: dataset
+                .groups
+                .iter()
+                .any(|name| extra.iter().any(|e| e.group == *name)),
+        })
+    }
+
     /// The reference set for `dataset` (made by this task with `seed`) at `size`: per
-    /// group, the counterparts of its prompts in order, then more drawn from its template
-    /// (generated tasks; an explicit task has only the counterparts it lists).
+    /// group, the counterparts of its prompts in order, then more: drawn from its template
+    /// (generated tasks), or the extra reference prompts the file lists for it (explicit
+    /// tasks, which have no more than those).
     pub fn reference_set(
         &self,
         tokenizer: &Tokenizer,
@@ -233,21 +324,37 @@ impl Task {
                 .iter()
                 .filter(|p| p.group == group)
                 .collect();
+            let listed = match (&self.kind, own.first()) {
+                (Kind::Explicit { extra, .. }, Some(layout)) => {
+                    generate::extra_references(extra, name, layout, tokenizer)?
+                }
+                _ => Vec::new(),
+            };
             let wanted = match size {
                 ReferenceSize::AtLeast(n) => own.len().max(n),
                 ReferenceSize::Exactly(n) => n,
                 ReferenceSize::Counterparts => own.len(),
+                ReferenceSize::Listed => own.len() + listed.len(),
             };
             out.extend(own.iter().take(wanted).map(|p| (*p).clone()));
-            if let (Kind::Generated(generated), true) = (&self.kind, wanted > own.len()) {
-                out.extend(generate::more_references(
-                    generated,
-                    tokenizer,
-                    name,
-                    group,
-                    wanted - own.len(),
-                    &mut rng,
-                )?);
+            let more = wanted.saturating_sub(own.len());
+            match &self.kind {
+                Kind::Generated(generated) if more > 0 => {
+                    out.extend(generate::more_references(
+                        generated, tokenizer, name, group, more, &mut rng,
+                    )?);
+                }
+                Kind::Explicit { .. } => {
+                    if let (ReferenceSize::Exactly(n), true) = (size, more > listed.len()) {
+                        return Err(TaskError::TooFewReferences {
+                            group: name.clone(),
+                            asked: n,
+                            available: own.len() + listed.len(),
+                        });
+                    }
+                    out.extend(listed.into_iter().take(more));
+                }
+                Kind::Generated(_) => {}
             }
         }
         Ok(out)
@@ -296,7 +403,7 @@ impl Task {
         }
         let (groups, prompts, reference) = match &self.kind {
             Kind::Generated(generated) => generate::generated(generated, tokenizer, n, seed)?,
-            Kind::Explicit(prompts) => {
+            Kind::Explicit { prompts, .. } => {
                 generate::explicit(prompts, &self.position_names, tokenizer, n)?
             }
         };
@@ -320,8 +427,8 @@ impl Task {
             let names = generated.position_names.clone();
             (names, Kind::Generated(Box::new(generated)))
         } else {
-            let (names, prompts) = reader.explicit(metric)?;
-            (names, Kind::Explicit(prompts))
+            let (names, prompts, extra) = reader.explicit(metric)?;
+            (names, Kind::Explicit { prompts, extra })
         };
         Ok(Task {
             name: file.name,
@@ -333,8 +440,16 @@ impl Task {
     }
 }
 
-/// The dataset in the explicit form a task file can list (what `task export` writes).
-pub fn export_toml(dataset: &Dataset, tokenizer: &Tokenizer, description: Option<&str>) -> String {
+/// The dataset in the explicit form a task file can list (what `task export` writes): every
+/// prompt with its counterpart, and the reference prompts of `reference_set` beyond the
+/// counterparts as extra reference prompts of their group, so that a check of the file uses
+/// the reference set a check of the task would.
+pub fn export_toml(
+    dataset: &Dataset,
+    reference_set: &[Prompt],
+    tokenizer: &Tokenizer,
+    description: Option<&str>,
+) -> String {
     #[derive(serde::Serialize)]
     struct Export<'a> {
         name: &'a str,
@@ -343,6 +458,8 @@ pub fn export_toml(dataset: &Dataset, tokenizer: &Tokenizer, description: Option
         metric: MetricKind,
         positions: &'a [String],
         prompts: Vec<ExplicitPrompt>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        extra_references: Vec<ExtraReference>,
     }
     let words = |ids: &[u32]| {
         ids.iter()
@@ -362,15 +479,32 @@ pub fn export_toml(dataset: &Dataset, tokenizer: &Tokenizer, description: Option
             positions: prompt.positions.clone(),
         })
         .collect();
+    let extra_references = (0..dataset.groups.len())
+        .flat_map(|group| {
+            let counterparts = dataset
+                .reference
+                .iter()
+                .filter(|p| p.group == group)
+                .count();
+            reference_set
+                .iter()
+                .filter(move |p| p.group == group)
+                .skip(counterparts)
+                .map(move |p| ExtraReference {
+                    group: dataset.groups[group].clone(),
+                    text: p.text.clone(),
+                })
+        })
+        .collect();
     let export = Export {
         name: &dataset.task,
         description,
         metric: dataset.metric,
         positions: &dataset.position_names,
         prompts,
+        extra_references,
     };
-    let header =
-        "# Exported by `circuitcheck task export`: every prompt with its reference counterpart.\n";
+    let header = "# Exported by `circuitcheck task export`: every prompt with its reference counterpart,\n# and the reference prompts a check draws beyond them.\n";
     format!(
         "{header}{}",
         toml::to_string(&export).expect("exports serialise")

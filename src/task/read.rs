@@ -11,7 +11,9 @@ use miette::NamedSource;
 use toml::Spanned;
 
 use super::error::{InvalidTask, Source, SyntaxError};
-use super::spec::{AnswerSpec, ComparedSpec, ExplicitPrompt, ListSpec, RangeSpec, TaskFile};
+use super::spec::{
+    AnswerSpec, ComparedSpec, ExplicitPrompt, ExtraReference, ListSpec, RangeSpec, TaskFile,
+};
 use super::template::{self, Anchor, Segment};
 use super::{Answer, Comparison, Generated, MetricKind, TaskError, Template};
 
@@ -36,6 +38,9 @@ pub struct Reader<'a> {
     source: Source,
     file: &'a TaskFile,
 }
+
+/// An explicit task's position names, prompts and extra reference prompts.
+pub type ExplicitParts = (Vec<String>, Vec<ExplicitPrompt>, Vec<ExtraReference>);
 
 /// Placeholder → the words it draws from, and the name of their list.
 type PlaceholderWords = (BTreeMap<String, Vec<String>>, BTreeMap<String, String>);
@@ -77,10 +82,7 @@ impl<'a> Reader<'a> {
     // ── explicit prompts ──────────────────────────────────────────────────────────────
 
     /// The position names and the prompts of a task that lists its prompts.
-    pub fn explicit(
-        &self,
-        metric: MetricKind,
-    ) -> Result<(Vec<String>, Vec<ExplicitPrompt>), TaskError> {
+    pub fn explicit(&self, metric: MetricKind) -> Result<ExplicitParts, TaskError> {
         let file = self.file;
         if !file.families.is_empty() {
             return Err(self.invalid(
@@ -100,7 +102,49 @@ impl<'a> Reader<'a> {
             self.explicit_prompt(prompt, &names, metric)?;
         }
         let prompts = file.prompts.iter().map(|p| p.get_ref().clone()).collect();
-        Ok((names, prompts))
+        let extra = self.extra_references()?;
+        Ok((names, prompts, extra))
+    }
+
+    /// Extra reference prompts name a group of the listed prompts and have some text.
+    fn extra_references(&self) -> Result<Vec<ExtraReference>, TaskError> {
+        let groups: BTreeSet<&str> = self
+            .file
+            .prompts
+            .iter()
+            .map(|p| p.get_ref().group.as_str())
+            .collect();
+        for extra in &self.file.extra_references {
+            let reference = extra.get_ref();
+            if reference.text.trim().is_empty() {
+                return Err(self.invalid(
+                    extra.span(),
+                    "this reference prompt's `text` is empty".into(),
+                    "reference prompt",
+                    Some(
+                        "the model reads the reference prompt like any other: give it some text"
+                            .into(),
+                    ),
+                ));
+            }
+            if !groups.contains(reference.group.as_str()) {
+                return Err(self.invalid(
+                    extra.span(),
+                    format!("no prompt is in group `{}`", reference.group),
+                    "reference prompt",
+                    Some(format!(
+                        "an extra reference prompt adds to the mean of a group of the prompts: {}",
+                        groups.iter().copied().collect::<Vec<_>>().join(", ")
+                    )),
+                ));
+            }
+        }
+        Ok(self
+            .file
+            .extra_references
+            .iter()
+            .map(|e| e.get_ref().clone())
+            .collect())
     }
 
     fn explicit_prompt(
@@ -131,6 +175,14 @@ impl<'a> Reader<'a> {
     /// A task that generates its prompts from templates and word lists.
     pub fn generated(&self, metric: MetricKind) -> Result<Generated, TaskError> {
         self.require_families()?;
+        if let Some(extra) = self.file.extra_references.first() {
+            return Err(self.invalid(
+                extra.span(),
+                "a task that generates its prompts draws its own reference prompts".into(),
+                "extra reference prompt",
+                Some("`[[extra_references]]` belong to tasks that list their `[[prompts]]`; set the size of a generated task's reference set with --reference-n".into()),
+            ));
+        }
         let (words, list_of) = self.placeholder_words()?;
         let (templates, families) = self.templates()?;
         let answer = self.answer("answer", &self.file.answer, metric, &words)?;

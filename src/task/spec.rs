@@ -38,6 +38,9 @@ pub struct TaskFile {
     pub reference: Option<ReferenceSpec>,
     #[serde(default)]
     pub prompts: Vec<Spanned<ExplicitPrompt>>,
+    /// Explicit tasks: reference prompts beyond each prompt's counterpart.
+    #[serde(default)]
+    pub extra_references: Vec<Spanned<ExtraReference>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,4 +158,14 @@ pub struct ExplicitPrompt {
     pub group: String,
     /// Position name → token index.
     pub positions: BTreeMap<String, usize>,
+}
+
+/// A reference prompt beyond the counterparts, for the group it names (what `task export`
+/// writes when a check's reference set draws more than the counterparts). It takes the token
+/// layout and the positions of its group's prompts.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraReference {
+    pub group: String,
+    pub text: String,
 }

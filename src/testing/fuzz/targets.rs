@@ -16,7 +16,7 @@ use crate::graph::{HypothesisGraph, dot, json};
 use crate::model::{Config, Gpt2, ModelFiles, Tokenizer, weights};
 use crate::report::diagnostics::{render_error, render_human, render_json};
 use crate::report::diff::{Labels, render_markdown, render_terminal};
-use crate::task::{Dataset, Task, export_toml};
+use crate::task::{Dataset, ReferenceSize, Task, export_toml};
 use crate::testing::fuzz::seeds;
 
 /// Where the circuit under test sits among the in-memory files (`extends "ioi.circuit"`
@@ -208,11 +208,40 @@ pub fn task(context: &mut Context, input: &[u8]) -> Result<bool, String> {
         };
         keeps_the_contract(&dataset, n)?;
         made = true;
-        let exported = export_toml(&dataset, &context.tokenizer, task.description());
+        let size = task.default_reference_size();
+        let reference = match task.reference_set(&context.tokenizer, &dataset, size, seed) {
+            Ok(reference) => reference,
+            Err(error) => {
+                render_error(&error, false);
+                continue;
+            }
+        };
+        let exported = export_toml(&dataset, &reference, &context.tokenizer, task.description());
         if let Ok(again) = Task::from_source("exported.toml", &exported)
             && let Ok(dataset) = again.dataset(&context.tokenizer, n, seed)
         {
             keeps_the_contract(&dataset, n)?;
+            // The export carries the reference set it was made with (where its text
+            // tokenizes as it did).
+            let listed = match again.reference_set(
+                &context.tokenizer,
+                &dataset,
+                ReferenceSize::Listed,
+                seed,
+            ) {
+                Ok(listed) => listed,
+                Err(error) => {
+                    render_error(&error, false);
+                    continue;
+                }
+            };
+            if listed.len() != reference.len() {
+                return Err(format!(
+                    "exported {} reference prompts, read back {}",
+                    reference.len(),
+                    listed.len()
+                ));
+            }
         }
     }
     Ok(made)

@@ -58,7 +58,10 @@ pub fn stdio() -> (Connection, Transport) {
                     return;
                 }
             };
-            match serde_json::from_slice::<Message>(&body) {
+            // A buffer that is not UTF-8 (Vim's `++bad=keep`) still reaches the server, its
+            // bad bytes as U+FFFD, so the file is checked rather than the message refused.
+            let text = String::from_utf8_lossy(&body);
+            match serde_json::from_str::<Message>(&text) {
                 Ok(message) => {
                     let exit = matches!(&message, Message::Notification(n) if n.method == "exit");
                     if to_server.send(message).is_err() || exit {

@@ -1,6 +1,7 @@
 //! JSON-RPC over stdin/stdout with `Content-Length` framing. lsp-server's own stdio
 //! transport stops reading at the first message that is not valid JSON-RPC; this one
-//! answers such a message with an error, as JSON-RPC asks, and reads on.
+//! answers such a message with an error, as JSON-RPC asks, and reads on. Bytes that are not
+//! UTF-8 (a buffer in another encoding) become U+FFFD rather than a malformed message.
 
 use std::io::{self, BufRead, Read, Write};
 use std::thread::{self, JoinHandle};

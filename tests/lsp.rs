@@ -20,6 +20,8 @@ struct Client {
     /// Notifications that arrived while waiting for something else.
     pending: Vec<Value>,
     next_id: i64,
+    /// What the server said it can do, in `initialize`.
+    capabilities: Value,
 }
 
 impl Client {
@@ -49,6 +51,7 @@ impl Client {
             incoming,
             pending: Vec::new(),
             next_id: 0,
+            capabilities: Value::Null,
         };
         let root = Url::from_file_path(root).unwrap();
         let capabilities = json!({
@@ -60,6 +63,7 @@ impl Client {
         );
         assert_eq!(answer["serverInfo"]["name"], "circuitcheck");
         assert_eq!(answer["capabilities"]["positionEncoding"], "utf-16");
+        client.capabilities = answer["capabilities"].clone();
         client.notify("initialized", json!({}));
         client
     }
@@ -269,7 +273,7 @@ fn diagnostics_follow_the_buffers_and_the_bases_of_variants() {
         "severity": 1,
         "code": "circuit::unknown-position",
         "source": "circuitcheck",
-        "message": "task `induction` has no position `B9`\nhelp: did you mean `B1`? task `induction` names the positions X1, A1, B1, A2 and END, or use `all`",
+        "message": "task `induction` has no position `B9`: unknown position\nhelp: did you mean `B1`? task `induction` names the positions X1, A1, B1, A2 and END, or use `all`",
         "relatedInformation": [
             { "location": location(&base, (5, 37), (5, 39)), "message": "unknown position" }
         ],
@@ -282,7 +286,7 @@ fn diagnostics_follow_the_buffers_and_the_bases_of_variants() {
             "severity": 1,
             "code": "circuit::extends-invalid",
             "source": "circuitcheck",
-            "message": "cannot extend `base.circuit`: it has errors\nhelp: fix the errors reported for that file first",
+            "message": "cannot extend `base.circuit`: it has errors: this file has errors\nhelp: fix the errors reported for that file first",
             "relatedInformation": [
                 { "location": location(&variant, (0, 24), (0, 38)), "message": "this file has errors" }
             ],
@@ -304,7 +308,7 @@ fn diagnostics_follow_the_buffers_and_the_bases_of_variants() {
                 "severity": 1,
                 "code": "circuit::unknown-position",
                 "source": "circuitcheck",
-                "message": "task `induction` has no position `B9`\nhelp: did you mean `B1`? task `induction` names the positions X1, A1, B1, A2 and END, or use `all`",
+                "message": "task `induction` has no position `B9`: unknown position\nhelp: did you mean `B1`? task `induction` names the positions X1, A1, B1, A2 and END, or use `all`",
                 "relatedInformation": [
                     { "location": location(&base, (5, 33), (5, 35)), "message": "unknown position" }
                 ],
@@ -314,7 +318,7 @@ fn diagnostics_follow_the_buffers_and_the_bases_of_variants() {
                 "severity": 1,
                 "code": "circuit::duplicate-head",
                 "source": "circuitcheck",
-                "message": "head 0.1 is listed twice\nhelp: a head belongs to exactly one class",
+                "message": "head 0.1 is listed twice: already in class `prev`\nhelp: a head belongs to exactly one class",
                 "relatedInformation": [
                     { "location": location(&base, (6, 25), (6, 28)), "message": "already in class `prev`" },
                     { "location": location(&base, (5, 38), (5, 41)), "message": "first listed here" },
@@ -337,7 +341,7 @@ fn diagnostics_follow_the_buffers_and_the_bases_of_variants() {
             "severity": 2,
             "code": "circuit::unreachable",
             "source": "circuitcheck",
-            "message": "class `extra` cannot reach the logits\nhelp: add an edge from `extra` towards `logits`, or remove the class",
+            "message": "class `extra` cannot reach the logits: no path of edges from here to `logits`\nhelp: add an edge from `extra` towards `logits`, or remove the class",
             "relatedInformation": [
                 { "location": location(&variant, (3, 6), (3, 11)), "message": "no path of edges from here to `logits`" }
             ],
@@ -650,16 +654,15 @@ class early at END { 0.
         .iter()
         .map(|item| (item["label"].as_str().unwrap(), &item["detail"]))
         .collect();
+    // In a class's list: only heads no class has yet.
     assert_eq!(
         heads,
         [
             ("0.0", &Value::Null),
-            ("0.1", &json!("class prev")),
             ("0.2", &Value::Null),
             ("0.3", &Value::Null),
             ("1.0", &Value::Null),
             ("1.1", &Value::Null),
-            ("1.2", &json!("class copier")),
             ("1.3", &Value::Null),
         ]
     );
@@ -748,10 +751,10 @@ fn bad_input_gets_an_error_and_the_server_goes_on() {
     let answer = client.request("textDocument/hover", json!("nonsense"));
     assert_eq!(answer["error"]["code"], -32602);
     // A method the server does not have.
-    let answer = client.request("textDocument/semanticTokens/full", json!({}));
+    let answer = client.request("textDocument/inlayHint", json!({}));
     assert_eq!(
         answer["error"],
-        json!({ "code": -32601, "message": "circuitcheck does not serve `textDocument/semanticTokens/full`" })
+        json!({ "code": -32601, "message": "circuitcheck does not serve `textDocument/inlayHint`" })
     );
     // A document that was never opened: an empty answer.
     let nowhere = uri(&dir.path().join("nowhere.circuit"));
@@ -775,7 +778,7 @@ fn bad_input_gets_an_error_and_the_server_goes_on() {
             "code": "circuit::extends-missing",
             "source": "circuitcheck",
             "message": format!(
-                "cannot extend `bad.circuit`: cannot read {}: stream did not contain valid UTF-8\n\
+                "cannot extend `bad.circuit`: cannot read {}: stream did not contain valid UTF-8: cannot be read\n\
                  help: the path is relative to the directory of this file",
                 bad_path.display()
             ),
@@ -845,5 +848,604 @@ fn a_circuit_naming_a_task_file_gets_its_positions_and_its_problems() {
     let there = client.diagnostics(&toml);
     assert_eq!(there[0]["code"], "task::syntax", "{there}");
     assert_eq!(there[0]["range"]["start"]["line"], 1, "{there}");
+    assert_eq!(client.shut_down(), 0);
+}
+
+/// Where `needle` starts in `text`: (line, UTF-16 column). ASCII texts only.
+fn position_of(text: &str, needle: &str) -> (u32, u32) {
+    let offset = text.find(needle).unwrap_or_else(|| panic!("no {needle:?}"));
+    let line = text[..offset].matches('\n').count() as u32;
+    let column = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    (line, column as u32)
+}
+
+/// Every whole-word occurrence of `word` outside comments: (start, end) positions.
+fn word_ranges(text: &str, word: &str) -> Vec<((u32, u32), (u32, u32))> {
+    let is_name = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    let mut out = Vec::new();
+    for (line, code) in text.lines().enumerate() {
+        let code = code.split('#').next().unwrap();
+        for (column, _) in code.match_indices(word) {
+            let before = code[..column].chars().next_back();
+            let after = code[column + word.len()..].chars().next();
+            if !is_name(before) && !is_name(after) {
+                let (line, column) = (line as u32, column as u32);
+                out.push(((line, column), (line, column + word.len() as u32)));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn navigation_works_on_the_statements_beside_a_syntax_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string("circuits/ioi.circuit").unwrap();
+    // The issue's half-typed line, in a file opened broken.
+    let text = format!("{good}edge name_mover ->\n");
+    let ioi = uri(&dir.path().join("ioi.circuit"));
+    let mut client = Client::start(dir.path());
+    client.open(&ioi, &text);
+    // The syntax error is reported as `lint` reports it, and alone.
+    let end = position_of(&text, "edge name_mover ->");
+    let end = (end.0, end.1 + 18);
+    assert_eq!(
+        client.diagnostics(&ioi),
+        json!([{
+            "range": range(end, end),
+            "severity": 1,
+            "code": "circuit::syntax",
+            "source": "circuitcheck",
+            "message": "syntax error: unexpected the end of the file: expected a head (`layer.head`, e.g. `9.9`) or a name\nhelp: see grammar/GRAMMAR.md for every construct of the language, with examples",
+            "relatedInformation": [
+                { "location": location(&ioi, end, end), "message": "expected a head (`layer.head`, e.g. `9.9`) or a name" }
+            ],
+        }])
+    );
+    // Hover on a head of a class.
+    let (line, column) = position_of(&text, "9.9 10.0");
+    assert_eq!(
+        client.result("textDocument/hover", at(&ioi, line, column + 1)),
+        json!({
+            "contents": { "kind": "markdown", "value": "head **9.9** in class **name_mover** at END\n\nName Mover Heads" },
+            "range": range((line, column), (line, column + 3)),
+        })
+    );
+    // Definition of a class used in an edge.
+    let (line, column) = position_of(&text, "edge previous_token");
+    let (def_line, def_column) = position_of(&text, "class previous_token");
+    assert_eq!(
+        client.result("textDocument/definition", at(&ioi, line, column + 7)),
+        location(
+            &ioi,
+            (def_line, def_column + 6),
+            (def_line, def_column + 20)
+        )
+    );
+    // References: every use in the statements that parse (not in the broken line).
+    let mut uses = word_ranges(&text, "name_mover");
+    assert_eq!(uses.pop().map(|(start, _)| start.0), Some(end.0));
+    let references = client.result(
+        "textDocument/references",
+        json!({
+            "textDocument": { "uri": ioi },
+            "position": { "line": uses[0].0.0, "character": uses[0].0.1 + 2 },
+            "context": { "includeDeclaration": true },
+        }),
+    );
+    let expected: Vec<Value> = uses
+        .iter()
+        .map(|&(start, end)| location(&ioi, start, end))
+        .collect();
+    assert_eq!(uses.len(), 8);
+    assert_eq!(references, json!(expected));
+    // Rename.
+    let induction = word_ranges(&text, "induction");
+    let (line, column) = induction[0].0;
+    let edit = client.result(
+        "textDocument/rename",
+        json!({
+            "textDocument": { "uri": ioi },
+            "position": { "line": line, "character": column + 1 },
+            "newName": "induction_heads",
+        }),
+    );
+    let edits: Vec<Value> = induction
+        .iter()
+        .map(|&(start, end)| json!({ "range": range(start, end), "newText": "induction_heads" }))
+        .collect();
+    assert_eq!(induction.len(), 4);
+    assert_eq!(edit, json!({ "changes": { ioi.as_str(): edits } }));
+    assert_eq!(client.shut_down(), 0);
+}
+
+#[test]
+fn a_burst_of_changes_is_checked_once_and_requests_see_the_newest_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = uri(&dir.path().join("big.circuit"));
+    // 5,000 lines, and a problem that differs in each version, so each version's
+    // diagnostics would be news.
+    let version = |i: usize| {
+        let mut text = String::from(
+            "circuit big {\n  model gpt2-small\n  task ioi\n}\n\nclass a at END { 9.9 }\n",
+        );
+        text.push_str(&format!("class b at P{i} {{ 10.0 }}\n"));
+        for n in 0..2500 {
+            text.push_str(&format!("# note {n}\nedge a -> b.q\n"));
+        }
+        text
+    };
+    let mut client = Client::start(dir.path());
+    client.open(&big, &version(0));
+    assert_eq!(
+        client.diagnostics(&big)[0]["code"],
+        "circuit::unknown-position"
+    );
+    // Written back to back, as an editor sends keystrokes.
+    let changes: Vec<Vec<u8>> = (1..=100)
+        .map(|i| {
+            let params = json!({
+                "textDocument": { "uri": big, "version": i + 1 },
+                "contentChanges": [{ "text": version(i) }],
+            });
+            let message =
+                json!({ "jsonrpc": "2.0", "method": "textDocument/didChange", "params": params });
+            message.to_string().into_bytes()
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for change in &changes {
+        client.send_raw(change);
+    }
+    let hover = client.result("textDocument/hover", at(&big, 6, 20));
+    let elapsed = started.elapsed();
+    assert_eq!(
+        hover["contents"]["value"],
+        "head **10.0** in class **b** at P100"
+    );
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    // Everything published for the burst came before `shutdown`'s answer: one set, the
+    // newest version's.
+    assert_eq!(
+        client.request("shutdown", Value::Null)["result"],
+        Value::Null
+    );
+    let published: Vec<&Value> = client
+        .pending
+        .iter()
+        .filter(|m| {
+            m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == big.as_str()
+        })
+        .collect();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert_eq!(published[0]["params"]["version"], 101);
+    let message = published[0]["params"]["diagnostics"][0]["message"].as_str();
+    assert!(message.unwrap().contains("`P100`"), "{message:?}");
+    client.notify("exit", Value::Null);
+    assert_eq!(client.exit_code(), 0);
+}
+
+#[test]
+fn a_buffer_that_is_not_utf8_is_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let latin1 = uri(&dir.path().join("latin1.circuit"));
+    let mut client = Client::start(dir.path());
+    // Vim's `++bad=keep` sends the file's bytes as they are: `é` in Latin-1 is one byte,
+    // not UTF-8.
+    let text =
+        "circuit latin1 {\n  model gpt2-small\n  task ioi\n}\n\nclass a \"caf@\" at END { 12.0 }\n";
+    let document = json!({ "uri": latin1, "languageId": "circuit", "version": 1, "text": text });
+    let message = json!({
+        "jsonrpc": "2.0",
+        "method": "textDocument/didOpen",
+        "params": { "textDocument": document },
+    })
+    .to_string();
+    let (before, after) = message.split_once('@').unwrap();
+    client.send_raw(&[before.as_bytes(), b"\xe9", after.as_bytes()].concat());
+    // The byte reads as U+FFFD, one UTF-16 unit like `é`.
+    assert_eq!(
+        client.diagnostics(&latin1),
+        json!([{
+            "range": range((5, 24), (5, 28)),
+            "severity": 1,
+            "code": "circuit::head-out-of-range",
+            "source": "circuitcheck",
+            "message": "head 12.0 is outside gpt2-small: layer 12 does not exist\nhelp: gpt2-small has layers 0–11 with heads 0–11 each",
+            "relatedInformation": [
+                { "location": location(&latin1, (5, 24), (5, 28)), "message": "layer 12 does not exist" }
+            ],
+        }])
+    );
+    assert_eq!(client.shut_down(), 0);
+}
+
+/// A document symbol as (name, kind, children), for comparing outlines.
+fn outline(symbols: &Value) -> Vec<(String, u64, Vec<String>)> {
+    symbols
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|symbol| {
+            let children = symbol["children"]
+                .as_array()
+                .map(|children| {
+                    children
+                        .iter()
+                        .map(|child| child["name"].as_str().unwrap().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let name = symbol["name"].as_str().unwrap().to_string();
+            (name, symbol["kind"].as_u64().unwrap(), children)
+        })
+        .collect()
+}
+
+#[test]
+fn document_symbols_outline_settings_classes_edges_and_expectations() {
+    let dir = workspace();
+    let base = uri(&dir.path().join("base.circuit"));
+    let mut client = Client::start(dir.path());
+    assert_eq!(client.capabilities["documentSymbolProvider"], true);
+    // A half-typed line at the end hides only itself.
+    let text = format!("{BASE}expect faithfulness >= 0.8\nedge copier ->\n");
+    client.open(&base, &text);
+    let symbols = client.result(
+        "textDocument/documentSymbol",
+        json!({ "textDocument": { "uri": base } }),
+    );
+    let words = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+    // Kinds: 2 module, 5 class, 25 operator, 14 constant.
+    assert_eq!(
+        outline(&symbols),
+        [
+            ("circuit base".to_string(), 2, words(&["model", "task"])),
+            ("prev".to_string(), 5, words(&["0.1"])),
+            ("copier".to_string(), 5, words(&["1.2"])),
+            ("prev -> copier.k".to_string(), 25, vec![]),
+            ("copier -> logits".to_string(), 25, vec![]),
+            ("faithfulness >= 0.8".to_string(), 14, vec![]),
+        ]
+    );
+    // A class spans its statement and is selected by its name; a setting shows its value.
+    assert_eq!(symbols[1]["range"], range((5, 0), (5, 47)));
+    assert_eq!(symbols[1]["selectionRange"], range((5, 6), (5, 10)));
+    assert_eq!(symbols[1]["detail"], "Previous Token Heads");
+    assert_eq!(symbols[1]["children"][0]["range"], range((5, 42), (5, 45)));
+    assert_eq!(symbols[0]["children"][0]["detail"], "toy-induction");
+    assert_eq!(client.shut_down(), 0);
+}
+
+#[test]
+fn code_actions_apply_the_fixes_the_diagnostics_suggest() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = uri(&dir.path().join("fix.circuit"));
+    let text = "\
+circuit fix {
+  model toy-induction
+  task induction
+}
+
+class prev at B9 { 0.1 }
+class copier at A2 { 1.2 0.1 }
+
+edge copier -> prev.k
+edge prev -> copeir
+";
+    let mut client = Client::start(dir.path());
+    assert_eq!(
+        client.capabilities["codeActionProvider"],
+        json!({ "codeActionKinds": ["quickfix"] })
+    );
+    client.open(&file, text);
+    assert_eq!(client.diagnostics(&file).as_array().unwrap().len(), 4);
+    let mut actions = |line: u32, character: u32| {
+        let params = json!({
+            "textDocument": { "uri": file },
+            "range": range((line, character), (line, character)),
+            "context": { "diagnostics": [] },
+        });
+        let actions = client.result("textDocument/codeAction", params);
+        actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|action| {
+                assert_eq!(action["kind"], "quickfix");
+                assert_eq!(action["diagnostics"].as_array().unwrap().len(), 1);
+                let edits = &action["edit"]["changes"][file.as_str()];
+                (action["title"].as_str().unwrap().to_string(), edits.clone())
+            })
+            .collect::<Vec<_>>()
+    };
+    let edit = |start, end, text: &str| json!({ "range": range(start, end), "newText": text });
+    // "Did you mean": a position, and a class.
+    assert_eq!(
+        actions(5, 15),
+        [(
+            "Replace with `B1`".to_string(),
+            json!([edit((5, 14), (5, 16), "B1")])
+        )]
+    );
+    assert_eq!(
+        actions(9, 14),
+        [(
+            "Replace with `copier`".to_string(),
+            json!([edit((9, 13), (9, 19), "copier")])
+        )]
+    );
+    // A head listed twice: the second one goes, with the space before it.
+    assert_eq!(
+        actions(6, 26),
+        [(
+            "Remove this 0.1 (already in `prev`)".to_string(),
+            json!([edit((6, 24), (6, 28), "")])
+        )]
+    );
+    // An edge that goes backwards: reversed, the channel staying on the receiver.
+    assert_eq!(
+        actions(8, 16),
+        [(
+            "Reverse the edge: `prev -> copier.k`".to_string(),
+            json!([
+                edit((8, 5), (8, 11), "prev"),
+                edit((8, 15), (8, 21), "copier.k")
+            ])
+        )]
+    );
+    // Nothing to fix on a line without problems.
+    assert_eq!(actions(1, 3), []);
+    assert_eq!(client.shut_down(), 0);
+}
+
+#[test]
+fn semantic_tokens_colour_every_kind_of_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = uri(&dir.path().join("colours.circuit"));
+    let text = "\
+# colours
+circuit t {
+  model toy-induction
+  task induction
+}
+
+class prev \"P\" at B1 { 0.1 }
+edge embed -> prev.k
+expect minimality(0.1) >= 0.5
+edge prev ->
+";
+    let mut client = Client::start(dir.path());
+    let provider = client.capabilities["semanticTokensProvider"].clone();
+    assert_eq!(provider["full"], true);
+    let legend: Vec<String> = provider["legend"]["tokenTypes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    client.open(&file, text);
+    let tokens = client.result(
+        "textDocument/semanticTokens/full",
+        json!({ "textDocument": { "uri": file } }),
+    );
+    let data: Vec<u32> = tokens["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap() as u32)
+        .collect();
+    let lines: Vec<&str> = text.lines().collect();
+    let (mut line, mut column) = (0, 0);
+    let mut decoded = Vec::new();
+    for token in data.chunks(5) {
+        line += token[0];
+        column = if token[0] == 0 {
+            column + token[1]
+        } else {
+            token[1]
+        };
+        let word = &lines[line as usize][column as usize..(column + token[2]) as usize];
+        decoded.push((line, word.to_string(), legend[token[3] as usize].clone()));
+    }
+    let expected = [
+        (0, "# colours", "comment"),
+        (1, "circuit", "keyword"),
+        (1, "t", "namespace"),
+        (2, "model", "keyword"),
+        (2, "toy-induction", "property"),
+        (3, "task", "keyword"),
+        (3, "induction", "property"),
+        (6, "class", "keyword"),
+        (6, "prev", "class"),
+        (6, "\"P\"", "string"),
+        (6, "at", "keyword"),
+        (6, "B1", "enumMember"),
+        (6, "0.1", "variable"),
+        (7, "edge", "keyword"),
+        (7, "embed", "keyword"),
+        (7, "->", "operator"),
+        (7, "prev", "class"),
+        (7, ".k", "property"),
+        (8, "expect", "keyword"),
+        (8, "minimality", "function"),
+        (8, "0.1", "variable"),
+        (8, ">=", "operator"),
+        (8, "0.5", "number"),
+        // A line that does not parse: its words by what they are.
+        (9, "edge", "keyword"),
+        (9, "prev", "class"),
+        (9, "->", "operator"),
+    ]
+    .map(|(line, word, kind)| (line, word.to_string(), kind.to_string()));
+    assert_eq!(decoded, expected);
+    assert_eq!(client.shut_down(), 0);
+}
+
+#[test]
+fn hover_explains_settings_metrics_embed_and_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = uri(&dir.path().join("h.circuit"));
+    let text = "\
+circuit h {
+  model gpt2-small
+  task ioi
+  ablation mean
+  level edge
+}
+
+class n at END { 9.9 }
+edge embed -> n
+edge n -> logits
+expect faithfulness >= 0.8
+";
+    let mut client = Client::start(dir.path());
+    client.open(&file, text);
+    let mut hover = |line, character| {
+        let answer = client.result("textDocument/hover", at(&file, line, character));
+        answer["contents"]["value"].as_str().unwrap().to_string()
+    };
+    assert!(hover(1, 3).starts_with("**model**: the model the heads belong to"));
+    assert_eq!(hover(1, 9), "model **gpt2-small**: 12 layers × 12 heads");
+    assert!(hover(2, 3).starts_with("**task**: "));
+    assert!(hover(2, 8).starts_with("task **ioi**: Indirect object identification"));
+    assert!(hover(2, 8).ends_with("positions: IO, S1, S1+1, S2, END"));
+    assert!(hover(3, 4).starts_with("**ablation**: "));
+    assert!(
+        hover(3, 12)
+            .starts_with("ablation **mean**: a knocked-out component is replaced by the mean")
+    );
+    assert!(hover(4, 3).starts_with("**level**: "));
+    assert!(hover(4, 9).starts_with("level **edge**: "));
+    assert_eq!(
+        hover(10, 9),
+        "**faithfulness**: F(C) / F(M), how much of the model's behaviour the circuit keeps"
+    );
+    assert!(hover(8, 6).starts_with("**embed**: "));
+    assert!(hover(9, 12).starts_with("**logits**: "));
+    assert_eq!(client.shut_down(), 0);
+}
+
+#[test]
+fn definition_of_a_position_is_in_its_task_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("tests/lint/tasks/mini.toml", dir.path().join("mini.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("circuits")).unwrap();
+    let mine = uri(&dir.path().join("circuits/mine.circuit"));
+    let builtin = uri(&dir.path().join("circuits/builtin.circuit"));
+    let mut client = Client::start(dir.path());
+    // A task file the header names.
+    client.open(
+        &mine,
+        "circuit m {\n  model gpt2-small\n  task \"../mini.toml\"\n}\n\nclass a at S2 { 3.0 }\n",
+    );
+    let toml = std::fs::read_to_string("tests/lint/tasks/mini.toml").unwrap();
+    let (line, column) = position_of(&toml, "\"S2 = ");
+    assert_eq!(
+        client.result("textDocument/definition", at(&mine, 5, 12)),
+        location(
+            &uri(&dir.path().join("mini.toml")),
+            (line, column + 1),
+            (line, column + 3)
+        )
+    );
+    // A built-in task: only in the binary, so nowhere to go…
+    let text = "circuit b {\n  model gpt2-small\n  task ioi\n}\n\nclass a at S1+1 { 3.0 }\n";
+    client.open(&builtin, text);
+    assert_eq!(
+        client.result("textDocument/definition", at(&builtin, 5, 12)),
+        Value::Null
+    );
+    // …unless the workspace holds its TOML, as this repository does.
+    let ioi = std::fs::read_to_string("tasks/ioi.toml").unwrap();
+    std::fs::create_dir(dir.path().join("tasks")).unwrap();
+    std::fs::write(dir.path().join("tasks/ioi.toml"), &ioi).unwrap();
+    let (line, column) = position_of(&ioi, "\"S1+1 = ");
+    assert_eq!(
+        client.result("textDocument/definition", at(&builtin, 5, 12)),
+        location(
+            &uri(&dir.path().join("tasks/ioi.toml")),
+            (line, column + 1),
+            (line, column + 5)
+        )
+    );
+    // An edited copy is not the task the circuit gets.
+    std::fs::write(dir.path().join("tasks/ioi.toml"), format!("# mine\n{ioi}")).unwrap();
+    assert_eq!(
+        client.result("textDocument/definition", at(&builtin, 5, 12)),
+        Value::Null
+    );
+    assert_eq!(client.shut_down(), 0);
+}
+
+#[test]
+fn references_of_a_head_cross_into_variants() {
+    let dir = workspace();
+    let v = "circuit v extends \"base.circuit\" {\n}\n\nminimality 1.2 given { 0.1 }\nexpect minimality(0.1) >= 0.1\n";
+    std::fs::write(dir.path().join("v.circuit"), v).unwrap();
+    let base = uri(&dir.path().join("base.circuit"));
+    let variant = uri(&dir.path().join("v.circuit"));
+    let mut client = Client::start(dir.path());
+    client.open(&base, BASE);
+    let references = |include_declaration| {
+        json!({
+            "textDocument": { "uri": base },
+            "position": { "line": 5, "character": 43 },
+            "context": { "includeDeclaration": include_declaration },
+        })
+    };
+    let uses = [
+        location(&variant, (3, 23), (3, 26)),
+        location(&variant, (4, 18), (4, 21)),
+    ];
+    assert_eq!(
+        client.result("textDocument/references", references(false)),
+        json!(uses)
+    );
+    let mut all = vec![location(&base, (5, 42), (5, 45))];
+    all.extend(uses);
+    assert_eq!(
+        client.result("textDocument/references", references(true)),
+        json!(all)
+    );
+    // From the variant, the same head.
+    client.open(&variant, v);
+    let from_variant = json!({
+        "textDocument": { "uri": variant },
+        "position": { "line": 3, "character": 24 },
+        "context": { "includeDeclaration": true },
+    });
+    assert_eq!(
+        client.result("textDocument/references", from_variant),
+        json!(all)
+    );
+    assert_eq!(client.shut_down(), 0);
+}
+
+#[test]
+fn completion_after_edge_lists_classes_before_heads() {
+    let dir = workspace();
+    let draft = uri(&dir.path().join("draft.circuit"));
+    let mut client = Client::start(dir.path());
+    client.open(
+        &draft,
+        "circuit d extends \"base.circuit\" {\n}\n\nclass mine at END { 1.3 }\nedge \n",
+    );
+    let items = client.result("textDocument/completion", at(&draft, 4, 5));
+    let mut items: Vec<(String, String)> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let sort = item["sortText"].as_str().unwrap().to_string();
+            (sort, item["label"].as_str().unwrap().to_string())
+        })
+        .collect();
+    // Clients order by sortText.
+    items.sort();
+    let labels: Vec<&str> = items.iter().map(|(_, label)| label.as_str()).collect();
+    assert_eq!(labels[..5], ["mine", "prev", "copier", "0.0", "0.1"]);
+    assert_eq!(labels.last(), Some(&"embed"));
+    assert_eq!(labels.len(), 3 + 8 + 1);
     assert_eq!(client.shut_down(), 0);
 }

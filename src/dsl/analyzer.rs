@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::dsl::ast::{self, *};
 use crate::dsl::circuit::*;
-use crate::dsl::diagnostic::{Code, Diagnostic, Source, list_words};
+use crate::dsl::diagnostic::{Code, Diagnostic, Fix, Source, list_words};
 use crate::dsl::environment::{Environment, ModelShape, TaskProblem};
 
 /// Where the classes and heads of a resolved circuit were written, so a variant's
@@ -399,10 +399,11 @@ impl<'a> Analyzer<'a> {
             "task `{task}` names the positions {}, or use `all`",
             list_words(known)
         );
-        if let Some(close) = closest(&name.value, known.iter().map(String::as_str)) {
+        let close = closest(&name.value, known.iter().map(String::as_str));
+        if let Some(close) = close {
             help = format!("did you mean `{close}`? {help}");
         }
-        let diagnostic = self
+        let mut diagnostic = self
             .diag(
                 Code::UnknownPosition,
                 name.span,
@@ -410,6 +411,9 @@ impl<'a> Analyzer<'a> {
                 "unknown position".into(),
             )
             .with_help(help);
+        if let Some(close) = close {
+            diagnostic = replace_with(diagnostic, name.span, close);
+        }
         self.error(diagnostic);
     }
 
@@ -434,7 +438,8 @@ impl<'a> Analyzer<'a> {
     }
 
     /// Adds `head` to class `index` unless it is outside the model or already in a class.
-    fn add_head(&mut self, index: usize, head: &Spanned<Head>) {
+    /// `removable`: the statement lists other heads too, so deleting this one is a fix.
+    fn add_head(&mut self, index: usize, head: &Spanned<Head>, removable: bool) {
         if !self.check_head_in_model(head) {
             return;
         }
@@ -460,6 +465,17 @@ impl<'a> Analyzer<'a> {
             }
             if diagnostic.help.is_none() {
                 diagnostic = diagnostic.with_help("a head belongs to exactly one class");
+            }
+            if removable {
+                let text: &str = self.source.inner();
+                let spaces = text[..head.span.start].len()
+                    - text[..head.span.start].trim_end_matches([' ', '\t']).len();
+                let span = Span {
+                    start: head.span.start - spaces,
+                    end: head.span.end,
+                };
+                let title = format!("Remove this {} (already in `{owner}`)", head.value);
+                diagnostic = diagnostic.with_fix(title, vec![(span, String::new())]);
             }
             self.error(diagnostic);
             return;
@@ -626,7 +642,7 @@ impl<'a> Analyzer<'a> {
             );
             let index = self.classes.len() - 1;
             for head in &def.heads {
-                self.add_head(index, head);
+                self.add_head(index, head, def.heads.len() > 1);
             }
         }
     }
@@ -640,7 +656,8 @@ impl<'a> Analyzer<'a> {
             .take(SUGGESTED_FROM)
             .map(|c| c.name.as_str())
             .collect();
-        let help = match closest(&name.value, known.iter().copied()) {
+        let close = closest(&name.value, known.iter().copied());
+        let help = match close {
             Some(close) => format!("did you mean `{close}`?"),
             None if known.is_empty() => "no class is defined yet".to_string(),
             None => {
@@ -652,7 +669,7 @@ impl<'a> Analyzer<'a> {
                 format!("the classes are {list}")
             }
         };
-        let diagnostic = self
+        let mut diagnostic = self
             .diag(
                 Code::UnknownClass,
                 name.span,
@@ -663,6 +680,14 @@ impl<'a> Analyzer<'a> {
                 "unknown class".into(),
             )
             .with_help(help);
+        if let Some(close) = close {
+            // The span may go on with a channel (`name_mover.q`); the name comes first.
+            let written = Span {
+                start: name.span.start,
+                end: name.span.start + name.value.len(),
+            };
+            diagnostic = replace_with(diagnostic, written, close);
+        }
         self.error(diagnostic);
     }
 
@@ -674,7 +699,7 @@ impl<'a> Analyzer<'a> {
             match self.class_index(&class.value) {
                 Some(index) => {
                     for head in heads {
-                        self.add_head(index, head);
+                        self.add_head(index, head, heads.len() > 1);
                     }
                 }
                 None => self.unknown_class(class, "`add`"),
@@ -833,8 +858,12 @@ impl<'a> Analyzer<'a> {
                 (_, None) => Channel::ALL.iter().copied().map(Some).collect(),
             };
             for (from, from_span) in &sources {
-                if check_order {
-                    self.check_order(from, *from_span, &to, target.span);
+                if check_order && self.check_order(from, *from_span, &to, target.span) {
+                    let single = def.sources.len() == 1 && def.targets.len() == 1;
+                    if single && let Some(fix) = self.reversal(from, *from_span, &to, target) {
+                        let last = self.diagnostics.len() - 1;
+                        self.diagnostics[last].fixes.push(fix);
+                    }
                 }
                 for channel in &channels {
                     let edge = Edge {
@@ -860,13 +889,12 @@ impl<'a> Analyzer<'a> {
         }
     }
 
-    fn check_order(&mut self, from: &Node, from_span: Span, to: &Node, to_span: Span) {
+    /// Reports an edge that does not go forward; true when it did.
+    fn check_order(&mut self, from: &Node, from_span: Span, to: &Node, to_span: Span) -> bool {
         let receivers = self.heads_of(to);
         let senders = self.heads_of(from);
-        let lowest = receivers.iter().map(|h| h.layer).min();
-        let highest = senders.iter().map(|h| h.layer).max();
-        if !matches!((highest, lowest), (Some(h), Some(l)) if h >= l) {
-            return;
+        if goes_forward(&senders, &receivers) {
+            return false;
         }
         const SHOWN: usize = 6;
         let mut shown = Vec::new();
@@ -895,6 +923,38 @@ impl<'a> Analyzer<'a> {
             .with_secondary(from_span, "sender")
             .with_help("a head only reads what layers strictly below it wrote; reverse the edge or move the heads");
         self.error(diagnostic);
+        true
+    }
+
+    /// `edge B -> A.c` for a backward `edge A -> B.c`, when that one goes forward.
+    fn reversal(
+        &self,
+        from: &Node,
+        from_span: Span,
+        to: &Node,
+        target: &Spanned<Endpoint>,
+    ) -> Option<Fix> {
+        if !goes_forward(&self.heads_of(to), &self.heads_of(from)) {
+            return None;
+        }
+        let text: &str = self.source.inner();
+        let written = |span: Span| &text[span.start..span.end];
+        let receiver = written(target.span);
+        let (node, channel) = match target.value.channel {
+            Some(_) => receiver.rsplit_once('.')?,
+            None => (receiver, ""),
+        };
+        let dot = if channel.is_empty() { "" } else { "." };
+        Some(Fix {
+            title: format!(
+                "Reverse the edge: `{node} -> {}{dot}{channel}`",
+                written(from_span)
+            ),
+            edits: vec![
+                (from_span, node.to_string()),
+                (target.span, format!("{}{dot}{channel}", written(from_span))),
+            ],
+        })
     }
 
     fn edge_definitions(&mut self, file: &ast::File) {
@@ -1172,6 +1232,22 @@ impl<'a> Analyzer<'a> {
         }
         self.diagnostics.extend(warnings);
     }
+}
+
+/// True when every sender sits in a lower layer than every receiver (or either side has no
+/// heads: `embed`, `logits`).
+fn goes_forward(senders: &[Head], receivers: &[Head]) -> bool {
+    let highest = senders.iter().map(|h| h.layer).max();
+    let lowest = receivers.iter().map(|h| h.layer).min();
+    !matches!((highest, lowest), (Some(h), Some(l)) if h >= l)
+}
+
+/// A "did you mean" as a fix: the name replaced by the suggestion.
+fn replace_with(diagnostic: Diagnostic, span: Span, suggestion: &str) -> Diagnostic {
+    diagnostic.with_fix(
+        format!("Replace with `{suggestion}`"),
+        vec![(span, suggestion.to_string())],
+    )
 }
 
 /// Classes among which an unknown class name looks for a typo.

@@ -120,6 +120,17 @@ pub struct Diagnostic {
     /// Further places worth pointing at ("first defined here").
     pub secondary: Vec<(Span, String)>,
     pub help: Option<String>,
+    /// Mechanical repairs, for editors' quick fixes; `lint` does not show them.
+    pub fixes: Vec<Fix>,
+}
+
+/// A repair a diagnostic suggests: edits of the diagnostic's own file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fix {
+    /// What it does, as an editor lists it ("Replace with `B1`").
+    pub title: String,
+    /// Spans of the file and their replacement texts, not overlapping.
+    pub edits: Vec<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -138,11 +149,20 @@ impl Diagnostic {
             label: label.into(),
             secondary: Vec::new(),
             help: None,
+            fixes: Vec::new(),
         }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_fix(mut self, title: impl Into<String>, edits: Vec<(Span, String)>) -> Self {
+        self.fixes.push(Fix {
+            title: title.into(),
+            edits,
+        });
         self
     }
 

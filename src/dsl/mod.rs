@@ -13,6 +13,6 @@ pub mod parser;
 mod trivia;
 
 pub use circuit::*;
-pub use diagnostic::{Code, Diagnostic, Severity};
+pub use diagnostic::{Code, Diagnostic, Fix, Severity};
 pub use environment::{Environment, ModelShape, TaskProblem};
 pub use loader::{FileSystem, Loaded, Loader, Sources};

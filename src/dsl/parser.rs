@@ -41,6 +41,136 @@ pub fn parse(source: &Source) -> Result<File, Box<Diagnostic>> {
     Ok(file)
 }
 
+/// The words the grammar reserves (its `keyword` rule), which no name may be; a unit test
+/// holds this list to `circuit.pest`.
+pub const KEYWORDS: [&str; 15] = [
+    "circuit",
+    "extends",
+    "class",
+    "edge",
+    "mlp",
+    "expect",
+    "minimality",
+    "remove",
+    "add",
+    "at",
+    "to",
+    "given",
+    "head",
+    "all",
+    "none",
+];
+
+/// The keywords a statement after the header starts with.
+pub const STATEMENT_KEYWORDS: [&str; 7] = [
+    "class",
+    "edge",
+    "mlp",
+    "expect",
+    "minimality",
+    "remove",
+    "add",
+];
+
+/// Statements a recovering parse skips before it gives up on the rest of the file: each
+/// skip parses the file again, so a file of thousands of broken lines stays cheap.
+const MAX_SKIPPED: usize = 64;
+
+/// The syntax tree of the statements that parse, for a file that does not parse as a whole
+/// (the language server's navigation while a line is half-typed). A statement that fails
+/// is skipped up to the next line starting with a statement keyword; spans are those of the
+/// real text. `None` when the header itself does not parse. `parse` stays the only judge
+/// of a file: this never reports anything.
+pub fn parse_partial(source: &Source) -> Option<File> {
+    let text: &str = source.inner();
+    let starts = statement_starts(text);
+    let mut blanked = text.to_string();
+    for skipped in 0.. {
+        let attempt: Source = miette::NamedSource::new(source.name(), blanked.as_str().into());
+        let error = match parse(&attempt) {
+            Ok(file) => return Some(file),
+            Err(error) => error,
+        };
+        if skipped > MAX_SKIPPED {
+            break;
+        }
+        let (start, mut end) = skipped_range(&blanked, &starts, error.span.start)?;
+        if skipped == MAX_SKIPPED {
+            end = text.len();
+        }
+        blank(&mut blanked, start, end);
+    }
+    None
+}
+
+/// What to skip for an error at `at`: the statement it is in; only the line, when the
+/// error is at the first word of a line inside a statement (a stray line); or the last
+/// statement before, when it is at a statement's keyword (an unclosed `{` or a half-typed
+/// edge fails only at the next keyword) unless that keyword ends the file. `None` when the
+/// header is at fault.
+fn skipped_range(text: &str, starts: &[usize], at: usize) -> Option<(usize, usize)> {
+    let index = starts
+        .partition_point(|&start| start <= at)
+        .checked_sub(1)?;
+    let next = |i: usize| starts.get(i + 1).copied().unwrap_or(text.len());
+    let last = index + 1 == starts.len() && only_trivia(&text[at..]);
+    if at <= first_word_end(text, starts[index]) && !last {
+        let before = (0..index)
+            .rev()
+            .find(|&i| !only_trivia(&text[starts[i]..next(i)]))?;
+        return Some((starts[before], next(before)));
+    }
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    if line_start > starts[index] && at <= first_word_end(text, line_start) {
+        return Some((line_start, next(index)));
+    }
+    Some((starts[index], next(index)))
+}
+
+/// Where the first word after `from` (and the spaces there) ends.
+fn first_word_end(text: &str, from: usize) -> usize {
+    let rest = &text[from..];
+    let word = rest.trim_start_matches([' ', '\t']);
+    let length = word
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(word.len());
+    from + (rest.len() - word.len()) + length
+}
+
+/// Offsets of the lines whose first word is a statement keyword (comments and strings
+/// never span lines, so a line start is never inside one).
+fn statement_starts(text: &str) -> Vec<usize> {
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset + line.len() - line.trim_start_matches([' ', '\t']).len();
+        if STATEMENT_KEYWORDS.contains(&&text[start..first_word_end(text, start)]) {
+            starts.push(start);
+        }
+        offset += line.len();
+    }
+    starts
+}
+
+/// True for text of whitespace and comments only.
+fn only_trivia(text: &str) -> bool {
+    text.lines()
+        .all(|line| line.trim().is_empty() || line.trim_start().starts_with('#'))
+}
+
+/// Replaces a range by spaces, keeping line breaks and the length, so every span after it
+/// stays where it was.
+fn blank(text: &mut String, start: usize, end: usize) {
+    let replaced: String = text[start..end]
+        .chars()
+        .flat_map(|c| {
+            let fill = if c == '\n' { '\n' } else { ' ' };
+            std::iter::repeat_n(fill, c.len_utf8())
+        })
+        .collect();
+    text.replace_range(start..end, &replaced);
+}
+
 fn span_of(pair: &Pair<Rule>) -> Span {
     let span = pair.as_span();
     Span {
@@ -420,29 +550,8 @@ fn syntax_error(source: &Source, error: pest::error::Error<Rule>) -> Box<Diagnos
 /// Punctuation and connecting words the grammar expects between rules; the words of
 /// rules themselves (`q`, `>=`, `all`, ...) are named by the rule's description instead.
 fn is_keyword_like(token: &str) -> bool {
-    matches!(
-        token,
-        "->" | ","
-            | "{"
-            | "}"
-            | "("
-            | ")"
-            | "."
-            | "at"
-            | "given"
-            | "to"
-            | "extends"
-            | "circuit"
-            | "class"
-            | "edge"
-            | "mlp"
-            | "expect"
-            | "minimality"
-            | "remove"
-            | "add"
-            | "head"
-            | "none"
-    )
+    matches!(token, "->" | "," | "{" | "}" | "(" | ")" | ".")
+        || (token != "all" && KEYWORDS.contains(&token))
 }
 
 fn or_list(words: &[String]) -> String {
@@ -478,5 +587,81 @@ fn describe(rule: Rule) -> &'static str {
         Rule::EOI => "the end of the file",
         // Helper rules say nothing a user can act on.
         _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(text: &str) -> Source {
+        miette::NamedSource::new("t.circuit", text.into())
+    }
+
+    fn class_names(file: &File) -> Vec<&str> {
+        file.statements
+            .iter()
+            .filter_map(|statement| match &statement.kind {
+                StatementKind::Class(def) => Some(def.name.value.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keywords_are_the_grammars() {
+        let grammar = include_str!("../../grammar/circuit.pest");
+        let rule = grammar
+            .split("\nkeyword = @{")
+            .nth(1)
+            .and_then(|rest| rest.split("~ !ident_char").next())
+            .expect("circuit.pest has a keyword rule");
+        let words: Vec<&str> = rule.split('"').skip(1).step_by(2).collect();
+        assert_eq!(words, KEYWORDS);
+        for word in STATEMENT_KEYWORDS {
+            assert!(KEYWORDS.contains(&word), "{word}");
+            assert!(grammar.contains(&format!("\"{word}\" ~")), "{word}");
+        }
+    }
+
+    #[test]
+    fn a_partial_parse_skips_the_statements_that_fail() {
+        let header = "circuit c {\n  model gpt2-small\n  task ioi\n}\n";
+        // A half-typed last line, an unclosed class before a good one, a stray line and a
+        // number too large: each skipped, everything else kept at its own offsets.
+        let text = format!(
+            "{header}class a at END {{ 9.9 }}\nclass b at END {{ 9.6\nclass c at S2 {{ 5.5 }}\n\
+             edgy\nclass d at END {{ 1.1 }}\nexpect faithfulness >= 1{}\nedge a ->\n",
+            "0".repeat(400)
+        );
+        assert!(parse(&source(&text)).is_err());
+        let file = parse_partial(&source(&text)).expect("the header parses");
+        assert_eq!(class_names(&file), ["a", "c", "d"]);
+        let d = &file.statements[2];
+        assert_eq!(&text[d.span.start..d.span.end], "class d at END { 1.1 }");
+        assert_eq!(file.statements.len(), 3);
+        // A keyword alone, in the middle and at the end.
+        let lone =
+            format!("{header}class a at END {{ 9.9 }}\nedge\nclass b at END {{ 9.6 }}\nedge");
+        let file = parse_partial(&source(&lone)).expect("the header parses");
+        assert_eq!(class_names(&file), ["a", "b"]);
+        // A valid file is parsed as it is; a broken header gives nothing.
+        let good = format!("{header}class a at END {{ 9.9 }}\n");
+        assert_eq!(parse_partial(&source(&good)), parse(&source(&good)).ok());
+        assert_eq!(
+            parse_partial(&source("circuit c {\nclass a at END { 9.9 }\n")),
+            None
+        );
+    }
+
+    #[test]
+    fn a_partial_parse_of_many_broken_lines_gives_up_on_the_rest() {
+        let mut text =
+            "circuit c {\n  model gpt2-small\n  task ioi\n}\nclass a at END { 9.9 }\n".to_string();
+        for _ in 0..1000 {
+            text.push_str("edge a ->\n");
+        }
+        let file = parse_partial(&source(&text)).expect("the header parses");
+        assert_eq!(class_names(&file), ["a"]);
     }
 }

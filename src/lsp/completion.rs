@@ -7,22 +7,13 @@ use lsp_types::{CompletionItem, CompletionItemKind, CompletionTextEdit, Position
 
 use crate::dsl::ast::{SettingKey, Span};
 use crate::dsl::circuit::{Ablation, Head, Level, Metric};
+use crate::dsl::parser::STATEMENT_KEYWORDS;
 use crate::lsp::document::Lines;
 use crate::lsp::environment;
 use crate::lsp::outline::{is_word_char, tokens};
 use crate::lsp::symbols::{class_of_head, classes};
 use crate::lsp::task;
 use crate::lsp::workspace::{Chain, Workspace};
-
-const STATEMENTS: [&str; 7] = [
-    "class",
-    "edge",
-    "mlp",
-    "expect",
-    "minimality",
-    "remove",
-    "add",
-];
 
 /// After these a statement goes on, also on the next line.
 const CONNECTORS: [&str; 7] = ["at", ",", "->", "to", "given", "{", "("];
@@ -35,6 +26,8 @@ enum Want {
     SettingValues(SettingKey),
     Positions,
     Heads,
+    /// Heads for a class's list: those in no class yet, nor already in this list.
+    FreeHeads(Vec<String>),
     Classes,
     /// Classes and heads, and one of `embed` / `logits`.
     Endpoints(&'static str),
@@ -127,8 +120,8 @@ fn want(tokens: &[&str], at_line_start: bool) -> Want {
         };
     };
     let body = &header[close + 1..];
-    let Some(mut start) = body.iter().rposition(|t| STATEMENTS.contains(t)) else {
-        return Want::Words(&STATEMENTS);
+    let Some(mut start) = body.iter().rposition(|t| STATEMENT_KEYWORDS.contains(t)) else {
+        return Want::Words(&STATEMENT_KEYWORDS);
     };
     if start > 0 && body[start - 1] == "remove" {
         start -= 1;
@@ -140,13 +133,13 @@ fn want(tokens: &[&str], at_line_start: bool) -> Want {
         || statement.len() == 1
         || statement.last().is_some_and(|t| CONNECTORS.contains(t));
     if at_line_start && !goes_on {
-        return Want::Words(&STATEMENTS);
+        return Want::Words(&STATEMENT_KEYWORDS);
     }
     let rest = &statement[1..];
     let has = |token: &str| rest.contains(&token);
     match statement[0] {
         "class" if has("}") => Want::Nothing,
-        "class" if has("{") => Want::Heads,
+        "class" if has("{") => Want::FreeHeads(rest.iter().map(|t| t.to_string()).collect()),
         "class" if has("at") => Want::Positions,
         "class" if !rest.is_empty() => Want::Words(&["at"]),
         "mlp" if has("at") => Want::Positions,
@@ -224,18 +217,20 @@ fn items(chain: &Chain, want: Want) -> Vec<CompletionItem> {
         }
         Want::Positions => position_items(chain),
         Want::Heads => head_items(chain),
+        Want::FreeHeads(listed) => head_items(chain)
+            .into_iter()
+            .filter(|item| item.detail.is_none() && !listed.contains(&item.label))
+            .collect(),
         Want::Classes => class_items(chain),
         Want::Endpoints(end) => {
-            let mut out = class_items(chain);
-            out.extend(head_items(chain));
-            out.extend(keywords(&[end]));
+            let mut out = classes_then_heads(chain);
+            out.extend(keywords(&[end]).into_iter().map(|item| CompletionItem {
+                sort_text: Some(format!("2 {}", item.label)),
+                ..item
+            }));
             out
         }
-        Want::Members => {
-            let mut out = class_items(chain);
-            out.extend(head_items(chain));
-            out
-        }
+        Want::Members => classes_then_heads(chain),
         Want::Channels => ["q", "k", "v"]
             .iter()
             .map(|channel| {
@@ -249,6 +244,23 @@ fn items(chain: &Chain, want: Want) -> Vec<CompletionItem> {
             .collect(),
         Want::Nothing => Vec::new(),
     }
+}
+
+/// Classes first (the usual endpoint, and a handful against a model's hundreds of heads),
+/// then heads, in the client's order too.
+fn classes_then_heads(chain: &Chain) -> Vec<CompletionItem> {
+    let classes = class_items(chain)
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| CompletionItem {
+            sort_text: Some(format!("0 {i:04}")),
+            ..item
+        });
+    let heads = head_items(chain).into_iter().map(|item| CompletionItem {
+        sort_text: item.sort_text.as_ref().map(|order| format!("1 {order}")),
+        ..item
+    });
+    classes.chain(heads).collect()
 }
 
 fn class_items(chain: &Chain) -> Vec<CompletionItem> {

@@ -42,38 +42,42 @@ pub fn check(
     out
 }
 
-/// The message is `lint`'s, with its help line; the labels go to related information
-/// where the client shows it, else into the message.
-fn convert(
+/// The message is `lint`'s with its primary label (`…: layer 12 does not exist`, which
+/// clients that show no related information, as Neovim's float, would otherwise hide) and
+/// its help line. Every label also goes to related information where the client shows it;
+/// else the secondary ones go into the message with their positions.
+pub fn convert(
     diagnostic: &dsl::Diagnostic,
     uri: &Url,
     related_information: bool,
 ) -> lsp_types::Diagnostic {
     let lines = Lines::new(diagnostic.source.inner());
-    let labels: Vec<(dsl::ast::Span, &str)> =
-        std::iter::once((diagnostic.span, diagnostic.label.as_str()))
-            .chain(
-                diagnostic
-                    .secondary
-                    .iter()
-                    .map(|(span, label)| (*span, label.as_str())),
-            )
-            .filter(|(_, label)| !label.is_empty())
-            .collect();
+    let primary = (diagnostic.span, diagnostic.label.as_str());
+    let secondary = diagnostic
+        .secondary
+        .iter()
+        .map(|(span, label)| (*span, label.as_str()));
     let mut message = diagnostic.message.clone();
+    if !diagnostic.label.is_empty() {
+        message.push_str(&format!(": {}", diagnostic.label));
+    }
     let mut related = Vec::new();
-    for (span, label) in labels {
-        let range = lines.range(span);
-        if related_information {
-            related.push(DiagnosticRelatedInformation {
-                location: Location::new(uri.clone(), range),
-                message: label.to_string(),
-            });
-        } else {
+    if related_information {
+        for (span, label) in std::iter::once(primary).chain(secondary) {
+            if !label.is_empty() {
+                related.push(DiagnosticRelatedInformation {
+                    location: Location::new(uri.clone(), lines.range(span)),
+                    message: label.to_string(),
+                });
+            }
+        }
+    } else {
+        for (span, label) in secondary.filter(|(_, label)| !label.is_empty()) {
+            let start = lines.position(span.start);
             message.push_str(&format!(
                 "\n{}:{}: {label}",
-                range.start.line + 1,
-                range.start.character + 1
+                start.line + 1,
+                start.character + 1
             ));
         }
     }

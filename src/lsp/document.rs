@@ -2,10 +2,13 @@
 //! LSP positions, which count lines and UTF-16 code units.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use lsp_types::{Position, Range, TextDocumentContentChangeEvent};
+use miette::NamedSource;
 
-use crate::dsl::ast::Span;
+use crate::dsl::ast::{self, Span};
+use crate::dsl::parser;
 
 /// A file the editor has open: its text is the truth, whatever the disk says.
 pub struct Document {
@@ -16,6 +19,12 @@ pub struct Document {
 }
 
 impl Document {
+    /// The statements of the buffer that parse (see `parser::parse_partial`).
+    pub fn syntax(&self) -> Option<ast::File> {
+        let name = self.path.to_string_lossy();
+        parser::parse_partial(&NamedSource::new(name, Arc::from(self.text.as_str())))
+    }
+
     /// Applies one change: a whole new text, or (from clients that send them anyway) a
     /// replaced range.
     pub fn apply(&mut self, change: TextDocumentContentChangeEvent) {

@@ -1,14 +1,18 @@
-//! The language server (`circuitcheck lsp`): the checker's diagnostics, formatting, hover,
-//! navigation, completion and rename, for editors, over stdio. It sits beside `report`: it
+//! The language server (`circuitcheck lsp`): the checker's diagnostics and their quick
+//! fixes, formatting, hover, navigation, completion, rename, the document's outline and
+//! semantic highlighting, for editors, over stdio. It sits beside `report`: it
 //! reads circuits through `dsl` (open buffers before the disk) and answers in LSP terms.
 
+mod code_actions;
 mod completion;
 mod diagnostics;
 mod document;
+mod document_symbols;
 mod formatting;
 mod hover;
 mod navigation;
 mod outline;
+mod semantic_tokens;
 mod server;
 mod symbols;
 mod transport;

@@ -6,33 +6,16 @@ use std::path::{Path, PathBuf};
 
 use lsp_types::{Location, Position, PrepareRenameResponse, Range, TextEdit, Url, WorkspaceEdit};
 
-use crate::dsl::Loader;
-use crate::dsl::ast::Span;
+use crate::dsl::ast::{Span, StatementKind};
+use crate::dsl::circuit::Head;
+use crate::dsl::parser::KEYWORDS;
+use crate::dsl::{Loader, TaskRef};
+use crate::lsp::document::Lines;
 use crate::lsp::environment;
-use crate::lsp::symbols::{ClassRole, Symbol, class_definition, classes, symbol_at, symbols};
+use crate::lsp::symbols::{
+    ClassRole, Symbol, class_definition, class_of_head, classes, symbol_at, symbols,
+};
 use crate::lsp::workspace::{Chain, Workspace};
-
-/// Words the grammar reserves, and the two node names an edge reads as `embed` and
-/// `logits` rather than as classes.
-const RESERVED: [&str; 17] = [
-    "circuit",
-    "extends",
-    "class",
-    "edge",
-    "mlp",
-    "expect",
-    "minimality",
-    "remove",
-    "add",
-    "at",
-    "to",
-    "given",
-    "head",
-    "all",
-    "none",
-    "embed",
-    "logits",
-];
 
 /// A class's definition: the file and the span of its name there.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,11 +24,20 @@ struct Site {
     span: Span,
 }
 
-/// The class name under the cursor.
+/// What references and rename look for.
+#[derive(Clone, Debug, PartialEq)]
+enum Subject {
+    Class(String),
+    Head(Head),
+}
+
+/// The class name or head under the cursor.
 struct Target {
-    name: String,
+    subject: Subject,
     /// Where the name under the cursor is written.
     range: Range,
+    /// For a class, its definition; for a head, where a class takes it (the file under the
+    /// cursor when none does).
     definition: Site,
 }
 
@@ -72,8 +64,55 @@ pub fn definition(workspace: &Workspace, uri: &Url, position: Position) -> Optio
                 Range::default(),
             ))
         }
-        Symbol::Head(_) | Symbol::Position(_) => None,
+        Symbol::Position(name) => position_definition(workspace, &chain, &name),
+        _ => None,
     }
+}
+
+/// Where the task defines a position: in the task file a header names, or for a built-in
+/// task in its TOML when the workspace holds it (`tasks/NAME.toml`, as in this repository,
+/// with the built-in's very text). A built-in task exists in the binary only, so elsewhere
+/// there is no file to go to: `None`, and hover gives the definition.
+fn position_definition(workspace: &Workspace, chain: &Chain, name: &str) -> Option<Location> {
+    let (path, text) = match chain.task()? {
+        TaskRef::File { path, text } => (PathBuf::from(path), text),
+        TaskRef::Builtin(task) => builtin_task_file(workspace, &chain.files[0].path, &task)?,
+    };
+    let span = position_in_toml(&text, name)?;
+    Some(Location::new(
+        workspace.uri_of(&path)?,
+        Lines::new(&text).range(span),
+    ))
+}
+
+/// `tasks/NAME.toml` in a workspace root or a folder above the circuit, when it is the
+/// built-in task's own text (an edited copy is not what the circuit gets).
+fn builtin_task_file(
+    workspace: &Workspace,
+    circuit: &Path,
+    task: &str,
+) -> Option<(PathBuf, String)> {
+    let builtin = crate::task::builtin_text(task)?;
+    let folders = workspace.roots().iter().map(PathBuf::as_path);
+    folders
+        .chain(circuit.ancestors().skip(1))
+        .map(|folder| folder.join("tasks").join(format!("{task}.toml")))
+        .find_map(|path| {
+            let text = std::fs::read_to_string(&path).ok()?;
+            (text == builtin).then_some((path, text))
+        })
+}
+
+/// The name in a task's `positions = ["NAME = ANCHOR", …]`.
+fn position_in_toml(text: &str, name: &str) -> Option<Span> {
+    let quoted = format!("\"{name}");
+    text.match_indices(&quoted).find_map(|(at, _)| {
+        let rest = text[at + quoted.len()..].trim_start_matches([' ', '\t']);
+        rest.starts_with('=').then_some(Span {
+            start: at + 1,
+            end: at + quoted.len(),
+        })
+    })
 }
 
 pub fn references(
@@ -82,7 +121,7 @@ pub fn references(
     position: Position,
     include_declaration: bool,
 ) -> Option<Vec<Location>> {
-    let target = target(workspace, uri, position)?;
+    let target = target(workspace, uri, position, true)?;
     let family = family(workspace, &target);
     Some(
         family
@@ -99,10 +138,13 @@ pub fn prepare_rename(
     uri: &Url,
     position: Position,
 ) -> Option<PrepareRenameResponse> {
-    let target = target(workspace, uri, position)?;
+    let target = target(workspace, uri, position, false)?;
+    let Subject::Class(name) = target.subject else {
+        return None;
+    };
     Some(PrepareRenameResponse::RangeWithPlaceholder {
         range: target.range,
-        placeholder: target.name,
+        placeholder: name,
     })
 }
 
@@ -119,10 +161,10 @@ pub fn rename(
              digit, and not a keyword"
         ));
     }
-    let target = target(workspace, uri, position)
+    let target = target(workspace, uri, position, false)
         .ok_or("only class names can be renamed, and this class is not defined anywhere")?;
     let family = family(workspace, &target);
-    if new_name != target.name && family.defined.contains(new_name) {
+    if target.subject != Subject::Class(new_name.to_string()) && family.defined.contains(new_name) {
         return Err(format!("a class `{new_name}` exists already"));
     }
     let mut changes: HashMap<Url, Vec<TextEdit>> = HashMap::new();
@@ -147,27 +189,62 @@ fn is_class_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !RESERVED.contains(&name)
+        && !KEYWORDS.contains(&name)
+        // An edge reads these as its ends, not as classes.
+        && !matches!(name, "embed" | "logits")
 }
 
-fn target(workspace: &Workspace, uri: &Url, position: Position) -> Option<Target> {
+/// The class name under the cursor, or with `heads` also the head.
+fn target(workspace: &Workspace, uri: &Url, position: Position, heads: bool) -> Option<Target> {
     let document = workspace.document(uri)?;
     let chain = workspace.chain(&document.path);
     let file = &chain.files[0];
     let lines = file.lines();
     let (symbol, span) = symbol_at(file.syntax.as_ref()?, lines.offset(position))?;
-    let Symbol::Class { name, role } = symbol else {
-        return None;
+    let (subject, definition) = match symbol {
+        Symbol::Class { name, role } => {
+            let from = usize::from(role == ClassRole::Removal);
+            let (i, def) = class_definition(&chain, from, &name)?;
+            let site = Site {
+                path: chain.files[i].path.clone(),
+                span: def.name.span,
+            };
+            (Subject::Class(name), site)
+        }
+        Symbol::Head(head) if heads => {
+            let site = head_definition(&chain, head).unwrap_or(Site {
+                path: file.path.clone(),
+                span,
+            });
+            (Subject::Head(head), site)
+        }
+        _ => return None,
     };
-    let from = usize::from(role == ClassRole::Removal);
-    let (i, def) = class_definition(&chain, from, &name)?;
     Some(Target {
-        name,
+        subject,
         range: lines.range(span),
-        definition: Site {
-            path: chain.files[i].path.clone(),
-            span: def.name.span,
-        },
+        definition,
+    })
+}
+
+/// Where the head's class takes it: in the class's list, or an `add`.
+fn head_definition(chain: &Chain, head: Head) -> Option<Site> {
+    let class = class_of_head(chain, head)?;
+    chain.files.iter().find_map(|file| {
+        let syntax = file.syntax.as_ref()?;
+        let span = syntax.statements.iter().find_map(|statement| {
+            let (heads, name) = match &statement.kind {
+                StatementKind::Class(def) => (&def.heads, &def.name),
+                StatementKind::Add { heads, class } => (heads, class),
+                _ => return None,
+            };
+            let taken = heads.iter().find(|h| h.value == head);
+            taken.filter(|_| name.value == class).map(|h| h.span)
+        })?;
+        Some(Site {
+            path: file.path.clone(),
+            span,
+        })
     })
 }
 
@@ -223,7 +300,8 @@ fn family(workspace: &Workspace, target: &Target) -> Family {
     }
 }
 
-/// The names in file `index` of the chain that stand for the target's definition.
+/// The names in file `index` of the chain that stand for the target: a class name that
+/// resolves to the target's definition, or the head itself wherever it is written.
 fn occurrences_in(
     workspace: &Workspace,
     chain: &Chain,
@@ -235,25 +313,30 @@ fn occurrences_in(
         return Vec::new();
     };
     let lines = file.lines();
+    let occurrence = |span: Span, is_definition| Occurrence {
+        location: Location::new(uri.clone(), lines.range(span)),
+        is_definition,
+    };
     symbols(syntax)
         .into_iter()
-        .filter_map(|(symbol, span)| {
-            let Symbol::Class { name, role } = symbol else {
-                return None;
-            };
-            if name != target.name {
-                return None;
+        .filter_map(|(symbol, span)| match (symbol, &target.subject) {
+            (Symbol::Head(head), Subject::Head(wanted)) if head == *wanted => {
+                let here = Site {
+                    path: file.path.clone(),
+                    span,
+                };
+                Some(occurrence(span, here == target.definition))
             }
-            let from = index + usize::from(role == ClassRole::Removal);
-            let (defining, def) = class_definition(chain, from, &name)?;
-            let site = Site {
-                path: chain.files[defining].path.clone(),
-                span: def.name.span,
-            };
-            (site == target.definition).then(|| Occurrence {
-                location: Location::new(uri.clone(), lines.range(span)),
-                is_definition: role == ClassRole::Definition,
-            })
+            (Symbol::Class { name, role }, Subject::Class(wanted)) if name == *wanted => {
+                let from = index + usize::from(role == ClassRole::Removal);
+                let (defining, def) = class_definition(chain, from, &name)?;
+                let site = Site {
+                    path: chain.files[defining].path.clone(),
+                    span: def.name.span,
+                };
+                (site == target.definition).then(|| occurrence(span, role == ClassRole::Definition))
+            }
+            _ => None,
         })
         .collect()
 }

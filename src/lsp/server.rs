@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response, ResponseError};
 use lsp_types::notification::{
@@ -12,20 +13,32 @@ use lsp_types::notification::{
     Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
-    Completion, Formatting, GotoDefinition, HoverRequest, PrepareRenameRequest, References, Rename,
-    Request as _,
+    CodeActionRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
+    PrepareRenameRequest, References, Rename, Request as _, SemanticTokensFullRequest,
 };
 use lsp_types::{
-    CompletionOptions, CompletionResponse, GotoDefinitionResponse, HoverProviderCapability,
+    CodeActionKind, CodeActionOptions, CodeActionProviderCapability, CompletionOptions,
+    CompletionResponse, DocumentSymbolResponse, GotoDefinitionResponse, HoverProviderCapability,
     InitializeParams, InitializeResult, OneOf, PositionEncodingKind, PublishDiagnosticsParams,
-    RenameOptions, SaveOptions, ServerCapabilities, ServerInfo, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Url,
+    RenameOptions, SaveOptions, SemanticTokensFullOptions, SemanticTokensOptions,
+    SemanticTokensResult, SemanticTokensServerCapabilities, ServerCapabilities, ServerInfo,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
+    TextDocumentSyncSaveOptions, Url,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::lsp::workspace::Workspace;
-use crate::lsp::{completion, diagnostics, formatting, hover, log, navigation};
+use crate::lsp::{
+    code_actions, completion, diagnostics, document_symbols, formatting, hover, log, navigation,
+    semantic_tokens,
+};
+
+/// A pause in a client's messages this long after a change ends a burst of keystrokes.
+const QUIET: Duration = Duration::from_millis(50);
+
+/// The longest a burst delays the diagnostics of its changes.
+const MAX_SETTLE: Duration = Duration::from_secs(1);
 
 struct Server<'c> {
     connection: &'c Connection,
@@ -110,6 +123,18 @@ fn capabilities() -> ServerCapabilities {
             trigger_characters: Some(vec![".".into()]),
             ..Default::default()
         }),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+            ..Default::default()
+        })),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+            SemanticTokensOptions {
+                legend: semantic_tokens::legend(),
+                full: Some(SemanticTokensFullOptions::Bool(true)),
+                ..Default::default()
+            },
+        )),
         ..Default::default()
     }
 }
@@ -131,47 +156,95 @@ fn roots(params: &InitializeParams) -> Vec<PathBuf> {
 impl Server<'_> {
     fn serve(&mut self) -> bool {
         let mut shutting_down = false;
-        for message in &self.connection.receiver {
-            match message {
-                Message::Request(request) if shutting_down => {
-                    self.send(Response::new_err(
-                        request.id,
-                        ErrorCode::InvalidRequest as i32,
-                        "the server is shutting down".into(),
-                    ));
-                }
-                Message::Request(request) if request.method == "shutdown" => {
-                    shutting_down = true;
-                    self.send(Response::new_ok(request.id, ()));
-                }
-                Message::Request(request) => {
-                    let id = request.id.clone();
-                    let method = request.method.clone();
-                    let response = panic::catch_unwind(AssertUnwindSafe(|| self.answer(request)))
-                        .unwrap_or_else(|_| {
-                            Response::new_err(
-                                id,
-                                ErrorCode::InternalError as i32,
-                                format!("the server failed on {method}; see its log"),
-                            )
-                        });
-                    self.send(response);
-                }
-                Message::Notification(notification) if notification.method == "exit" => {
-                    return shutting_down;
-                }
-                Message::Notification(notification) => {
-                    let method = notification.method.clone();
-                    let handled =
-                        panic::catch_unwind(AssertUnwindSafe(|| self.handle(notification)));
-                    if handled.is_err() {
-                        log(format_args!("the server failed on {method}"));
+        while let Some(batch) = self.next_batch() {
+            // Every buffer is brought up to date first, and checked once, so a burst of
+            // keystrokes costs one check and requests see the newest text.
+            let mut changed = false;
+            let mut exit = false;
+            let mut requests = Vec::new();
+            for message in batch {
+                match message {
+                    Message::Request(request) => requests.push(request),
+                    Message::Notification(notification) if notification.method == "exit" => {
+                        exit = true;
+                        break;
                     }
+                    Message::Notification(notification) => {
+                        let method = notification.method.clone();
+                        let handled =
+                            panic::catch_unwind(AssertUnwindSafe(|| self.handle(notification)));
+                        match handled {
+                            Ok(changes) => changed |= changes,
+                            Err(_) => log(format_args!("the server failed on {method}")),
+                        }
+                    }
+                    // The server sends no requests, so expects no responses.
+                    Message::Response(_) => {}
                 }
-                // The server sends no requests, so expects no responses.
-                Message::Response(_) => {}
+            }
+            if changed
+                && panic::catch_unwind(AssertUnwindSafe(|| self.publish_diagnostics())).is_err()
+            {
+                log("the server failed checking the documents");
+            }
+            for request in requests {
+                shutting_down |= self.serve_request(request, shutting_down);
+            }
+            if exit {
+                return shutting_down;
             }
         }
+        false
+    }
+
+    /// The next message and every one already waiting behind it. After a change to a
+    /// document, the next few are waited for as long as they come quickly (an editor that
+    /// sends each keystroke), unless a request is waiting to be answered.
+    fn next_batch(&self) -> Option<Vec<Message>> {
+        let receiver = &self.connection.receiver;
+        let mut batch = vec![receiver.recv().ok()?];
+        let started = Instant::now();
+        loop {
+            batch.extend(receiver.try_iter());
+            let waiting = batch.iter().any(|m| matches!(m, Message::Request(_)))
+                || !batch.iter().any(changes_a_document)
+                || started.elapsed() >= MAX_SETTLE;
+            if waiting {
+                return Some(batch);
+            }
+            match receiver.recv_timeout(QUIET) {
+                Ok(message) => batch.push(message),
+                // A pause, or the end of the input (noticed at the next `recv`).
+                Err(_) => return Some(batch),
+            }
+        }
+    }
+
+    /// Answers one request; true when it was `shutdown`.
+    fn serve_request(&self, request: Request, shutting_down: bool) -> bool {
+        if shutting_down {
+            self.send(Response::new_err(
+                request.id,
+                ErrorCode::InvalidRequest as i32,
+                "the server is shutting down".into(),
+            ));
+            return false;
+        }
+        if request.method == "shutdown" {
+            self.send(Response::new_ok(request.id, ()));
+            return true;
+        }
+        let id = request.id.clone();
+        let method = request.method.clone();
+        let response = panic::catch_unwind(AssertUnwindSafe(|| self.answer(request)))
+            .unwrap_or_else(|_| {
+                Response::new_err(
+                    id,
+                    ErrorCode::InternalError as i32,
+                    format!("the server failed on {method}; see its log"),
+                )
+            });
+        self.send(response);
         false
     }
 
@@ -235,6 +308,30 @@ impl Server<'_> {
                         data: None,
                     })
             }),
+            DocumentSymbolRequest::METHOD => {
+                self.reply::<DocumentSymbolRequest>(request, |server, params| {
+                    Ok(server
+                        .document(&params.text_document.uri)
+                        .and_then(document_symbols::document_symbols)
+                        .map(DocumentSymbolResponse::Nested))
+                })
+            }
+            CodeActionRequest::METHOD => {
+                self.reply::<CodeActionRequest>(request, |server, params| {
+                    let related = server.related_information;
+                    Ok(server.known(&params.text_document.uri).and_then(|uri| {
+                        code_actions::code_actions(&server.workspace, uri, params.range, related)
+                    }))
+                })
+            }
+            SemanticTokensFullRequest::METHOD => {
+                self.reply::<SemanticTokensFullRequest>(request, |server, params| {
+                    Ok(server
+                        .known(&params.text_document.uri)
+                        .and_then(|uri| semantic_tokens::semantic_tokens(&server.workspace, uri))
+                        .map(SemanticTokensResult::Tokens))
+                })
+            }
             method => Err(ResponseError {
                 code: ErrorCode::MethodNotFound as i32,
                 message: format!("circuitcheck does not serve `{method}`"),
@@ -287,40 +384,49 @@ impl Server<'_> {
         }
     }
 
-    fn handle(&mut self, notification: Notification) {
+    /// Applies a notification; true when the documents' diagnostics may have changed.
+    fn handle(&mut self, notification: Notification) -> bool {
         match notification.method.as_str() {
             DidOpenTextDocument::METHOD => {
-                if let Some(params) = params::<DidOpenTextDocument>(notification) {
-                    let document = params.text_document;
-                    self.workspace
-                        .open(document.uri, document.version, document.text);
-                    self.publish_diagnostics();
-                }
+                let Some(params) = params::<DidOpenTextDocument>(notification) else {
+                    return false;
+                };
+                let document = params.text_document;
+                self.workspace
+                    .open(document.uri, document.version, document.text);
+                true
             }
             DidChangeTextDocument::METHOD => {
-                if let Some(params) = params::<DidChangeTextDocument>(notification) {
-                    let uri = params.text_document.uri;
-                    let Some(document) = self.workspace.document_mut(&uri) else {
-                        log(format_args!("change to {uri}, which is not open"));
-                        return;
-                    };
-                    document.version = params.text_document.version;
-                    for change in params.content_changes {
-                        document.apply(change);
-                    }
-                    self.publish_diagnostics();
+                let Some(params) = params::<DidChangeTextDocument>(notification) else {
+                    return false;
+                };
+                let uri = params.text_document.uri;
+                let Some(document) = self.workspace.document_mut(&uri) else {
+                    log(format_args!("change to {uri}, which is not open"));
+                    return false;
+                };
+                document.version = params.text_document.version;
+                // In order: a full text replaces everything before it, a range edits the
+                // text the changes before it made.
+                for change in params.content_changes {
+                    document.apply(change);
                 }
+                true
             }
             DidCloseTextDocument::METHOD => {
-                if let Some(params) = params::<DidCloseTextDocument>(notification) {
-                    self.workspace.close(&params.text_document.uri);
-                    self.publish_diagnostics();
-                }
+                let Some(params) = params::<DidCloseTextDocument>(notification) else {
+                    return false;
+                };
+                self.workspace.close(&params.text_document.uri);
+                true
             }
             // A saved base may change what its variants inherit from the disk.
-            DidSaveTextDocument::METHOD => self.publish_diagnostics(),
-            method if method.starts_with("$/") || method == "initialized" => {}
-            method => log(format_args!("ignoring notification {method}")),
+            DidSaveTextDocument::METHOD => true,
+            method if method.starts_with("$/") || method == "initialized" => false,
+            method => {
+                log(format_args!("ignoring notification {method}"));
+                false
+            }
         }
     }
 
@@ -352,6 +458,12 @@ impl Server<'_> {
         let params = PublishDiagnosticsParams::new(uri, diagnostics, version);
         self.send(Notification::new(PublishDiagnostics::METHOD.into(), params));
     }
+}
+
+/// Notifications after which the server waits a moment for more before checking.
+fn changes_a_document(message: &Message) -> bool {
+    matches!(message, Message::Notification(n)
+        if n.method == DidChangeTextDocument::METHOD || n.method == DidOpenTextDocument::METHOD)
 }
 
 fn params<N: lsp_types::notification::Notification>(notification: Notification) -> Option<N::Params>

@@ -2,8 +2,8 @@
 //! at. Found in the syntax tree, so they work while the file still has errors.
 
 use crate::dsl::ast::{
-    ClassDef, EdgeDef, Endpoint, File, MetricRef, MlpDef, NodeRef, PositionsDef, Span, Spanned,
-    StatementKind,
+    ClassDef, EdgeDef, Endpoint, File, MetricRef, MlpDef, NodeRef, PositionsDef, SettingKey, Span,
+    Spanned, StatementKind,
 };
 use crate::dsl::circuit::Head;
 use crate::lsp::workspace::Chain;
@@ -19,6 +19,13 @@ pub enum Symbol {
     Position(String),
     /// The path after `extends`.
     Extends(String),
+    /// A header setting's keyword (`model`), or its value (`gpt2-small`, unquoted).
+    SettingKey(SettingKey),
+    SettingValue(SettingKey, String),
+    /// The metric of an `expect` (`faithfulness`, `minimality`).
+    Metric(String),
+    Embed,
+    Logits,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +41,12 @@ pub fn symbols(file: &File) -> Vec<(Symbol, Span)> {
     let mut out = Vec::new();
     if let Some(extends) = &file.header.extends {
         out.push((Symbol::Extends(extends.value.clone()), extends.span));
+    }
+    for setting in &file.header.settings {
+        let key = setting.key.value;
+        out.push((Symbol::SettingKey(key), setting.key.span));
+        let value = Symbol::SettingValue(key, setting.value.value.clone());
+        out.push((value, setting.value.span));
     }
     let class = |name: &Spanned<String>, role| {
         (
@@ -121,12 +134,18 @@ fn node(node: &NodeRef, span: Span, out: &mut Vec<(Symbol, Span)>) {
             span,
         )),
         NodeRef::Head(head) => out.push((Symbol::Head(*head), span)),
-        NodeRef::Embed | NodeRef::Logits => {}
+        NodeRef::Embed => out.push((Symbol::Embed, span)),
+        NodeRef::Logits => out.push((Symbol::Logits, span)),
     }
 }
 
-/// The head of `minimality(9.9)`, written without spaces inside the parentheses.
+/// The metric's name, and the head of `minimality(9.9)`, written without spaces.
 fn metric(metric: &Spanned<MetricRef>, out: &mut Vec<(Symbol, Span)>) {
+    let name = Span {
+        start: metric.span.start,
+        end: metric.span.start + metric.value.name.len(),
+    };
+    out.push((Symbol::Metric(metric.value.name.clone()), name));
     if let Some(head) = metric.value.head {
         let span = Span {
             start: metric.span.start + metric.value.name.len() + 1,

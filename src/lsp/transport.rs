@@ -1,6 +1,7 @@
 //! JSON-RPC over stdin/stdout with `Content-Length` framing. lsp-server's own stdio
 //! transport stops reading at the first message that is not valid JSON-RPC; this one
-//! answers such a message with an error, as JSON-RPC asks, and reads on.
+//! answers such a message with an error, as JSON-RPC asks, and reads on. Bytes that are not
+//! UTF-8 (a buffer in another encoding) become U+FFFD rather than a malformed message.
 
 use std::io::{self, BufRead, Read, Write};
 use std::thread::{self, JoinHandle};
@@ -58,7 +59,10 @@ pub fn stdio() -> (Connection, Transport) {
                     return;
                 }
             };
-            match serde_json::from_slice::<Message>(&body) {
+            // A buffer that is not UTF-8 (Vim's `++bad=keep`) still reaches the server, its
+            // bad bytes as U+FFFD, so the file is checked rather than the message refused.
+            let text = String::from_utf8_lossy(&body);
+            match serde_json::from_str::<Message>(&text) {
                 Ok(message) => {
                     let exit = matches!(&message, Message::Notification(n) if n.method == "exit");
                     if to_server.send(message).is_err() || exit {

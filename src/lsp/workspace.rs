@@ -10,8 +10,8 @@ use lsp_types::Url;
 
 use crate::dsl::ast;
 use crate::dsl::loader::normalize;
-use crate::dsl::parser::unquote;
-use crate::dsl::{Loader, Sources, TaskRef};
+use crate::dsl::parser::{self, unquote};
+use crate::dsl::{Code, Loader, Sources, TaskRef};
 use crate::lsp::document::{Document, Lines};
 use crate::lsp::environment;
 use crate::lsp::outline::Outline;
@@ -59,6 +59,10 @@ impl Workspace {
 
     pub fn documents(&self) -> impl Iterator<Item = (&Url, &Document)> {
         self.documents.iter()
+    }
+
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
     }
 
     /// The URI diagnostics and locations use for a file: the open buffer's, else its path's.
@@ -156,7 +160,8 @@ impl Sources for Buffers<'_> {
 pub struct ChainFile {
     pub path: PathBuf,
     pub text: Arc<str>,
-    /// `None` when the file cannot be read or does not parse.
+    /// The statements that parse (all of them in a file without syntax errors); `None`
+    /// when the file cannot be read or its header does not parse.
     pub syntax: Option<ast::File>,
     pub outline: Outline,
 }
@@ -181,9 +186,19 @@ impl Chain {
                 break;
             }
             let loaded = loader.load(&path);
-            let syntax = loaded.syntax.clone();
             let text = loaded.source.inner().clone();
-            let outline = Outline::of(syntax.as_ref(), &text);
+            // The outline of a broken file comes from its tokens, which also see the
+            // statement being typed; navigation gets the statements that parse.
+            let outline = Outline::of(loaded.syntax.as_ref(), &text);
+            let syntax = loaded.syntax.clone().or_else(|| {
+                let unreadable = loaded
+                    .diagnostics
+                    .iter()
+                    .any(|d| d.code == Code::ReadFailed);
+                (!unreadable)
+                    .then(|| parser::parse_partial(&loaded.source))
+                    .flatten()
+            });
             next = outline
                 .extends
                 .as_ref()

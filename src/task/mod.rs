@@ -43,6 +43,14 @@ pub fn builtin_names() -> Vec<&'static str> {
     BUILTIN.iter().map(|(name, _)| *name).collect()
 }
 
+/// The TOML of a built-in task.
+pub fn builtin_text(name: &str) -> Option<&'static str> {
+    BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, text)| *text)
+}
+
 /// Whether a task argument names a file (`.toml`, or an existing file) rather than a
 /// built-in task.
 pub fn is_task_file(argument: &str) -> bool {

@@ -1,0 +1,268 @@
+//! Highlighting (`textDocument/semanticTokens/full`) for editors that have no use for the
+//! TextMate grammar (Neovim, Helix). The text is read word by word, so a half-typed line is
+//! coloured too; a name takes its role (class, position, metric, setting value) from the
+//! statements that parse, else from the class names the file and its bases define.
+
+use std::collections::HashMap;
+
+use lsp_types::{SemanticToken, SemanticTokenType, SemanticTokens, SemanticTokensLegend, Url};
+
+use crate::dsl::ast::{SettingKey, Span};
+use crate::dsl::parser::KEYWORDS;
+use crate::lsp::document::Lines;
+use crate::lsp::symbols::{Symbol, classes, symbols};
+use crate::lsp::workspace::Workspace;
+
+/// The token types, in the legend's order (a token's type is its index here).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Keyword,
+    Namespace,
+    Class,
+    /// A head, `9.9`.
+    Variable,
+    /// A task position.
+    EnumMember,
+    /// A metric of `expect`.
+    Function,
+    /// A setting's value, a channel.
+    Property,
+    Number,
+    String,
+    Comment,
+    Operator,
+}
+
+const TYPES: [SemanticTokenType; 11] = [
+    SemanticTokenType::KEYWORD,
+    SemanticTokenType::NAMESPACE,
+    SemanticTokenType::CLASS,
+    SemanticTokenType::VARIABLE,
+    SemanticTokenType::ENUM_MEMBER,
+    SemanticTokenType::FUNCTION,
+    SemanticTokenType::PROPERTY,
+    SemanticTokenType::NUMBER,
+    SemanticTokenType::STRING,
+    SemanticTokenType::COMMENT,
+    SemanticTokenType::OPERATOR,
+];
+
+pub fn legend() -> SemanticTokensLegend {
+    SemanticTokensLegend {
+        token_types: TYPES.to_vec(),
+        token_modifiers: Vec::new(),
+    }
+}
+
+pub fn semantic_tokens(workspace: &Workspace, uri: &Url) -> Option<SemanticTokens> {
+    let document = workspace.document(uri)?;
+    let chain = workspace.chain(&document.path);
+    let text = document.text.as_str();
+    let mut roles: HashMap<usize, Kind> = HashMap::new();
+    let mut header_end = None;
+    if let Some(file) = &chain.files[0].syntax {
+        roles.insert(file.header.name.span.start, Kind::Namespace);
+        header_end = Some(file.header.span.end);
+        for (symbol, span) in symbols(file) {
+            if let Some(kind) = role(&symbol) {
+                roles.insert(span.start, kind);
+            }
+        }
+    }
+    let classes: Vec<String> = classes(&chain).into_iter().map(|(name, _)| name).collect();
+    // Without a tree, settings are known by their place: before the header's `}`.
+    let header_end = header_end.unwrap_or_else(|| text.find('}').unwrap_or(text.len()));
+    let mut tokens = Vec::new();
+    for (span, lexeme) in lex(text) {
+        let kind = match lexeme {
+            Lexeme::Word => {
+                let word = &text[span.start..span.end];
+                let known = roles.get(&span.start).copied();
+                known.or_else(|| word_kind(word, span.start < header_end, &classes))
+            }
+            Lexeme::Fixed(kind) => Some(kind),
+        };
+        if let Some(kind) = kind {
+            tokens.push((span, kind));
+        }
+    }
+    Some(SemanticTokens {
+        result_id: None,
+        data: encode(text, &tokens),
+    })
+}
+
+fn role(symbol: &Symbol) -> Option<Kind> {
+    Some(match symbol {
+        Symbol::Class { .. } => Kind::Class,
+        Symbol::Head(_) => Kind::Variable,
+        Symbol::Position(_) => Kind::EnumMember,
+        Symbol::Metric(_) => Kind::Function,
+        Symbol::SettingKey(_) | Symbol::Embed | Symbol::Logits => Kind::Keyword,
+        Symbol::SettingValue(..) => Kind::Property,
+        Symbol::Extends(_) => return None,
+    })
+}
+
+/// A word the tree says nothing about (it is in a line that does not parse).
+fn word_kind(word: &str, in_header: bool, classes: &[String]) -> Option<Kind> {
+    let setting = SettingKey::ALL.iter().any(|key| key.keyword() == word);
+    if KEYWORDS.contains(&word) || matches!(word, "embed" | "logits") || (in_header && setting) {
+        Some(Kind::Keyword)
+    } else if classes.iter().any(|class| class == word) {
+        Some(Kind::Class)
+    } else {
+        None
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Lexeme {
+    /// A name, whose role depends on where it stands.
+    Word,
+    Fixed(Kind),
+}
+
+/// The highlighted pieces of a text, in order: comments, strings, operators, numbers and
+/// heads, channels (`.q`), and words.
+fn lex(text: &str) -> Vec<(Span, Lexeme)> {
+    let bytes = text.as_bytes();
+    let mut out: Vec<(Span, Lexeme)> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &text[i..];
+        let (length, lexeme) = match bytes[i] {
+            b'#' => (rest.find('\n').unwrap_or(rest.len()), Some(Kind::Comment)),
+            b'"' => (string_length(rest), Some(Kind::String)),
+            b'-' if rest.starts_with("->") => (2, Some(Kind::Operator)),
+            b'>' | b'<' => (
+                1 + usize::from(rest[1..].starts_with('=')),
+                Some(Kind::Operator),
+            ),
+            b'.' if after_name(&out, i) && is_channel(&rest[1..]) => (2, Some(Kind::Property)),
+            b'-' if after_comparison(text, &out)
+                && rest[1..].starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                (1 + number_length(&rest[1..]), Some(Kind::Number))
+            }
+            b'0'..=b'9' => {
+                let length = number_length(rest);
+                let number = !rest[..length].contains('.') || after_comparison(text, &out);
+                let kind = if number { Kind::Number } else { Kind::Variable };
+                (length, Some(kind))
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                out.push((span(i, word_length(rest)), Lexeme::Word));
+                i += word_length(rest);
+                continue;
+            }
+            _ => (rest.chars().next().map_or(1, char::len_utf8), None),
+        };
+        if let Some(kind) = lexeme {
+            out.push((span(i, length), Lexeme::Fixed(kind)));
+        }
+        i += length.max(1);
+    }
+    out
+}
+
+fn span(start: usize, length: usize) -> Span {
+    Span {
+        start,
+        end: start + length,
+    }
+}
+
+/// Up to the closing quote (`\"` escapes one), or the end of the line.
+fn string_length(rest: &str) -> usize {
+    let mut escaped = false;
+    for (i, c) in rest.char_indices().skip(1) {
+        match c {
+            '\n' => return i,
+            '"' if !escaped => return i + 1,
+            _ => escaped = !escaped && c == '\\',
+        }
+    }
+    rest.len()
+}
+
+/// `12`, `0.8`, `9.9`: digits, and a fraction when a digit follows the dot.
+fn number_length(rest: &str) -> usize {
+    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let whole = digits(rest);
+    match rest[whole..].strip_prefix('.') {
+        Some(fraction) if fraction.starts_with(|c: char| c.is_ascii_digit()) => {
+            whole + 1 + digits(fraction)
+        }
+        _ => whole,
+    }
+}
+
+/// A name: letters, digits, `_`, and `-` or `+` inside (`gpt2-small`, `S1+1`), never the
+/// `-` of `->`.
+fn word_length(rest: &str) -> usize {
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let joined =
+            matches!(c, b'-' | b'+') && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric());
+        if !(c.is_ascii_alphanumeric() || c == b'_' || joined) {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// `q`, `k` or `v` alone.
+fn is_channel(rest: &str) -> bool {
+    let mut chars = rest.chars();
+    matches!(chars.next(), Some('q' | 'k' | 'v'))
+        && !chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether a name or head ends right at `at` (the dot of `name_mover.q`, `9.9.q`).
+fn after_name(out: &[(Span, Lexeme)], at: usize) -> bool {
+    out.last().is_some_and(|(span, lexeme)| {
+        span.end == at && matches!(lexeme, Lexeme::Word | Lexeme::Fixed(Kind::Variable))
+    })
+}
+
+/// Whether the last piece is a comparison (`expect … >= 0.8`: a number, not a head).
+fn after_comparison(text: &str, out: &[(Span, Lexeme)]) -> bool {
+    matches!(out.last(), Some((span, Lexeme::Fixed(Kind::Operator)))
+        if &text[span.start..span.end] != "->")
+}
+
+/// LSP's encoding: each token's line and start relative to the token before, lengths in
+/// UTF-16 units (a token never spans lines).
+fn encode(text: &str, tokens: &[(Span, Kind)]) -> Vec<SemanticToken> {
+    let lines = Lines::new(text);
+    let mut out = Vec::with_capacity(tokens.len());
+    let (mut line, mut column) = (0, 0);
+    for (span, kind) in tokens {
+        let start = lines.position(span.start);
+        let length: usize = text[span.start..span.end]
+            .chars()
+            .map(char::len_utf16)
+            .sum();
+        let delta_line = start.line - line;
+        let delta_start = if delta_line == 0 {
+            start.character - column
+        } else {
+            start.character
+        };
+        out.push(SemanticToken {
+            delta_line,
+            delta_start,
+            length: length as u32,
+            token_type: *kind as u32,
+            token_modifiers_bitset: 0,
+        });
+        (line, column) = (start.line, start.character);
+    }
+    out
+}

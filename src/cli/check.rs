@@ -14,7 +14,8 @@ use crate::eval::cache::{Cache, Lookup};
 use crate::eval::check::{Estimate, Options, Progress, Report, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
 use crate::model::{Config, DeviceChoice, LoadedModel};
-use crate::report::{check as render, diagnostics, html, style::Style};
+use crate::report::html;
+use crate::report::text::{check as render, diagnostics, style::Style};
 use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize, Task};
 
 /// The arguments of `check` and `sensitivity`.

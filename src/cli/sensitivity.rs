@@ -11,7 +11,8 @@ use crate::cli::check::{
 use crate::dsl::Ablation;
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::sensitivity::{Baseline, Grid, Settings, Sources, sensitivity};
-use crate::report::{html, sensitivity as render};
+use crate::report::html;
+use crate::report::text::sensitivity as render;
 use crate::task::{Dataset, ReferenceSize};
 
 /// The grid's datasets and replacement values, made as the cells ask for them (one reference

@@ -11,14 +11,14 @@ use std::fmt::Write as _;
 use crate::dsl::{Circuit, Mlps};
 use crate::eval::check::{GroupFigures, Options, Report};
 use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
-use crate::report::check::{headline, heads, interval, number, percent, score_rows};
-use crate::report::sensitivity::{self as sensitivity_text, reference_size};
-use crate::report::svg::escape;
-use crate::report::{charts, comparison, histogram, layered, scatter};
+use crate::report::html::heatmap::diverging_heatmap;
+use crate::report::html::svg::escape;
+use crate::report::html::{charts, histogram, layered, scatter};
+use crate::report::text::check::{headline, heads, interval, number, percent, score_rows};
+use crate::report::text::comparison;
+use crate::report::text::sensitivity::{self as sensitivity_text, reference_size};
 
-pub use crate::report::heatmap::{diverging_heatmap, heatmap};
-
-const STYLE: &str = include_str!("html.css");
+const STYLE: &str = include_str!("page.css");
 
 /// No fetch of any kind, no script: styles inline only.
 const POLICY: &str =

@@ -6,9 +6,9 @@
 
 use crate::eval::bootstrap::quantile;
 use crate::eval::check::Report;
-use crate::report::charts::{number_tick, percent_tick};
-use crate::report::plot::{Axis, Frame, Key, Scale, Swatch, chart, padded};
-use crate::report::svg::{ACCENT, Tag, WARN, tint};
+use crate::report::html::charts::{number_tick, percent_tick};
+use crate::report::html::plot::{Axis, Frame, Key, Scale, Swatch, chart, padded};
+use crate::report::html::svg::{ACCENT, Tag, WARN, tint};
 
 /// A prompt's F(M)_p counts as near zero below this fraction of |F(M)|.
 const NEAR_ZERO: f64 = 0.1;
@@ -64,8 +64,16 @@ pub fn histogram(report: &Report) -> String {
     sorted.sort_by(f64::total_cmp);
     type Show = fn(f64) -> String;
     let (label, format, show): (&str, Show, Show) = match measure {
-        Measure::Ratio => ("F(C)ₚ / F(M)ₚ", percent_tick, crate::report::check::percent),
-        Measure::Difference => ("F(C)ₚ − F(M)ₚ", number_tick, crate::report::check::number),
+        Measure::Ratio => (
+            "F(C)ₚ / F(M)ₚ",
+            percent_tick,
+            crate::report::text::check::percent,
+        ),
+        Measure::Difference => (
+            "F(C)ₚ − F(M)ₚ",
+            number_tick,
+            crate::report::text::check::number,
+        ),
     };
     let (low, high) = match (sorted.first(), sorted.last()) {
         (Some(l), Some(h)) => (*l, *h),

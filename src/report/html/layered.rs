@@ -12,7 +12,7 @@ use petgraph::visit::EdgeRef;
 
 use crate::dsl::{Channel, Circuit};
 use crate::graph::{GraphEdge, GraphNode, HypothesisGraph};
-use crate::report::svg::{INK, MUTED, Tag, coordinate, escape, palette, tint};
+use crate::report::html::svg::{INK, MUTED, Tag, coordinate, escape, palette, tint};
 
 const MARGIN: f64 = 14.0;
 const HEADER: f64 = 30.0;
@@ -217,8 +217,8 @@ pub fn draw(circuit: &Circuit) -> String {
 
     format!(
         "<svg class=\"graph\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{title}\">\n<title>{title}</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n{body}<g class=\"edges\" fill=\"none\">\n{drawn}</g>\n</svg>\n",
-        w = crate::report::svg::coordinate(width),
-        h = crate::report::svg::coordinate(height),
+        w = crate::report::html::svg::coordinate(width),
+        h = crate::report::html::svg::coordinate(height),
         title = escape(&format!("Hypothesis graph of {}", circuit.name)),
     )
 }

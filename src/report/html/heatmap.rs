@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::svg::{INK, MUTED, Tag, coordinate, escape, rgb};
+use crate::report::html::svg::{INK, MUTED, Tag, coordinate, escape, rgb};
 
 const CELL_HEIGHT: f64 = 28.0;
 const CHAR: f64 = 7.4;

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::eval::check::{Estimate, Report};
-use crate::report::style::{BOLD, DIM, GREEN, RED, Style, YELLOW, columns};
+use crate::report::text::style::{BOLD, DIM, GREEN, RED, Style, YELLOW, columns};
 
 pub(crate) fn number(value: f64) -> String {
     if value.is_finite() {

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use crate::eval::bootstrap::Interval;
 use crate::eval::check::{Estimate, GroupFigures, Report};
-use crate::report::check::{number, percent};
-use crate::report::plot::{Axis, Frame, Key, Pixels, Scale, Swatch, chart, padded};
-use crate::report::svg::{ACCENT, INK, MUTED, Tag, WARN, tint};
+use crate::report::html::plot::{Axis, Frame, Key, Pixels, Scale, Swatch, chart, padded};
+use crate::report::html::svg::{ACCENT, INK, MUTED, Tag, WARN, tint};
+use crate::report::text::check::{number, percent};
 
 /// Bars a group chart shows at most; the rest are named in a note (the JSON has them all).
 pub const MAX_GROUP_BARS: usize = 40;

@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use crate::dsl::Head;
 use crate::eval::check::{Estimate, Report};
-use crate::report::check::{headline, interval, number, percent, table_cell};
-use crate::report::style::{BOLD, GREEN, RED, Style, columns};
+use crate::report::text::check::{headline, interval, number, percent, table_cell};
+use crate::report::text::style::{BOLD, GREEN, RED, Style, columns};
 
 /// One compared figure; `None` on a side that does not have it (a head only one side holds).
 pub(crate) struct Row {

@@ -10,7 +10,7 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::report::svg::{INK, Tag, escape};
+use crate::report::html::svg::{INK, Tag, escape};
 
 /// One chart: its size, title, legend and axes.
 pub struct Frame<'a> {
@@ -338,7 +338,7 @@ fn categories(scale: &Scale) -> Option<usize> {
 }
 
 fn ink() -> RGBColor {
-    let [r, g, b] = crate::report::svg::rgb(INK);
+    let [r, g, b] = crate::report::html::svg::rgb(INK);
     RGBColor(r, g, b)
 }
 

@@ -7,5 +7,6 @@ pub mod check;
 pub mod patch;
 pub mod reference;
 pub mod runner;
+pub mod schema;
 pub mod sensitivity;
 pub mod variant;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::eval::bootstrap::Interval;
-use crate::eval::check::{Estimate, GroupFigures, Report};
+use crate::eval::schema::{Estimate, GroupFigures, Report};
 use crate::report::html::plot::{Axis, Frame, Key, Pixels, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{ACCENT, INK, MUTED, Tag, WARN, tint};
 use crate::report::text::check::{number, percent};

@@ -5,7 +5,7 @@
 //! says so.
 
 use crate::eval::bootstrap::quantile;
-use crate::eval::check::Report;
+use crate::eval::schema::Report;
 use crate::report::html::charts::{number_tick, percent_tick};
 use crate::report::html::plot::{Axis, Frame, Key, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{ACCENT, Tag, WARN, tint};

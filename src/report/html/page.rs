@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use crate::dsl::{Circuit, Mlps};
-use crate::eval::check::{GroupFigures, Options, Report};
+use crate::eval::schema::{GroupFigures, Options, Report};
 use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
 use crate::report::html::heatmap::diverging_heatmap;
 use crate::report::html::svg::escape;

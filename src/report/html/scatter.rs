@@ -1,7 +1,7 @@
 //! Completeness as Wang et al. plot it: for every K tried, F(C\K) against F(M\K) with both
 //! intervals, and the line y = x where a complete circuit's points lie.
 
-use crate::eval::check::{KSet, Report};
+use crate::eval::schema::{KSet, Report};
 use crate::report::html::charts::{extent, interval_mark, number_tick, said};
 use crate::report::html::plot::{Axis, Frame, Key, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{INK, MUTED, Tag, WARN};

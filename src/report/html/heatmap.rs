@@ -7,7 +7,8 @@
 
 use std::fmt::Write as _;
 
-use crate::report::html::svg::{INK, MUTED, Tag, coordinate, escape, rgb};
+use crate::report::html::markup::{Element, coordinate};
+use crate::report::html::svg::{self, INK, MUTED, rgb};
 
 const CELL_HEIGHT: f64 = 28.0;
 const CHAR: f64 = 7.4;
@@ -195,42 +196,42 @@ fn draw(
     let _ = write!(
         body,
         "{}",
-        Tag::new("text")
-            .set("class", "heatmap-title")
+        Element::svg("text")
+            .attr("class", "heatmap-title")
             .at("x", 8.0)
             .at("y", 22.0)
-            .set("font-size", 15)
-            .set("font-weight", "bold")
-            .set("fill", INK)
+            .attr("font-size", 15)
+            .attr("font-weight", "bold")
+            .attr("fill", INK)
             .text(title)
     );
     for (c, name) in columns.iter().enumerate() {
         let x = left + (c as f64 + 0.5) * cell_width;
         let y = top - 8.0;
-        let mut label = Tag::new("text")
-            .set("class", "column-label")
+        let mut label = Element::svg("text")
+            .attr("class", "column-label")
             .at("x", x)
             .at("y", y)
-            .set("font-size", 12.5)
-            .set("fill", INK);
+            .attr("font-size", 12.5)
+            .attr("fill", INK);
         label = if slanted {
-            label.set(
+            label.attr(
                 "transform",
                 format!("rotate(-45 {} {})", coordinate(x), coordinate(y)),
             )
         } else {
-            label.set("text-anchor", "middle")
+            label.attr("text-anchor", "middle")
         };
         body += &label.text(name).to_string();
     }
     for (r, name) in rows.iter().enumerate() {
-        body += &Tag::new("text")
-            .set("class", "row-label")
+        body += &Element::svg("text")
+            .attr("class", "row-label")
             .at("x", left - 8.0)
             .at("y", top + (r as f64 + 0.5) * CELL_HEIGHT + 4.5)
-            .set("text-anchor", "end")
-            .set("font-size", 12.5)
-            .set("fill", INK)
+            .attr("text-anchor", "end")
+            .attr("font-size", 12.5)
+            .attr("fill", INK)
             .text(name)
             .to_string();
         for (c, column) in columns.iter().enumerate() {
@@ -244,24 +245,24 @@ fn draw(
                 None => ("#eeeeee".to_string(), "—".to_string(), MUTED),
             };
             let tooltip = format!("{name}, {column}: {text}");
-            body += &Tag::new("g")
-                .set("class", "cell")
+            body += &Element::svg("g")
+                .attr("class", "cell")
                 .title(tooltip)
                 .raw(&format!(
                     "{}{}",
-                    Tag::new("rect")
+                    Element::svg("rect")
                         .at("x", x)
                         .at("y", y)
                         .at("width", cell_width)
                         .at("height", CELL_HEIGHT)
-                        .set("fill", fill)
-                        .set("stroke", "#ffffff"),
-                    Tag::new("text")
+                        .attr("fill", fill)
+                        .attr("stroke", "#ffffff"),
+                    Element::svg("text")
                         .at("x", x + cell_width / 2.0)
                         .at("y", y + CELL_HEIGHT / 2.0 + 4.5)
-                        .set("text-anchor", "middle")
-                        .set("font-size", 12.5)
-                        .set("fill", ink)
+                        .attr("text-anchor", "middle")
+                        .attr("font-size", 12.5)
+                        .attr("fill", ink)
                         .text(&text)
                 ))
                 .to_string();
@@ -272,37 +273,41 @@ fn draw(
     let step = bar_height / BAR_STEPS as f64;
     for i in 0..BAR_STEPS {
         let t = 1.0 - (i as f64 + 0.5) / BAR_STEPS as f64;
-        bar += &Tag::new("rect")
+        bar += &Element::svg("rect")
             .at("x", bar_x)
             .at("y", top + i as f64 * step)
             .at("width", 16.0)
             .at("height", step + 0.5)
-            .set("fill", scale.colour(scale.value_at(t)))
+            .attr("fill", scale.colour(scale.value_at(t)))
             .to_string();
     }
     for (label, t) in scale_labels.iter().zip([0.0, 0.5, 1.0]) {
-        bar += &Tag::new("text")
+        bar += &Element::svg("text")
             .at("x", bar_x + 22.0)
             .at("y", top + (1.0 - t) * bar_height + 4.5)
-            .set("font-size", 12)
-            .set("fill", INK)
+            .attr("font-size", 12)
+            .attr("fill", INK)
             .text(label)
             .to_string();
     }
-    body += &Tag::new("g")
-        .set("class", "colour-scale")
+    body += &Element::svg("g")
+        .attr("class", "colour-scale")
         .title(match scale {
             ColourScale::Diverging { .. } => "colour scale: blue below zero, red above",
             ColourScale::Sequential { .. } => "colour scale: dark low, yellow high",
         })
         .raw(&bar)
         .to_string();
-    format!(
-        "<figure class=\"heatmap\">\n<svg class=\"heatmap\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{t}\">\n<title>{t}</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n{body}\n</svg>\n</figure>\n",
-        w = coordinate(width),
-        h = coordinate(height),
-        t = escape(title),
-    )
+    let drawing = svg::root("heatmap", width, height, title)
+        .line(svg::background())
+        .raw(&body)
+        .newline();
+    Element::html("figure")
+        .attr("class", "heatmap")
+        .newline()
+        .line(drawing)
+        .to_string()
+        + "\n"
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 use crate::eval::bootstrap::quantile;
 use crate::eval::schema::Report;
 use crate::report::html::charts::{number_tick, percent_tick};
+use crate::report::html::markup::Element;
 use crate::report::html::plot::{Axis, Frame, Key, Scale, Swatch, chart, padded};
-use crate::report::html::svg::{ACCENT, Tag, WARN, tint};
+use crate::report::html::svg::{ACCENT, WARN, tint};
 
 /// A prompt's F(M)_p counts as near zero below this fraction of |F(M)|.
 const NEAR_ZERO: f64 = 0.1;
@@ -132,13 +133,13 @@ pub fn histogram(report: &Report) -> String {
             let (bottom, top) = px.bottom_top();
             let mut out = String::new();
             if q1.is_finite() && q3.is_finite() {
-                out += &Tag::new("rect")
-                    .set("class", "iqr")
+                out += &Element::svg("rect")
+                    .attr("class", "iqr")
                     .at("x", px.x(q1))
                     .at("y", top)
                     .at("width", (px.x(q3) - px.x(q1)).max(1.0))
                     .at("height", bottom - top)
-                    .set("fill", tint(WARN, 0.8))
+                    .attr("fill", tint(WARN, 0.8))
                     .title(format!("interquartile range: {} to {}", show(q1), show(q3)))
                     .to_string();
             }
@@ -149,26 +150,26 @@ pub fn histogram(report: &Report) -> String {
                 );
                 let (x0, x1) = (px.x(from), px.x(to));
                 let y = px.y(*count as f64);
-                out += &Tag::new("rect")
-                    .set("class", "bin")
+                out += &Element::svg("rect")
+                    .attr("class", "bin")
                     .at("x", x0 + 0.5)
                     .at("y", y)
                     .at("width", (x1 - x0 - 1.0).max(0.5))
                     .at("height", bottom - y)
-                    .set("fill", tint(ACCENT, 0.15))
+                    .attr("fill", tint(ACCENT, 0.15))
                     .title(format!("{} to {}: {count} prompts", show(from), show(to)))
                     .to_string();
             }
             if median.is_finite() {
                 let x = px.x(median);
-                out += &Tag::new("line")
-                    .set("class", "median")
+                out += &Element::svg("line")
+                    .attr("class", "median")
                     .at("x1", x)
                     .at("y1", bottom)
                     .at("x2", x)
                     .at("y2", top)
-                    .set("stroke", WARN)
-                    .set("stroke-width", 2.2)
+                    .attr("stroke", WARN)
+                    .attr("stroke-width", 2.2)
                     .title(format!("median {}", show(median)))
                     .to_string();
             }

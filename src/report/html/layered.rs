@@ -12,7 +12,8 @@ use petgraph::visit::EdgeRef;
 
 use crate::dsl::{Channel, Circuit};
 use crate::graph::{GraphEdge, GraphNode, HypothesisGraph};
-use crate::report::html::svg::{INK, MUTED, Tag, coordinate, escape, palette, tint};
+use crate::report::html::markup::{Element, coordinate};
+use crate::report::html::svg::{self, INK, MUTED, palette, tint};
 
 const MARGIN: f64 = 14.0;
 const HEADER: f64 = 30.0;
@@ -215,12 +216,19 @@ pub fn draw(circuit: &Circuit) -> String {
         );
     }
 
-    format!(
-        "<svg class=\"graph\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{title}\">\n<title>{title}</title>\n<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n{body}<g class=\"edges\" fill=\"none\">\n{drawn}</g>\n</svg>\n",
-        w = crate::report::html::svg::coordinate(width),
-        h = crate::report::html::svg::coordinate(height),
-        title = escape(&format!("Hypothesis graph of {}", circuit.name)),
-    )
+    let title = format!("Hypothesis graph of {}", circuit.name);
+    svg::root("graph", width, height, &title)
+        .line(svg::background())
+        .raw(&body)
+        .line(
+            Element::svg("g")
+                .attr("class", "edges")
+                .attr("fill", "none")
+                .newline()
+                .raw(&drawn),
+        )
+        .to_string()
+        + "\n"
 }
 
 /// `embed` or `logits`: a pill with its name.
@@ -228,26 +236,26 @@ fn terminal(out: &mut String, at: &Placed, label: &str) {
     let _ = writeln!(
         out,
         "{}",
-        Tag::new("g")
-            .set("class", format!("terminal {label}"))
+        Element::svg("g")
+            .attr("class", format!("terminal {label}"))
             .raw(
-                &Tag::new("rect")
+                &Element::svg("rect")
                     .at("x", at.x)
                     .at("y", at.y)
                     .at("width", at.width)
                     .at("height", at.height)
                     .at("rx", at.height / 2.0)
-                    .set("fill", "#f3f4f6")
-                    .set("stroke", MUTED)
+                    .attr("fill", "#f3f4f6")
+                    .attr("stroke", MUTED)
                     .to_string()
             )
             .raw(
-                &Tag::new("text")
+                &Element::svg("text")
                     .at("x", at.x + at.width / 2.0)
                     .at("y", at.y + at.height / 2.0 + 5.0)
-                    .set("text-anchor", "middle")
-                    .set("font-size", 14)
-                    .set("fill", INK)
+                    .attr("text-anchor", "middle")
+                    .attr("font-size", 14)
+                    .attr("fill", INK)
                     .text(label)
                     .to_string()
             )
@@ -258,13 +266,13 @@ fn column_label(out: &mut String, x: f64, text: &str) {
     let _ = writeln!(
         out,
         "{}",
-        Tag::new("text")
-            .set("class", "column")
+        Element::svg("text")
+            .attr("class", "column")
             .at("x", x)
             .at("y", MARGIN + 8.0)
-            .set("text-anchor", "middle")
-            .set("font-size", 13)
-            .set("fill", MUTED)
+            .attr("text-anchor", "middle")
+            .attr("font-size", 13)
+            .attr("fill", MUTED)
             .text(text)
     );
 }
@@ -298,28 +306,28 @@ fn class_box(
     let _ = write!(
         inside,
         "{}{}{}",
-        Tag::new("rect")
+        Element::svg("rect")
             .at("x", x)
             .at("y", y)
             .at("width", BOX_WIDTH)
             .at("height", height)
             .at("rx", 8.0)
-            .set("fill", tint(colour, 0.86))
-            .set("stroke", colour)
-            .set("stroke-width", 1.5),
-        Tag::new("text")
-            .set("class", "class-name")
+            .attr("fill", tint(colour, 0.86))
+            .attr("stroke", colour)
+            .attr("stroke-width", 1.5),
+        Element::svg("text")
+            .attr("class", "class-name")
             .at("x", x + 8.0)
             .at("y", y + 18.0)
-            .set("font-size", 12.5)
-            .set("font-weight", "bold")
-            .set("fill", INK)
+            .attr("font-size", 12.5)
+            .attr("font-weight", "bold")
+            .attr("fill", INK)
             .text(&name),
-        Tag::new("text")
+        Element::svg("text")
             .at("x", x + 8.0)
             .at("y", y + 35.0)
-            .set("font-size", 12)
-            .set("fill", MUTED)
+            .attr("font-size", 12)
+            .attr("fill", MUTED)
             .text(&format!("at {}", class.positions)),
     );
     for (i, head) in heads.iter().enumerate() {
@@ -331,22 +339,22 @@ fn class_box(
         let _ = write!(
             inside,
             "{}",
-            Tag::new("g").set("class", "head").raw(&format!(
+            Element::svg("g").attr("class", "head").raw(&format!(
                 "{}{}",
-                Tag::new("rect")
+                Element::svg("rect")
                     .at("x", cx)
                     .at("y", cy)
                     .at("width", CHIP_WIDTH)
                     .at("height", CHIP_HEIGHT)
                     .at("rx", 4.0)
-                    .set("fill", "#ffffff")
-                    .set("stroke", colour),
-                Tag::new("text")
+                    .attr("fill", "#ffffff")
+                    .attr("stroke", colour),
+                Element::svg("text")
                     .at("x", cx + CHIP_WIDTH / 2.0)
                     .at("y", cy + 14.5)
-                    .set("text-anchor", "middle")
-                    .set("font-size", 11.5)
-                    .set("fill", INK)
+                    .attr("text-anchor", "middle")
+                    .attr("font-size", 11.5)
+                    .attr("fill", INK)
                     .text(head)
             ))
         );
@@ -354,9 +362,9 @@ fn class_box(
     let _ = writeln!(
         out,
         "{}",
-        Tag::new("g")
-            .set("class", "class-box")
-            .set("data-class", &class.name)
+        Element::svg("g")
+            .attr("class", "class-box")
+            .attr("data-class", &class.name)
             .title(tooltip)
             .raw(&inside)
     );
@@ -470,32 +478,34 @@ fn edge(
     );
     let mut inside = format!(
         "{}{}",
-        Tag::new("path")
-            .set("d", path)
-            .set("stroke", colour)
-            .set("stroke-width", 1.6)
-            .set("stroke-opacity", 0.85),
-        Tag::new("polygon").set("points", head).set("fill", colour),
+        Element::svg("path")
+            .attr("d", path)
+            .attr("stroke", colour)
+            .attr("stroke-width", 1.6)
+            .attr("stroke-opacity", 0.85),
+        Element::svg("polygon")
+            .attr("points", head)
+            .attr("fill", colour),
     );
     if !label.is_empty() {
-        inside += &Tag::new("text")
-            .set("class", "channel")
+        inside += &Element::svg("text")
+            .attr("class", "channel")
             .at("x", mx)
             .at("y", my + 4.0)
-            .set("text-anchor", "middle")
-            .set("font-size", 12)
-            .set("fill", INK)
-            .set("stroke", "#ffffff")
-            .set("stroke-width", 3)
-            .set("paint-order", "stroke")
+            .attr("text-anchor", "middle")
+            .attr("font-size", 12)
+            .attr("fill", INK)
+            .attr("stroke", "#ffffff")
+            .attr("stroke-width", 3)
+            .attr("paint-order", "stroke")
             .text(&label)
             .to_string();
     }
     let _ = writeln!(
         out,
         "{}",
-        Tag::new("g")
-            .set("class", "edge")
+        Element::svg("g")
+            .attr("class", "edge")
             .title(tooltip)
             .raw(&inside)
     );

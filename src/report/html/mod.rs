@@ -5,6 +5,7 @@ mod charts;
 mod heatmap;
 mod histogram;
 mod layered;
+mod markup;
 mod page;
 mod plot;
 mod scatter;

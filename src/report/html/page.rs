@@ -12,7 +12,7 @@ use crate::dsl::{Circuit, Mlps};
 use crate::eval::schema::{GroupFigures, Options, Report};
 use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
 use crate::report::html::heatmap::diverging_heatmap;
-use crate::report::html::svg::escape;
+use crate::report::html::markup::escape;
 use crate::report::html::{charts, histogram, layered, scatter};
 use crate::report::text::check::{headline, heads, interval, number, percent, score_rows};
 use crate::report::text::comparison;

@@ -135,6 +135,17 @@ impl Element {
         self
     }
 
+    /// Prose of the program, as it is: its apostrophes stay (`text` would write `&#39;`).
+    /// It may hold no `"`, `&`, `<` or `>`.
+    pub fn prose(mut self, text: &'static str) -> Self {
+        assert!(
+            !text.contains(['"', '&', '<', '>']),
+            "`{text}` needs escaping"
+        );
+        self.content.push_str(text);
+        self
+    }
+
     /// A child element.
     pub fn child(mut self, child: Element) -> Self {
         let _ = write!(self.content, "{child}");

@@ -2,6 +2,7 @@
 //! self-contained page, its charts and drawings as inline SVG.
 
 mod charts;
+mod components;
 mod heatmap;
 mod histogram;
 mod layered;

@@ -5,15 +5,44 @@
 //! Hand-written SVG: cells with centred text and a stepped colour bar are simpler to draw
 //! directly than through plotters' axes, which add nothing to a grid of labelled cells.
 
-use std::fmt::Write as _;
-
 use crate::report::html::markup::{Element, coordinate};
 use crate::report::html::svg::{self, INK, MUTED, rgb};
 
-const CELL_HEIGHT: f64 = 28.0;
+// The layout, in pixels. Text is measured by its characters: about 7.4 px each at the
+// labels' 12.5 px, 8.2 px at the title's 15 px bold.
 const CHAR: f64 = 7.4;
-const TITLE: f64 = 34.0;
+const TITLE_CHAR: f64 = 8.2;
+/// The band the title sits in, above the column labels, and the title's baseline in it.
+const TITLE_HEIGHT: f64 = 34.0;
+const TITLE_BASELINE: f64 = 22.0;
+/// Space on the left of the title and of the figure, and between a label and the grid.
+const INSET: f64 = 8.0;
+const CELL_HEIGHT: f64 = 28.0;
+/// A cell is as wide as its widest value plus this, and at least `MIN_CELL_WIDTH`.
+const CELL_PADDING: f64 = 14.0;
+const MIN_CELL_WIDTH: f64 = 44.0;
+/// From a row's centre down to the baseline of the text on it.
+const BASELINE_DROP: f64 = 4.5;
+const ROW_LABEL_PADDING: f64 = 16.0;
+/// Upright column labels take this band; a label wider than its cell less
+/// `SLANT_CLEARANCE` turns 45°, and its band grows to `SLANT_RISE` of the label's length
+/// (sin 45° ≈ 0.71) plus `SLANT_PADDING`.
+const COLUMN_LABEL_HEIGHT: f64 = 24.0;
+const SLANT_CLEARANCE: f64 = 6.0;
+const SLANT_RISE: f64 = 0.72;
+const SLANT_PADDING: f64 = 18.0;
+/// The colour bar: its gap from the grid, width, least height, steps; its labels' offset
+/// from its left edge, and the room kept beside them.
+const BAR_GAP: f64 = 24.0;
+const BAR_WIDTH: f64 = 16.0;
+const MIN_BAR_HEIGHT: f64 = 120.0;
 const BAR_STEPS: usize = 24;
+const BAR_LABEL_X: f64 = 22.0;
+const BAR_LABEL_MARGIN: f64 = 8.0;
+const RIGHT_PADDING: f64 = 12.0;
+const BOTTOM_PADDING: f64 = 16.0;
+/// Where the colour bar's labels stand: low, middle, high.
+const BAR_LABELS: [f64; 3] = [0.0, 0.5, 1.0];
 
 /// Viridis at nine evenly spaced points.
 const VIRIDIS: [&str; 9] = [
@@ -142,6 +171,59 @@ pub fn diverging_heatmap(
     draw(title, rows, columns, values, format, true)
 }
 
+/// Where everything of a heat map goes.
+struct Layout {
+    cell_width: f64,
+    /// The grid's top-left corner.
+    left: f64,
+    top: f64,
+    slanted: bool,
+    bar_x: f64,
+    bar_height: f64,
+    width: f64,
+    height: f64,
+}
+
+impl Layout {
+    fn new(
+        title: &str,
+        (rows, columns): (&[String], &[String]),
+        widest_value: f64,
+        scale_labels: &[String],
+    ) -> Self {
+        let widest = |texts: &[String]| texts.iter().map(|t| chars(t)).fold(0.0, f64::max);
+        let cell_width = (widest_value * CHAR + CELL_PADDING).max(MIN_CELL_WIDTH);
+        let left = widest(rows) * CHAR + ROW_LABEL_PADDING;
+        let widest_column = widest(columns) * CHAR;
+        // Column labels turn 45° when they do not fit over their cells.
+        let slanted = widest_column > cell_width - SLANT_CLEARANCE;
+        let column_labels = if slanted {
+            widest_column * SLANT_RISE + SLANT_PADDING
+        } else {
+            COLUMN_LABEL_HEIGHT
+        };
+        let top = TITLE_HEIGHT + column_labels;
+        let grid_width = cell_width * columns.len() as f64;
+        let grid_height = CELL_HEIGHT * rows.len() as f64;
+        let bar_x = left + grid_width + BAR_GAP;
+        let bar_height = grid_height.max(MIN_BAR_HEIGHT);
+        let width =
+            bar_x + BAR_WIDTH + BAR_LABEL_MARGIN + widest(scale_labels) * CHAR + RIGHT_PADDING;
+        let width = width.max(chars(title) * TITLE_CHAR + 2.0 * INSET);
+        let height = top + bar_height.max(grid_height) + BOTTOM_PADDING;
+        Self {
+            cell_width,
+            left,
+            top,
+            slanted,
+            bar_x,
+            bar_height,
+            width,
+            height,
+        }
+    }
+}
+
 fn draw(
     title: &str,
     rows: &[String],
@@ -168,137 +250,23 @@ fn draw(
         .iter()
         .map(|v| chars(&format(*v)))
         .fold(1.0, f64::max);
-    let cell_width = (widest_value * CHAR + 14.0).max(44.0);
-    let row_labels = rows.iter().map(|r| chars(r)).fold(0.0, f64::max) * CHAR + 16.0;
-    let widest_column = columns.iter().map(|c| chars(c)).fold(0.0, f64::max) * CHAR;
-    // Column labels turn 45° when they do not fit over their cells.
-    let slanted = widest_column > cell_width - 6.0;
-    let column_labels = if slanted {
-        widest_column * 0.72 + 18.0
-    } else {
-        24.0
-    };
-    let (left, top) = (row_labels, TITLE + column_labels);
-    let grid_width = cell_width * columns.len() as f64;
-    let grid_height = CELL_HEIGHT * rows.len() as f64;
-    let bar_x = left + grid_width + 24.0;
-    let bar_height = grid_height.max(120.0);
-    let scale_labels = [0.0, 0.5, 1.0].map(|t| format(scale.value_at(t)));
-    let width = bar_x
-        + 16.0
-        + 8.0
-        + scale_labels.iter().map(|l| chars(l)).fold(0.0, f64::max) * CHAR
-        + 12.0;
-    let width = width.max(chars(title) * 8.2 + 16.0);
-    let height = top + bar_height.max(grid_height) + 16.0;
+    let scale_labels = BAR_LABELS.map(|t| format(scale.value_at(t)));
+    let layout = Layout::new(title, (rows, columns), widest_value, &scale_labels);
 
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        "{}",
-        Element::svg("text")
-            .attr("class", "heatmap-title")
-            .at("x", 8.0)
-            .at("y", 22.0)
-            .attr("font-size", 15)
-            .attr("font-weight", "bold")
-            .attr("fill", INK)
-            .text(title)
-    );
+    let mut body = heading(title).to_string();
     for (c, name) in columns.iter().enumerate() {
-        let x = left + (c as f64 + 0.5) * cell_width;
-        let y = top - 8.0;
-        let mut label = Element::svg("text")
-            .attr("class", "column-label")
-            .at("x", x)
-            .at("y", y)
-            .attr("font-size", 12.5)
-            .attr("fill", INK);
-        label = if slanted {
-            label.attr(
-                "transform",
-                format!("rotate(-45 {} {})", coordinate(x), coordinate(y)),
-            )
-        } else {
-            label.attr("text-anchor", "middle")
-        };
-        body += &label.text(name).to_string();
+        body += &column_label(&layout, c, name).to_string();
     }
     for (r, name) in rows.iter().enumerate() {
-        body += &Element::svg("text")
-            .attr("class", "row-label")
-            .at("x", left - 8.0)
-            .at("y", top + (r as f64 + 0.5) * CELL_HEIGHT + 4.5)
-            .attr("text-anchor", "end")
-            .attr("font-size", 12.5)
-            .attr("fill", INK)
-            .text(name)
-            .to_string();
+        body += &row_label(&layout, r, name).to_string();
         for (c, column) in columns.iter().enumerate() {
-            let (x, y) = (left + c as f64 * cell_width, top + r as f64 * CELL_HEIGHT);
-            let (fill, text, ink) = match value(r, c) {
-                Some(v) => {
-                    let fill = scale.colour(v);
-                    let ink = text_colour(&fill);
-                    (fill, format(v), ink)
-                }
-                None => ("#eeeeee".to_string(), "—".to_string(), MUTED),
-            };
-            let tooltip = format!("{name}, {column}: {text}");
-            body += &Element::svg("g")
-                .attr("class", "cell")
-                .title(tooltip)
-                .raw(&format!(
-                    "{}{}",
-                    Element::svg("rect")
-                        .at("x", x)
-                        .at("y", y)
-                        .at("width", cell_width)
-                        .at("height", CELL_HEIGHT)
-                        .attr("fill", fill)
-                        .attr("stroke", "#ffffff"),
-                    Element::svg("text")
-                        .at("x", x + cell_width / 2.0)
-                        .at("y", y + CELL_HEIGHT / 2.0 + 4.5)
-                        .attr("text-anchor", "middle")
-                        .attr("font-size", 12.5)
-                        .attr("fill", ink)
-                        .text(&text)
-                ))
-                .to_string();
+            let shown = value(r, c).map(|v| (scale.colour(v), format(v)));
+            let tooltip = format!("{name}, {column}: ");
+            body += &cell(&layout, (r, c), shown, tooltip).to_string();
         }
     }
-    // The colour scale: high at the top.
-    let mut bar = String::new();
-    let step = bar_height / BAR_STEPS as f64;
-    for i in 0..BAR_STEPS {
-        let t = 1.0 - (i as f64 + 0.5) / BAR_STEPS as f64;
-        bar += &Element::svg("rect")
-            .at("x", bar_x)
-            .at("y", top + i as f64 * step)
-            .at("width", 16.0)
-            .at("height", step + 0.5)
-            .attr("fill", scale.colour(scale.value_at(t)))
-            .to_string();
-    }
-    for (label, t) in scale_labels.iter().zip([0.0, 0.5, 1.0]) {
-        bar += &Element::svg("text")
-            .at("x", bar_x + 22.0)
-            .at("y", top + (1.0 - t) * bar_height + 4.5)
-            .attr("font-size", 12)
-            .attr("fill", INK)
-            .text(label)
-            .to_string();
-    }
-    body += &Element::svg("g")
-        .attr("class", "colour-scale")
-        .title(match scale {
-            ColourScale::Diverging { .. } => "colour scale: blue below zero, red above",
-            ColourScale::Sequential { .. } => "colour scale: dark low, yellow high",
-        })
-        .raw(&bar)
-        .to_string();
-    let drawing = svg::root("heatmap", width, height, title)
+    body += &colour_bar(&layout, &scale, &scale_labels).to_string();
+    let drawing = svg::root("heatmap", layout.width, layout.height, title)
         .line(svg::background())
         .raw(&body)
         .newline();
@@ -308,6 +276,131 @@ fn draw(
         .line(drawing)
         .to_string()
         + "\n"
+}
+
+fn heading(title: &str) -> Element {
+    Element::svg("text")
+        .attr("class", "heatmap-title")
+        .at("x", INSET)
+        .at("y", TITLE_BASELINE)
+        .attr("font-size", 15)
+        .attr("font-weight", "bold")
+        .attr("fill", INK)
+        .text(title)
+}
+
+/// Column `c`'s name over its cells, upright and centred or slanted.
+fn column_label(layout: &Layout, c: usize, name: &str) -> Element {
+    let x = layout.left + (c as f64 + 0.5) * layout.cell_width;
+    let y = layout.top - INSET;
+    let label = Element::svg("text")
+        .attr("class", "column-label")
+        .at("x", x)
+        .at("y", y)
+        .attr("font-size", 12.5)
+        .attr("fill", INK);
+    let label = if layout.slanted {
+        label.attr(
+            "transform",
+            format!("rotate(-45 {} {})", coordinate(x), coordinate(y)),
+        )
+    } else {
+        label.attr("text-anchor", "middle")
+    };
+    label.text(name)
+}
+
+/// Row `r`'s name, right-aligned against the grid.
+fn row_label(layout: &Layout, r: usize, name: &str) -> Element {
+    Element::svg("text")
+        .attr("class", "row-label")
+        .at("x", layout.left - INSET)
+        .at(
+            "y",
+            layout.top + (r as f64 + 0.5) * CELL_HEIGHT + BASELINE_DROP,
+        )
+        .attr("text-anchor", "end")
+        .attr("font-size", 12.5)
+        .attr("fill", INK)
+        .text(name)
+}
+
+/// The cell of row `r` and column `c`: its colour and printed value, or a grey dash when
+/// it has none; the tooltip starts with `tooltip` and ends with what the cell shows.
+fn cell(
+    layout: &Layout,
+    (r, c): (usize, usize),
+    shown: Option<(String, String)>,
+    tooltip: String,
+) -> Element {
+    let (x, y) = (
+        layout.left + c as f64 * layout.cell_width,
+        layout.top + r as f64 * CELL_HEIGHT,
+    );
+    let (fill, text, ink) = match shown {
+        Some((fill, text)) => {
+            let ink = text_colour(&fill);
+            (fill, text, ink)
+        }
+        None => ("#eeeeee".to_string(), "—".to_string(), MUTED),
+    };
+    Element::svg("g")
+        .attr("class", "cell")
+        .title(tooltip + &text)
+        .child(
+            Element::svg("rect")
+                .at("x", x)
+                .at("y", y)
+                .at("width", layout.cell_width)
+                .at("height", CELL_HEIGHT)
+                .attr("fill", fill)
+                .attr("stroke", "#ffffff"),
+        )
+        .child(
+            Element::svg("text")
+                .at("x", x + layout.cell_width / 2.0)
+                .at("y", y + CELL_HEIGHT / 2.0 + BASELINE_DROP)
+                .attr("text-anchor", "middle")
+                .attr("font-size", 12.5)
+                .attr("fill", ink)
+                .text(&text),
+        )
+}
+
+/// The colour scale beside the grid, high at the top, with its labels.
+fn colour_bar(layout: &Layout, scale: &ColourScale, labels: &[String]) -> Element {
+    let mut bar = Element::svg("g")
+        .attr("class", "colour-scale")
+        .title(match scale {
+            ColourScale::Diverging { .. } => "colour scale: blue below zero, red above",
+            ColourScale::Sequential { .. } => "colour scale: dark low, yellow high",
+        });
+    let step = layout.bar_height / BAR_STEPS as f64;
+    for i in 0..BAR_STEPS {
+        let t = 1.0 - (i as f64 + 0.5) / BAR_STEPS as f64;
+        bar = bar.child(
+            Element::svg("rect")
+                .at("x", layout.bar_x)
+                .at("y", layout.top + i as f64 * step)
+                .at("width", BAR_WIDTH)
+                .at("height", step + 0.5)
+                .attr("fill", scale.colour(scale.value_at(t))),
+        );
+    }
+    for (label, t) in labels.iter().zip(BAR_LABELS) {
+        bar = bar.child(
+            Element::svg("text")
+                .at("x", layout.bar_x + BAR_LABEL_X)
+                .at(
+                    "y",
+                    layout.top + (1.0 - t) * layout.bar_height + BASELINE_DROP,
+                )
+                .attr("font-size", 12)
+                .attr("fill", INK)
+                .text(label),
+        );
+    }
+    bar
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::eval::bootstrap::Interval;
-use crate::eval::schema::{Estimate, GroupFigures, Report};
+use crate::eval::schema::{Estimate, GroupFigures, HeadMinimality, Report};
 use crate::report::html::markup::Element;
 use crate::report::html::plot::{Axis, Frame, Key, Pixels, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{ACCENT, INK, MUTED, WARN, tint};
@@ -429,54 +429,60 @@ pub fn minimality(
                 false,
             );
             for (i, m) in report.minimality.iter().enumerate() {
-                let e = &m.relative;
-                if !e.value.is_finite() {
-                    continue;
-                }
-                let colour = colour_of(&m.class);
-                let flag = if m.flagged {
-                    ", below the threshold"
-                } else {
-                    ""
-                };
-                let tooltip = format!(
-                    "{} ({}): {} of F(M), score {}; K = {}{flag}",
-                    m.head,
-                    m.class,
-                    said(e, percent),
-                    number(m.score.value),
-                    m.origin
-                );
-                let class = if m.flagged { "bar flagged" } else { "bar" };
-                let mut bar = vertical_bar(px, i, e.value, colour, class, tooltip);
-                if m.flagged {
-                    // Repeats `fill` (browsers paint the first): kept for byte-identical
-                    // reports; to fix, give `vertical_bar` the flagged fill.
-                    bar = bar
-                        .legacy_repeat("fill", tint(colour, 0.6))
-                        .attr("stroke", WARN)
-                        .attr("stroke-width", 2);
-                }
-                out += &bar.to_string();
-                out += &interval_mark(e.interval, px.x(i as f64), true, px);
-                if m.flagged {
-                    out += &Element::svg("text")
-                        .at("x", px.x(i as f64))
-                        .at(
-                            "y",
-                            px.y(e.interval.map_or(e.value, |i| i.high.max(e.value))) - 6.0,
-                        )
-                        .attr("text-anchor", "middle")
-                        .attr("font-size", 13)
-                        .attr("font-weight", "bold")
-                        .attr("fill", WARN)
-                        .text("!")
-                        .to_string();
-                }
+                out += &head_marks(px, i, m, colour_of(&m.class));
             }
             out
         },
     )
+}
+
+/// One head's minimality: its bar (pale and ringed when flagged, with a `!` above it) and
+/// its interval.
+fn head_marks(px: &Pixels, i: usize, m: &HeadMinimality, colour: &str) -> String {
+    let e = &m.relative;
+    if !e.value.is_finite() {
+        return String::new();
+    }
+    let flag = if m.flagged {
+        ", below the threshold"
+    } else {
+        ""
+    };
+    let tooltip = format!(
+        "{} ({}): {} of F(M), score {}; K = {}{flag}",
+        m.head,
+        m.class,
+        said(e, percent),
+        number(m.score.value),
+        m.origin
+    );
+    let class = if m.flagged { "bar flagged" } else { "bar" };
+    let mut bar = vertical_bar(px, i, e.value, colour, class, tooltip);
+    if m.flagged {
+        // Repeats `fill` (browsers paint the first): kept for byte-identical reports; to
+        // fix, give `vertical_bar` the flagged fill.
+        bar = bar
+            .legacy_repeat("fill", tint(colour, 0.6))
+            .attr("stroke", WARN)
+            .attr("stroke-width", 2);
+    }
+    let mut out = bar.to_string();
+    out += &interval_mark(e.interval, px.x(i as f64), true, px);
+    if m.flagged {
+        out += &Element::svg("text")
+            .at("x", px.x(i as f64))
+            .at(
+                "y",
+                px.y(e.interval.map_or(e.value, |i| i.high.max(e.value))) - 6.0,
+            )
+            .attr("text-anchor", "middle")
+            .attr("font-size", 13)
+            .attr("font-weight", "bold")
+            .attr("fill", WARN)
+            .text("!")
+            .to_string();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ impl Frame {
     /// for odd.
     fn lane(&self, i: usize) -> f64 {
         let depth = (i / 2) as f64 * LANE + LANE / 2.0;
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             self.content_top - depth
         } else {
             self.content_bottom + depth

@@ -11,9 +11,10 @@ use circuitcheck::dsl::{
     Ablation, Circuit, Environment, FileSystem, Level, Loader, ModelShape, TaskProblem, TaskRef,
 };
 use circuitcheck::eval::cache::{Cache, Lookup};
-use circuitcheck::eval::check::{Options, Silent, check};
+use circuitcheck::eval::check::{Silent, check};
 use circuitcheck::eval::reference::{ReferenceActivations, load_or_compute};
 use circuitcheck::eval::runner::Runner;
+use circuitcheck::eval::schema::Options;
 use circuitcheck::eval::variant::Variant;
 use circuitcheck::model::{LoadedModel, ModelFiles};
 use circuitcheck::task::{Dataset, MetricKind, Prompt};

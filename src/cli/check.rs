@@ -12,10 +12,12 @@ use crate::cli::Outcome;
 use crate::cli::output::HtmlOutput;
 use crate::dsl::{Ablation, Circuit, Diagnostic, FileSystem, Level, Loader};
 use crate::eval::cache::Cache;
-use crate::eval::check::{Estimate, Options, Progress};
+use crate::eval::check::Progress;
+use crate::eval::schema::{Estimate, Options};
 use crate::eval::session::{Evaluator, Session, Settings, small_groups};
 use crate::model::DeviceChoice;
-use crate::report::{check as render, diagnostics, html, style::Style};
+use crate::report::html;
+use crate::report::text::{check as render, diagnostics, style::Style};
 use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize};
 
 /// The arguments of `check` and `sensitivity`.
@@ -359,7 +361,7 @@ pub fn evaluate(
     evaluator: &Evaluator,
     circuit: &Circuit,
     quiet: bool,
-) -> miette::Result<crate::eval::check::Report> {
+) -> miette::Result<crate::eval::schema::Report> {
     let bar = progress_bar(quiet);
     let report = evaluator.evaluate(circuit, &mut Bar(bar.clone()))?;
     bar.finish_and_clear();

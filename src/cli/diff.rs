@@ -11,9 +11,10 @@ use crate::diff::git::{GitRevision, GivenText};
 use crate::diff::side::Side;
 use crate::diff::{self, CircuitDiff};
 use crate::dsl::{Circuit, Diagnostic, FileSystem, Loader, Sources};
-use crate::report::diff::{Labels, render_json, render_markdown, render_terminal};
-use crate::report::style::Style;
-use crate::report::{comparison, diagnostics, html};
+use crate::report::html;
+use crate::report::text::diff::{Labels, render_json, render_markdown, render_terminal};
+use crate::report::text::style::Style;
+use crate::report::text::{comparison, diagnostics};
 
 #[derive(clap::Args)]
 #[command(after_help = "\

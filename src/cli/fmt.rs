@@ -7,7 +7,7 @@ use miette::NamedSource;
 
 use crate::cli::Outcome;
 use crate::dsl::{format, parser};
-use crate::report::diagnostics;
+use crate::report::text::diagnostics;
 
 #[derive(clap::Args)]
 pub struct Args {

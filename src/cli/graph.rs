@@ -6,7 +6,7 @@ use crate::catalog::Catalog;
 use crate::cli::Outcome;
 use crate::dsl::{Diagnostic, FileSystem, Loader};
 use crate::graph::{HypothesisGraph, dot, json};
-use crate::report::diagnostics;
+use crate::report::text::diagnostics;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use crate::catalog::Catalog;
 use crate::cli::Outcome;
 use crate::dsl::{Code, Diagnostic, FileSystem, Loader};
-use crate::report::diagnostics;
+use crate::report::text::diagnostics;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -103,10 +103,10 @@ pub fn main() -> ExitCode {
     match outcome {
         Ok(outcome) => outcome.into(),
         Err(report) => {
-            let color = crate::report::diagnostics::use_color(&std::io::stderr());
+            let color = crate::report::text::diagnostics::use_color(&std::io::stderr());
             eprint!(
                 "{}",
-                crate::report::diagnostics::render_error(report.as_ref(), color)
+                crate::report::text::diagnostics::render_error(report.as_ref(), color)
             );
             ExitCode::from(2)
         }

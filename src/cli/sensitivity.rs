@@ -10,7 +10,8 @@ use crate::cli::check::{
 };
 use crate::cli::output::HtmlOutput;
 use crate::eval::sensitivity::{Baseline, Grid, Settings, sensitivity};
-use crate::report::{html, sensitivity as render};
+use crate::report::html;
+use crate::report::text::sensitivity as render;
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
     let Some(circuit) = load_circuit(&args.file) else {

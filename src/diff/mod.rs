@@ -1,7 +1,7 @@
 //! What changed between two circuit hypotheses, computed on the resolved `Circuit`s and never
 //! on text: comments, layout, statement order and how a variant is split across files never
 //! show. `diff` is a pure function; reading the two sides (files, git revisions) is `side`
-//! and `git`, showing the result is `report::diff`.
+//! and `git`, showing the result is `report::text::diff`.
 //!
 //! Classes are matched first (`matching`: by name, then renames by shared heads), and every
 //! later section speaks of classes by their new names, so a rename shows once, as a rename.

@@ -7,6 +7,7 @@ pub mod check;
 pub mod patch;
 pub mod reference;
 pub mod runner;
+pub mod schema;
 pub mod sensitivity;
 pub mod session;
 pub mod variant;

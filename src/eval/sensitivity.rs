@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions};
 use crate::eval::bootstrap::{Bootstrap, mean, quantile};
-use crate::eval::check::{Bucket, Estimate, Progress, ReferenceCounts, by_family, by_group};
+use crate::eval::check::{Bucket, Progress, by_family, by_group};
 use crate::eval::runner::Runner;
+use crate::eval::schema::{Estimate, ReferenceCounts};
 use crate::eval::session::Session;
 use crate::eval::variant::Variant;
 use crate::task::{Dataset, ReferenceLimit, ReferenceSize};

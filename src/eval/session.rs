@@ -9,8 +9,9 @@ use candle_core::Device;
 use crate::catalog;
 use crate::dsl::{Ablation, Circuit, Mlps, Positions, TaskRef};
 use crate::eval::cache::{Cache, Lookup, short_identity};
-use crate::eval::check::{Options, Progress, Report, check};
+use crate::eval::check::{Progress, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
+use crate::eval::schema::{Options, Report};
 use crate::model::{Config, LoadedModel};
 use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize, Task};
 

@@ -1,17 +1,6 @@
-//! Everything circuitcheck shows a person or a machine: diagnostics, graphs, results.
+//! Everything circuitcheck shows a person or a machine, in two rooms: `text` (diagnostics,
+//! diffs, check and sensitivity reports for the terminal, Markdown and JSON) and `html` (the
+//! self-contained HTML page, its charts and drawings, built with one escaping markup builder).
 
-mod charts;
-pub mod check;
-pub mod comparison;
-pub mod diagnostics;
-pub mod diff;
-pub mod excerpt;
-mod heatmap;
-mod histogram;
 pub mod html;
-mod layered;
-mod plot;
-mod scatter;
-pub mod sensitivity;
-pub mod style;
-mod svg;
+pub mod text;

@@ -14,8 +14,8 @@ use crate::catalog::Catalog;
 use crate::dsl::{Circuit, Diagnostic, Loader, Sources, format, parser};
 use crate::graph::{HypothesisGraph, dot, json};
 use crate::model::{Config, Gpt2, ModelFiles, Tokenizer, weights};
-use crate::report::diagnostics::{render_error, render_human, render_json};
-use crate::report::diff::{Labels, render_markdown, render_terminal};
+use crate::report::text::diagnostics::{render_error, render_human, render_json};
+use crate::report::text::diff::{Labels, render_markdown, render_terminal};
 use crate::task::{Dataset, ReferenceSize, Task, export_toml};
 use crate::testing::fuzz::seeds;
 

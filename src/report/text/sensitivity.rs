@@ -5,8 +5,8 @@
 use std::fmt::Write as _;
 
 use crate::eval::sensitivity::{Breakdown, Cell, Faithfulness, SensitivityReport};
-use crate::report::check::{interval, number, percent, table_cell};
-use crate::report::style::{BOLD, Style, columns};
+use crate::report::text::check::{interval, number, percent, table_cell};
+use crate::report::text::style::{BOLD, Style, columns};
 use crate::task::ReferenceSize;
 
 /// How a reference-set size reads in a table.

@@ -1,10 +1,10 @@
 //! The result of `check` for people (terminal), for pull requests (Markdown) and for
-//! machines (JSON, `eval::check::Report` serialised; its schema is docs/check-report.md).
+//! machines (JSON, `eval::schema::Report` serialised; its schema is docs/check-report.md).
 
 use std::fmt::Write as _;
 
-use crate::eval::check::{Estimate, Report};
-use crate::report::style::{BOLD, DIM, GREEN, RED, Style, YELLOW, columns};
+use crate::eval::schema::{Estimate, Report};
+use crate::report::text::style::{BOLD, DIM, GREEN, RED, Style, YELLOW, columns};
 
 pub(crate) fn number(value: f64) -> String {
     if value.is_finite() {
@@ -41,7 +41,7 @@ pub(crate) fn heads(heads: &[crate::dsl::Head]) -> String {
 }
 
 /// How a K set was chosen, as the tables show it.
-fn origin(set: &crate::eval::check::KSet) -> String {
+fn origin(set: &crate::eval::schema::KSet) -> String {
     if set.ranked {
         format!("{} (ranked)", set.origin)
     } else {

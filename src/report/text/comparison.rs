@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use crate::dsl::Head;
-use crate::eval::check::{Estimate, Report};
-use crate::report::check::{headline, interval, number, percent, table_cell};
-use crate::report::style::{BOLD, GREEN, RED, Style, columns};
+use crate::eval::schema::{Estimate, Report};
+use crate::report::text::check::{headline, interval, number, percent, table_cell};
+use crate::report::text::style::{BOLD, GREEN, RED, Style, columns};
 
 /// One compared figure; `None` on a side that does not have it (a head only one side holds).
 pub(crate) struct Row {
@@ -221,7 +221,7 @@ mod tests {
     use super::*;
     use crate::dsl::{Ablation, Level};
     use crate::eval::bootstrap::Interval;
-    use crate::eval::check::{
+    use crate::eval::schema::{
         Completeness, ExpectationResult, Faithfulness, KSet, PerPrompt, REPORT_VERSION,
     };
 
@@ -246,7 +246,7 @@ mod tests {
             ablation: Ablation::Mean,
             level: Level::Node,
             prompts: 10,
-            reference: crate::eval::check::ReferenceCounts {
+            reference: crate::eval::schema::ReferenceCounts {
                 prompts: 10,
                 fewest_per_group: 5,
                 most_per_group: 5,

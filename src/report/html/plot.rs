@@ -10,7 +10,8 @@ use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::report::svg::{INK, Tag, escape};
+use crate::report::html::markup::Element;
+use crate::report::html::svg::{self, INK};
 
 /// One chart: its size, title, legend and axes.
 pub struct Frame<'a> {
@@ -292,33 +293,33 @@ fn legend(rows: &[Vec<&Key>], left: f64, top: f64) -> String {
         let mut x = left;
         for key in row {
             let swatch = match key.swatch {
-                Swatch::Square => Tag::new("rect")
+                Swatch::Square => Element::svg("rect")
                     .at("x", x + 4.0)
                     .at("y", y - 10.0)
                     .at("width", 12.0)
                     .at("height", 12.0)
-                    .set("fill", &key.colour),
+                    .attr("fill", &key.colour),
                 Swatch::Line | Swatch::Dashed => {
-                    let line = Tag::new("line")
+                    let line = Element::svg("line")
                         .at("x1", x)
                         .at("y1", y - 4.0)
                         .at("x2", x + 18.0)
                         .at("y2", y - 4.0)
-                        .set("stroke", &key.colour)
-                        .set("stroke-width", 2);
+                        .attr("stroke", &key.colour)
+                        .attr("stroke-width", 2);
                     if key.swatch == Swatch::Dashed {
-                        line.set("stroke-dasharray", "5 3")
+                        line.attr("stroke-dasharray", "5 3")
                     } else {
                         line
                     }
                 }
             };
             out += &swatch.to_string();
-            out += &Tag::new("text")
+            out += &Element::svg("text")
                 .at("x", x + 22.0)
                 .at("y", y)
-                .set("font-size", 13)
-                .set("fill", INK)
+                .attr("font-size", 13)
+                .attr("fill", INK)
                 .text(&key.label)
                 .to_string();
             x += key.width();
@@ -327,7 +328,11 @@ fn legend(rows: &[Vec<&Key>], left: f64, top: f64) -> String {
     if out.is_empty() {
         return out;
     }
-    Tag::new("g").set("class", "legend").raw(&out).to_string() + "\n"
+    Element::svg("g")
+        .attr("class", "legend")
+        .raw(&out)
+        .to_string()
+        + "\n"
 }
 
 fn categories(scale: &Scale) -> Option<usize> {
@@ -338,22 +343,30 @@ fn categories(scale: &Scale) -> Option<usize> {
 }
 
 fn ink() -> RGBColor {
-    let [r, g, b] = crate::report::svg::rgb(INK);
+    let [r, g, b] = svg::rgb(INK);
     RGBColor(r, g, b)
 }
 
-/// plotters' document with our own opening tag (a class, a scalable size, the accessible
-/// name; no namespace, which inline SVG in HTML does not need) and the marks at the end.
-fn inline(svg: &str, frame: &Frame, height: u32, marks: &str) -> String {
-    let body = svg.find('>').map_or("", |end| &svg[end + 1..]);
+/// plotters' document inside our own `<svg>` (`svg::root`), the marks at the end.
+fn inline(plotted: &str, frame: &Frame, height: u32, marks: &str) -> String {
+    let body = plotted.find('>').map_or("", |end| &plotted[end + 1..]);
     let body = body.trim_end().strip_suffix("</svg>").unwrap_or(body);
-    format!(
-        "<svg class=\"chart {}\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"{title}\">\n<title>{title}</title>\n{body}<g class=\"marks\">\n{marks}</g>\n</svg>\n",
-        escape(frame.class),
-        w = frame.width,
-        h = height,
-        title = escape(frame.title),
+    let class = format!("chart {}", frame.class);
+    svg::root(
+        &class,
+        f64::from(frame.width),
+        f64::from(height),
+        frame.title,
     )
+    .raw(body)
+    .line(
+        Element::svg("g")
+            .attr("class", "marks")
+            .newline()
+            .raw(marks),
+    )
+    .to_string()
+        + "\n"
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme};
 use serde::Serialize;
 
 use crate::dsl::{Diagnostic, Severity};
-use crate::report::excerpt::{Clipped, LineIndex};
+use crate::report::text::excerpt::{Clipped, LineIndex};
 
 /// Whether to colour terminal output: only on a terminal, and never with `NO_COLOR` set.
 pub fn use_color(stream: &impl IsTerminal) -> bool {

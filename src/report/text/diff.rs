@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::diff::{CircuitDiff, ClassHeads};
 use crate::dsl::{Channel, Class, Edge, Head, MinimalitySet, MlpEntry, Node, Positions};
-use crate::report::style::{BOLD, GREEN, RED, Style, YELLOW};
+use crate::report::text::style::{BOLD, GREEN, RED, Style, YELLOW};
 
 /// What the two sides are called in the output (paths, `REV:path`, `a/…` and `b/…`).
 pub struct Labels<'a> {

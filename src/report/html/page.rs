@@ -1,0 +1,233 @@
+//! The pages of the HTML report (`check --html`, `diff --eval --html`, `sensitivity
+//! --html`): one self-contained file each, with its CSS inline, its charts as inline SVG, no
+//! script, and nothing to fetch (its Content-Security-Policy forbids any fetch, so a browser
+//! says so if one ever creeps in). The pages are made of `components`, shared between them.
+
+use crate::dsl::Circuit;
+use crate::eval::schema::{Options, Report};
+use crate::eval::sensitivity::SensitivityReport;
+use crate::report::html::components::{
+    breakdowns, by_group, completeness, distribution, expectations, faithfulness, graph, grid,
+    key_figures, minimality, sensitivity_settings, settings,
+};
+use crate::report::html::markup::Element;
+use crate::report::text::check::headline;
+use crate::report::text::sensitivity as sensitivity_text;
+
+const STYLE: &str = include_str!("page.css");
+
+/// No fetch of any kind, no script: styles inline only.
+const POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What the page says beside the report: how the check ran, and on which model files.
+pub struct Run<'a> {
+    pub options: &'a Options,
+    /// `eval::cache::short_identity` of the model files.
+    pub model_files: &'a str,
+}
+
+/// One side of a comparison.
+pub struct Side<'a> {
+    pub label: &'a str,
+    pub report: &'a Report,
+    pub circuit: &'a Circuit,
+}
+
+fn document(title: &str, body: &str) -> String {
+    let meta = |name: &'static str, content: &str| {
+        Element::void("meta")
+            .attr("name", name)
+            .attr("content", content)
+    };
+    let head = Element::html("head")
+        .newline()
+        .line(Element::void("meta").attr("charset", "utf-8"))
+        .line(
+            Element::void("meta")
+                .attr("http-equiv", "Content-Security-Policy")
+                .constant("content", POLICY),
+        )
+        .line(meta("viewport", "width=device-width, initial-scale=1"))
+        .line(meta("generator", &format!("circuitcheck {VERSION}")))
+        .line(Element::html("title").text(title))
+        .line(Element::html("style").newline().raw(STYLE));
+    let body = Element::html("body")
+        .newline()
+        .line(Element::html("main").newline().raw(body));
+    let page = Element::html("html")
+        .attr("lang", "en")
+        .newline()
+        .line(head)
+        .line(body);
+    format!("<!DOCTYPE html>\n{page}\n")
+}
+
+fn section(id: &str, heading: &str, content: &str) -> String {
+    let section = Element::html("section")
+        .attr("id", id)
+        .newline()
+        .line(Element::html("h2").text(heading))
+        .raw(content);
+    format!("{section}\n")
+}
+
+fn footer() -> String {
+    let footer = Element::html("footer").text(&format!(
+        "Made by circuitcheck {VERSION}. This page is self-contained: it loads nothing and runs no script. Hover a mark for its figures."
+    ));
+    format!("{footer}\n")
+}
+
+/// The page's header: its heading (markup), the headline (markup) and the settings.
+fn header(heading: Element, headline: Element, settings: &str) -> String {
+    let header = Element::html("header")
+        .attr("class", "page")
+        .newline()
+        .line(heading)
+        .line(headline.attr("class", "headline"))
+        .raw(settings);
+    format!("{header}\n")
+}
+
+fn code(text: &str) -> Element {
+    Element::html("code").text(text)
+}
+
+/// The page of `check --html`.
+pub fn check_page(report: &Report, circuit: &Circuit, run: &Run) -> String {
+    let mut body = header(
+        Element::html("h1")
+            .text("circuitcheck: ")
+            .child(code(&report.circuit)),
+        Element::html("p").text(&headline(report)),
+        &settings(report, run, true),
+    );
+    body += &section("expectations", "Expectations", &expectations(report));
+    body += &section("graph", "Hypothesis", &graph(circuit));
+    body += &section("faithfulness", "Faithfulness", &faithfulness(report));
+    body += &section(
+        "groups",
+        "Faithfulness per family and template",
+        &by_group(report),
+    );
+    body += &section(
+        "distribution",
+        "Faithfulness per prompt",
+        &distribution(report),
+    );
+    body += &section("completeness", "Completeness", &completeness(report));
+    body += &section(
+        "minimality",
+        "Minimality",
+        &minimality(report, circuit, run.options.minimality_threshold),
+    );
+    body += &footer();
+    document(&format!("circuitcheck: {}", report.circuit), &body)
+}
+
+/// Two sides' components next to each other.
+fn sides(old: &Side, new: &Side, component: impl Fn(&Side) -> String) -> String {
+    let mut both = Element::html("div").attr("class", "sides").newline();
+    for (which, side) in [("old", old), ("new", new)] {
+        both = both.line(
+            Element::html("div")
+                .attr("class", format!("side {which}"))
+                .newline()
+                .line(
+                    Element::html("h3")
+                        .text(&format!("{which}: "))
+                        .child(code(side.label)),
+                )
+                .raw(&component(side)),
+        );
+    }
+    format!("{both}\n")
+}
+
+/// The page of `diff --eval --html`: the structural diff (as text), both reports' key
+/// figures side by side, then each component of the check page for both circuits.
+pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String {
+    let heading = Element::html("h1")
+        .text("circuitcheck diff: ")
+        .child(code(old.label))
+        .text(" → ")
+        .child(code(new.label));
+    let headline = Element::html("p")
+        .text(&format!("old: {}", headline(old.report)))
+        .child(Element::void("br"))
+        .text(&format!("new: {}", headline(new.report)));
+    let changes = Element::html("pre").attr("class", "diff").text(diff);
+    let mut body = header(heading, headline, &settings(new.report, run, false));
+    body += &section("changes", "Changes", &format!("{changes}\n"));
+    body += &section(
+        "comparison",
+        "Key figures",
+        &key_figures(old.report, new.report),
+    );
+    body += &section(
+        "expectations",
+        "Expectations",
+        &sides(old, new, |s| expectations(s.report)),
+    );
+    body += &section(
+        "graph",
+        "Hypotheses",
+        &sides(old, new, |s| graph(s.circuit)),
+    );
+    body += &section(
+        "faithfulness",
+        "Faithfulness",
+        &sides(old, new, |s| faithfulness(s.report)),
+    );
+    body += &section(
+        "groups",
+        "Faithfulness per family and template",
+        &sides(old, new, |s| by_group(s.report)),
+    );
+    body += &section(
+        "completeness",
+        "Completeness",
+        &sides(old, new, |s| completeness(s.report)),
+    );
+    body += &section(
+        "minimality",
+        "Minimality",
+        &sides(old, new, |s| {
+            minimality(s.report, s.circuit, run.options.minimality_threshold)
+        }),
+    );
+    body += &footer();
+    document(
+        &format!(
+            "circuitcheck diff: {} → {}",
+            old.report.circuit, new.report.circuit
+        ),
+        &body,
+    )
+}
+
+/// The page of `sensitivity --html`.
+pub fn sensitivity_page(report: &SensitivityReport, circuit: &Circuit, identity: &str) -> String {
+    let mut body = header(
+        Element::html("h1")
+            .text("circuitcheck sensitivity: ")
+            .child(code(&report.circuit)),
+        Element::html("p").text(&sensitivity_text::headline(report)),
+        &sensitivity_settings(report, identity),
+    );
+    body += &section("graph", "Hypothesis", &graph(circuit));
+    body += &section("grid", "Faithfulness, measured every way", &grid(report));
+    body += &section(
+        "groups",
+        "Faithfulness per family and template",
+        &breakdowns(report),
+    );
+    body += &footer();
+    document(
+        &format!("circuitcheck sensitivity: {}", report.circuit),
+        &body,
+    )
+}

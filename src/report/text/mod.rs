@@ -1,0 +1,9 @@
+//! The text reports: terminal (with `style`'s colours), Markdown and JSON.
+
+pub mod check;
+pub mod comparison;
+pub mod diagnostics;
+pub mod diff;
+pub mod excerpt;
+pub mod sensitivity;
+pub mod style;

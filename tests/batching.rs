@@ -3,7 +3,7 @@
 //! edge level, on prompts of different token lengths and on prompt subsets shorter than the
 //! dataset's longest prompt.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

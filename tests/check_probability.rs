@@ -8,7 +8,7 @@
 //! F(C), F(∅) per prompt, F(C\K) and F(M\K) for every K, and each head's minimality for the
 //! K it reports, at node and edge level.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -5,7 +5,7 @@
 //! and each head's minimality for the K it reports; at node and edge level, for every
 //! ablation scheme, with searches on a subset of prompts shorter than the longest prompt.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

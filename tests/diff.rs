@@ -2,7 +2,7 @@
 //! with the exact terminal and Markdown output (snapshots under tests/snapshots/), the JSON
 //! fields, the rename rule, and git revisions in a temporary repository.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io;

@@ -1,7 +1,7 @@
 //! `fmt` is canonical, idempotent and never changes meaning. Checked on the repository's
 //! circuits and on generated circuits written in many equivalent ways.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;

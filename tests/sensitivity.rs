@@ -2,7 +2,7 @@
 //! cells against the independent f64 evaluator on a tiny IOI model (groups of different
 //! token lengths), and its figures against `check` on the toy model.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -4,9 +4,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Earlier stages first; a module may use its own stage and the ones before it.
-/// `input` reads files for every stage.
+/// `input` reads files for every stage; `toy` (the toy model's task and trainer) uses the
+/// model and the task; `testing` (fixtures and the fuzzer) comes last: it may use every
+/// stage and none may use it, since it is built for the tests and examples only.
 const STAGES: &[&str] = &[
-    "input", "dsl", "graph", "diff", "model", "task", "catalog", "eval", "report", "lsp", "cli",
+    "input", "dsl", "graph", "diff", "model", "task", "toy", "catalog", "eval", "report", "lsp",
+    "cli", "testing",
 ];
 
 fn stage_of(module: &str) -> Option<usize> {
@@ -30,6 +33,7 @@ fn no_module_reaches_a_later_stage() {
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let mut violations = BTreeSet::new();
+    let mut unstaged = BTreeSet::new();
     for file in &files {
         let relative = file.strip_prefix(&src).unwrap();
         let module = relative
@@ -41,6 +45,10 @@ fn no_module_reaches_a_later_stage() {
             .trim_end_matches(".rs")
             .to_string();
         let Some(own) = stage_of(&module) else {
+            // The crate roots may use every stage; any other module needs one.
+            if module != "lib" && module != "main" {
+                unstaged.insert(module);
+            }
             continue;
         };
         let text = std::fs::read_to_string(file).unwrap();
@@ -56,5 +64,6 @@ fn no_module_reaches_a_later_stage() {
             }
         }
     }
+    assert!(unstaged.is_empty(), "modules without a stage: {unstaged:?}");
     assert!(violations.is_empty(), "{violations:#?}");
 }

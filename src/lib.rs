@@ -22,6 +22,9 @@ pub mod model;
 pub mod output;
 pub mod report;
 pub mod task;
+/// Fixtures and the fuzzer, for the tests and examples only (the `testing` feature, which
+/// they turn on through a dev-dependency on this package).
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
 pub mod toy;

@@ -3,13 +3,12 @@
 //! edge level, on prompts of different token lengths and on prompt subsets shorter than the
 //! dataset's longest prompt.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
 use candle_core::Device;
-use circuitcheck::catalog::Catalog;
-use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Head, Level, Loader};
+use circuitcheck::dsl::{Ablation, Circuit, Head, Level};
 use circuitcheck::eval::reference::ReferenceActivations;
 use circuitcheck::eval::runner::Runner;
 use circuitcheck::eval::variant::{Scope, Variant};
@@ -44,15 +43,8 @@ edge c, e, embed -> logits
 fn fixture() -> &'static Fixture {
     static FIXTURE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        common::write_tiny_ioi_model(dir.path(), 7);
-        let path = dir.path().join("c.circuit");
-        std::fs::write(&path, CIRCUIT).unwrap();
-        let circuit = Loader::new(&Catalog, &FileSystem)
-            .load(&path)
-            .circuit
-            .clone()
-            .unwrap();
+        let common::fixture::Fixture { dir, circuit, .. } =
+            common::fixture::Fixture::ioi(7, CIRCUIT);
         let loaded =
             LoadedModel::load(ModelFiles::in_dir(dir.path()).unwrap(), &Device::Cpu).unwrap();
         let dataset = Task::builtin("ioi")

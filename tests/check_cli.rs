@@ -2,7 +2,7 @@
 //! (models/toy-induction) and its three circuits: the true one, a plausible wrong one and the
 //! true one padded with irrelevant heads.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

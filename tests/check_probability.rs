@@ -8,15 +8,16 @@
 //! F(C), F(∅) per prompt, F(C\K) and F(M\K) for every K, and each head's minimality for the
 //! K it reports, at node and edge level.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
 use circuitcheck::catalog::Catalog;
-use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Loader, Mlps, Positions};
+use circuitcheck::dsl::{Ablation, FileSystem, Loader, Mlps, Positions};
 use circuitcheck::model::LoadedModel;
 use circuitcheck::task::{Dataset, MetricKind, ReferenceSize};
 use common::evaluator::{Evaluator, Level, Scope};
+use common::fixture::{self, Fixture};
 use common::verify::{model_and_dataset, reference_of, scheme, verify_report};
 use common::{circuitcheck, greater_than_words};
 use serde_json::Value;
@@ -44,72 +45,17 @@ minimality 2.1 given { year_movers }
 
 const PROMPTS: usize = 12;
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    circuit_path: std::path::PathBuf,
-    circuit: Circuit,
-}
-
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    circuitcheck::testing::TinyGpt2 {
-        words: greater_than_words(),
-        seed: 11,
-        ..Default::default()
-    }
-    .write(dir.path())
-    .unwrap();
-    let circuit_path = dir.path().join("greater-than.circuit");
-    std::fs::write(&circuit_path, CIRCUIT).unwrap();
-    let mut loader = Loader::new(&Catalog, &FileSystem);
-    let circuit = loader
-        .load(&circuit_path)
-        .circuit
-        .clone()
-        .expect("the test circuit is valid");
-    Fixture {
-        dir,
-        circuit_path,
-        circuit,
-    }
+    Fixture::new(greater_than_words(), 11, CIRCUIT)
 }
 
 fn run_check(f: &Fixture, level: &str, ablation: &str, seed: u64) -> Value {
-    let (model, circuit) = (
-        f.dir.path().to_str().unwrap(),
-        f.circuit_path.to_str().unwrap(),
-    );
-    let (n, seed) = (PROMPTS.to_string(), seed.to_string());
-    let run = circuitcheck(&[
-        "check",
-        circuit,
-        "--model",
-        model,
-        "--n",
-        &n,
-        "--seed",
-        &seed,
-        "--level",
-        level,
-        "--ablation",
-        ablation,
-        "--search-prompts",
-        "4",
-        "--random-sets",
-        "2",
-        "--greedy-budget",
-        "1",
-        "--minimality-budget",
-        "1",
-        "--bootstrap",
-        "20",
-        "--no-cache",
-        "--quiet",
-        "--format",
-        "json",
-    ]);
-    assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
-    serde_json::from_str(&run.stdout).expect("JSON report")
+    f.check(
+        PROMPTS,
+        4,
+        seed,
+        &["--level", level, "--ablation", ablation],
+    )
 }
 
 /// The prompts and the reference set `check` evaluates on.
@@ -155,17 +101,8 @@ fn verify(f: &Fixture, report: &Value, level: Level, ablation: Ablation, seed: u
 fn check_against_reference(level: &str, ablation: &str, seed: u64) {
     let f = fixture();
     let (level_kind, ablation_kind) = (
-        if level == "edge" {
-            Level::Edge
-        } else {
-            Level::Node
-        },
-        match ablation {
-            "mean" => Ablation::Mean,
-            "global-mean" => Ablation::GlobalMean,
-            "resample" => Ablation::Resample,
-            _ => Ablation::Zero,
-        },
+        fixture::level(level),
+        Ablation::from_name(ablation).unwrap(),
     );
     let report = run_check(&f, level, ablation, seed);
     assert_eq!(report["task"].as_str(), Some("greater-than"), "{report}");

@@ -5,17 +5,17 @@
 //! and each head's minimality for the K it reports; at node and edge level, for every
 //! ablation scheme, with searches on a subset of prompts shorter than the longest prompt.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
-use circuitcheck::catalog::Catalog;
-use circuitcheck::dsl::{Ablation, Circuit, FileSystem, Loader};
+use circuitcheck::dsl::Ablation;
 use circuitcheck::model::LoadedModel;
 use circuitcheck::task::{Dataset, ReferenceSize};
+use common::circuitcheck;
 use common::evaluator::{Evaluator, HeadId, Level};
+use common::fixture::{self, Fixture};
 use common::verify::{heads, model_and_dataset, number, reference_of, scheme, verify_report};
-use common::{circuitcheck, write_tiny_ioi_model};
 use serde_json::Value;
 
 /// Classes at one named position, at several, and at `all`; MLPs listed at positions;
@@ -57,28 +57,8 @@ edge late -> logits
 
 const PROMPTS: usize = 10;
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    circuit_path: std::path::PathBuf,
-    circuit: Circuit,
-}
-
 fn fixture(text: &str) -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    write_tiny_ioi_model(dir.path(), 3);
-    let circuit_path = dir.path().join("c.circuit");
-    std::fs::write(&circuit_path, text).unwrap();
-    let mut loader = Loader::new(&Catalog, &FileSystem);
-    let circuit = loader
-        .load(&circuit_path)
-        .circuit
-        .clone()
-        .expect("the test circuit is valid");
-    Fixture {
-        dir,
-        circuit_path,
-        circuit,
-    }
+    Fixture::ioi(3, text)
 }
 
 fn run_check(f: &Fixture, level: &str, ablation: &str, seed: u64) -> Value {
@@ -86,46 +66,8 @@ fn run_check(f: &Fixture, level: &str, ablation: &str, seed: u64) -> Value {
 }
 
 fn run_check_with(f: &Fixture, level: &str, ablation: &str, seed: u64, extra: &[&str]) -> Value {
-    let (model, circuit) = (
-        f.dir.path().to_str().unwrap(),
-        f.circuit_path.to_str().unwrap(),
-    );
-    let (n, seed) = (PROMPTS.to_string(), seed.to_string());
-    let run = circuitcheck(
-        &vec![
-            "check",
-            circuit,
-            "--model",
-            model,
-            "--n",
-            &n,
-            "--seed",
-            &seed,
-            "--level",
-            level,
-            "--ablation",
-            ablation,
-            "--search-prompts",
-            "3",
-            "--random-sets",
-            "2",
-            "--greedy-budget",
-            "1",
-            "--minimality-budget",
-            "1",
-            "--bootstrap",
-            "20",
-            "--no-cache",
-            "--quiet",
-            "--format",
-            "json",
-        ]
-        .into_iter()
-        .chain(extra.iter().copied())
-        .collect::<Vec<_>>(),
-    );
-    assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
-    serde_json::from_str(&run.stdout).expect("JSON report")
+    let args = [&["--level", level, "--ablation", ablation], extra].concat();
+    f.check(PROMPTS, 3, seed, &args)
 }
 
 fn assert_close(actual: f64, expected: f64, what: &str) {
@@ -161,17 +103,8 @@ fn dataset(f: &Fixture, seed: u64, size: ReferenceSize) -> (LoadedModel, Dataset
 fn check_against_reference(text: &str, level: &str, ablation: &str, seeds: &[u64]) {
     let f = fixture(text);
     let (level_kind, ablation_kind) = (
-        if level == "edge" {
-            Level::Edge
-        } else {
-            Level::Node
-        },
-        match ablation {
-            "mean" => Ablation::Mean,
-            "global-mean" => Ablation::GlobalMean,
-            "resample" => Ablation::Resample,
-            _ => Ablation::Zero,
-        },
+        fixture::level(level),
+        Ablation::from_name(ablation).unwrap(),
     );
     for seed in seeds {
         let report = run_check(&f, level, ablation, *seed);
@@ -296,15 +229,11 @@ fn the_reference_set_size_changes_the_means_as_the_reference_says() {
 #[test]
 fn means_over_few_reference_prompts_are_warned_about() {
     let f = fixture(DEFAULT_MLPS);
-    let (model, circuit) = (
-        f.dir.path().to_str().unwrap(),
-        f.circuit_path.to_str().unwrap(),
-    );
     let args = [
         "check",
-        circuit,
+        f.circuit_file(),
         "--model",
-        model,
+        f.model(),
         "--n",
         "6",
         "--quiet",

@@ -2,17 +2,15 @@
 //! with the exact terminal and Markdown output (snapshots under tests/snapshots/), the JSON
 //! fields, the rename rule, and git revisions in a temporary repository.
 
-mod common;
+use crate::common;
 
-use std::collections::BTreeMap;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use circuitcheck::catalog::Catalog;
 use circuitcheck::diff::diff;
-use circuitcheck::dsl::{Circuit, Loader, Sources};
-use common::{Run, circuitcheck};
+use circuitcheck::dsl::{Circuit, Loader};
+use common::{Memory, Run, circuitcheck};
 
 macro_rules! terminal_cases {
     ($($name:ident: $old:literal -> $new:literal,)*) => {$(
@@ -179,21 +177,9 @@ fn colour_only_when_asked_or_on_a_terminal() {
 // The rename rule, on circuits written in the test: same name, or sharing at least half of
 // the heads the two classes hold together.
 
-/// Circuit files held in memory.
-struct Texts(BTreeMap<PathBuf, String>);
-
-impl Sources for Texts {
-    fn read(&self, path: &Path) -> io::Result<String> {
-        self.0
-            .get(path)
-            .cloned()
-            .ok_or_else(|| io::ErrorKind::NotFound.into())
-    }
-}
-
 fn circuit(classes: &str) -> Circuit {
     let text = format!("circuit c {{ model gpt2-small task ioi }}\n{classes}\n");
-    let texts = Texts(BTreeMap::from([(PathBuf::from("c.circuit"), text)]));
+    let texts = Memory::file("c.circuit", text);
     let env = Catalog;
     let mut loader = Loader::new(&env, &texts);
     let loaded = loader.load(Path::new("c.circuit"));

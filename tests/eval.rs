@@ -1,7 +1,7 @@
 //! The evaluator on a generated tiny GPT-2 and a hand-made IOI-shaped dataset, checked
 //! against the definitions and against the independent f64 reference implementation.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

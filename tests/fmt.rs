@@ -1,31 +1,19 @@
 //! `fmt` is canonical, idempotent and never changes meaning. Checked on the repository's
 //! circuits and on generated circuits written in many equivalent ways.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use circuitcheck::catalog::Catalog;
-use circuitcheck::dsl::{Circuit, Loader, Sources, format, parser};
-use common::circuitcheck;
+use circuitcheck::dsl::{Circuit, Loader, format, parser};
+use common::{Memory, circuitcheck};
 use proptest::prelude::*;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-
-struct Memory(BTreeMap<PathBuf, String>);
-
-impl Sources for Memory {
-    fn read(&self, path: &Path) -> io::Result<String> {
-        self.0
-            .get(path)
-            .cloned()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not in memory"))
-    }
-}
 
 fn format_text(text: &str) -> String {
     let source = miette::NamedSource::new("t.circuit", Arc::<str>::from(text));
@@ -34,10 +22,7 @@ fn format_text(text: &str) -> String {
 }
 
 fn resolve(text: &str) -> Circuit {
-    let memory = Memory(BTreeMap::from([(
-        PathBuf::from("t.circuit"),
-        text.to_string(),
-    )]));
+    let memory = Memory::file("t.circuit", text);
     let env = Catalog;
     let mut loader = Loader::new(&env, &memory);
     let loaded = loader.load(Path::new("t.circuit"));

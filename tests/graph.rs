@@ -1,6 +1,6 @@
 //! `circuitcheck graph`: the hypothesis graph of the IOI circuit as JSON and as DOT.
 
-mod common;
+use crate::common;
 
 use common::circuitcheck;
 

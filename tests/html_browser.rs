@@ -4,7 +4,7 @@
 //! script error, a fetch the page's policy blocks, a blank page. Where /usr/bin/chromium is
 //! absent the tests pass with a note, so the suite runs on machines without it.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

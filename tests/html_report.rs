@@ -2,7 +2,7 @@
 //! the page is self-contained, holds every chart with one mark per figure, escapes what
 //! users name, and the run's other output is unchanged. The heat-map component on its own.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -443,7 +443,7 @@ fn the_diverging_heatmap_is_white_at_zero_whatever_the_signs() {
         &[vec![Some(0.0), Some(0.05), Some(0.1)]],
         |v| format!("{v:.2}"),
     );
-    assert!(!crate::cells(&auto)[0].contains("fill=\"#f7f7f7\""));
+    assert!(!self::cells(&auto)[0].contains("fill=\"#f7f7f7\""));
 }
 
 /// `sensitivity --html`: the grid as two heat maps (ratio of means, per-prompt median), a

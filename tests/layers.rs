@@ -4,10 +4,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Earlier stages first; a module may use its own stage and the ones before it.
-/// `input` reads files for every stage, `output` writes them.
+/// `input` reads files for every stage and `output` writes them; `toy` (the toy model's task
+/// and trainer) uses the model and the task; `testing` (fixtures and the fuzzer) comes last:
+/// it may use every stage and none may use it, since it is built for the tests and examples
+/// only.
 const STAGES: &[&str] = &[
-    "input", "output", "dsl", "graph", "diff", "model", "task", "catalog", "eval", "report", "lsp",
-    "cli",
+    "input", "output", "dsl", "graph", "diff", "model", "task", "toy", "catalog", "eval", "report",
+    "lsp", "cli", "testing",
 ];
 
 fn stage_of(module: &str) -> Option<usize> {
@@ -31,6 +34,7 @@ fn no_module_reaches_a_later_stage() {
     let mut files = Vec::new();
     rust_files(&src, &mut files);
     let mut violations = BTreeSet::new();
+    let mut unstaged = BTreeSet::new();
     for file in &files {
         let relative = file.strip_prefix(&src).unwrap();
         let module = relative
@@ -42,6 +46,10 @@ fn no_module_reaches_a_later_stage() {
             .trim_end_matches(".rs")
             .to_string();
         let Some(own) = stage_of(&module) else {
+            // The crate roots may use every stage; any other module needs one.
+            if module != "lib" && module != "main" {
+                unstaged.insert(module);
+            }
             continue;
         };
         let text = std::fs::read_to_string(file).unwrap();
@@ -57,5 +65,6 @@ fn no_module_reaches_a_later_stage() {
             }
         }
     }
+    assert!(unstaged.is_empty(), "modules without a stage: {unstaged:?}");
     assert!(violations.is_empty(), "{violations:#?}");
 }

@@ -1,7 +1,7 @@
 //! `circuitcheck lint` on small files under tests/lint/, one per kind of problem, asserting
 //! the exact diagnostics (snapshots under tests/snapshots/).
 
-mod common;
+use crate::common;
 
 use common::circuitcheck;
 

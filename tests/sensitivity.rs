@@ -2,18 +2,18 @@
 //! cells against the independent f64 evaluator on a tiny IOI model (groups of different
 //! token lengths), and its figures against `check` on the toy model.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use circuitcheck::catalog::Catalog;
-use circuitcheck::dsl::{Ablation, FileSystem, Loader};
+use circuitcheck::dsl::Ablation;
 use circuitcheck::eval::sensitivity::PositionsChoice;
 use circuitcheck::task::ReferenceSize;
+use common::circuitcheck;
 use common::evaluator::{Evaluator, Level, Scheme, Scope};
+use common::fixture::{self, Fixture};
 use common::verify::{model_and_dataset, reference_of, scheme};
-use common::{circuitcheck, write_tiny_ioi_model};
 use serde_json::Value;
 
 fn report(args: &[&str]) -> Value {
@@ -146,20 +146,13 @@ edge d -> logits
 /// by the independent evaluator with the reference set of that size.
 #[test]
 fn cells_match_the_reference_implementation() {
-    let dir = tempfile::tempdir().unwrap();
-    write_tiny_ioi_model(dir.path(), 9);
-    let path = dir.path().join("c.circuit");
-    std::fs::write(&path, CIRCUIT).unwrap();
-    let circuit = Loader::new(&Catalog, &FileSystem)
-        .load(&path)
-        .circuit
-        .clone()
-        .unwrap();
+    let f = Fixture::ioi(9, CIRCUIT);
+    let (dir, circuit) = (f.dir.path(), &f.circuit);
     let (n, seed) = (8, 2);
     let report = report(&[
-        path.to_str().unwrap(),
+        f.circuit_file(),
         "--model",
-        dir.path().to_str().unwrap(),
+        f.model(),
         "--n",
         &n.to_string(),
         "--seed",
@@ -167,9 +160,8 @@ fn cells_match_the_reference_implementation() {
         "--bootstrap",
         "20",
     ]);
-    let dataset_with = |size| model_and_dataset(dir.path(), "ioi", n, seed, size).1;
-    let (loaded, plain) =
-        model_and_dataset(dir.path(), "ioi", n, seed, ReferenceSize::Counterparts);
+    let dataset_with = |size| model_and_dataset(dir, "ioi", n, seed, size).1;
+    let (loaded, plain) = model_and_dataset(dir, "ioi", n, seed, ReferenceSize::Counterparts);
     let lengths: BTreeSet<usize> = plain.prompts.iter().map(|p| p.tokens.len()).collect();
     assert!(lengths.len() > 1, "groups of different token lengths");
     let reference = reference_of(&loaded);
@@ -184,12 +176,7 @@ fn cells_match_the_reference_implementation() {
     let mut checked = 0;
     for (i, cell) in cells.iter().enumerate() {
         // One size per (scheme, level, positions), a different one each time.
-        let ablation = match cell["ablation"].as_str().unwrap() {
-            "mean" => Ablation::Mean,
-            "resample" => Ablation::Resample,
-            "global-mean" => Ablation::GlobalMean,
-            _ => Ablation::Zero,
-        };
+        let ablation = Ablation::from_name(cell["ablation"].as_str().unwrap()).unwrap();
         if ablation != Ablation::Zero && i % 5 != (i / 5) % 5 {
             continue;
         }
@@ -200,17 +187,13 @@ fn cells_match_the_reference_implementation() {
         };
         let dataset = dataset_with(size);
         let scheme = scheme(ablation, &dataset, seed);
-        let level = if cell["level"] == "edge" {
-            Level::Edge
-        } else {
-            Level::Node
-        };
+        let level = fixture::level(cell["level"].as_str().unwrap());
         let positions = if cell["positions"] == "all" {
             PositionsChoice::All
         } else {
             PositionsChoice::AsWritten
         };
-        let shaped = positions.apply(&circuit);
+        let shaped = positions.apply(circuit);
         let evaluator = Evaluator::new(&reference, &dataset, &shaped, &scheme, level);
         let fc = evaluator.mean(Scope::Circuit, &none);
         let fm = evaluator.mean(Scope::Model, &none);
@@ -235,7 +218,7 @@ fn cells_match_the_reference_implementation() {
     // The breakdowns, at the baseline (mean, node, as written, at least 5 per group): each
     // template's and family's F(M), F(C) and ratio over its own prompts, in order.
     let dataset = dataset_with(ReferenceSize::AtLeast(5));
-    let evaluator = Evaluator::new(&reference, &dataset, &circuit, &Scheme::Mean, Level::Node);
+    let evaluator = Evaluator::new(&reference, &dataset, circuit, &Scheme::Mean, Level::Node);
     let (fm, fc) = (
         evaluator.scores(Scope::Model, &none),
         evaluator.scores(Scope::Circuit, &none),

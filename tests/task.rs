@@ -8,7 +8,7 @@
 //! `CIRCUITCHECK_TOKENIZER_DIR` (CI: `../shared/gpt2-tokenizer`) and skip without it; the
 //! rest run on the toy model's tokenizer or on a tiny generated BPE.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

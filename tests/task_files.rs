@@ -1,7 +1,7 @@
 //! Circuits about task files, checked end to end: `task "path.toml"` in the header, and
 //! `--task NAME|FILE` on the command line, on a generated tiny model.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -29,7 +29,7 @@ fn the_committed_files_are_small() {
     assert!(total < 1 << 20, "{total} bytes");
 }
 
-/// Minutes in release: `cargo test --release --no-default-features --test toy -- --ignored`
+/// Minutes in release: `cargo test --release --no-default-features --test main -- --ignored toy::`
 /// (CI runs it). Bytes may differ across CPUs, the accuracy should not.
 #[test]
 #[ignore]

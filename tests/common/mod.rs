@@ -2,9 +2,15 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use circuitcheck::dsl::Sources;
+
 pub mod evaluator;
+pub mod fixture;
 pub mod reference;
 pub mod verify;
 
@@ -35,6 +41,25 @@ pub fn circuitcheck(args: &[&str]) -> Run {
         code: output.status.code().unwrap_or(-1),
         stdout: String::from_utf8(output.stdout).expect("UTF-8 stdout"),
         stderr: String::from_utf8(output.stderr).expect("UTF-8 stderr"),
+    }
+}
+
+/// Circuit files held in memory, for a `Loader`.
+pub struct Memory(pub BTreeMap<PathBuf, String>);
+
+impl Memory {
+    /// The one file `path`, holding `text`.
+    pub fn file(path: &str, text: impl Into<String>) -> Memory {
+        Memory(BTreeMap::from([(PathBuf::from(path), text.into())]))
+    }
+}
+
+impl Sources for Memory {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "not in memory"))
     }
 }
 

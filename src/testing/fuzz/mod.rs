@@ -19,6 +19,7 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -170,6 +171,17 @@ fn install_panic_hook() {
     });
 }
 
+/// A scratch directory of its own for one run: the tests fuzz several targets in one
+/// process, on parallel threads, so the process id alone does not tell runs apart.
+fn scratch(what: &str) -> PathBuf {
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "circuitcheck-fuzz-{what}-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
 /// Runs one input; `Err` holds what went wrong.
 fn run_one(
     target: Target,
@@ -198,12 +210,7 @@ pub fn run(
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<Summary> {
     install_panic_hook();
-    let work = std::env::temp_dir().join(format!(
-        "circuitcheck-fuzz-{}-{}-{}",
-        std::process::id(),
-        target.name(),
-        options.seed
-    ));
+    let work = scratch(&format!("{}-{}", target.name(), options.seed));
     let summary = fuzz(target, options, progress, &work);
     let _ = std::fs::remove_dir_all(&work);
     summary
@@ -344,11 +351,7 @@ fn record(
 /// Runs `input` through `target` once, outside a fuzzing loop: to replay a saved finding.
 pub fn replay(target: Target, input: &[u8]) -> io::Result<Result<bool, String>> {
     install_panic_hook();
-    let work = std::env::temp_dir().join(format!(
-        "circuitcheck-fuzz-replay-{}-{}",
-        std::process::id(),
-        target.name()
-    ));
+    let work = scratch(&format!("replay-{}", target.name()));
     let mut context = Context::new(work.join("context"))?;
     let outcome = run_one(target, &mut context, input).map_err(|(kind, m)| format!("{kind}: {m}"));
     let _ = std::fs::remove_dir_all(&work);

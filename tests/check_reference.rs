@@ -251,44 +251,17 @@ fn means_over_few_reference_prompts_are_warned_about() {
     assert!(!enough.stderr.contains("fewer than 5"), "{}", enough.stderr);
 }
 
-/// `check` with the search options of `run_check_with` and any others; `--n` only where
-/// `args` gives it.
+/// `check` with the search options of `run_check_with` and `args`; `--n` only where `args`
+/// gives it.
 fn check_json(f: &Fixture, args: &[&str]) -> Value {
-    let (model, circuit) = (
-        f.dir.path().to_str().unwrap(),
-        f.circuit_path.to_str().unwrap(),
-    );
-    let run = circuitcheck(
-        &[
-            &["check", circuit, "--model", model][..],
-            &[
-                "--search-prompts",
-                "3",
-                "--random-sets",
-                "2",
-                "--greedy-budget",
-                "1",
-                "--bootstrap",
-                "20",
-                "--no-cache",
-                "--quiet",
-                "--format",
-                "json",
-            ],
-            args,
-        ]
-        .concat(),
-    );
-    assert!(run.code == 0 || run.code == 1, "{}", run.transcript());
-    serde_json::from_str(&run.stdout).expect("JSON report")
+    f.check_with(&[&["--search-prompts", "3"][..], args].concat())
 }
 
 /// `task export` of the fixture's IOI task to `file`, with `args`.
 fn export(f: &Fixture, file: &std::path::Path, args: &[&str]) {
-    let model = f.dir.path().to_str().unwrap();
     let run = circuitcheck(
         &[
-            &["task", "export", "ioi", "--model", model, "-o"][..],
+            &["task", "export", "ioi", "--model", f.model(), "-o"][..],
             &[file.to_str().unwrap()],
             args,
         ]
@@ -383,11 +356,7 @@ fn a_small_exported_task_runs_with_default_options() {
     let f = fixture(DEFAULT_MLPS);
     let file = f.dir.path().join("mine.toml");
     export(&f, &file, &["--n", "12", "--seed", "3"]);
-    let (model, circuit, task) = (
-        f.dir.path().to_str().unwrap(),
-        f.circuit_path.to_str().unwrap(),
-        file.to_str().unwrap(),
-    );
+    let (model, circuit, task) = (f.model(), f.circuit_file(), file.to_str().unwrap());
     let given = circuitcheck(&[
         "check",
         circuit,

@@ -63,12 +63,26 @@ impl Fixture {
     }
 
     /// `check`'s JSON report on `n` prompts with `seed`, searching on `search_prompts` of
-    /// them with the smallest budgets (2 random K sets, greedy and minimality budgets of 1,
-    /// 20 bootstrap samples) and no cache; `args` (`--level`, `--ablation`, …) last. The run
-    /// may end with unmet expectations (exit 1), not with an error.
+    /// them; see [`Fixture::check_with`].
     pub fn check(&self, n: usize, search_prompts: usize, seed: u64, args: &[&str]) -> Value {
         let (n, search_prompts, seed) =
             (n.to_string(), search_prompts.to_string(), seed.to_string());
+        let counts = [
+            "--n",
+            &n,
+            "--seed",
+            &seed,
+            "--search-prompts",
+            &search_prompts,
+        ];
+        self.check_with(&[&counts[..], args].concat())
+    }
+
+    /// `check`'s JSON report with the smallest budgets (2 random K sets, greedy and
+    /// minimality budgets of 1, 20 bootstrap samples) and no cache; `args` (`--n`, `--level`,
+    /// `--ablation`, …) last, the task's defaults for what they leave out. The run may end
+    /// with unmet expectations (exit 1), not with an error.
+    pub fn check_with(&self, args: &[&str]) -> Value {
         let run = circuitcheck(
             &[
                 &[
@@ -76,12 +90,6 @@ impl Fixture {
                     self.circuit_file(),
                     "--model",
                     self.model(),
-                    "--n",
-                    &n,
-                    "--seed",
-                    &seed,
-                    "--search-prompts",
-                    &search_prompts,
                     "--random-sets",
                     "2",
                     "--greedy-budget",

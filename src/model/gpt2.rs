@@ -41,6 +41,8 @@ impl Norm {
 }
 
 struct Block {
+    /// This block's index in the stack.
+    layer: usize,
     ln_1: Norm,
     /// `[d_model, 3·d_model]` (Conv1D: input-major), columns q | k | v, head-major inside.
     c_attn_w: Tensor,
@@ -110,6 +112,7 @@ impl Gpt2 {
         for i in 0..config.n_layer {
             let vb = vb.pp(format!("h.{i}"));
             blocks.push(Block {
+                layer: i,
                 ln_1: layer_norm(&vb.pp("ln_1"), d, eps)?,
                 c_attn_w: vb.get((d, 3 * d), "attn.c_attn.weight")?,
                 c_attn_b: vb.get(3 * d, "attn.c_attn.bias")?,
@@ -181,8 +184,10 @@ impl Gpt2 {
             mask,
             window: None,
             probes: Vec::new(),
+            interventions,
+            capture,
         };
-        self.run(&pass, embeddings, interventions, capture, readout)
+        self.run(&pass, embeddings, readout)
     }
 
     /// A pass that starts at `layer` from a residual stream captured earlier (with the same
@@ -208,8 +213,10 @@ impl Gpt2 {
             mask: causal_mask(residual.dim(1)?, &self.device)?,
             window: None,
             probes: Vec::new(),
+            interventions,
+            capture,
         };
-        self.run(&pass, residual, interventions, capture, readout)
+        self.run(&pass, residual, readout)
     }
 
     /// A pass over a window at the end of each row (see [`Window`]), from `layer` on, with
@@ -261,8 +268,10 @@ impl Gpt2 {
             mask: Tensor::from_vec(mask, (rows, 1, width, seq), &self.device)?,
             window: Some(window),
             probes: Vec::new(),
+            interventions,
+            capture,
         };
-        self.run(&pass, residual, interventions, capture, readout)
+        self.run(&pass, residual, readout)
     }
 
     /// First-order attribution for a pass: runs it with every operation differentiable and
@@ -289,12 +298,13 @@ impl Gpt2 {
             mask: causal_mask(seq, &self.device)?,
             window: None,
             probes: probes.iter().map(|p| p.as_tensor().clone()).collect(),
+            interventions,
+            capture: Capture {
+                head_results: true,
+                ..Default::default()
+            },
         };
-        let capture = Capture {
-            head_results: true,
-            ..Default::default()
-        };
-        let output = self.run(&pass, embeddings, interventions, capture, readout)?;
+        let output = self.run(&pass, embeddings, readout)?;
         let logits = output
             .logits
             .ok_or_else(|| ModelError::Input("attribution needs a readout".into()))?;
@@ -324,14 +334,8 @@ impl Gpt2 {
         })
     }
 
-    fn run(
-        &self,
-        pass: &Pass,
-        mut x: Tensor,
-        interventions: &Interventions,
-        capture: Capture,
-        readout: &Readout,
-    ) -> Result<Output> {
+    fn run(&self, pass: &Pass, mut x: Tensor, readout: &Readout) -> Result<Output> {
+        let (interventions, capture) = (pass.interventions, pass.capture);
         let mut output = Output::default();
         if capture.residuals {
             output.embeddings = pass.embeddings.clone();
@@ -351,12 +355,12 @@ impl Gpt2 {
             ));
             deltas.extend(edges.senders.iter().map(|_| None));
         }
-        for (layer, block) in self.blocks.iter().enumerate().skip(pass.start) {
+        for block in self.blocks.iter().skip(pass.start) {
+            let layer = block.layer;
             if capture.residuals {
                 output.residuals.push(x.clone());
             }
-            let attention =
-                self.attention(layer, block, &x, pass, interventions, &mut deltas, capture)?;
+            let attention = self.attention(block, &x, pass, &mut deltas)?;
             if let Some(results) = attention.results {
                 output.head_results.push(results);
             }
@@ -404,17 +408,14 @@ impl Gpt2 {
         Ok(out.reshape((rows, seq, d))?)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
-        layer: usize,
         block: &Block,
         x: &Tensor,
         pass: &Pass,
-        interventions: &Interventions,
         deltas: &mut [Option<Tensor>],
-        capture: Capture,
     ) -> Result<Attention> {
+        let (layer, interventions, capture) = (block.layer, pass.interventions, pass.capture);
         let (rows, seq, d) = x.dims3()?;
         let (n_head, d_head) = (self.config.n_head, self.config.d_head());
         let patch = interventions.head(layer);
@@ -453,17 +454,9 @@ impl Gpt2 {
 
         let normed = block.ln_1.forward(x, pass.differentiable)?;
         let (q, k, v) = match edges {
-            Some(edges) if edges.receivers.keys().any(|(l, _)| *l == layer) => self
-                .qkv_per_receiver(
-                    layer,
-                    block,
-                    x,
-                    &normed,
-                    &active,
-                    edges,
-                    deltas,
-                    pass.differentiable,
-                )?,
+            Some(edges) if edges.receivers.keys().any(|(l, _)| *l == layer) => {
+                self.qkv_per_receiver(block, x, &normed, &active, deltas, pass)?
+            }
             _ => self.qkv(block, &normed, &active)?,
         };
         let (k, v) = match pass.window {
@@ -638,18 +631,21 @@ impl Gpt2 {
     }
 
     /// q, k, v where receivers of edges read their own residual stream per channel.
-    #[allow(clippy::too_many_arguments)]
     fn qkv_per_receiver(
         &self,
-        layer: usize,
         block: &Block,
         x: &Tensor,
         normed: &Tensor,
         active: &[usize],
-        edges: &EdgePatch,
         deltas: &[Option<Tensor>],
-        differentiable: bool,
+        pass: &Pass,
     ) -> Result<(Tensor, Tensor, Tensor)> {
+        let (layer, differentiable) = (block.layer, pass.differentiable);
+        let edges = pass
+            .interventions
+            .edges
+            .as_ref()
+            .ok_or_else(|| ModelError::Input("edge receivers need an edge patch".into()))?;
         let (rows, seq, d) = x.dims3()?;
         let d_head = self.config.d_head();
         // A receiver hears few senders: its stream is x less every Δ, plus the Δs it hears.
@@ -769,7 +765,8 @@ impl Gpt2 {
     }
 }
 
-/// How a pass runs: from which layer, over which positions.
+/// What every layer of one pass shares: how it runs (from which layer, over which
+/// positions), what it changes and what it records.
 struct Pass<'a> {
     /// Plain, differentiable ops instead of the fused inference kernels.
     differentiable: bool,
@@ -782,6 +779,8 @@ struct Pass<'a> {
     /// Attribution passes: a zero added to each layer's attention output, whose gradient is
     /// the output's.
     probes: Vec<Tensor>,
+    interventions: &'a Interventions,
+    capture: Capture,
 }
 
 /// What F weighs, for attribution: the readout's logits, or their softmax over the

@@ -115,8 +115,18 @@ pub fn render_terminal(report: &Report, style: Style) -> String {
     let mut out = String::new();
     let level = format!("{:.0} % CI", 100.0 * report.confidence);
     let _ = writeln!(out, "{}", style.paint(BOLD, &headline(report)));
+    write_scores(&mut out, report, &level);
+    write_completeness(&mut out, report, style, &level);
+    write_minimality(&mut out, report, style, &level);
+    if !report.expectations.is_empty() {
+        write_expectations(&mut out, report, style);
+    }
+    out
+}
 
-    let mut rows = vec![vec![String::new(), "value".into(), level.clone()]];
+/// The scores table: F(M), F(C), F(∅) and the ratios, with their intervals.
+fn write_scores(out: &mut String, report: &Report, level: &str) {
+    let mut rows = vec![vec![String::new(), "value".into(), level.to_string()]];
     for (label, estimate, show) in score_rows(report) {
         rows.push(vec![label, show(estimate.value), interval(estimate, show)]);
     }
@@ -124,7 +134,10 @@ pub fn render_terminal(report: &Report, style: Style) -> String {
     for line in columns(&rows) {
         let _ = writeln!(out, "  {line}");
     }
+}
 
+/// The completeness table: one row per knocked-out set, the worst marked.
+fn write_completeness(out: &mut String, report: &Report, style: Style, level: &str) {
     let _ = writeln!(
         out,
         "\n{}",
@@ -134,7 +147,7 @@ pub fn render_terminal(report: &Report, style: Style) -> String {
         )
     );
     let mut rows = vec![
-        ["K", "heads", "F(C\\K)", "F(M\\K)", "incompleteness", &level]
+        ["K", "heads", "F(C\\K)", "F(M\\K)", "incompleteness", level]
             .map(String::from)
             .to_vec(),
     ];
@@ -156,14 +169,17 @@ pub fn render_terminal(report: &Report, style: Style) -> String {
     for line in columns(&rows) {
         let _ = writeln!(out, "  {line}");
     }
+}
 
+/// The minimality table: one row per head, the ones that barely matter flagged.
+fn write_minimality(out: &mut String, report: &Report, style: Style, level: &str) {
     let _ = writeln!(
         out,
         "\n{}",
         style.paint(BOLD, "Minimality  max over K of |F(C\\(K∪{v})) − F(C\\K)|")
     );
     let mut rows = vec![
-        ["head", "class", "K", "score", "of F(M)", &level]
+        ["head", "class", "K", "score", "of F(M)", level]
             .map(String::from)
             .to_vec(),
     ];
@@ -190,42 +206,42 @@ pub fn render_terminal(report: &Report, style: Style) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+}
 
-    if !report.expectations.is_empty() {
-        let _ = writeln!(out, "\n{}", style.paint(BOLD, "Expectations"));
-        for e in &report.expectations {
-            let value = e.value.map(number).unwrap_or_else(|| "—".into());
-            let (mark, code) = if e.passed {
-                ("✓", GREEN)
-            } else {
-                ("✗", RED)
-            };
-            let _ = writeln!(
-                out,
-                "  {} {}  {}",
-                style.paint(code, mark),
-                e.expectation,
-                style.paint(DIM, &format!("(is {value})"))
-            );
-        }
-        let failed = report.expectations.iter().filter(|e| !e.passed).count();
-        let summary = if failed == 0 {
-            style.paint(
-                GREEN,
-                &format!("all {} expectations met", report.expectations.len()),
-            )
+/// Each expectation with its mark and value, then how many failed.
+fn write_expectations(out: &mut String, report: &Report, style: Style) {
+    let _ = writeln!(out, "\n{}", style.paint(BOLD, "Expectations"));
+    for e in &report.expectations {
+        let value = e.value.map(number).unwrap_or_else(|| "—".into());
+        let (mark, code) = if e.passed {
+            ("✓", GREEN)
         } else {
-            style.paint(
-                RED,
-                &format!(
-                    "{failed} of {} expectations failed",
-                    report.expectations.len()
-                ),
-            )
+            ("✗", RED)
         };
-        let _ = writeln!(out, "\n{summary}");
+        let _ = writeln!(
+            out,
+            "  {} {}  {}",
+            style.paint(code, mark),
+            e.expectation,
+            style.paint(DIM, &format!("(is {value})"))
+        );
     }
-    out
+    let failed = report.expectations.iter().filter(|e| !e.passed).count();
+    let summary = if failed == 0 {
+        style.paint(
+            GREEN,
+            &format!("all {} expectations met", report.expectations.len()),
+        )
+    } else {
+        style.paint(
+            RED,
+            &format!(
+                "{failed} of {} expectations failed",
+                report.expectations.len()
+            ),
+        )
+    };
+    let _ = writeln!(out, "\n{summary}");
 }
 
 pub fn render_markdown(report: &Report) -> String {

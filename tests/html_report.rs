@@ -523,3 +523,103 @@ fn assert_self_contained_fragment(html: &str) {
         assert!(!html.contains(outside), "{outside}");
     }
 }
+
+/// The warnings of a run's standard error (`warning: TEXT`), as the page writes them.
+fn stderr_warnings(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("warning: "))
+        .map(circuitcheck::report::html::escape)
+        .collect()
+}
+
+/// The page never claims more than the terminal: every warning of standard error is on each
+/// page (check, diff --eval, sensitivity), above the verdict, and no verdict is green while
+/// one stands. A tiny random model does not do IOI: on some seed its F(M) interval includes
+/// 0, and its counterparts alone are fewer than a handful of reference prompts per group.
+#[test]
+fn every_warning_of_the_terminal_is_on_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_tiny_ioi_model(dir.path(), 3);
+    let model = dir.path().to_str().unwrap().to_string();
+    let circuit = dir.path().join("c.circuit");
+    let other = dir.path().join("d.circuit");
+    let text = "circuit c {\n  model gpt2-small\n  task ioi\n}\n\nclass a at END { 1.0 }\n\nexpect incompleteness <= 1000000\n";
+    std::fs::write(&circuit, text).unwrap();
+    std::fs::write(&other, text.replace("{ 1.0 }", "{ 1.0 0.1 }")).unwrap();
+    let path = dir.path().join("page.html");
+    let settings = |seed: &str| -> Vec<String> {
+        [
+            "--model",
+            model.as_str(),
+            "--n",
+            "10",
+            "--seed",
+            seed,
+            "--reference-n",
+            "counterparts",
+            "--bootstrap",
+            "50",
+            "--no-cache",
+            "--quiet",
+            "--html",
+            path.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run_with = |command: &[&str], seed: &str| {
+        let mut args: Vec<String> = command.iter().map(|a| a.to_string()).collect();
+        args.extend(settings(seed));
+        if command[0] != "sensitivity" {
+            args.extend(
+                [
+                    "--random-sets",
+                    "0",
+                    "--greedy-budget",
+                    "0",
+                    "--minimality-budget",
+                    "0",
+                ]
+                .map(String::from),
+            );
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = circuitcheck(&args);
+        assert!(run.code <= 1, "{}", run.transcript());
+        let html = std::fs::read_to_string(&path).expect("the page is written");
+        (run, html)
+    };
+    let circuit = circuit.to_str().unwrap();
+    let seed = (0..8)
+        .map(|s| s.to_string())
+        .find(|seed| {
+            let (run, _) = run_with(&["check", circuit], seed);
+            run.stderr.contains("includes 0")
+        })
+        .expect("some seed's F(M) interval includes 0");
+    for command in [
+        vec!["check", circuit],
+        vec!["diff", circuit, other.to_str().unwrap(), "--eval"],
+        vec!["sensitivity", circuit],
+    ] {
+        let (run, html) = run_with(&command, &seed);
+        let warnings = stderr_warnings(&run.stderr);
+        assert!(
+            warnings.len() == 2 && warnings[1].contains("includes 0"),
+            "{command:?}: {}",
+            run.stderr
+        );
+        let verdict = html.find("class=\"verdict").unwrap_or(html.len());
+        for warning in &warnings {
+            let at = html
+                .find(warning.as_str())
+                .unwrap_or_else(|| panic!("{command:?}: the page lacks {warning:?}"));
+            assert!(at < verdict, "{command:?}: {warning:?} below the verdict");
+        }
+        assert!(
+            !html.contains("verdict pass"),
+            "{command:?}: a green verdict under a warning"
+        );
+    }
+}

@@ -623,3 +623,77 @@ fn every_warning_of_the_terminal_is_on_the_page() {
         );
     }
 }
+
+/// The tags of `html` that give an attribute twice, with the name repeated: a browser keeps
+/// the first, so the second is never drawn.
+fn repeated_attributes(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for tag in html.split('<').skip(1) {
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        if tag.starts_with(['/', '!', '?']) {
+            continue;
+        }
+        let mut rest = tag.split_once(char::is_whitespace).map_or("", |(_, a)| a);
+        let mut names: Vec<&str> = Vec::new();
+        while let Some(eq) = rest.find('=') {
+            let name = rest[..eq].trim();
+            let value = rest[eq + 1..].trim_start();
+            let quote = value.chars().next().unwrap_or('"');
+            let close = value[1..].find(quote).map_or(value.len(), |c| c + 2);
+            if names.contains(&name) {
+                found.push(format!("{name} in <{tag}>"));
+            }
+            names.push(name);
+            rest = &value[close.min(value.len())..];
+        }
+    }
+    found
+}
+
+/// No element of a page's SVG gives an attribute twice: the worst K's ring and the flagged
+/// minimality bars' fill are drawn as meant, on the check page and on the diff page.
+#[test]
+fn no_element_repeats_an_attribute() {
+    assert_eq!(
+        repeated_attributes(r#"<svg><rect fill="a" x="1" fill="b"/></svg>"#),
+        ["fill in <rect fill=\"a\" x=\"1\" fill=\"b\"/>"]
+    );
+    let (html, report) = page(PADDED, &[]);
+    let flagged = report["minimality"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["flagged"] == true);
+    assert!(flagged, "the padded circuit has a flagged head");
+    assert!(html.contains("class=\"point worst\""));
+    assert_eq!(repeated_attributes(&html), Vec::<String>::new());
+    let worst = html
+        .split("<circle ")
+        .find(|c| c.starts_with("class=\"point worst\""))
+        .and_then(|c| c.split('>').next())
+        .unwrap();
+    assert!(worst.contains("stroke-width=\"3\""), "{worst}");
+    let bar = html
+        .split("<rect ")
+        .find(|r| r.starts_with("class=\"bar flagged\""))
+        .and_then(|r| r.split('>').next())
+        .unwrap();
+    assert_eq!(bar.matches(" fill=").count(), 1, "{bar}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("diff.html");
+    let run = circuitcheck(&[
+        "diff",
+        TRUE,
+        PADDED,
+        "--eval",
+        "--quiet",
+        "--cache-dir",
+        dir.path().to_str().unwrap(),
+        "--html",
+        path.to_str().unwrap(),
+    ]);
+    assert!(run.code <= 1, "{}", run.transcript());
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(repeated_attributes(&html), Vec::<String>::new());
+}

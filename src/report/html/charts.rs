@@ -457,14 +457,15 @@ fn head_marks(px: &Pixels, i: usize, m: &HeadMinimality, colour: &str) -> String
         m.origin
     );
     let class = if m.flagged { "bar flagged" } else { "bar" };
-    let mut bar = vertical_bar(px, i, e.value, colour, class, tooltip);
+    // A flagged bar: paler, outlined in the warning colour.
+    let fill = if m.flagged {
+        tint(colour, 0.6)
+    } else {
+        colour.to_string()
+    };
+    let mut bar = vertical_bar(px, i, e.value, &fill, class, tooltip);
     if m.flagged {
-        // Repeats `fill` (browsers paint the first): kept for byte-identical reports; to
-        // fix, give `vertical_bar` the flagged fill.
-        bar = bar
-            .legacy_repeat("fill", tint(colour, 0.6))
-            .attr("stroke", WARN)
-            .attr("stroke-width", 2);
+        bar = bar.attr("stroke", WARN).attr("stroke-width", 2);
     }
     let mut out = bar.to_string();
     out += &interval_mark(e.interval, px.x(i as f64), true, px);

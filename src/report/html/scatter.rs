@@ -105,7 +105,9 @@ pub fn completeness(report: &Report) -> String {
                     said(&set.incompleteness, number),
                     if worst { " (the worst)" } else { "" }
                 );
-                let mut point = Element::svg("circle")
+                // The worst K wears a ring in the warning colour.
+                let (stroke, stroke_width) = if worst { (WARN, 3.0) } else { ("#ffffff", 1.2) };
+                let point = Element::svg("circle")
                     .attr("class", if worst { "point worst" } else { "point" })
                     .attr("data-k", &set.origin)
                     .at("cx", cx)
@@ -113,15 +115,9 @@ pub fn completeness(report: &Report) -> String {
                     .at("r", 5.5)
                     .attr("fill", colour(kind(set)))
                     .attr("fill-opacity", 0.9)
-                    .attr("stroke", "#ffffff")
-                    .attr("stroke-width", 1.2)
+                    .attr("stroke", stroke)
+                    .attr("stroke-width", stroke_width)
                     .title(tooltip);
-                if worst {
-                    // Repeats `stroke` and `stroke-width` (browsers draw the first): kept for byte-identical reports; to fix, set them once.
-                    point = point
-                        .legacy_repeat("stroke", WARN)
-                        .legacy_repeat("stroke-width", 3);
-                }
                 out += &point.to_string();
             }
             out

@@ -5,11 +5,12 @@
 use crate::dsl::{Circuit, Mlps};
 use crate::eval::schema::{GroupFigures, Report};
 use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
+use crate::report::html::charts::{number, percent};
 use crate::report::html::heatmap::diverging_heatmap;
 use crate::report::html::markup::{Element, escape};
 use crate::report::html::page::Run;
 use crate::report::html::{charts, histogram, layered, scatter};
-use crate::report::text::check::{heads, interval, number, percent, score_rows};
+use crate::report::text::check::{heads, interval, score_rows_shown};
 use crate::report::text::comparison;
 use crate::report::text::sensitivity::{self as sensitivity_text, reference_size};
 
@@ -253,7 +254,7 @@ pub fn faithfulness(report: &Report) -> String {
         "scores",
         &["<th></th>", "<th>value</th>", &format!("<th>{level}</th>")],
     );
-    for (label, estimate, show) in score_rows(report) {
+    for (label, estimate, show) in score_rows_shown(report, number, percent) {
         table = table.line(row(
             [
                 escape(&label),

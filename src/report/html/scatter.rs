@@ -2,11 +2,10 @@
 //! intervals, and the line y = x where a complete circuit's points lie.
 
 use crate::eval::schema::{KSet, Report};
-use crate::report::html::charts::{extent, interval_mark, number_tick, said};
+use crate::report::html::charts::{extent, interval_mark, number, number_tick, said};
 use crate::report::html::markup::Element;
 use crate::report::html::plot::{Axis, Frame, Key, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{INK, MUTED, WARN};
-use crate::report::text::check::number;
 
 /// How a K was chosen, for its colour: `empty`, `class`, `random`, `greedy` (or `given`).
 fn kind(set: &KSet) -> &str {

@@ -485,8 +485,9 @@ pub fn grid(report: &SensitivityReport) -> String {
             .collect()
     };
     let heatmap = |title: &str, statistic: fn(&Cell) -> f64| {
+        // As the terminal's table of the grid writes them.
         let map = diverging_heatmap(title, &labels, &columns, &centred(statistic), |v| {
-            percent(1.0 + v)
+            crate::report::text::check::percent(1.0 + v)
         });
         line(scrolling(&map))
     };

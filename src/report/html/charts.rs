@@ -59,10 +59,14 @@ pub fn number(value: f64) -> String {
 }
 
 /// A figure in percent: one decimal, as the terminal writes it, and three significant
-/// digits where that would leave fewer (0.0123 %, not 0.0 %).
+/// digits below 1 % (0.0123 %, not 0.0 %).
 pub fn percent(value: f64) -> String {
     if value.is_finite() {
-        let decimals = significant(100.0 * value, 1);
+        let decimals = if (100.0 * value).abs() >= 1.0 {
+            1
+        } else {
+            significant(100.0 * value, 1)
+        };
         format!("{:.decimals$} %", 100.0 * value)
     } else {
         "—".to_string()
@@ -544,6 +548,9 @@ mod tests {
         assert_eq!(number(0.0123456), "0.0123");
         assert_eq!(number(f64::NAN), "—");
         assert_eq!(percent(0.5), "50.0 %");
+        assert_eq!(percent(0.01), "1.0 %");
+        assert_eq!(percent(-0.0567), "-5.7 %");
+        assert_eq!(percent(0.005), "0.500 %");
         assert_eq!(percent(0.000123), "0.0123 %");
         assert_eq!(percent(0.0), "0.0 %");
     }

@@ -605,8 +605,15 @@ fn every_warning_of_the_terminal_is_on_the_page() {
     ] {
         let (run, html) = run_with(&command, &seed);
         let warnings = stderr_warnings(&run.stderr);
+        // Sensitivity bootstraps F(M) on its own: its interval may not include 0.
+        let expected = if command[0] == "sensitivity" { 1 } else { 2 };
         assert!(
-            warnings.len() == 2 && warnings[1].contains("includes 0"),
+            warnings.len() >= expected && warnings.len() <= 2,
+            "{command:?}: {}",
+            run.stderr
+        );
+        assert!(
+            command[0] == "sensitivity" || warnings[1].contains("includes 0"),
             "{command:?}: {}",
             run.stderr
         );

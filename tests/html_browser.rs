@@ -107,6 +107,13 @@ fn the_report_loads_cleanly_with_every_chart() {
     ] {
         assert!(dom.contains(element), "the loaded page lacks {element:?}");
     }
+    // A browser keeps the first of a repeated attribute: the worst K's ring reaches it.
+    let worst = dom
+        .split("<circle class=\"point worst\"")
+        .nth(1)
+        .and_then(|c| c.split('>').next())
+        .expect("the worst K's point");
+    assert!(worst.contains("stroke-width=\"3\""), "{worst}");
     // The browser parsed every mark the file holds: nothing was dropped as malformed.
     let source = std::fs::read_to_string(&page).unwrap();
     for mark in [

@@ -523,3 +523,184 @@ fn assert_self_contained_fragment(html: &str) {
         assert!(!html.contains(outside), "{outside}");
     }
 }
+
+/// The warnings of a run's standard error (`warning: TEXT`), as the page writes them.
+fn stderr_warnings(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("warning: "))
+        .map(circuitcheck::report::html::escape)
+        .collect()
+}
+
+/// The page never claims more than the terminal: every warning of standard error is on each
+/// page (check, diff --eval, sensitivity), above the verdict, and no verdict is green while
+/// one stands. A tiny random model does not do IOI: on some seed its F(M) interval includes
+/// 0, and its counterparts alone are fewer than a handful of reference prompts per group.
+#[test]
+fn every_warning_of_the_terminal_is_on_the_page() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_tiny_ioi_model(dir.path(), 3);
+    let model = dir.path().to_str().unwrap().to_string();
+    let circuit = dir.path().join("c.circuit");
+    let other = dir.path().join("d.circuit");
+    let text = "circuit c {\n  model gpt2-small\n  task ioi\n}\n\nclass a at END { 1.0 }\n\nexpect incompleteness <= 1000000\n";
+    std::fs::write(&circuit, text).unwrap();
+    std::fs::write(&other, text.replace("{ 1.0 }", "{ 1.0 0.1 }")).unwrap();
+    let path = dir.path().join("page.html");
+    let settings = |seed: &str| -> Vec<String> {
+        [
+            "--model",
+            model.as_str(),
+            "--n",
+            "10",
+            "--seed",
+            seed,
+            "--reference-n",
+            "counterparts",
+            "--bootstrap",
+            "50",
+            "--no-cache",
+            "--quiet",
+            "--html",
+            path.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run_with = |command: &[&str], seed: &str| {
+        let mut args: Vec<String> = command.iter().map(|a| a.to_string()).collect();
+        args.extend(settings(seed));
+        if command[0] != "sensitivity" {
+            args.extend(
+                [
+                    "--random-sets",
+                    "0",
+                    "--greedy-budget",
+                    "0",
+                    "--minimality-budget",
+                    "0",
+                ]
+                .map(String::from),
+            );
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = circuitcheck(&args);
+        assert!(run.code <= 1, "{}", run.transcript());
+        let html = std::fs::read_to_string(&path).expect("the page is written");
+        (run, html)
+    };
+    let circuit = circuit.to_str().unwrap();
+    let seed = (0..8)
+        .map(|s| s.to_string())
+        .find(|seed| {
+            let (run, _) = run_with(&["check", circuit], seed);
+            run.stderr.contains("includes 0")
+        })
+        .expect("some seed's F(M) interval includes 0");
+    for command in [
+        vec!["check", circuit],
+        vec!["diff", circuit, other.to_str().unwrap(), "--eval"],
+        vec!["sensitivity", circuit],
+    ] {
+        let (run, html) = run_with(&command, &seed);
+        let warnings = stderr_warnings(&run.stderr);
+        // Sensitivity bootstraps F(M) on its own: its interval may not include 0.
+        let expected = if command[0] == "sensitivity" { 1 } else { 2 };
+        assert!(
+            warnings.len() >= expected && warnings.len() <= 2,
+            "{command:?}: {}",
+            run.stderr
+        );
+        assert!(
+            command[0] == "sensitivity" || warnings[1].contains("includes 0"),
+            "{command:?}: {}",
+            run.stderr
+        );
+        let verdict = html.find("class=\"verdict").unwrap_or(html.len());
+        for warning in &warnings {
+            let at = html
+                .find(warning.as_str())
+                .unwrap_or_else(|| panic!("{command:?}: the page lacks {warning:?}"));
+            assert!(at < verdict, "{command:?}: {warning:?} below the verdict");
+        }
+        assert!(
+            !html.contains("verdict pass"),
+            "{command:?}: a green verdict under a warning"
+        );
+    }
+}
+
+/// The tags of `html` that give an attribute twice, with the name repeated: a browser keeps
+/// the first, so the second is never drawn.
+fn repeated_attributes(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for tag in html.split('<').skip(1) {
+        let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+        if tag.starts_with(['/', '!', '?']) {
+            continue;
+        }
+        let mut rest = tag.split_once(char::is_whitespace).map_or("", |(_, a)| a);
+        let mut names: Vec<&str> = Vec::new();
+        while let Some(eq) = rest.find('=') {
+            let name = rest[..eq].trim();
+            let value = rest[eq + 1..].trim_start();
+            let quote = value.chars().next().unwrap_or('"');
+            let close = value[1..].find(quote).map_or(value.len(), |c| c + 2);
+            if names.contains(&name) {
+                found.push(format!("{name} in <{tag}>"));
+            }
+            names.push(name);
+            rest = &value[close.min(value.len())..];
+        }
+    }
+    found
+}
+
+/// No element of a page's SVG gives an attribute twice: the worst K's ring and the flagged
+/// minimality bars' fill are drawn as meant, on the check page and on the diff page.
+#[test]
+fn no_element_repeats_an_attribute() {
+    assert_eq!(
+        repeated_attributes(r#"<svg><rect fill="a" x="1" fill="b"/></svg>"#),
+        ["fill in <rect fill=\"a\" x=\"1\" fill=\"b\"/>"]
+    );
+    let (html, report) = page(PADDED, &[]);
+    let flagged = report["minimality"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["flagged"] == true);
+    assert!(flagged, "the padded circuit has a flagged head");
+    assert!(html.contains("class=\"point worst\""));
+    assert_eq!(repeated_attributes(&html), Vec::<String>::new());
+    let worst = html
+        .split("<circle ")
+        .find(|c| c.starts_with("class=\"point worst\""))
+        .and_then(|c| c.split('>').next())
+        .unwrap();
+    assert!(worst.contains("stroke-width=\"3\""), "{worst}");
+    let bar = html
+        .split("<rect ")
+        .find(|r| r.starts_with("class=\"bar flagged\""))
+        .and_then(|r| r.split('>').next())
+        .unwrap();
+    assert_eq!(bar.matches(" fill=").count(), 1, "{bar}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("diff.html");
+    let run = circuitcheck(&[
+        "diff",
+        TRUE,
+        PADDED,
+        "--eval",
+        "--quiet",
+        "--cache-dir",
+        dir.path().to_str().unwrap(),
+        "--html",
+        path.to_str().unwrap(),
+    ]);
+    assert!(run.code <= 1, "{}", run.transcript());
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(repeated_attributes(&html), Vec::<String>::new());
+}

@@ -13,12 +13,12 @@ use crate::cli::output::HtmlOutput;
 use crate::dsl::{Ablation, Circuit, Diagnostic, FileSystem, Level, Loader};
 use crate::eval::cache::Cache;
 use crate::eval::check::Progress;
-use crate::eval::schema::{Estimate, Options};
-use crate::eval::session::{Evaluator, Session, Settings, small_groups};
+use crate::eval::schema::Options;
+use crate::eval::session::{Evaluator, Session, Settings};
 use crate::model::DeviceChoice;
 use crate::report::html;
-use crate::report::text::{check as render, diagnostics, style::Style};
-use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize};
+use crate::report::text::{check as render, diagnostics, style::Style, warnings};
+use crate::task::ReferenceSize;
 
 /// The arguments of `check` and `sensitivity`.
 #[derive(clap::Args)]
@@ -273,7 +273,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
     let evaluator = args.eval.evaluator(&circuit, &args.file, args.quiet)?;
     let report = evaluate(&evaluator, &circuit, args.quiet)?;
-    warn_if_the_model_fails_the_task(&report.model_score, report.confidence);
+    let warnings = run_warnings(&evaluator, &report);
     args.format.print(
         &report,
         render::render_terminal,
@@ -285,7 +285,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         output.write(&html::check_page(
             &report,
             &circuit,
-            &html_run(&evaluator.session),
+            &html_run(&evaluator.session, &warnings),
         ))?;
     }
     Ok(if report.all_expectations_met() {
@@ -351,7 +351,7 @@ impl EvalArgs {
         quiet: bool,
     ) -> miette::Result<Evaluator> {
         let evaluator = Evaluator::new(self.session(circuit, path, quiet)?)?;
-        warn_about_small_groups(&evaluator.dataset);
+        warn(warnings::small_groups(&evaluator.dataset));
         Ok(evaluator)
     }
 }
@@ -369,10 +369,11 @@ pub fn evaluate(
 }
 
 /// How circuits are checked in `session`, as the HTML report shows it.
-pub fn html_run(session: &Session) -> html::Run<'_> {
+pub fn html_run<'a>(session: &'a Session, warnings: &'a [String]) -> html::Run<'a> {
     html::Run {
         options: &session.options,
         model_files: &session.model_files,
+        warnings,
     }
 }
 
@@ -393,35 +394,24 @@ pub fn progress_bar(quiet: bool) -> ProgressBar {
     bar
 }
 
-/// As the paper's code does: a mean over fewer than a handful of reference prompts is noise.
-pub fn warn_about_small_groups(dataset: &Dataset) {
-    let small: Vec<String> = small_groups(dataset)
-        .into_iter()
-        .map(|(name, count)| format!("{name} ({count})"))
-        .collect();
-    if !small.is_empty() {
-        eprintln!(
-            "warning: the replacement values of {} group(s) rest on fewer than {MIN_REFERENCE} reference prompts: {}; raise --reference-n (a task file has only the reference prompts it lists: `task export --reference-n N` writes N per group)",
-            small.len(),
-            small.join(", ")
-        );
+/// Prints `warning` (one of `report::text::warnings`) on standard error, and hands it on for
+/// the HTML page.
+pub fn warn(warning: Option<String>) -> Option<String> {
+    if let Some(text) = &warning {
+        eprintln!("warning: {text}");
     }
+    warning
 }
 
-/// Ratios to F(M) (faithfulness, the normalized score, minimality's share of F(M)) mean
-/// nothing when F(M) may be 0: the model does not reliably do the task, and every ratio's
-/// interval is huge or flips sign. Said once per run, on standard error.
-pub fn warn_if_the_model_fails_the_task(model_score: &Estimate, confidence: f64) {
-    let Some(interval) = model_score.interval else {
-        return;
-    };
-    if interval.low <= 0.0 && interval.high >= 0.0 {
-        eprintln!(
-            "warning: F(M) is {} and its {:.0} % interval [{}, {}] includes 0: the model does not reliably do this task, so ratios to F(M) (faithfulness, normalized, minimality's share of F(M)) are not meaningful; compare |F(M) − F(C)| and check the model and the task",
-            render::number(model_score.value),
-            100.0 * confidence,
-            render::number(interval.low),
-            render::number(interval.high)
-        );
-    }
+/// The warnings of a run of `evaluator` that gave `report`, in the order they were printed
+/// (the small groups' by `EvalArgs::evaluator`; the model's, printed here).
+pub fn run_warnings(evaluator: &Evaluator, report: &crate::eval::schema::Report) -> Vec<String> {
+    let mut found: Vec<String> = warnings::small_groups(&evaluator.dataset)
+        .into_iter()
+        .collect();
+    found.extend(warn(warnings::model_fails_task(
+        &report.model_score,
+        report.confidence,
+    )));
+    found
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
 use crate::cli::Outcome;
-use crate::cli::check::{EvalArgs, evaluate, html_run, warn_if_the_model_fails_the_task};
+use crate::cli::check::{EvalArgs, evaluate, html_run, run_warnings};
 use crate::cli::output::HtmlOutput;
 use crate::diff::git::{GitRevision, GivenText};
 use crate::diff::side::Side;
@@ -139,7 +139,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         let old_report = evaluate(&evaluator, old_circuit, args.quiet)?;
         let new_report = evaluate(&evaluator, new_circuit, args.quiet)?;
         // F(M) is the same on both sides.
-        warn_if_the_model_fails_the_task(&new_report.model_score, new_report.confidence);
+        let warnings = run_warnings(&evaluator, &new_report);
         regression = comparison::is_regression(&old_report, &new_report);
         match args.format {
             Format::Terminal => {
@@ -163,7 +163,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
             let html = html::comparison_page(
                 &side(&old.label, &old_report, old_circuit),
                 &side(&new.label, &new_report, new_circuit),
-                &html_run(&evaluator.session),
+                &html_run(&evaluator.session, &warnings),
                 &render_terminal(&diff, &labels, false),
             );
             page = Some((output, html));

@@ -4,14 +4,12 @@
 //! Exit 0, or 2 on bad input.
 
 use crate::cli::Outcome;
-use crate::cli::check::{
-    Args, Bar, load_circuit, progress_bar, warn_about_small_groups,
-    warn_if_the_model_fails_the_task,
-};
+use crate::cli::check::{Args, Bar, load_circuit, progress_bar, warn};
 use crate::cli::output::HtmlOutput;
 use crate::eval::sensitivity::{Baseline, Grid, Settings, sensitivity};
 use crate::report::html;
 use crate::report::text::sensitivity as render;
+use crate::report::text::warnings;
 
 pub fn run(args: &Args) -> miette::Result<Outcome> {
     let Some(circuit) = load_circuit(&args.file) else {
@@ -21,7 +19,11 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let session = args.eval.session(&circuit, &args.file, true)?;
     session.fits(&circuit)?;
     // The grid's small sizes are small on purpose; the baseline's are worth a warning.
-    warn_about_small_groups(&session.with_reference(session.reference_size)?);
+    let mut warnings: Vec<String> = warn(warnings::small_groups(
+        &session.with_reference(session.reference_size)?,
+    ))
+    .into_iter()
+    .collect();
     let settings = Settings {
         baseline: Baseline {
             ablation: session.options.ablation,
@@ -42,7 +44,10 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         &mut progress,
     )?;
     bar.finish_and_clear();
-    warn_if_the_model_fails_the_task(&report.model_score, report.confidence);
+    warnings.extend(warn(warnings::model_fails_task(
+        &report.model_score,
+        report.confidence,
+    )));
     args.format.print(
         &report,
         render::render_terminal,
@@ -55,6 +60,7 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
             &report,
             &circuit,
             &session.model_files,
+            &warnings,
         ))?;
     }
     Ok(Outcome::Success)

@@ -8,16 +8,12 @@ use crate::eval::schema::{Estimate, GroupFigures, HeadMinimality, Report};
 use crate::report::html::markup::Element;
 use crate::report::html::plot::{Axis, Frame, Key, Pixels, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{ACCENT, INK, MUTED, WARN, tint};
-use crate::report::text::check::{number, percent};
 
 /// Bars a group chart shows at most; the rest are named in a note (the JSON has them all).
 pub const MAX_GROUP_BARS: usize = 40;
 
-/// A tick label: the number with as few decimals as it needs, three at most (ticks are
-/// round numbers, so this tells neighbouring ticks apart down to steps of 0.001).
-pub fn number_tick(value: f64) -> String {
-    let decimals = if value.abs() >= 100.0 { 0 } else { 3 };
-    let text = format!("{value:.decimals$}");
+/// `text` (a number) without the zeros that end its decimals, and never `-0`.
+fn trimmed(text: String) -> String {
     let text = if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.')
     } else {
@@ -30,14 +26,50 @@ pub fn number_tick(value: f64) -> String {
     }
 }
 
-/// A tick label in percent, with a decimal only where the ticks need it.
-pub fn percent_tick(value: f64) -> String {
-    let text = format!("{:.1}", 100.0 * value);
-    let text = text.strip_suffix(".0").unwrap_or(&text);
-    if text == "-0" {
-        "0 %".into()
+/// A tick label: the number with the `decimals` its axis's ticks need to differ (see
+/// `plot::tick_decimals`), less the zeros that end them.
+pub fn number_tick(value: f64, decimals: usize) -> String {
+    trimmed(format!("{value:.decimals$}"))
+}
+
+/// A tick label in percent: two decimals of the value fewer than `decimals`.
+pub fn percent_tick(value: f64, decimals: usize) -> String {
+    let decimals = decimals.saturating_sub(2);
+    format!("{} %", trimmed(format!("{:.decimals$}", 100.0 * value)))
+}
+
+/// The decimals that give `value` three significant digits, at least `fewest`.
+fn significant(value: f64, fewest: usize) -> usize {
+    if value == 0.0 || !value.is_finite() {
+        return fewest;
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    (2 - magnitude).clamp(fewest as i32, 15) as usize
+}
+
+/// A figure of the page: three decimals, as the terminal writes it, and three significant
+/// digits where those would leave fewer (0.000123, not 0.000).
+pub fn number(value: f64) -> String {
+    if value.is_finite() {
+        let decimals = significant(value, 3);
+        format!("{value:.decimals$}")
     } else {
-        format!("{text} %")
+        "—".to_string()
+    }
+}
+
+/// A figure in percent: one decimal, as the terminal writes it, and three significant
+/// digits below 1 % (0.0123 %, not 0.0 %).
+pub fn percent(value: f64) -> String {
+    if value.is_finite() {
+        let decimals = if (100.0 * value).abs() >= 1.0 {
+            1
+        } else {
+            significant(100.0 * value, 1)
+        };
+        format!("{:.decimals$} %", 100.0 * value)
+    } else {
+        "—".to_string()
     }
 }
 
@@ -388,7 +420,7 @@ pub fn minimality(
         100.0 * report.confidence
     );
     let colour_of = |class: &str| colours.get(class).copied().unwrap_or(ACCENT);
-    let threshold_label = format!("threshold {} of F(M)", percent_tick(threshold));
+    let threshold_label = format!("threshold {} of F(M)", percent_tick(threshold, 4));
     let mut legend: Vec<Key> = Vec::new();
     for m in &report.minimality {
         if !legend.iter().any(|k| k.label == m.class) {
@@ -457,14 +489,15 @@ fn head_marks(px: &Pixels, i: usize, m: &HeadMinimality, colour: &str) -> String
         m.origin
     );
     let class = if m.flagged { "bar flagged" } else { "bar" };
-    let mut bar = vertical_bar(px, i, e.value, colour, class, tooltip);
+    // A flagged bar: paler, outlined in the warning colour.
+    let fill = if m.flagged {
+        tint(colour, 0.6)
+    } else {
+        colour.to_string()
+    };
+    let mut bar = vertical_bar(px, i, e.value, &fill, class, tooltip);
     if m.flagged {
-        // Repeats `fill` (browsers paint the first): kept for byte-identical reports; to
-        // fix, give `vertical_bar` the flagged fill.
-        bar = bar
-            .legacy_repeat("fill", tint(colour, 0.6))
-            .attr("stroke", WARN)
-            .attr("stroke-width", 2);
+        bar = bar.attr("stroke", WARN).attr("stroke-width", 2);
     }
     let mut out = bar.to_string();
     out += &interval_mark(e.interval, px.x(i as f64), true, px);
@@ -492,15 +525,34 @@ mod tests {
 
     #[test]
     fn ticks_print_as_few_decimals_as_they_need() {
-        assert_eq!(number_tick(0.0), "0");
-        assert_eq!(number_tick(-0.0001), "0");
-        assert_eq!(number_tick(0.015), "0.015");
-        assert_eq!(number_tick(7.0), "7");
-        assert_eq!(number_tick(2.5), "2.5");
-        assert_eq!(number_tick(1250.0), "1250");
-        assert_eq!(percent_tick(0.125), "12.5 %");
-        assert_eq!(percent_tick(1.0), "100 %");
-        assert_eq!(percent_tick(-0.0), "0 %");
+        assert_eq!(number_tick(0.0, 3), "0");
+        assert_eq!(number_tick(-0.0001, 3), "0");
+        assert_eq!(number_tick(-0.0001, 4), "-0.0001");
+        assert_eq!(number_tick(0.015, 3), "0.015");
+        assert_eq!(number_tick(7.0, 1), "7");
+        assert_eq!(number_tick(2.5, 1), "2.5");
+        assert_eq!(number_tick(1250.0, 0), "1250");
+        assert_eq!(percent_tick(0.125, 3), "12.5 %");
+        assert_eq!(percent_tick(1.0, 1), "100 %");
+        assert_eq!(percent_tick(-0.0, 1), "0 %");
+        assert_eq!(percent_tick(0.00015, 5), "0.015 %");
+    }
+
+    #[test]
+    fn small_figures_keep_three_significant_digits() {
+        assert_eq!(number(1.23456), "1.235");
+        assert_eq!(number(0.5), "0.500");
+        assert_eq!(number(0.0), "0.000");
+        assert_eq!(number(0.000123456), "0.000123");
+        assert_eq!(number(-0.000123456), "-0.000123");
+        assert_eq!(number(0.0123456), "0.0123");
+        assert_eq!(number(f64::NAN), "—");
+        assert_eq!(percent(0.5), "50.0 %");
+        assert_eq!(percent(0.01), "1.0 %");
+        assert_eq!(percent(-0.0567), "-5.7 %");
+        assert_eq!(percent(0.005), "0.500 %");
+        assert_eq!(percent(0.000123), "0.0123 %");
+        assert_eq!(percent(0.0), "0.0 %");
     }
 
     #[test]

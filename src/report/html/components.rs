@@ -5,11 +5,12 @@
 use crate::dsl::{Circuit, Mlps};
 use crate::eval::schema::{GroupFigures, Report};
 use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
+use crate::report::html::charts::{number, percent};
 use crate::report::html::heatmap::diverging_heatmap;
 use crate::report::html::markup::{Element, escape};
 use crate::report::html::page::Run;
 use crate::report::html::{charts, histogram, layered, scatter};
-use crate::report::text::check::{heads, interval, number, percent, score_rows};
+use crate::report::text::check::{heads, interval, score_rows_shown};
 use crate::report::text::comparison;
 use crate::report::text::sensitivity::{self as sensitivity_text, reference_size};
 
@@ -161,8 +162,28 @@ fn model_files(identity: &str) -> String {
         .to_string()
 }
 
-/// ✓ or ✗ per expectation, with the measured value, and a summary line.
-pub fn expectations(report: &Report) -> String {
+/// The class of a verdict that holds: green, unless the run `warned` that its figures may
+/// mean nothing (the page shows the warnings above).
+fn holds(warned: bool) -> &'static str {
+    if warned {
+        "verdict warned"
+    } else {
+        "verdict pass"
+    }
+}
+
+/// What a verdict that holds adds while a warning stands.
+fn caveat(warned: bool) -> &'static str {
+    if warned {
+        " (but see the warnings above)"
+    } else {
+        ""
+    }
+}
+
+/// ✓ or ✗ per expectation, with the measured value, and a summary line: green only when
+/// every expectation holds and the run gave no warning (`warned`).
+pub fn expectations(report: &Report, warned: bool) -> String {
     if report.expectations.is_empty() {
         return line(Element::html("p").text("The file states no expectations."));
     }
@@ -185,7 +206,7 @@ pub fn expectations(report: &Report) -> String {
     let failed = report.expectations.iter().filter(|e| !e.passed).count();
     let total = report.expectations.len();
     let verdict = if failed == 0 {
-        tagged("p", "verdict pass").text(&format!("All {total} expectations met."))
+        tagged("p", holds(warned)).text(&format!("All {total} expectations met{}.", caveat(warned)))
     } else {
         tagged("p", "verdict fail").text(&format!("{failed} of {total} expectations failed."))
     };
@@ -233,7 +254,7 @@ pub fn faithfulness(report: &Report) -> String {
         "scores",
         &["<th></th>", "<th>value</th>", &format!("<th>{level}</th>")],
     );
-    for (label, estimate, show) in score_rows(report) {
+    for (label, estimate, show) in score_rows_shown(report, number, percent) {
         table = table.line(row(
             [
                 escape(&label),
@@ -375,7 +396,8 @@ pub fn minimality(report: &Report, circuit: &Circuit, threshold: f64) -> String 
 }
 
 /// The key figures of two reports side by side, and whether the new one regressed.
-pub fn key_figures(old: &Report, new: &Report) -> String {
+/// Not green while the run `warned`.
+pub fn key_figures(old: &Report, new: &Report, warned: bool) -> String {
     let mut table = table(
         "comparison",
         &[
@@ -403,7 +425,7 @@ pub fn key_figures(old: &Report, new: &Report) -> String {
     let verdict = if comparison::is_regression(old, new) {
         tagged("p", "verdict fail").text(&format!("Regression: {}.", comparison::REGRESSION))
     } else {
-        tagged("p", "verdict pass").text("No regression.")
+        tagged("p", holds(warned)).text(&format!("No regression{}.", caveat(warned)))
     };
     line(table) + &line(note) + &line(verdict)
 }
@@ -463,8 +485,9 @@ pub fn grid(report: &SensitivityReport) -> String {
             .collect()
     };
     let heatmap = |title: &str, statistic: fn(&Cell) -> f64| {
+        // As the terminal's table of the grid writes them.
         let map = diverging_heatmap(title, &labels, &columns, &centred(statistic), |v| {
-            percent(1.0 + v)
+            crate::report::text::check::percent(1.0 + v)
         });
         line(scrolling(&map))
     };

@@ -6,7 +6,7 @@
 
 use crate::eval::bootstrap::quantile;
 use crate::eval::schema::Report;
-use crate::report::html::charts::{number_tick, percent_tick};
+use crate::report::html::charts::{number, number_tick, percent, percent_tick};
 use crate::report::html::markup::Element;
 use crate::report::html::plot::{Axis, Frame, Key, Pixels, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{ACCENT, WARN, tint};
@@ -103,17 +103,9 @@ pub fn histogram(report: &Report) -> String {
     let (measure, values) = per_prompt(report);
     let mut sorted: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
-    let (label, format, show): (&str, Show, Show) = match measure {
-        Measure::Ratio => (
-            "F(C)ₚ / F(M)ₚ",
-            percent_tick,
-            crate::report::text::check::percent,
-        ),
-        Measure::Difference => (
-            "F(C)ₚ − F(M)ₚ",
-            number_tick,
-            crate::report::text::check::number,
-        ),
+    let (label, format, show): (&str, fn(f64, usize) -> String, Show) = match measure {
+        Measure::Ratio => ("F(C)ₚ / F(M)ₚ", percent_tick, percent),
+        Measure::Difference => ("F(C)ₚ − F(M)ₚ", number_tick, number),
     };
     let bins = Bins::of(&sorted);
     let most = bins.counts.iter().copied().max().unwrap_or(1).max(1);
@@ -201,4 +193,124 @@ fn marks(px: &Pixels, bins: &Bins, [q1, median, q3]: [f64; 3], show: Show) -> St
             .to_string();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::{Ablation, Level};
+    use crate::eval::bootstrap::Interval;
+    use crate::eval::schema::{
+        Completeness, Estimate, Faithfulness, KSet, PerPrompt, REPORT_VERSION, ReferenceCounts,
+    };
+
+    fn at(value: f64, spread: f64) -> Estimate {
+        Estimate {
+            value,
+            interval: Some(Interval {
+                low: value - spread,
+                high: value + spread,
+            }),
+        }
+    }
+
+    /// A report of scores about 1e-4, as a probability difference gives: some prompts'
+    /// F(M)_p of the other sign, so the histogram shows F(C)_p − F(M)_p.
+    fn tiny_report() -> Report {
+        let n = 100;
+        let model: Vec<f64> = (0..n)
+            .map(|i| if i % 10 == 0 { -2e-5 } else { 1.5e-4 })
+            .collect();
+        let circuit: Vec<f64> = (0..n).map(|i| 1e-4 - 1e-6 * i as f64).collect();
+        Report {
+            version: REPORT_VERSION,
+            circuit: "c".into(),
+            model: "m".into(),
+            task: "greater-than".into(),
+            ablation: Ablation::Mean,
+            level: Level::Node,
+            prompts: n,
+            reference: ReferenceCounts {
+                prompts: n,
+                fewest_per_group: 5,
+                most_per_group: 5,
+            },
+            seed: 0,
+            confidence: 0.95,
+            model_score: at(1.3e-4, 2e-5),
+            circuit_score: at(5e-5, 2e-5),
+            empty_score: at(-3e-5, 1e-5),
+            faithfulness: Faithfulness {
+                gap: at(8e-5, 2e-5),
+                ratio: at(0.4, 0.1),
+                normalized: at(0.5, 0.1),
+            },
+            groups: vec![],
+            families: vec![],
+            completeness: Completeness {
+                sets: vec![KSet {
+                    origin: "empty".into(),
+                    heads: vec![],
+                    circuit: at(5e-5, 2e-5),
+                    model: at(1.3e-4, 2e-5),
+                    incompleteness: at(8e-5, 2e-5),
+                    ranked: false,
+                }],
+                worst: 0,
+            },
+            minimality: vec![],
+            expectations: vec![],
+            per_prompt: PerPrompt {
+                empty: vec![0.0; n],
+                group: vec![0; n],
+                model,
+                circuit,
+            },
+            forward_passes: 0,
+        }
+    }
+
+    /// The text of every `<text>` of `svg`.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("</text>")
+            .filter_map(|t| t.rsplit_once('>').map(|(_, text)| text.trim().to_string()))
+            .filter(|t| !t.is_empty())
+            .collect()
+    }
+
+    /// Numbers of about 1e-4 keep digits enough to differ: every tick label of an axis once
+    /// (the two axes may share a 0), and the median and quartiles in three significant digits.
+    #[test]
+    fn charts_of_tiny_scores_tell_their_numbers_apart() {
+        let report = tiny_report();
+        assert_eq!(per_prompt(&report).0, Measure::Difference);
+        for svg in [
+            histogram(&report),
+            crate::report::html::charts::scores(&report),
+            crate::report::html::scatter::completeness(&report),
+        ] {
+            let numbers: Vec<String> = texts(&svg)
+                .into_iter()
+                .filter(|t| t.replace('−', "-").parse::<f64>().is_ok())
+                .collect();
+            assert!(numbers.len() >= 4, "{numbers:?}");
+            for label in &numbers {
+                let times = numbers.iter().filter(|n| *n == label).count();
+                assert!(times <= 2, "{label} {times} times among {numbers:?}");
+            }
+        }
+        let svg = histogram(&report);
+        let legend: Vec<String> = texts(&svg)
+            .into_iter()
+            .filter(|t| t.starts_with("median") || t.starts_with("interquartile"))
+            .collect();
+        assert_eq!(legend.len(), 2, "{legend:?}");
+        for text in legend {
+            assert!(
+                !text.contains("0.000,") && !text.contains("0.000 "),
+                "{text}"
+            );
+            assert!(!text.ends_with("0.000"), "{text}");
+        }
+    }
 }

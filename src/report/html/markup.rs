@@ -85,13 +85,15 @@ impl Element {
     }
 
     /// An attribute, escaped. Panics if the element has it already.
-    pub fn attr(self, key: &'static str, value: impl Display) -> Self {
+    pub fn attr(mut self, key: &'static str, value: impl Display) -> Self {
         assert!(
             !self.keys.contains(&key),
             "<{}> given the attribute `{key}` twice",
             self.name
         );
-        self.legacy_repeat(key, value)
+        let _ = write!(self.attributes, " {key}=\"{}\"", escape(&value.to_string()));
+        self.keys.push(key);
+        self
     }
 
     /// A numeric attribute (a coordinate or a length).
@@ -112,15 +114,6 @@ impl Element {
         let _ = write!(element.attributes, " {key}=\"{value}\"");
         element.keys.push(key);
         element
-    }
-
-    /// An attribute that may repeat one already set. Only for the few marks whose markup
-    /// has always carried a repeated attribute (browsers apply the first): kept so that
-    /// reports stay byte-identical until those marks are redrawn.
-    pub fn legacy_repeat(mut self, key: &'static str, value: impl Display) -> Self {
-        let _ = write!(self.attributes, " {key}=\"{}\"", escape(&value.to_string()));
-        self.keys.push(key);
-        self
     }
 
     /// A tooltip: SVG's `<title>` child, which browsers show on hover and screen readers read.
@@ -238,13 +231,5 @@ mod tests {
         let _ = Element::svg("rect")
             .attr("fill", "red")
             .attr("fill", "blue");
-    }
-
-    #[test]
-    fn only_the_legacy_path_repeats_an_attribute() {
-        let rect = Element::svg("rect")
-            .attr("fill", "red")
-            .legacy_repeat("fill", "blue");
-        assert_eq!(rect.to_string(), "<rect fill=\"red\" fill=\"blue\"/>");
     }
 }

@@ -13,4 +13,5 @@ mod scatter;
 mod svg;
 
 pub use heatmap::{diverging_heatmap, heatmap};
+pub use markup::escape;
 pub use page::{Run, Side, check_page, comparison_page, sensitivity_page};

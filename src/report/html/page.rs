@@ -27,6 +27,9 @@ pub struct Run<'a> {
     pub options: &'a Options,
     /// `eval::cache::short_identity` of the model files.
     pub model_files: &'a str,
+    /// What the run warned about on standard error (`report::text::warnings`), shown above
+    /// the verdict, which is not green while one stands.
+    pub warnings: &'a [String],
 }
 
 /// One side of a comparison.
@@ -81,15 +84,38 @@ fn footer() -> String {
     format!("{footer}\n")
 }
 
-/// The page's header: its heading (markup), the headline (markup) and the settings.
-fn header(heading: Element, headline: Element, settings: &str) -> String {
+/// The page's header: its heading (markup), the headline (markup), the run's warnings and
+/// the settings.
+fn header(heading: Element, headline: Element, warnings: &[String], settings: &str) -> String {
     let header = Element::html("header")
         .attr("class", "page")
         .newline()
         .line(heading)
         .line(headline.attr("class", "headline"))
+        .raw(&warning_list(warnings))
         .raw(settings);
     format!("{header}\n")
+}
+
+/// Every warning the terminal gave, word for word, before anything the page claims.
+fn warning_list(warnings: &[String]) -> String {
+    if warnings.is_empty() {
+        return String::new();
+    }
+    let mut list = Element::html("div")
+        .attr("class", "warnings")
+        .attr("role", "alert")
+        .newline();
+    for warning in warnings {
+        list = list.line(
+            Element::html("p")
+                .attr("class", "warning")
+                .child(Element::html("strong").text("Warning:"))
+                .text(" ")
+                .text(warning),
+        );
+    }
+    format!("{list}\n")
 }
 
 fn code(text: &str) -> Element {
@@ -103,9 +129,15 @@ pub fn check_page(report: &Report, circuit: &Circuit, run: &Run) -> String {
             .text("circuitcheck: ")
             .child(code(&report.circuit)),
         Element::html("p").text(&headline(report)),
+        run.warnings,
         &settings(report, run, true),
     );
-    body += &section("expectations", "Expectations", &expectations(report));
+    let warned = !run.warnings.is_empty();
+    body += &section(
+        "expectations",
+        "Expectations",
+        &expectations(report, warned),
+    );
     body += &section("graph", "Hypothesis", &graph(circuit));
     body += &section("faithfulness", "Faithfulness", &faithfulness(report));
     body += &section(
@@ -160,17 +192,23 @@ pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String 
         .child(Element::void("br"))
         .text(&format!("new: {}", headline(new.report)));
     let changes = Element::html("pre").attr("class", "diff").text(diff);
-    let mut body = header(heading, headline, &settings(new.report, run, false));
+    let mut body = header(
+        heading,
+        headline,
+        run.warnings,
+        &settings(new.report, run, false),
+    );
+    let warned = !run.warnings.is_empty();
     body += &section("changes", "Changes", &format!("{changes}\n"));
     body += &section(
         "comparison",
         "Key figures",
-        &key_figures(old.report, new.report),
+        &key_figures(old.report, new.report, warned),
     );
     body += &section(
         "expectations",
         "Expectations",
-        &sides(old, new, |s| expectations(s.report)),
+        &sides(old, new, |s| expectations(s.report, warned)),
     );
     body += &section(
         "graph",
@@ -209,13 +247,19 @@ pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String 
     )
 }
 
-/// The page of `sensitivity --html`.
-pub fn sensitivity_page(report: &SensitivityReport, circuit: &Circuit, identity: &str) -> String {
+/// The page of `sensitivity --html`, with the run's `warnings` (`report::text::warnings`).
+pub fn sensitivity_page(
+    report: &SensitivityReport,
+    circuit: &Circuit,
+    identity: &str,
+    warnings: &[String],
+) -> String {
     let mut body = header(
         Element::html("h1")
             .text("circuitcheck sensitivity: ")
             .child(code(&report.circuit)),
         Element::html("p").text(&sensitivity_text::headline(report)),
+        warnings,
         &sensitivity_settings(report, identity),
     );
     body += &section("graph", "Hypothesis", &graph(circuit));

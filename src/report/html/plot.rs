@@ -67,7 +67,8 @@ pub enum Scale<'a> {
     /// Numbers over a range, ticks where plotters puts them.
     Values {
         range: Range<f64>,
-        format: fn(f64) -> String,
+        /// A tick label: the value, with the decimals (in the data's unit) the ticks need.
+        format: fn(f64, usize) -> String,
     },
     /// One band per name, centred on 0, 1, 2, …
     Categories(&'a [String]),
@@ -81,9 +82,19 @@ impl Scale<'_> {
         }
     }
 
-    fn label(&self, value: f64) -> String {
+    /// The decimals the tick labels need: see `tick_decimals`.
+    fn decimals(&self) -> usize {
         match self {
-            Scale::Values { format, .. } => format(value),
+            Scale::Values { range, .. } => {
+                tick_decimals(&RangedCoordf64::from(range.clone()).key_points(TICKS))
+            }
+            Scale::Categories(_) => 0,
+        }
+    }
+
+    fn label(&self, value: f64, decimals: usize) -> String {
+        match self {
+            Scale::Values { format, .. } => format(value, decimals),
             Scale::Categories(names) => {
                 let index = value.round();
                 if (value - index).abs() < 1e-6 && index >= 0.0 {
@@ -95,6 +106,32 @@ impl Scale<'_> {
         }
     }
 }
+
+/// The ticks plotters labels on an axis of values at most (its default).
+const TICKS: usize = 11;
+
+/// The fewest decimals that write every tick as it is (ticks are round numbers) and tell
+/// every two neighbouring ticks apart: 0.0001 apart, ticks need 4.
+pub fn tick_decimals(ticks: &[f64]) -> usize {
+    let size = ticks
+        .iter()
+        .filter(|t| t.is_finite())
+        .fold(f64::MIN_POSITIVE, |m, t| m.max(t.abs()));
+    let round = |value: f64, decimals: usize| {
+        let factor = 10f64.powi(decimals as i32);
+        (value * factor).round() / factor
+    };
+    (0..MAX_DECIMALS)
+        .find(|&d| {
+            ticks
+                .iter()
+                .all(|&t| (round(t, d) - t).abs() <= 1e-9 * size)
+                && ticks.windows(2).all(|w| round(w[0], d) != round(w[1], d))
+        })
+        .unwrap_or(MAX_DECIMALS)
+}
+
+const MAX_DECIMALS: usize = 15;
 
 /// An axis as plotters sees it: a linear f64 range whose ticks are plotters' own for values,
 /// and the band centres for categories.
@@ -212,10 +249,13 @@ pub fn chart(frame: &Frame, marks: impl FnOnce(&Pixels) -> String) -> String {
         let (_, plot) = titled.split_vertically(legend_height as i32);
         let longest = |scale: &Scale| match scale {
             Scale::Categories(names) => names.iter().map(|n| n.chars().count()).max().unwrap_or(1),
-            Scale::Values { range, format } => format(range.start)
-                .chars()
-                .count()
-                .max(format(range.end).chars().count()),
+            Scale::Values { range, format } => {
+                let decimals = scale.decimals();
+                format(range.start, decimals)
+                    .chars()
+                    .count()
+                    .max(format(range.end, decimals).chars().count())
+            }
         };
         // Room for the tick labels (about 8 px a character at 13 px) and the description.
         let y_area = (longest(&frame.y.scale) as u32 * 8 + 38).clamp(56, 280);
@@ -234,8 +274,9 @@ pub fn chart(frame: &Frame, marks: impl FnOnce(&Pixels) -> String) -> String {
                 },
             )
             .expect("drawing into a String");
-        let x_label = |v: &f64| frame.x.scale.label(*v);
-        let y_label = |v: &f64| frame.y.scale.label(*v);
+        let (x_decimals, y_decimals) = (frame.x.scale.decimals(), frame.y.scale.decimals());
+        let x_label = |v: &f64| frame.x.scale.label(*v, x_decimals);
+        let y_label = |v: &f64| frame.y.scale.label(*v, y_decimals);
         let mut mesh = chart.configure_mesh();
         mesh.x_desc(frame.x.label)
             .y_desc(frame.y.label)
@@ -392,7 +433,7 @@ mod tests {
                     label: "y",
                     scale: Scale::Values {
                         range: 0.0..10.0,
-                        format: |v| format!("{v:.0}"),
+                        format: |v, _| format!("{v:.0}"),
                     },
                 },
             },
@@ -414,6 +455,22 @@ mod tests {
             "{svg}"
         );
         assert_eq!(svg.matches("<svg").count(), 1);
+    }
+
+    #[test]
+    fn ticks_get_the_decimals_that_tell_them_apart() {
+        assert_eq!(tick_decimals(&[0.0, 0.2, 0.4, 0.6]), 1);
+        assert_eq!(tick_decimals(&[0.0, 250.0, 500.0]), 0);
+        assert_eq!(tick_decimals(&[-0.0002, -0.0001, 0.0, 0.0001]), 4);
+        assert_eq!(tick_decimals(&[0.1 + 0.2, 0.4]), 1);
+        assert_eq!(tick_decimals(&[]), 0);
+        // Plotters' own ticks over a range of 0.001.
+        let ticks = RangedCoordf64::from(-0.0011..0.0002).key_points(TICKS);
+        let decimals = tick_decimals(&ticks);
+        let labels: Vec<String> = ticks.iter().map(|t| format!("{t:.decimals$}")).collect();
+        let mut distinct = labels.clone();
+        distinct.dedup();
+        assert!(ticks.len() > 2 && distinct == labels, "{labels:?}");
     }
 
     #[test]

@@ -2,11 +2,10 @@
 //! intervals, and the line y = x where a complete circuit's points lie.
 
 use crate::eval::schema::{KSet, Report};
-use crate::report::html::charts::{extent, interval_mark, number_tick, said};
+use crate::report::html::charts::{extent, interval_mark, number, number_tick, said};
 use crate::report::html::markup::Element;
 use crate::report::html::plot::{Axis, Frame, Key, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{INK, MUTED, WARN};
-use crate::report::text::check::number;
 
 /// How a K was chosen, for its colour: `empty`, `class`, `random`, `greedy` (or `given`).
 fn kind(set: &KSet) -> &str {
@@ -105,7 +104,9 @@ pub fn completeness(report: &Report) -> String {
                     said(&set.incompleteness, number),
                     if worst { " (the worst)" } else { "" }
                 );
-                let mut point = Element::svg("circle")
+                // The worst K wears a ring in the warning colour.
+                let (stroke, stroke_width) = if worst { (WARN, 3.0) } else { ("#ffffff", 1.2) };
+                let point = Element::svg("circle")
                     .attr("class", if worst { "point worst" } else { "point" })
                     .attr("data-k", &set.origin)
                     .at("cx", cx)
@@ -113,15 +114,9 @@ pub fn completeness(report: &Report) -> String {
                     .at("r", 5.5)
                     .attr("fill", colour(kind(set)))
                     .attr("fill-opacity", 0.9)
-                    .attr("stroke", "#ffffff")
-                    .attr("stroke-width", 1.2)
+                    .attr("stroke", stroke)
+                    .attr("stroke-width", stroke_width)
                     .title(tooltip);
-                if worst {
-                    // Repeats `stroke` and `stroke-width` (browsers draw the first): kept for byte-identical reports; to fix, set them once.
-                    point = point
-                        .legacy_repeat("stroke", WARN)
-                        .legacy_repeat("stroke-width", 3);
-                }
                 out += &point.to_string();
             }
             out

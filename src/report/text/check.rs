@@ -88,13 +88,18 @@ fn reference_note(report: &Report) -> String {
 pub(crate) type ScoreRow<'a> = (String, &'a Estimate, fn(f64) -> String);
 
 pub(crate) fn score_rows(report: &Report) -> Vec<ScoreRow<'_>> {
+    score_rows_shown(report, number, percent)
+}
+
+/// The rows of `score_rows`, their figures written by `number` and `percent`.
+pub(crate) fn score_rows_shown(
+    report: &Report,
+    number: fn(f64) -> String,
+    percent: fn(f64) -> String,
+) -> Vec<ScoreRow<'_>> {
     let f = &report.faithfulness;
     vec![
-        (
-            "F(M)  full model".into(),
-            &report.model_score,
-            number as fn(f64) -> String,
-        ),
+        ("F(M)  full model".into(), &report.model_score, number),
         ("F(C)  circuit".into(), &report.circuit_score, number),
         (
             "F(∅)  all heads knocked out".into(),

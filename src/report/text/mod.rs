@@ -7,3 +7,4 @@ pub mod diff;
 pub mod excerpt;
 pub mod sensitivity;
 pub mod style;
+pub mod warnings;

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use circuitcheck::catalog::Catalog;
+use circuitcheck::dsl::lexer::{TokenKind, lex};
 use circuitcheck::dsl::{Circuit, Loader, format, parser};
 use common::{Memory, circuitcheck};
 use proptest::prelude::*;
@@ -36,19 +37,9 @@ fn resolve(text: &str) -> Circuit {
 /// Every comment of the text (a `#` outside a quoted description), counted.
 fn comments(text: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let (mut quoted, mut escaped) = (false, false);
-        for (i, c) in line.char_indices() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' if quoted => escaped = true,
-                '"' => quoted = !quoted,
-                '#' if !quoted => {
-                    *out.entry(line[i..].to_string()).or_default() += 1;
-                    break;
-                }
-                _ => {}
-            }
+    for token in lex(text) {
+        if token.kind == TokenKind::Comment {
+            *out.entry(token.text(text).to_string()).or_default() += 1;
         }
     }
     out

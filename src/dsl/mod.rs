@@ -8,6 +8,7 @@ pub mod circuit;
 pub mod diagnostic;
 pub mod environment;
 pub mod format;
+pub mod lexer;
 pub mod loader;
 pub mod parser;
 mod trivia;

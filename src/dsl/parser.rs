@@ -624,6 +624,53 @@ mod tests {
         }
     }
 
+    /// Whether `rule` reads all of `piece`.
+    fn reads_whole(rule: Rule, piece: &str) -> bool {
+        use pest::Parser as _;
+        CircuitParser::parse(rule, piece).is_ok_and(|pairs| pairs.as_str() == piece)
+    }
+
+    #[test]
+    fn the_lexer_follows_the_grammar() {
+        use crate::dsl::lexer::{self, TokenKind};
+        let grammar = include_str!("../../grammar/circuit.pest");
+        let whitespace = grammar
+            .split("\nWHITESPACE = _{")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .expect("circuit.pest has a WHITESPACE rule");
+        let escaped: Vec<String> = lexer::WHITESPACE
+            .iter()
+            .map(|c| c.escape_default().to_string())
+            .collect();
+        let written: Vec<&str> = whitespace.split('"').skip(1).step_by(2).collect();
+        assert_eq!(written, escaped);
+        assert!(grammar.contains("COMMENT    = _{ \"#\" ~ (!\"\\n\" ~ ANY)* }"));
+        for word in KEYWORDS {
+            let tokens = lexer::lex(word);
+            assert_eq!(tokens.len(), 1, "{word}");
+            assert_eq!(tokens[0].kind, TokenKind::Word, "{word}");
+        }
+        // Every string, number, head, name and comparison of the repository's circuits is
+        // one token, which the grammar's rule for it reads whole.
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/circuits");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for token in lexer::lex(&text) {
+                let piece = token.text(&text);
+                let rules: &[Rule] = match token.kind {
+                    TokenKind::String => &[Rule::string],
+                    TokenKind::Number => &[Rule::number, Rule::head],
+                    TokenKind::Word => &[Rule::word, Rule::position],
+                    TokenKind::Comparison => &[Rule::comparison],
+                    _ => continue,
+                };
+                let read = rules.iter().any(|rule| reads_whole(*rule, piece));
+                assert!(read, "{:?} {piece:?}", token.kind);
+            }
+        }
+    }
+
     #[test]
     fn a_partial_parse_skips_the_statements_that_fail() {
         let header = "circuit c {\n  model gpt2-small\n  task ioi\n}\n";

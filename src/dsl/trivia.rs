@@ -4,6 +4,7 @@
 //! next item (comments inside a multi-line statement go before that statement).
 
 use crate::dsl::ast::{Comments, File, Span};
+use crate::dsl::lexer;
 
 struct Comment {
     offset: usize,
@@ -12,40 +13,12 @@ struct Comment {
 
 /// Every `# ...` outside a quoted string, with the `#` and trailing spaces dropped.
 fn scan(text: &str) -> Vec<Comment> {
-    let mut comments = Vec::new();
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut chars = text.char_indices();
-    while let Some((i, c)) = chars.next() {
-        if in_string {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '"' | '\n' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_string = true,
-            '#' => {
-                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
-                let body = text[i + 1..end].trim_end();
-                comments.push(Comment {
-                    offset: i,
-                    text: body.strip_prefix(' ').unwrap_or(body).to_string(),
-                });
-                // Skip the rest of the line.
-                for (j, _) in chars.by_ref() {
-                    if j + 1 >= end {
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    comments
+    lexer::comments(text)
+        .map(|(offset, body)| Comment {
+            offset,
+            text: body.to_string(),
+        })
+        .collect()
 }
 
 enum Slot {

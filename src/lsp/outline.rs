@@ -2,7 +2,8 @@
 //! parse (it rarely does while being typed): the file it extends, its settings and the
 //! classes it defines. From the syntax tree when there is one, else from its tokens.
 
-use crate::dsl::ast::{self, SettingKey, StatementKind};
+use crate::dsl::ast::{self, SettingKey, Span, StatementKind};
+use crate::dsl::lexer::{TokenKind, lex};
 use crate::dsl::parser::{quote, unquote};
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -105,47 +106,37 @@ pub fn is_word_char(c: char) -> bool {
 }
 
 /// The tokens of a text: words (`name_mover.q`, `9.9`, `S1+1`, `global-mean`), strings
-/// with their quotes, `->`, and single punctuation; comments skipped.
+/// with their quotes, `->`, and single punctuation; comments skipped. The lexer's words,
+/// numbers and `.`, `+`, `-` run together here, as completion reads them.
 pub fn tokens(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(c) = rest.chars().next() {
-        let length = match c {
-            c if c.is_whitespace() => c.len_utf8(),
-            '#' => rest.find('\n').unwrap_or(rest.len()),
-            '"' => {
-                let mut escaped = false;
-                let end = rest[1..]
-                    .char_indices()
-                    .find(|&(_, c)| {
-                        let done = !escaped && (c == '"' || c == '\n');
-                        escaped = !escaped && c == '\\';
-                        done
-                    })
-                    .map_or(rest.len(), |(i, c)| 1 + i + c.len_utf8());
-                out.push(rest[..end].trim_end_matches('\n'));
-                end
-            }
-            '-' if rest.starts_with("->") => {
-                out.push("->");
-                2
-            }
-            c if is_word_char(c) => {
-                let end = rest
-                    .char_indices()
-                    .find(|&(i, c)| !is_word_char(c) || rest[i..].starts_with("->"))
-                    .map_or(rest.len(), |(i, _)| i);
-                out.push(&rest[..end]);
-                end
-            }
-            c => {
-                out.push(&rest[..c.len_utf8()]);
-                c.len_utf8()
-            }
+    let mut spans: Vec<Span> = Vec::new();
+    let mut joins = false;
+    for token in lex(text) {
+        let piece = token.text(text);
+        let wordy = match token.kind {
+            TokenKind::Word | TokenKind::Number => true,
+            TokenKind::Punct => piece.starts_with(is_word_char),
+            _ => false,
         };
-        rest = &rest[length.max(1)..];
+        match token.kind {
+            TokenKind::Whitespace | TokenKind::Comment => {}
+            _ if wordy && joins => spans.last_mut().expect("a word before").end = token.span.end,
+            TokenKind::Punct | TokenKind::Other if piece.starts_with(char::is_whitespace) => {}
+            // `>=` is two pieces here.
+            TokenKind::Comparison => {
+                spans.extend((token.span.start..token.span.end).map(|start| Span {
+                    start,
+                    end: start + 1,
+                }))
+            }
+            _ => spans.push(token.span),
+        }
+        joins = wordy;
     }
-    out
+    spans
+        .into_iter()
+        .map(|span| &text[span.start..span.end])
+        .collect()
 }
 
 #[cfg(test)]
@@ -184,6 +175,10 @@ mod tests {
                 "c",
                 "class"
             ]
+        );
+        assert_eq!(
+            tokens("a >= -0.8 \u{a0}é\x0c x--> \"b\\\"\n"),
+            ["a", ">", "=", "-0.8", "é", "x-", "->", "\"b\\\""]
         );
         let outline = Outline::of(None, text);
         assert_eq!(outline.extends.as_deref(), Some("b\"x.circuit"));

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use lsp_types::{SemanticToken, SemanticTokenType, SemanticTokens, SemanticTokensLegend, Url};
 
 use crate::dsl::ast::{SettingKey, Span};
+use crate::dsl::lexer::{self, TokenKind};
 use crate::dsl::parser::KEYWORDS;
 use crate::lsp::document::Lines;
 use crate::lsp::symbols::{Symbol, classes, symbols};
@@ -124,44 +125,48 @@ enum Lexeme {
 }
 
 /// The highlighted pieces of a text, in order: comments, strings, operators, numbers and
-/// heads, channels (`.q`), and words.
+/// heads, channels (`.q`), and words; from the lexer's tokens, read in context.
 fn lex(text: &str) -> Vec<(Span, Lexeme)> {
-    let bytes = text.as_bytes();
+    let tokens = lexer::lex(text);
     let mut out: Vec<(Span, Lexeme)> = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
-        let rest = &text[i..];
-        let (length, lexeme) = match bytes[i] {
-            b'#' => (rest.find('\n').unwrap_or(rest.len()), Some(Kind::Comment)),
-            b'"' => (string_length(rest), Some(Kind::String)),
-            b'-' if rest.starts_with("->") => (2, Some(Kind::Operator)),
-            b'>' | b'<' => (
-                1 + usize::from(rest[1..].starts_with('=')),
-                Some(Kind::Operator),
-            ),
-            b'.' if after_name(&out, i) && is_channel(&rest[1..]) => (2, Some(Kind::Property)),
-            b'-' if after_comparison(text, &out)
-                && rest[1..].starts_with(|c: char| c.is_ascii_digit()) =>
+    while i < tokens.len() {
+        let token = tokens[i];
+        let piece = token.text(text);
+        let following = tokens.get(i + 1).map(|next| (next.kind, next.text(text)));
+        let at = token.span.start;
+        let (span, lexeme) = match (token.kind, piece, following) {
+            (TokenKind::Comment, ..) => (token.span, Some(Kind::Comment)),
+            (TokenKind::String, ..) => (token.span, Some(Kind::String)),
+            (TokenKind::Arrow | TokenKind::Comparison, ..) => (token.span, Some(Kind::Operator)),
+            (TokenKind::Punct, ".", Some((TokenKind::Word, next)))
+                if after_name(&out, at) && is_channel(next) =>
             {
-                (1 + number_length(&rest[1..]), Some(Kind::Number))
+                i += 1;
+                (span(at, 2), Some(Kind::Property))
             }
-            b'0'..=b'9' => {
-                let length = number_length(rest);
-                let number = !rest[..length].contains('.') || after_comparison(text, &out);
+            (TokenKind::Punct, "-", Some((TokenKind::Number, next)))
+                if after_comparison(text, &out) =>
+            {
+                i += 1;
+                (span(at, 1 + next.len()), Some(Kind::Number))
+            }
+            (TokenKind::Number, ..) => {
+                let number = !piece.contains('.') || after_comparison(text, &out);
                 let kind = if number { Kind::Number } else { Kind::Variable };
-                (length, Some(kind))
+                (token.span, Some(kind))
             }
-            c if c.is_ascii_alphabetic() || c == b'_' => {
-                out.push((span(i, word_length(rest)), Lexeme::Word));
-                i += word_length(rest);
+            (TokenKind::Word, ..) => {
+                out.push((token.span, Lexeme::Word));
+                i += 1;
                 continue;
             }
-            _ => (rest.chars().next().map_or(1, char::len_utf8), None),
+            _ => (token.span, None),
         };
         if let Some(kind) = lexeme {
-            out.push((span(i, length), Lexeme::Fixed(kind)));
+            out.push((span, Lexeme::Fixed(kind)));
         }
-        i += length.max(1);
+        i += 1;
     }
     out
 }
@@ -173,55 +178,9 @@ fn span(start: usize, length: usize) -> Span {
     }
 }
 
-/// Up to the closing quote (`\"` escapes one), or the end of the line.
-fn string_length(rest: &str) -> usize {
-    let mut escaped = false;
-    for (i, c) in rest.char_indices().skip(1) {
-        match c {
-            '\n' => return i,
-            '"' if !escaped => return i + 1,
-            _ => escaped = !escaped && c == '\\',
-        }
-    }
-    rest.len()
-}
-
-/// `12`, `0.8`, `9.9`: digits, and a fraction when a digit follows the dot.
-fn number_length(rest: &str) -> usize {
-    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let whole = digits(rest);
-    match rest[whole..].strip_prefix('.') {
-        Some(fraction) if fraction.starts_with(|c: char| c.is_ascii_digit()) => {
-            whole + 1 + digits(fraction)
-        }
-        _ => whole,
-    }
-}
-
-/// A name: letters, digits, `_`, and `-` or `+` inside (`gpt2-small`, `S1+1`), never the
-/// `-` of `->`.
-fn word_length(rest: &str) -> usize {
-    let bytes = rest.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let joined =
-            matches!(c, b'-' | b'+') && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric());
-        if !(c.is_ascii_alphanumeric() || c == b'_' || joined) {
-            break;
-        }
-        i += 1;
-    }
-    i
-}
-
 /// `q`, `k` or `v` alone.
-fn is_channel(rest: &str) -> bool {
-    let mut chars = rest.chars();
-    matches!(chars.next(), Some('q' | 'k' | 'v'))
-        && !chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+fn is_channel(word: &str) -> bool {
+    matches!(word, "q" | "k" | "v")
 }
 
 /// Whether a name or head ends right at `at` (the dot of `name_mover.q`, `9.9.q`).

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 
 use crate::catalog::Catalog;
-use crate::dsl::{Circuit, Diagnostic, Loader, Sources, format, parser};
+use crate::dsl::{Circuit, Diagnostic, Loader, Sources, format, lexer, parser};
 use crate::graph::{HypothesisGraph, dot, json};
 use crate::model::{Config, Gpt2, ModelFiles, Tokenizer, weights};
 use crate::report::text::diagnostics::{render_error, render_human, render_json};
@@ -161,26 +161,12 @@ pub fn format(context: &mut Context, input: &[u8]) -> Result<bool, String> {
     Ok(before.is_some())
 }
 
-/// Every comment of a circuit text (a `#` outside a quoted description), counted.
+/// Every comment of a circuit text (a `#` outside a quoted description), counted, as
+/// `fmt` writes it: `# text`, trailing space dropped.
 fn comments(text: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    for line in text.split('\n') {
-        let (mut quoted, mut escaped) = (false, false);
-        for (i, c) in line.char_indices() {
-            match c {
-                _ if escaped => escaped = false,
-                '\\' if quoted => escaped = true,
-                '"' => quoted = !quoted,
-                '#' if !quoted => {
-                    // As `fmt` writes it: `# text`, trailing space dropped.
-                    let body = line[i + 1..].trim_end();
-                    let body = body.strip_prefix(' ').unwrap_or(body);
-                    *out.entry(body.to_string()).or_default() += 1;
-                    break;
-                }
-                _ => {}
-            }
-        }
+    for (_, body) in lexer::comments(text) {
+        *out.entry(body.to_string()).or_default() += 1;
     }
     out
 }

@@ -60,6 +60,20 @@ pub struct Estimate {
     pub interval: Option<Interval>,
 }
 
+#[cfg(test)]
+impl Estimate {
+    /// `value` with the interval `value ± spread`, for the reports' tests.
+    pub fn around(value: f64, spread: f64) -> Self {
+        Self {
+            value,
+            interval: Some(Interval {
+                low: value - spread,
+                high: value + spread,
+            }),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Faithfulness {
     /// |F(M) − F(C)|

@@ -199,20 +199,9 @@ fn marks(px: &Pixels, bins: &Bins, [q1, median, q3]: [f64; 3], show: Show) -> St
 mod tests {
     use super::*;
     use crate::dsl::{Ablation, Level};
-    use crate::eval::bootstrap::Interval;
     use crate::eval::schema::{
         Completeness, Estimate, Faithfulness, KSet, PerPrompt, REPORT_VERSION, ReferenceCounts,
     };
-
-    fn at(value: f64, spread: f64) -> Estimate {
-        Estimate {
-            value,
-            interval: Some(Interval {
-                low: value - spread,
-                high: value + spread,
-            }),
-        }
-    }
 
     /// A report of scores about 1e-4, as a probability difference gives: some prompts'
     /// F(M)_p of the other sign, so the histogram shows F(C)_p − F(M)_p.
@@ -237,13 +226,13 @@ mod tests {
             },
             seed: 0,
             confidence: 0.95,
-            model_score: at(1.3e-4, 2e-5),
-            circuit_score: at(5e-5, 2e-5),
-            empty_score: at(-3e-5, 1e-5),
+            model_score: Estimate::around(1.3e-4, 2e-5),
+            circuit_score: Estimate::around(5e-5, 2e-5),
+            empty_score: Estimate::around(-3e-5, 1e-5),
             faithfulness: Faithfulness {
-                gap: at(8e-5, 2e-5),
-                ratio: at(0.4, 0.1),
-                normalized: at(0.5, 0.1),
+                gap: Estimate::around(8e-5, 2e-5),
+                ratio: Estimate::around(0.4, 0.1),
+                normalized: Estimate::around(0.5, 0.1),
             },
             groups: vec![],
             families: vec![],
@@ -251,9 +240,9 @@ mod tests {
                 sets: vec![KSet {
                     origin: "empty".into(),
                     heads: vec![],
-                    circuit: at(5e-5, 2e-5),
-                    model: at(1.3e-4, 2e-5),
-                    incompleteness: at(8e-5, 2e-5),
+                    circuit: Estimate::around(5e-5, 2e-5),
+                    model: Estimate::around(1.3e-4, 2e-5),
+                    incompleteness: Estimate::around(8e-5, 2e-5),
                     ranked: false,
                 }],
                 worst: 0,

@@ -220,24 +220,13 @@ pub fn attach_json(diff_json: &str, old: &Report, new: &Report) -> String {
 mod tests {
     use super::*;
     use crate::dsl::{Ablation, Level};
-    use crate::eval::bootstrap::Interval;
     use crate::eval::schema::{
         Completeness, ExpectationResult, Faithfulness, KSet, PerPrompt, REPORT_VERSION,
     };
 
-    fn at(value: f64, spread: f64) -> Estimate {
-        Estimate {
-            value,
-            interval: Some(Interval {
-                low: value - spread,
-                high: value + spread,
-            }),
-        }
-    }
-
     /// A report of F(M) = 1 whose circuit scores `fc`, its intervals ± `spread`.
     fn report(fc: f64, spread: f64, expectation_met: bool) -> Report {
-        let gap = at((1.0 - fc).abs(), spread);
+        let gap = Estimate::around((1.0 - fc).abs(), spread);
         Report {
             version: REPORT_VERSION,
             circuit: "c".into(),
@@ -253,13 +242,13 @@ mod tests {
             },
             seed: 0,
             confidence: 0.95,
-            model_score: at(1.0, spread),
-            circuit_score: at(fc, spread),
-            empty_score: at(0.0, spread),
+            model_score: Estimate::around(1.0, spread),
+            circuit_score: Estimate::around(fc, spread),
+            empty_score: Estimate::around(0.0, spread),
             faithfulness: Faithfulness {
                 gap,
-                ratio: at(fc, spread),
-                normalized: at(fc, spread),
+                ratio: Estimate::around(fc, spread),
+                normalized: Estimate::around(fc, spread),
             },
             groups: vec![],
             families: vec![],
@@ -267,8 +256,8 @@ mod tests {
                 sets: vec![KSet {
                     origin: "empty".into(),
                     heads: vec![],
-                    circuit: at(fc, spread),
-                    model: at(1.0, spread),
+                    circuit: Estimate::around(fc, spread),
+                    model: Estimate::around(1.0, spread),
                     incompleteness: gap,
                     ranked: false,
                 }],

@@ -9,15 +9,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::catalog::{self, Catalog};
 use crate::cli::Outcome;
-use crate::cli::output::HtmlOutput;
+use crate::cli::output::{Format, HtmlOutput, Renderers};
 use crate::dsl::{Ablation, Circuit, Diagnostic, FileSystem, Level, Loader};
 use crate::eval::cache::Cache;
 use crate::eval::check::Progress;
 use crate::eval::schema::Options;
+use crate::eval::schema::Report;
 use crate::eval::session::{Evaluator, Session, Settings};
 use crate::model::DeviceChoice;
 use crate::report::html;
-use crate::report::text::{check as render, diagnostics, style::Style, warnings};
+use crate::report::text::{check as render, diagnostics, warnings};
 use crate::task::ReferenceSize;
 
 /// The arguments of `check` and `sensitivity`.
@@ -203,38 +204,6 @@ enum LevelArg {
     Edge,
 }
 
-/// How a report is printed on standard output (check and sensitivity).
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum Format {
-    Terminal,
-    Json,
-    Markdown,
-}
-
-impl Format {
-    /// Prints `report` on standard output with the renderer of this format (the terminal's
-    /// coloured where standard output is a terminal).
-    pub fn print<R>(
-        self,
-        report: &R,
-        terminal: fn(&R, Style) -> String,
-        json: fn(&R) -> String,
-        markdown: fn(&R) -> String,
-    ) {
-        let text = match self {
-            Format::Terminal => terminal(
-                report,
-                Style {
-                    color: diagnostics::use_color(&std::io::stdout()),
-                },
-            ),
-            Format::Json => json(report),
-            Format::Markdown => markdown(report),
-        };
-        print!("{text}");
-    }
-}
-
 /// Loads and checks a circuit file; prints its diagnostics when it has errors.
 pub fn load_circuit(path: &Path) -> Option<Circuit> {
     let env = Catalog;
@@ -274,26 +243,21 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let evaluator = args.eval.evaluator(&circuit, &args.file, args.quiet)?;
     let report = evaluate(&evaluator, &circuit, args.quiet)?;
     let warnings = run_warnings(&evaluator, &report);
-    args.format.print(
-        &report,
-        render::render_terminal,
-        render::render_json,
-        render::render_markdown,
-    );
-    // Written after printing: a page that cannot be written loses nothing of the run.
-    if let Some(output) = html_output {
-        output.write(&html::check_page(
-            &report,
-            &circuit,
-            &html_run(&evaluator.session, &warnings),
-        ))?;
-    }
+    let page = || html::check_page(&report, &circuit, &html_run(&evaluator.session, &warnings));
+    args.format
+        .publish(&report, CHECK_RENDERERS, html_output, page)?;
     Ok(if report.all_expectations_met() {
         Outcome::Success
     } else {
         Outcome::Failure
     })
 }
+
+const CHECK_RENDERERS: Renderers<Report> = Renderers {
+    terminal: render::render_terminal,
+    json: render::render_json,
+    markdown: render::render_markdown,
+};
 
 impl EvalArgs {
     /// The session these options open for `circuit`: settings from the command line, else

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::catalog::Catalog;
 use crate::cli::Outcome;
 use crate::cli::check::{EvalArgs, evaluate, html_run, run_warnings};
-use crate::cli::output::HtmlOutput;
+use crate::cli::output::{Format, HtmlOutput};
 use crate::diff::git::{GitRevision, GivenText};
 use crate::diff::side::Side;
 use crate::diff::{self, CircuitDiff};
@@ -70,13 +70,6 @@ pub struct Args {
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum FailOn {
     Regression,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Format {
-    Terminal,
-    Markdown,
-    Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]

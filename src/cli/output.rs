@@ -1,8 +1,51 @@
-//! Writing a page that a long run produced, without losing the run.
+//! Printing a report, and writing the page a long run produced without losing the run.
 
 use std::path::{Path, PathBuf};
 
 use crate::output;
+use crate::report::text::{diagnostics, style::Style};
+
+/// How a report is printed on standard output (check, sensitivity and diff).
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Terminal,
+    Json,
+    Markdown,
+}
+
+/// A report's renderers, one per `Format`.
+pub struct Renderers<R> {
+    pub terminal: fn(&R, Style) -> String,
+    pub json: fn(&R) -> String,
+    pub markdown: fn(&R) -> String,
+}
+
+impl Format {
+    /// Prints `report` on standard output with the renderer of this format (the terminal's
+    /// coloured where standard output is a terminal), then writes its page where `--html`
+    /// asked: after printing, so a page that cannot be written loses nothing of the run.
+    pub fn publish<R>(
+        self,
+        report: &R,
+        renderers: Renderers<R>,
+        html: Option<HtmlOutput>,
+        page: impl FnOnce() -> String,
+    ) -> miette::Result<()> {
+        let text = match self {
+            Format::Terminal => {
+                let color = diagnostics::use_color(&std::io::stdout());
+                (renderers.terminal)(report, Style { color })
+            }
+            Format::Json => (renderers.json)(report),
+            Format::Markdown => (renderers.markdown)(report),
+        };
+        print!("{text}");
+        match html {
+            Some(output) => output.write(&page()),
+            None => Ok(()),
+        }
+    }
+}
 
 /// Where `--html` writes. Tried before any work (a file created beside it and removed), so
 /// a path that cannot be written is refused at once rather than after a long check; the

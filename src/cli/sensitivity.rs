@@ -5,7 +5,7 @@
 
 use crate::cli::Outcome;
 use crate::cli::check::{Args, Bar, load_circuit, progress_bar, warn};
-use crate::cli::output::HtmlOutput;
+use crate::cli::output::{HtmlOutput, Renderers};
 use crate::eval::sensitivity::{Baseline, Grid, Settings, sensitivity};
 use crate::report::html;
 use crate::report::text::sensitivity as render;
@@ -48,20 +48,12 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         &report.model_score,
         report.confidence,
     )));
-    args.format.print(
-        &report,
-        render::render_terminal,
-        render::render_json,
-        render::render_markdown,
-    );
-    // Written after printing: a page that cannot be written loses nothing of the run.
-    if let Some(output) = html_output {
-        output.write(&html::sensitivity_page(
-            &report,
-            &circuit,
-            &session.model_files,
-            &warnings,
-        ))?;
-    }
+    let page = || html::sensitivity_page(&report, &circuit, &session.model_files, &warnings);
+    let renderers = Renderers {
+        terminal: render::render_terminal,
+        json: render::render_json,
+        markdown: render::render_markdown,
+    };
+    args.format.publish(&report, renderers, html_output, page)?;
     Ok(Outcome::Success)
 }

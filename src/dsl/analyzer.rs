@@ -1124,10 +1124,9 @@ impl<'a> Analyzer<'a> {
 
     /// Warns about classes with no path to the logits and heads that no edge touches. A
     /// circuit without any edge states no wiring, so there is nothing to warn about.
-    fn connectivity_warnings(&mut self, file: &ast::File) {
-        if self.edges.is_empty() {
-            return;
-        }
+    /// Class-level successor lists (head endpoints count for their class; `LOGITS` for the
+    /// logits), and every head on some edge.
+    fn class_graph(&self) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<Head>) {
         let class_of = |heads: &[Head], classes: &[WorkingClass]| -> Vec<String> {
             classes
                 .iter()
@@ -1135,10 +1134,8 @@ impl<'a> Analyzer<'a> {
                 .map(|class| class.name.clone())
                 .collect()
         };
-        // Class-level successor lists; head endpoints count for their class.
         let mut successors: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut touched: BTreeSet<Head> = BTreeSet::new();
-        const LOGITS: &str = "\u{0}logits";
         for edge in &self.edges {
             let from_heads = self.heads_of(&edge.from);
             let to_heads = self.heads_of(&edge.to);
@@ -1155,18 +1152,15 @@ impl<'a> Analyzer<'a> {
                     .extend(targets.iter().cloned());
             }
         }
-        let mut reaches: BTreeSet<String> = BTreeSet::from([LOGITS.to_string()]);
-        loop {
-            let before = reaches.len();
-            for (from, targets) in &successors {
-                if targets.iter().any(|t| reaches.contains(t)) {
-                    reaches.insert(from.clone());
-                }
-            }
-            if reaches.len() == before {
-                break;
-            }
+        (successors, touched)
+    }
+
+    fn connectivity_warnings(&mut self, file: &ast::File) {
+        if self.edges.is_empty() {
+            return;
         }
+        let (successors, touched) = self.class_graph();
+        let reaches = reaching_logits(&successors);
         let own_classes: BTreeMap<&str, Span> = file
             .statements
             .iter()
@@ -1231,6 +1225,25 @@ impl<'a> Analyzer<'a> {
             }
         }
         self.diagnostics.extend(warnings);
+    }
+}
+
+/// The logits' node in `class_graph` (no class name can hold a NUL).
+const LOGITS: &str = "\u{0}logits";
+
+/// The classes with a path of edges to the logits.
+fn reaching_logits(successors: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<String> {
+    let mut reaches: BTreeSet<String> = BTreeSet::from([LOGITS.to_string()]);
+    loop {
+        let before = reaches.len();
+        for (from, targets) in successors {
+            if targets.iter().any(|t| reaches.contains(t)) {
+                reaches.insert(from.clone());
+            }
+        }
+        if reaches.len() == before {
+            return reaches;
+        }
     }
 }
 

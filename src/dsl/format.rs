@@ -24,105 +24,25 @@ pub fn format(file: &File) -> String {
     let mut removed_edges = EdgeGroups::default();
     for statement in &file.statements {
         let comments = statement.comments.clone();
-        let (group, key, text) = match &statement.kind {
-            StatementKind::RemoveClass(name) => (
-                0,
-                SortKey::Text(format!("0 {}", name.value)),
-                format!("remove class {}", name.value),
-            ),
-            StatementKind::RemoveHead(head) => (
-                0,
-                SortKey::Text(format!("1 {:05}.{:05}", head.value.layer, head.value.head)),
-                format!("remove head {}", head.value),
-            ),
-            StatementKind::RemoveExpect { metric, comparison } => {
-                let mut text = format!("remove expect {}", metric_text(&metric.value));
-                if let Some(comparison) = comparison {
-                    write!(text, " {}", comparison.symbol()).unwrap();
+        match &statement.kind {
+            StatementKind::RemoveEdge(def) => removed_edges.add(def, comments),
+            StatementKind::Edge(def) => edges.add(def, comments),
+            kind => {
+                if let Some((group, key, text)) = statement_line(kind, &order) {
+                    groups[group].push(Line {
+                        key,
+                        text,
+                        comments,
+                    });
                 }
-                (0, SortKey::Text(format!("3 {text}")), text)
             }
-            StatementKind::RemoveEdge(def) => {
-                removed_edges.add(def, comments);
-                continue;
-            }
-            StatementKind::Mlp(def) => {
-                let text = mlp_text(def);
-                (2, SortKey::Text(text.clone()), text)
-            }
-            StatementKind::Class(def) => {
-                let text = class_text(def);
-                (3, order.class_key(&def.name.value), text)
-            }
-            StatementKind::Add { heads, class } => {
-                let mut heads: Vec<Head> = heads.iter().map(|h| h.value).collect();
-                heads.sort();
-                let text = format!("add {} to {}", join(&heads), class.value);
-                (4, SortKey::Text(text.clone()), text)
-            }
-            StatementKind::Edge(def) => {
-                edges.add(def, comments);
-                continue;
-            }
-            StatementKind::Minimality(def) => {
-                let mut given: Vec<&NodeRef> = def.given.iter().map(|m| &m.value).collect();
-                given.sort_by_key(|node| order.node_key(node));
-                given.dedup();
-                let members: Vec<String> = given.iter().map(|node| node_text(node)).collect();
-                let text = format!(
-                    "minimality {} given {{ {} }}",
-                    def.head.value,
-                    members.join(" ")
-                );
-                (
-                    6,
-                    SortKey::Text(format!(
-                        "{:05}.{:05} {text}",
-                        def.head.value.layer, def.head.value.head
-                    )),
-                    text,
-                )
-            }
-            StatementKind::Expect(def) => {
-                // Finite (the parser refuses numbers beyond f64), so `{}` writes digits that
-                // read back as the same value, never `inf`.
-                let text = format!(
-                    "expect {} {} {}",
-                    metric_text(&def.metric.value),
-                    def.comparison.symbol(),
-                    def.value.value
-                );
-                (7, SortKey::Text(text.clone()), text)
-            }
-        };
-        groups[group].push(Line {
-            key,
-            text,
-            comments,
-        });
+        }
     }
     groups[1] = removed_edges.lines(&order, "remove edge");
     groups[5] = edges.lines(&order, "edge");
 
-    for mut group in groups {
-        if group.is_empty() {
-            continue;
-        }
-        group.sort_by(|a, b| a.key.cmp(&b.key));
-        out.push('\n');
-        for (i, line) in group.iter().enumerate() {
-            if i > 0 && !line.comments.before.is_empty() {
-                out.push('\n');
-            }
-            for comment in &line.comments.before {
-                push_comment(&mut out, "", comment);
-            }
-            out.push_str(&line.text);
-            if let Some(trailing) = &line.comments.trailing {
-                push_trailing(&mut out, trailing);
-            }
-            out.push('\n');
-        }
+    for group in groups {
+        push_group(&mut out, group);
     }
     if !file.trailing_comments.is_empty() {
         out.push('\n');
@@ -131,6 +51,98 @@ pub fn format(file: &File) -> String {
         }
     }
     out
+}
+
+/// A statement's group (the canonical order of sections), its sort key within the group and
+/// its canonical text; `None` for edges, which `EdgeGroups` groups.
+fn statement_line(kind: &StatementKind, order: &NodeOrder) -> Option<(usize, SortKey, String)> {
+    Some(match kind {
+        StatementKind::RemoveClass(name) => (
+            0,
+            SortKey::Text(format!("0 {}", name.value)),
+            format!("remove class {}", name.value),
+        ),
+        StatementKind::RemoveHead(head) => (
+            0,
+            SortKey::Text(format!("1 {:05}.{:05}", head.value.layer, head.value.head)),
+            format!("remove head {}", head.value),
+        ),
+        StatementKind::RemoveExpect { metric, comparison } => {
+            let mut text = format!("remove expect {}", metric_text(&metric.value));
+            if let Some(comparison) = comparison {
+                write!(text, " {}", comparison.symbol()).unwrap();
+            }
+            (0, SortKey::Text(format!("3 {text}")), text)
+        }
+        StatementKind::Mlp(def) => {
+            let text = mlp_text(def);
+            (2, SortKey::Text(text.clone()), text)
+        }
+        StatementKind::Class(def) => {
+            let text = class_text(def);
+            (3, order.class_key(&def.name.value), text)
+        }
+        StatementKind::Add { heads, class } => {
+            let mut heads: Vec<Head> = heads.iter().map(|h| h.value).collect();
+            heads.sort();
+            let text = format!("add {} to {}", join(&heads), class.value);
+            (4, SortKey::Text(text.clone()), text)
+        }
+        StatementKind::Minimality(def) => {
+            let mut given: Vec<&NodeRef> = def.given.iter().map(|m| &m.value).collect();
+            given.sort_by_key(|node| order.node_key(node));
+            given.dedup();
+            let members: Vec<String> = given.iter().map(|node| node_text(node)).collect();
+            let text = format!(
+                "minimality {} given {{ {} }}",
+                def.head.value,
+                members.join(" ")
+            );
+            (
+                6,
+                SortKey::Text(format!(
+                    "{:05}.{:05} {text}",
+                    def.head.value.layer, def.head.value.head
+                )),
+                text,
+            )
+        }
+        StatementKind::Expect(def) => {
+            // Finite (the parser refuses numbers beyond f64), so `{}` writes digits that
+            // read back as the same value, never `inf`.
+            let text = format!(
+                "expect {} {} {}",
+                metric_text(&def.metric.value),
+                def.comparison.symbol(),
+                def.value.value
+            );
+            (7, SortKey::Text(text.clone()), text)
+        }
+        StatementKind::RemoveEdge(_) | StatementKind::Edge(_) => return None,
+    })
+}
+
+/// A section of the canonical text, sorted, after a blank line; comments before a line
+/// (other than the first) get a blank line of their own.
+fn push_group(out: &mut String, mut group: Vec<Line>) {
+    if group.is_empty() {
+        return;
+    }
+    group.sort_by(|a, b| a.key.cmp(&b.key));
+    out.push('\n');
+    for (i, line) in group.iter().enumerate() {
+        if i > 0 && !line.comments.before.is_empty() {
+            out.push('\n');
+        }
+        for comment in &line.comments.before {
+            push_comment(out, "", comment);
+        }
+        out.push_str(&line.text);
+        if let Some(trailing) = &line.comments.trailing {
+            push_trailing(out, trailing);
+        }
+        out.push('\n');
+    }
 }
 
 #[derive(Clone)]
@@ -343,8 +355,31 @@ impl EdgeGroups {
     }
 
     fn lines(self, order: &NodeOrder, keyword: &str) -> Vec<Line> {
-        type Statements = BTreeSet<usize>;
-        // Receiver channels per (sender, receiver); all three collapse to the bare receiver.
+        let senders = self.senders_by_receiver();
+        // Receivers with the same senders share one statement.
+        let mut grouped: BTreeMap<Vec<Endpoint>, (Vec<Endpoint>, Statements)> = BTreeMap::new();
+        for (receiver, (sources, statements)) in senders {
+            let mut sources: Vec<Endpoint> = sources.into_iter().collect();
+            sources.sort_by_key(|s| order.endpoint_key(s));
+            let entry = grouped.entry(sources).or_default();
+            entry.0.push(receiver);
+            entry.1.extend(statements);
+        }
+        let mut lines: Vec<(Line, Statements)> = grouped
+            .into_iter()
+            .map(|(sources, (mut receivers, statements))| {
+                receivers.sort_by_key(|r| order.endpoint_key(r));
+                (edge_line(keyword, &sources, &receivers, order), statements)
+            })
+            .collect();
+        lines.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+        attach_comments(&mut lines, self.comments);
+        lines.into_iter().map(|(line, _)| line).collect()
+    }
+
+    /// Each receiver endpoint's senders, and the statements that wired them. Receiver
+    /// channels per (sender, receiver) that cover all three collapse to the bare receiver.
+    fn senders_by_receiver(&self) -> BTreeMap<Endpoint, (BTreeSet<Endpoint>, Statements)> {
         let mut channels: BTreeMap<(Endpoint, NodeRef), BTreeMap<Option<Channel>, Statements>> =
             BTreeMap::new();
         for ((source, target, channel), statements) in &self.singles {
@@ -389,65 +424,59 @@ impl EdgeGroups {
                 entry.1.extend(statements);
             }
         }
-        // Receivers with the same senders share one statement.
-        let mut grouped: BTreeMap<Vec<Endpoint>, (Vec<Endpoint>, Statements)> = BTreeMap::new();
-        for (receiver, (sources, statements)) in senders {
-            let mut sources: Vec<Endpoint> = sources.into_iter().collect();
-            sources.sort_by_key(|s| order.endpoint_key(s));
-            let entry = grouped.entry(sources).or_default();
-            entry.0.push(receiver);
-            entry.1.extend(statements);
+        senders
+    }
+}
+
+type Statements = BTreeSet<usize>;
+
+/// One edge statement: its senders to its receivers, sorted by first sender (so edges read
+/// in data-flow order), then by receiver.
+fn edge_line(
+    keyword: &str,
+    sources: &[Endpoint],
+    receivers: &[Endpoint],
+    order: &NodeOrder,
+) -> Line {
+    let list = |endpoints: &[Endpoint]| {
+        endpoints
+            .iter()
+            .map(endpoint_text)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let text = format!("{keyword} {} -> {}", list(sources), list(receivers));
+    let key = SortKey::Edge(
+        order.endpoint_key(&sources[0]),
+        order.endpoint_key(&receivers[0]),
+        text.clone(),
+    );
+    Line {
+        key,
+        text,
+        comments: Comments::default(),
+    }
+}
+
+/// A written statement's comments go with the first line holding one of its edges; as that
+/// line holds all of its own edges again when reformatted, this is idempotent.
+fn attach_comments(lines: &mut [(Line, Statements)], comments: Vec<Comments>) {
+    let mut first_line: BTreeMap<usize, usize> = BTreeMap::new();
+    for (at, (_, statements)) in lines.iter().enumerate() {
+        for statement in statements {
+            first_line.entry(*statement).or_insert(at);
         }
-        let mut lines: Vec<(Line, Statements)> = Vec::new();
-        for (sources, (mut receivers, statements)) in grouped {
-            receivers.sort_by_key(|r| order.endpoint_key(r));
-            let text = format!(
-                "{keyword} {} -> {}",
-                sources
-                    .iter()
-                    .map(endpoint_text)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                receivers
-                    .iter()
-                    .map(endpoint_text)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            // Sorted by first sender (so edges read in data-flow order), then by receiver.
-            let key = SortKey::Edge(
-                order.endpoint_key(&sources[0]),
-                order.endpoint_key(&receivers[0]),
-                text.clone(),
-            );
-            let line = Line {
-                key,
-                text,
-                comments: Comments::default(),
-            };
-            lines.push((line, statements));
+    }
+    for (index, comments) in comments.into_iter().enumerate() {
+        let Some(&at) = first_line.get(&index) else {
+            continue;
+        };
+        let line = &mut lines[at].0;
+        line.comments.before.extend(comments.before);
+        match (&line.comments.trailing, comments.trailing) {
+            (None, trailing) => line.comments.trailing = trailing,
+            (Some(_), Some(extra)) => line.comments.before.push(extra),
+            (Some(_), None) => {}
         }
-        lines.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-        // A written statement's comments go with the first line holding one of its edges;
-        // as that line holds all of its own edges again when reformatted, this is idempotent.
-        let mut first_line: BTreeMap<usize, usize> = BTreeMap::new();
-        for (at, (_, statements)) in lines.iter().enumerate() {
-            for statement in statements {
-                first_line.entry(*statement).or_insert(at);
-            }
-        }
-        for (index, comments) in self.comments.into_iter().enumerate() {
-            let Some(&at) = first_line.get(&index) else {
-                continue;
-            };
-            let line = &mut lines[at].0;
-            line.comments.before.extend(comments.before);
-            match (&line.comments.trailing, comments.trailing) {
-                (None, trailing) => line.comments.trailing = trailing,
-                (Some(_), Some(extra)) => line.comments.before.push(extra),
-                (Some(_), None) => {}
-            }
-        }
-        lines.into_iter().map(|(line, _)| line).collect()
     }
 }

@@ -53,6 +53,44 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Loaded {
+    /// A file that could not be read: one diagnostic, not shown (there is no text to point
+    /// at), whose label tells `extends` what to say.
+    fn unreadable(path: &Path, name: &str, error: &io::Error) -> Self {
+        let source = NamedSource::new(name, Arc::<str>::from(""));
+        let label = if error.kind() == io::ErrorKind::NotFound {
+            NOT_FOUND
+        } else {
+            ""
+        };
+        let diagnostic = Diagnostic::new(
+            Code::ReadFailed,
+            &source,
+            Span::default(),
+            format!("cannot read {name}: {error}"),
+            label,
+        )
+        .with_help("check the path; circuit files are plain UTF-8 text");
+        Self::failed(path, source, None, vec![diagnostic])
+    }
+
+    fn failed(
+        path: &Path,
+        source: Source,
+        syntax: Option<ast::File>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            source,
+            syntax,
+            circuit: None,
+            origins: Origins::default(),
+            diagnostics,
+        }
+    }
+}
+
 pub struct Loader<'a> {
     env: &'a dyn Environment,
     sources: &'a dyn Sources,
@@ -96,147 +134,108 @@ impl<'a> Loader<'a> {
         let name = self.sources.name(path);
         let text = match self.sources.read(path) {
             Ok(text) => text,
-            Err(error) => {
-                let source = NamedSource::new(&name, Arc::<str>::from(""));
-                // Not shown (there is no text to point at), but tells `extends` what to say.
-                let label = if error.kind() == io::ErrorKind::NotFound {
-                    NOT_FOUND
-                } else {
-                    ""
-                };
-                let diagnostic = Diagnostic::new(
-                    Code::ReadFailed,
-                    &source,
-                    Span::default(),
-                    format!("cannot read {name}: {error}"),
-                    label,
-                )
-                .with_help("check the path; circuit files are plain UTF-8 text");
-                return Loaded {
-                    path: path.to_path_buf(),
-                    source,
-                    syntax: None,
-                    circuit: None,
-                    origins: Origins::default(),
-                    diagnostics: vec![diagnostic],
-                };
-            }
+            Err(error) => return Loaded::unreadable(path, &name, &error),
         };
         let source: Source = NamedSource::new(&name, Arc::<str>::from(text));
         let syntax = match parser::parse(&source) {
             Ok(file) => file,
-            Err(diagnostic) => {
-                return Loaded {
-                    path: path.to_path_buf(),
-                    source,
-                    syntax: None,
-                    circuit: None,
-                    origins: Origins::default(),
-                    diagnostics: vec![*diagnostic],
-                };
-            }
+            Err(diagnostic) => return Loaded::failed(path, source, None, vec![*diagnostic]),
         };
-        let mut diagnostics = Vec::new();
-        let mut base_key = None;
-        let mut base_usable = true;
-        if let Some(extends) = &syntax.header.extends {
-            let target = normalize(&path.parent().unwrap_or(Path::new("")).join(&extends.value));
-            if let Some(start) = self.stack.iter().position(|p| *p == target) {
-                let chain: Vec<String> = self.stack[start..]
-                    .iter()
-                    .chain(std::iter::once(&target))
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect();
-                diagnostics.push(
-                    Diagnostic::new(
-                        Code::ExtendsCycle,
-                        &source,
-                        extends.span,
-                        format!("`extends` goes round in a circle: {}", chain.join(" → ")),
-                        "extends a file that extends this one",
-                    )
-                    .with_help(
-                        "a variant extends a base, and the base must not extend the variant",
-                    ),
-                );
-                base_usable = false;
-            } else if self.stack.len() >= MAX_DEPTH {
-                // Loading recurses once per base: a chain of thousands of files would run
-                // out of stack (pest then reports a syntax error in a valid file).
-                diagnostics.push(
-                    Diagnostic::new(
-                        Code::ExtendsTooDeep,
-                        &source,
-                        extends.span,
-                        format!("`extends` goes more than {MAX_DEPTH} files deep"),
-                        "one base too many",
-                    )
-                    .with_help("extend a base closer to the root: variants of variants rarely need more than a few levels"),
-                );
-                base_usable = false;
-            } else {
-                let base = self.load(&target);
-                if base.syntax.is_none()
-                    && base.diagnostics.iter().any(|d| d.code == Code::ReadFailed)
-                {
-                    let reason = base.diagnostics[0].message.clone();
-                    let label = if base.diagnostics[0].label == NOT_FOUND {
-                        "no such circuit file"
-                    } else {
-                        "cannot be read"
-                    };
-                    self.forget(&target);
-                    diagnostics.push(
-                        Diagnostic::new(
-                            Code::ExtendsMissing,
-                            &source,
-                            extends.span,
-                            format!("cannot extend `{}`: {reason}", extends.value),
-                            label,
-                        )
-                        .with_help("the path is relative to the directory of this file"),
-                    );
-                    base_usable = false;
-                } else if base.circuit.is_none() {
-                    diagnostics.push(
-                        Diagnostic::new(
-                            Code::ExtendsInvalid,
-                            &source,
-                            extends.span,
-                            format!("cannot extend `{}`: it has errors", extends.value),
-                            "this file has errors",
-                        )
-                        .with_help("fix the errors reported for that file first"),
-                    );
-                    base_usable = false;
-                } else {
-                    base_key = Some(target);
+        let base_key = match &syntax.header.extends {
+            Some(extends) => match self.resolve_base(path, extends, &source) {
+                Ok(key) => Some(key),
+                Err(diagnostic) => {
+                    return Loaded::failed(path, source, Some(syntax), vec![*diagnostic]);
                 }
-            }
-        }
-        let (circuit, origins) = if base_usable {
-            let base = base_key.as_ref().map(|key| {
-                let loaded = &self.loaded[key];
-                Base {
-                    circuit: loaded.circuit.as_ref().expect("checked above"),
-                    origins: &loaded.origins,
-                }
-            });
-            let task_file = self.task_file(path, &syntax);
-            let analysis = analyzer::analyze(&syntax, &source, base, self.env, task_file);
-            diagnostics.extend(analysis.diagnostics);
-            (analysis.circuit, analysis.origins)
-        } else {
-            (None, Origins::default())
+            },
+            None => None,
         };
+        let base = base_key.as_ref().map(|key| {
+            let loaded = &self.loaded[key];
+            Base {
+                circuit: loaded
+                    .circuit
+                    .as_ref()
+                    .expect("resolve_base keeps valid bases only"),
+                origins: &loaded.origins,
+            }
+        });
+        let task_file = self.task_file(path, &syntax);
+        let analysis = analyzer::analyze(&syntax, &source, base, self.env, task_file);
         Loaded {
             path: path.to_path_buf(),
             source,
             syntax: Some(syntax),
-            circuit,
-            origins,
-            diagnostics,
+            circuit: analysis.circuit,
+            origins: analysis.origins,
+            diagnostics: analysis.diagnostics,
         }
+    }
+
+    /// Loads the file `extends` names (relative to this file's directory) and returns its key
+    /// in `loaded`, or why it cannot serve as a base: a cycle, a chain too deep, a file that
+    /// cannot be read or one with errors.
+    fn resolve_base(
+        &mut self,
+        path: &Path,
+        extends: &ast::Spanned<String>,
+        source: &Source,
+    ) -> Result<PathBuf, Box<Diagnostic>> {
+        let target = normalize(&path.parent().unwrap_or(Path::new("")).join(&extends.value));
+        let refuse = |code, message: String, label: &str, help: &str| {
+            Box::new(
+                Diagnostic::new(code, source, extends.span, message, label.to_string())
+                    .with_help(help),
+            )
+        };
+        if let Some(start) = self.stack.iter().position(|p| *p == target) {
+            let chain: Vec<String> = self.stack[start..]
+                .iter()
+                .chain(std::iter::once(&target))
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            return Err(refuse(
+                Code::ExtendsCycle,
+                format!("`extends` goes round in a circle: {}", chain.join(" → ")),
+                "extends a file that extends this one",
+                "a variant extends a base, and the base must not extend the variant",
+            ));
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            // Loading recurses once per base: a chain of thousands of files would run
+            // out of stack (pest then reports a syntax error in a valid file).
+            return Err(refuse(
+                Code::ExtendsTooDeep,
+                format!("`extends` goes more than {MAX_DEPTH} files deep"),
+                "one base too many",
+                "extend a base closer to the root: variants of variants rarely need more than a few levels",
+            ));
+        }
+        let base = self.load(&target);
+        if base.syntax.is_none() && base.diagnostics.iter().any(|d| d.code == Code::ReadFailed) {
+            let reason = base.diagnostics[0].message.clone();
+            let label = if base.diagnostics[0].label == NOT_FOUND {
+                "no such circuit file"
+            } else {
+                "cannot be read"
+            };
+            self.forget(&target);
+            return Err(refuse(
+                Code::ExtendsMissing,
+                format!("cannot extend `{}`: {reason}", extends.value),
+                label,
+                "the path is relative to the directory of this file",
+            ));
+        }
+        if base.circuit.is_none() {
+            return Err(refuse(
+                Code::ExtendsInvalid,
+                format!("cannot extend `{}`: it has errors", extends.value),
+                "this file has errors",
+                "fix the errors reported for that file first",
+            ));
+        }
+        Ok(target)
     }
 
     /// The task file a header names (`task "…"`, relative to the circuit's directory), read

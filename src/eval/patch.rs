@@ -60,35 +60,7 @@ impl Patcher<'_> {
         let wired_any = wired.as_ref().is_some_and(|w| w.contains(&true));
         let mut out = Interventions::none();
         for layer in 0..layers {
-            let kept: Vec<Vec<Kept>> = rows
-                .iter()
-                .map(|row| {
-                    (0..heads)
-                        .map(|h| {
-                            self.plan.head(
-                                &variants[row.variant],
-                                Head::new(layer as u32, h as u32),
-                                row.prompt,
-                            )
-                        })
-                        .collect()
-                })
-                .collect();
-            let mut keep = vec![0f32; rows.len() * width * heads];
-            let mut replaced_anywhere = false;
-            for (r, row) in rows.iter().enumerate() {
-                for i in 0..width {
-                    let position = row.start + i;
-                    let valid = position < self.layouts[row.prompt].len;
-                    for (h, kept) in kept[r].iter().enumerate() {
-                        if kept.at(position) {
-                            keep[(r * width + i) * heads + h] = 1.0;
-                        } else if valid {
-                            replaced_anywhere = true;
-                        }
-                    }
-                }
-            }
+            let (keep, replaced_anywhere) = self.head_keep(layer, variants, rows, width);
             // Edge senders need their own replacement, for Δ, in the rows that are wired.
             let senders: Vec<usize> = match self.wiring {
                 Some(wiring) if wired_any => wiring
@@ -104,19 +76,7 @@ impl Patcher<'_> {
                 continue;
             }
             let replaced = self.replaced(layer, rows, width, &keep, heads, d);
-            let senders = senders
-                .iter()
-                .map(|h| {
-                    let table = &self.reference.heads[layer];
-                    let values = self.gather(rows, width, d, |source, position| {
-                        &table.at(source, position)[h * d..(h + 1) * d]
-                    });
-                    Ok((
-                        *h,
-                        Tensor::from_vec(values, (rows.len(), width, d), self.device)?,
-                    ))
-                })
-                .collect::<Result<BTreeMap<_, _>>>()?;
+            let senders = self.sender_replacements(layer, &senders, rows, width)?;
             out.heads.push(Some(HeadPatch {
                 keep: Tensor::from_vec(keep, (rows.len(), width, heads), self.device)?,
                 replaced: Tensor::from_vec(replaced, (rows.len(), width, d), self.device)?,
@@ -125,28 +85,8 @@ impl Patcher<'_> {
         }
         if self.plan.patches_mlps() {
             for layer in 0..layers {
-                let mut keep = vec![0f32; rows.len() * width];
-                for (r, row) in rows.iter().enumerate() {
-                    let kept = self
-                        .plan
-                        .mlp(&variants[row.variant], layer as u32, row.prompt)
-                        .unwrap_or(Kept::Everywhere);
-                    for i in 0..width {
-                        if kept.at(row.start + i) {
-                            keep[r * width + i] = 1.0;
-                        }
-                    }
-                }
-                let table = &self.reference.mlps[layer];
-                let replacement = self.gather(rows, width, d, |s, p| table.at(s, p));
-                out.mlps.push(Some(MlpPatch {
-                    keep: Tensor::from_vec(keep, (rows.len(), width, 1), self.device)?,
-                    replacement: Tensor::from_vec(
-                        replacement,
-                        (rows.len(), width, d),
-                        self.device,
-                    )?,
-                }));
+                out.mlps
+                    .push(Some(self.mlp_patch(layer, variants, rows, width)?));
             }
         }
         if let (Some(wiring), Some(wired), true) = (self.wiring, wired, wired_any) {
@@ -161,6 +101,91 @@ impl Patcher<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// Which heads of `layer` each row keeps at each of its `width` positions (`[rows, width,
+    /// heads]`, 1 for kept), and whether any head is replaced at a valid position.
+    fn head_keep(
+        &self,
+        layer: usize,
+        variants: &[Variant],
+        rows: &[Row],
+        width: usize,
+    ) -> (Vec<f32>, bool) {
+        let heads = self.plan.heads as usize;
+        let mut keep = vec![0f32; rows.len() * width * heads];
+        let mut replaced_anywhere = false;
+        for (r, row) in rows.iter().enumerate() {
+            let kept: Vec<Kept> = (0..heads)
+                .map(|h| {
+                    let head = Head::new(layer as u32, h as u32);
+                    self.plan.head(&variants[row.variant], head, row.prompt)
+                })
+                .collect();
+            for i in 0..width {
+                let position = row.start + i;
+                let valid = position < self.layouts[row.prompt].len;
+                for (h, kept) in kept.iter().enumerate() {
+                    if kept.at(position) {
+                        keep[(r * width + i) * heads + h] = 1.0;
+                    } else if valid {
+                        replaced_anywhere = true;
+                    }
+                }
+            }
+        }
+        (keep, replaced_anywhere)
+    }
+
+    /// Each edge sender's own replacement in `layer`, `[rows, width, d]`, for its Δ.
+    fn sender_replacements(
+        &self,
+        layer: usize,
+        senders: &[usize],
+        rows: &[Row],
+        width: usize,
+    ) -> Result<BTreeMap<usize, Tensor>> {
+        let d = self.reference.embeddings.width;
+        let table = &self.reference.heads[layer];
+        senders
+            .iter()
+            .map(|h| {
+                let values = self.gather(rows, width, d, |source, position| {
+                    &table.at(source, position)[h * d..(h + 1) * d]
+                });
+                let values = Tensor::from_vec(values, (rows.len(), width, d), self.device)?;
+                Ok((*h, values))
+            })
+            .collect()
+    }
+
+    /// Where each row keeps `layer`'s MLP, and its replacement elsewhere.
+    fn mlp_patch(
+        &self,
+        layer: usize,
+        variants: &[Variant],
+        rows: &[Row],
+        width: usize,
+    ) -> Result<MlpPatch> {
+        let d = self.reference.embeddings.width;
+        let mut keep = vec![0f32; rows.len() * width];
+        for (r, row) in rows.iter().enumerate() {
+            let kept = self
+                .plan
+                .mlp(&variants[row.variant], layer as u32, row.prompt)
+                .unwrap_or(Kept::Everywhere);
+            for i in 0..width {
+                if kept.at(row.start + i) {
+                    keep[r * width + i] = 1.0;
+                }
+            }
+        }
+        let table = &self.reference.mlps[layer];
+        let replacement = self.gather(rows, width, d, |s, p| table.at(s, p));
+        Ok(MlpPatch {
+            keep: Tensor::from_vec(keep, (rows.len(), width, 1), self.device)?,
+            replacement: Tensor::from_vec(replacement, (rows.len(), width, d), self.device)?,
+        })
     }
 
     /// Σ_h (1 − keep_h)·replacement_h at every valid position of every row: the replaced heads

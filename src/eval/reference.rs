@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::dsl::Ablation;
 use crate::model::error::Result;
-use crate::model::{Batch, Capture, Gpt2, Interventions, ModelError, Readout};
+use crate::model::{Batch, Capture, Gpt2, Interventions, ModelError, Output, Readout};
 use crate::task::Dataset;
 
 /// Replacement values per source and position, `width` floats each, in host memory: every
@@ -82,6 +82,23 @@ pub struct ReferenceActivations {
 /// Reference prompts per forward pass while collecting activations.
 const CHUNK: usize = 32;
 
+/// Global means: sums over every valid position of every prompt, divided by their number,
+/// the same at every position.
+fn average_over_positions(sums: &mut [f64], seq: usize, position_count: f64) {
+    let width = sums.len() / seq;
+    let mean: Vec<f64> = sums[..width].iter().map(|v| v / position_count).collect();
+    for row in sums.chunks_mut(width) {
+        row.copy_from_slice(&mean);
+    }
+}
+
+/// Rows of `heads · d` sums (one `d`-vector per head) summed over the heads: rows of `d`.
+fn sum_over_heads(sums: &[f64], heads: usize, d: usize) -> Vec<f64> {
+    sums.chunks(heads * d)
+        .flat_map(|row| (0..d).map(move |j| (0..heads).map(|h| row[h * d + j]).sum()))
+        .collect()
+}
+
 impl ReferenceActivations {
     /// Runs the model over the reference prompts and reduces their activations as `ablation`
     /// asks. `seed` picks the reference prompt of each prompt for `Resample`.
@@ -102,9 +119,7 @@ impl ReferenceActivations {
             of_prompt: source_of_prompt,
             weights,
         } = Sources::of(dataset, ablation, seed)?;
-        let mut head_sums = vec![vec![0f64; sources * seq * heads * d]; layers];
-        let mut mlp_sums = vec![vec![0f64; sources * seq * d]; layers];
-        let mut embed_sums = vec![0f64; sources * seq * d];
+        let mut sums = Sums::new(layers, sources, seq, heads, d);
         // Global means average over positions too: count valid positions per source.
         let mut position_count = 0f64;
         let capture = Capture {
@@ -115,13 +130,14 @@ impl ReferenceActivations {
         };
         let needed: Vec<usize> = (0..n).filter(|j| !weights[*j].is_empty()).collect();
         for chunk in needed.chunks(CHUNK) {
-            let mut padded: Vec<Vec<u32>> = chunk
+            let padded: Vec<Vec<u32>> = chunk
                 .iter()
-                .map(|j| dataset.reference[*j].tokens.clone())
+                .map(|j| {
+                    let mut row = dataset.reference[*j].tokens.clone();
+                    row.resize(seq, 0);
+                    row
+                })
                 .collect();
-            for row in &mut padded {
-                row.resize(seq, 0);
-            }
             let batch = Batch::new(&padded, &device)?;
             let out = model.forward(&batch, &Interventions::none(), capture, &Readout::None)?;
             let embeddings = out
@@ -130,68 +146,31 @@ impl ReferenceActivations {
                 .ok_or_else(|| ModelError::Internal("no embeddings captured".into()))?;
             for (offset, j) in chunk.iter().enumerate() {
                 let len = dataset.reference[*j].tokens.len();
-                // This prompt's rows of a captured `[rows, seq, …]` tensor, flattened.
-                let own = |t: &Tensor| -> Result<Vec<f32>> {
-                    Ok(t.get(offset)?.narrow(0, 0, len)?.flatten_all()?.to_vec1()?)
-                };
-                let head_values = out
-                    .head_results
-                    .iter()
-                    .map(own)
-                    .collect::<Result<Vec<_>>>()?;
-                let mlp_values = out
-                    .mlp_outputs
-                    .iter()
-                    .map(own)
-                    .collect::<Result<Vec<_>>>()?;
-                let embed_values = own(embeddings)?;
+                let values = PromptValues::of(&out, embeddings, offset, len)?;
                 let positions: Vec<(usize, usize)> = match ablation {
                     Ablation::GlobalMean => (0..len).map(|p| (p, 0)).collect(),
                     _ => (0..len).map(|p| (p, p)).collect(),
                 };
                 position_count += len as f64;
                 for &(source, weight) in &weights[*j] {
-                    let targets = head_sums
-                        .iter_mut()
-                        .zip(&head_values)
-                        .map(|(sums, values)| (sums, values, heads * d))
-                        .chain(
-                            mlp_sums
-                                .iter_mut()
-                                .zip(&mlp_values)
-                                .map(|(sums, values)| (sums, values, d)),
-                        )
-                        .chain(std::iter::once((&mut embed_sums, &embed_values, d)));
-                    for (sums, values, width) in targets {
-                        accumulate(sums, values, source, seq, width, &positions, weight);
-                    }
+                    sums.add(&values, source, &positions, weight);
                 }
             }
         }
         if ablation == Ablation::GlobalMean {
-            // Sums over every valid position of every prompt, divided by their number, the
-            // same at every position.
-            for sums in head_sums
-                .iter_mut()
-                .chain(mlp_sums.iter_mut())
-                .chain(std::iter::once(&mut embed_sums))
-            {
-                let width = sums.len() / seq;
-                let mean: Vec<f64> = sums[..width].iter().map(|v| v / position_count).collect();
-                for row in sums.chunks_mut(width) {
-                    row.copy_from_slice(&mean);
-                }
+            for sums in sums.every_mut() {
+                average_over_positions(sums, seq, position_count);
             }
         }
+        let Sums {
+            heads: head_sums,
+            mlps: mlp_sums,
+            embeddings: embed_sums,
+            ..
+        } = sums;
         let head_totals = head_sums
             .iter()
-            .map(|sums| {
-                let totals: Vec<f64> = sums
-                    .chunks(heads * d)
-                    .flat_map(|row| (0..d).map(move |j| (0..heads).map(|h| row[h * d + j]).sum()))
-                    .collect();
-                Table::from_sums(&totals, sources, seq, d)
-            })
+            .map(|sums| Table::from_sums(&sum_over_heads(sums, heads, d), sources, seq, d))
             .collect();
         Ok(Self {
             ablation,
@@ -347,6 +326,88 @@ pub fn resample(dataset: &Dataset, seed: u64) -> Result<Vec<usize>> {
 
 /// Adds `weight × values` (`[len, width]`) into `sums` (`[sources, seq, width]`) at `source`,
 /// each value at position `from` into position `to`.
+/// Weighted sums of the activations of reference prompts, per source, position and layer.
+struct Sums {
+    heads: Vec<Vec<f64>>,
+    mlps: Vec<Vec<f64>>,
+    embeddings: Vec<f64>,
+    seq: usize,
+    d: usize,
+    head_width: usize,
+}
+
+/// One reference prompt's captured activations, its own rows only, flattened.
+struct PromptValues {
+    heads: Vec<Vec<f32>>,
+    mlps: Vec<Vec<f32>>,
+    embeddings: Vec<f32>,
+}
+
+impl PromptValues {
+    /// Row `offset` of a batch's captures, its first `len` positions.
+    fn of(out: &Output, embeddings: &Tensor, offset: usize, len: usize) -> Result<Self> {
+        let own = |t: &Tensor| -> Result<Vec<f32>> {
+            Ok(t.get(offset)?.narrow(0, 0, len)?.flatten_all()?.to_vec1()?)
+        };
+        Ok(Self {
+            heads: out.head_results.iter().map(own).collect::<Result<_>>()?,
+            mlps: out.mlp_outputs.iter().map(own).collect::<Result<_>>()?,
+            embeddings: own(embeddings)?,
+        })
+    }
+}
+
+impl Sums {
+    fn new(layers: usize, sources: usize, seq: usize, heads: usize, d: usize) -> Self {
+        Self {
+            heads: vec![vec![0f64; sources * seq * heads * d]; layers],
+            mlps: vec![vec![0f64; sources * seq * d]; layers],
+            embeddings: vec![0f64; sources * seq * d],
+            seq,
+            d,
+            head_width: heads * d,
+        }
+    }
+
+    /// Adds `weight` times a prompt's values to `source`'s sums, each `(from, to)` of
+    /// `positions` adding the prompt's position `from` into the sums' position `to`.
+    fn add(
+        &mut self,
+        values: &PromptValues,
+        source: usize,
+        positions: &[(usize, usize)],
+        weight: f64,
+    ) {
+        let (seq, d, head_width) = (self.seq, self.d, self.head_width);
+        let targets = self
+            .heads
+            .iter_mut()
+            .zip(&values.heads)
+            .map(|(sums, values)| (sums, values, head_width))
+            .chain(
+                self.mlps
+                    .iter_mut()
+                    .zip(&values.mlps)
+                    .map(|(sums, values)| (sums, values, d)),
+            )
+            .chain(std::iter::once((
+                &mut self.embeddings,
+                &values.embeddings,
+                d,
+            )));
+        for (sums, values, width) in targets {
+            accumulate(sums, values, source, seq, width, positions, weight);
+        }
+    }
+
+    fn every_mut(&mut self) -> impl Iterator<Item = &mut Vec<f64>> {
+        self.heads
+            .iter_mut()
+            .chain(self.mlps.iter_mut())
+            .chain(std::iter::once(&mut self.embeddings))
+    }
+}
+
 fn accumulate(
     sums: &mut [f64],
     values: &[f32],

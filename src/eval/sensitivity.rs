@@ -258,46 +258,11 @@ pub fn sensitivity(
             }
         }
     }
-    // In the grid's order, the reference size varying fastest.
-    let rank = |cell: &Cell| {
-        let at = |found: Option<usize>| found.unwrap_or(usize::MAX);
-        (
-            at(grid.ablations.iter().position(|a| *a == cell.ablation)),
-            at(grid.levels.iter().position(|l| *l == cell.level)),
-            at(grid.positions.iter().position(|p| *p == cell.positions)),
-            at(cell
-                .reference
-                .and_then(|r| grid.sizes.iter().position(|s| *s == r))),
-        )
-    };
-    cells.sort_by_key(rank);
-    // Zero ablation has one cell per level and positions, whatever the size.
-    cells.dedup_by(|a, b| a.ablation == Ablation::Zero && rank(a) == rank(b));
+    put_in_grid_order(&mut cells, grid);
     let fm = f_model.unwrap_or_default();
     let bootstrap = bootstrap.expect("the grid has a size");
     let (dataset, fc) = baseline_scores.expect("the baseline is in the grid");
-    let breakdown = |buckets: Vec<Bucket>| -> Vec<Breakdown> {
-        buckets
-            .into_iter()
-            .map(|bucket| {
-                let pick = |xs: &[f64]| bucket.prompts.iter().map(|i| xs[*i]).collect::<Vec<_>>();
-                let (fm, fc) = (pick(&fm), pick(&fc));
-                let local = Bootstrap::new(
-                    bucket.prompts.len(),
-                    settings.bootstrap_resamples,
-                    settings.seed,
-                    settings.confidence,
-                );
-                Breakdown {
-                    name: bucket.name,
-                    prompts: bucket.prompts.len(),
-                    model_score: estimate(&local, &|m| m(&fm)),
-                    circuit_score: estimate(&local, &|m| m(&fc)),
-                    faithfulness: faithfulness(&local, &fm, &fc),
-                }
-            })
-            .collect()
-    };
+    let breakdown = |buckets| breakdown(buckets, &fm, &fc, settings);
     Ok(SensitivityReport {
         version: REPORT_VERSION,
         circuit: circuit.name.clone(),
@@ -312,6 +277,48 @@ pub fn sensitivity(
         families: breakdown(by_family(&dataset)),
         templates: breakdown(by_group(&dataset)),
     })
+}
+
+/// In the grid's order, the reference size varying fastest; zero ablation has one cell per
+/// level and positions, whatever the size.
+fn put_in_grid_order(cells: &mut Vec<Cell>, grid: &Grid) {
+    let rank = |cell: &Cell| {
+        let at = |found: Option<usize>| found.unwrap_or(usize::MAX);
+        (
+            at(grid.ablations.iter().position(|a| *a == cell.ablation)),
+            at(grid.levels.iter().position(|l| *l == cell.level)),
+            at(grid.positions.iter().position(|p| *p == cell.positions)),
+            at(cell
+                .reference
+                .and_then(|r| grid.sizes.iter().position(|s| *s == r))),
+        )
+    };
+    cells.sort_by_key(rank);
+    cells.dedup_by(|a, b| a.ablation == Ablation::Zero && rank(a) == rank(b));
+}
+
+/// The baseline's scores by family or template, each bucket with its own bootstrap.
+fn breakdown(buckets: Vec<Bucket>, fm: &[f64], fc: &[f64], settings: &Settings) -> Vec<Breakdown> {
+    buckets
+        .into_iter()
+        .map(|bucket| {
+            let pick = |xs: &[f64]| bucket.prompts.iter().map(|i| xs[*i]).collect::<Vec<_>>();
+            let (fm, fc) = (pick(fm), pick(fc));
+            let local = Bootstrap::new(
+                bucket.prompts.len(),
+                settings.bootstrap_resamples,
+                settings.seed,
+                settings.confidence,
+            );
+            Breakdown {
+                name: bucket.name,
+                prompts: bucket.prompts.len(),
+                model_score: estimate(&local, &|m| m(&fm)),
+                circuit_score: estimate(&local, &|m| m(&fc)),
+                faithfulness: faithfulness(&local, &fm, &fc),
+            }
+        })
+        .collect()
 }
 
 fn estimate(

@@ -26,7 +26,31 @@ pub fn to_dot(circuit: &Circuit, graph: &HypothesisGraph) -> String {
     writeln!(out, "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];").unwrap();
     writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=10];").unwrap();
 
-    // A ruler of layers keeps the ranks in model order even where no edge forces it.
+    ruler(&mut out, circuit);
+
+    writeln!(
+        out,
+        "  embed [label=\"embed\", shape=ellipse, fillcolor=\"#f5f5f5\"];"
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "  logits [label=\"logits\", shape=ellipse, fillcolor=\"#f5f5f5\"];"
+    )
+    .unwrap();
+    for class in &circuit.classes {
+        let heads: Vec<String> = class.heads.iter().map(|h| h.to_string()).collect();
+        let title = class.description.as_deref().unwrap_or(&class.name);
+        let label = format!("{title}\n{}\nat {}", heads.join(" "), class.positions);
+        writeln!(out, "  {} [label={}];", quote(&class.name), quote(&label)).unwrap();
+    }
+    edges(&mut out, graph);
+    writeln!(out, "}}").unwrap();
+    out
+}
+
+/// A ruler of layers keeps the ranks in model order even where no edge forces it.
+fn ruler(out: &mut String, circuit: &Circuit) {
     let mut ranks: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for class in &circuit.classes {
         if let Some(first) = class.heads.first() {
@@ -60,23 +84,11 @@ pub fn to_dot(circuit: &Circuit, graph: &HypothesisGraph) -> String {
         )
         .unwrap();
     }
+}
 
-    writeln!(
-        out,
-        "  embed [label=\"embed\", shape=ellipse, fillcolor=\"#f5f5f5\"];"
-    )
-    .unwrap();
-    writeln!(
-        out,
-        "  logits [label=\"logits\", shape=ellipse, fillcolor=\"#f5f5f5\"];"
-    )
-    .unwrap();
-    for class in &circuit.classes {
-        let heads: Vec<String> = class.heads.iter().map(|h| h.to_string()).collect();
-        let title = class.description.as_deref().unwrap_or(&class.name);
-        let label = format!("{title}\n{}\nat {}", heads.join(" "), class.positions);
-        writeln!(out, "  {} [label={}];", quote(&class.name), quote(&label)).unwrap();
-    }
+/// The edges between class, head, `embed` and `logits` nodes, with the channel a head reads;
+/// heads named directly in edges get a node of their own.
+fn edges(out: &mut String, graph: &HypothesisGraph) {
     for edge in graph.graph.edge_references() {
         let GraphEdge::Reads(channel) = edge.weight() else {
             continue;
@@ -93,7 +105,6 @@ pub fn to_dot(circuit: &Circuit, graph: &HypothesisGraph) -> String {
         }
         .unwrap();
     }
-    // Heads named directly in edges get a node of their own.
     for (head, index) in &graph.heads {
         let named = graph
             .graph
@@ -113,8 +124,6 @@ pub fn to_dot(circuit: &Circuit, graph: &HypothesisGraph) -> String {
             .unwrap();
         }
     }
-    writeln!(out, "}}").unwrap();
-    out
 }
 
 fn quote(text: &str) -> String {

@@ -430,14 +430,7 @@ impl Gpt2 {
                     .collect()
             })
             .unwrap_or_default();
-        // Heads whose output is replaced everywhere need no attention at all.
-        let active: Vec<usize> = match (patch, capture.head_results || capture.patterns) {
-            (Some(patch), false) => {
-                let used: Vec<f32> = patch.keep.sum((0, 1))?.to_vec1()?;
-                (0..n_head).filter(|h| used[*h] > 0.0).collect()
-            }
-            _ => (0..n_head).collect(),
-        };
+        let active = active_heads(patch, &capture, n_head)?;
         let mut out = match patch {
             Some(patch) => patch.replaced.broadcast_add(&block.c_proj_b)?,
             None => Tensor::zeros((rows, seq, d), DType::F32, &self.device)?
@@ -466,17 +459,7 @@ impl Gpt2 {
         let (z, pattern) = attend(&q, &k, &v, &pass.mask, d_head, pass.differentiable)?; // z: [rows, seq, active, d_head]
         let key_values = capture.key_values.then(|| (active.clone(), k, v));
         let a = active.len();
-        let w_o = if a == n_head {
-            block.c_proj_w.clone()
-        } else {
-            let rows_idx: Vec<u32> = active
-                .iter()
-                .flat_map(|h| (h * d_head..(h + 1) * d_head).map(|i| i as u32))
-                .collect();
-            block
-                .c_proj_w
-                .index_select(&Tensor::new(rows_idx, &self.device)?, 0)?
-        };
+        let w_o = self.output_weights(block, &active)?;
         let keep_active = match patch {
             Some(patch) if a == n_head => Some(patch.keep.clone()),
             Some(patch) => Some(patch.keep.index_select(&index(&active, &self.device)?, 2)?),
@@ -491,49 +474,45 @@ impl Gpt2 {
 
         let need_results = capture.head_results || !senders_here.is_empty();
         let results = if need_results {
-            // Per-head results z_h · W_O[h]: [active, rows·seq, d_head] × [active, d_head, d].
-            let z_heads = z.transpose(1, 2)?.transpose(0, 1)?.contiguous()?.reshape((
-                a,
-                rows * seq,
-                d_head,
-            ))?;
-            let w_heads = w_o.reshape((a, d_head, d))?;
-            let r = z_heads.matmul(&w_heads)?.reshape((a, rows, seq, d))?;
-            Some(r.permute((1, 2, 0, 3))?.contiguous()?) // [rows, seq, active, d]
+            Some(per_head_results(&z, &w_o, d)?)
         } else {
             None
         };
-        if let (Some(results), Some(patch), Some(edges)) = (&results, patch, edges) {
+        if !senders_here.is_empty() {
+            let (Some(results), Some(patch), Some(edges)) = (&results, patch, edges) else {
+                return Err(ModelError::Input(format!(
+                    "edge senders in layer {layer} need a head patch (their replacement values)"
+                )));
+            };
             for (sender, head) in &senders_here {
-                let slot = active.iter().position(|h| h == head);
-                let Some(slot) = slot else { continue };
-                let real = results.i((.., .., slot, ..))?;
-                let replacement = patch.senders.get(head).ok_or_else(|| {
-                    ModelError::Input(format!(
-                        "edge sender {layer}.{head} needs its replacement in the head patch"
-                    ))
-                })?;
-                let keep = patch.keep.i((.., .., *head))?.unsqueeze(2)?;
-                let keep = keep.broadcast_mul(&edges.rows)?;
-                deltas[*sender] = Some(real.sub(replacement)?.broadcast_mul(&keep)?);
+                let Some(slot) = active.iter().position(|h| h == head) else {
+                    continue;
+                };
+                deltas[*sender] = Some(sender_delta(results, slot, patch, edges, layer, *head)?);
             }
-        } else if !senders_here.is_empty() {
-            return Err(ModelError::Input(format!(
-                "edge senders in layer {layer} need a head patch (their replacement values)"
-            )));
         }
         let results = if capture.head_results { results } else { None };
-        let pattern = if capture.patterns {
-            Some(pattern)
-        } else {
-            None
-        };
         Ok(Attention {
             out,
             results,
-            pattern,
+            pattern: capture.patterns.then_some(pattern),
             key_values,
         })
+    }
+
+    /// The rows of W_O that the active heads write through, `[active · d_head, d]`.
+    fn output_weights(&self, block: &Block, active: &[usize]) -> Result<Tensor> {
+        let (n_head, d_head) = (self.config.n_head, self.config.d_head());
+        if active.len() == n_head {
+            return Ok(block.c_proj_w.clone());
+        }
+        let rows: Vec<u32> = active
+            .iter()
+            .flat_map(|h| (h * d_head..(h + 1) * d_head).map(|i| i as u32))
+            .collect();
+        Ok(block
+            .c_proj_w
+            .index_select(&Tensor::new(rows, &self.device)?, 0)?)
     }
 
     /// Keys and values over every position for a window pass: the base pass's before each
@@ -916,4 +895,51 @@ impl LoadedModel {
             files,
         })
     }
+}
+
+/// The heads a layer must compute: those whose output is replaced everywhere need no
+/// attention at all, unless their results or patterns are captured.
+fn active_heads(patch: Option<&HeadPatch>, capture: &Capture, n_head: usize) -> Result<Vec<usize>> {
+    Ok(match (patch, capture.head_results || capture.patterns) {
+        (Some(patch), false) => {
+            let used: Vec<f32> = patch.keep.sum((0, 1))?.to_vec1()?;
+            (0..n_head).filter(|h| used[*h] > 0.0).collect()
+        }
+        _ => (0..n_head).collect(),
+    })
+}
+
+/// Per-head results z_h · W_O[h]: `[active, rows·seq, d_head] × [active, d_head, d]`,
+/// returned as `[rows, seq, active, d]`.
+fn per_head_results(z: &Tensor, w_o: &Tensor, d: usize) -> Result<Tensor> {
+    let (rows, seq, a, d_head) = z.dims4()?;
+    let z_heads =
+        z.transpose(1, 2)?
+            .transpose(0, 1)?
+            .contiguous()?
+            .reshape((a, rows * seq, d_head))?;
+    let w_heads = w_o.reshape((a, d_head, d))?;
+    let r = z_heads.matmul(&w_heads)?.reshape((a, rows, seq, d))?;
+    Ok(r.permute((1, 2, 0, 3))?.contiguous()?)
+}
+
+/// What an edge sender adds beyond its replacement, where it is kept, on the rows the
+/// edge patch covers: `[rows, seq, d]`.
+fn sender_delta(
+    results: &Tensor,
+    slot: usize,
+    patch: &HeadPatch,
+    edges: &EdgePatch,
+    layer: usize,
+    head: usize,
+) -> Result<Tensor> {
+    let real = results.i((.., .., slot, ..))?;
+    let replacement = patch.senders.get(&head).ok_or_else(|| {
+        ModelError::Input(format!(
+            "edge sender {layer}.{head} needs its replacement in the head patch"
+        ))
+    })?;
+    let keep = patch.keep.i((.., .., head))?.unsqueeze(2)?;
+    let keep = keep.broadcast_mul(&edges.rows)?;
+    Ok(real.sub(replacement)?.broadcast_mul(&keep)?)
 }

@@ -36,7 +36,7 @@ impl Sign {
     }
 
     /// ANSI colour: red, green, yellow.
-    fn color(self) -> &'static str {
+    fn color(self) -> anstyle::Style {
         match self {
             Sign::Removed => RED,
             Sign::Added => GREEN,
@@ -95,7 +95,7 @@ impl Section {
 }
 
 pub fn render_terminal(diff: &CircuitDiff, labels: &Labels, color: bool) -> String {
-    let paint = |code: &str, text: &str| Style { color }.paint(code, text);
+    let paint = |style: anstyle::Style, text: &str| Style { color }.paint(style, text);
     let sections = sections(diff);
     let mut out = String::new();
     let _ = writeln!(out, "{}", paint(BOLD, &format!("--- {}", labels.old)));

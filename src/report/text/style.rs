@@ -1,11 +1,14 @@
-//! Terminal styling: ANSI colours when writing to a terminal, plain text otherwise.
+//! Terminal styling: ANSI colours (`anstyle`) when writing to a terminal, plain text
+//! otherwise, and columns aligned by display width (`unicode-width`).
 
-pub const RESET: &str = "\x1b[0m";
-pub const BOLD: &str = "\x1b[1m";
-pub const DIM: &str = "\x1b[2m";
-pub const RED: &str = "\x1b[31m";
-pub const GREEN: &str = "\x1b[32m";
-pub const YELLOW: &str = "\x1b[33m";
+use anstyle::{AnsiColor, Effects};
+use unicode_width::UnicodeWidthStr;
+
+pub const BOLD: anstyle::Style = anstyle::Style::new().effects(Effects::BOLD);
+pub const DIM: anstyle::Style = anstyle::Style::new().effects(Effects::DIMMED);
+pub const RED: anstyle::Style = AnsiColor::Red.on_default();
+pub const GREEN: anstyle::Style = AnsiColor::Green.on_default();
+pub const YELLOW: anstyle::Style = AnsiColor::Yellow.on_default();
 
 #[derive(Clone, Copy, Debug)]
 pub struct Style {
@@ -13,9 +16,9 @@ pub struct Style {
 }
 
 impl Style {
-    pub fn paint(self, code: &str, text: &str) -> String {
+    pub fn paint(self, style: anstyle::Style, text: &str) -> String {
         if self.color {
-            format!("{code}{text}{RESET}")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
@@ -28,7 +31,7 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
         .map(|c| {
             rows.iter()
                 .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
+                .map(|s| s.width())
                 .max()
                 .unwrap_or(0)
         })
@@ -39,7 +42,7 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
                 .iter()
                 .enumerate()
                 .map(|(c, cell)| {
-                    let pad = widths[c] - cell.chars().count();
+                    let pad = widths[c] - cell.width();
                     if c == 0 {
                         format!("{cell}{}", " ".repeat(pad))
                     } else {
@@ -50,4 +53,29 @@ pub fn columns(rows: &[Vec<String>]) -> Vec<String> {
             cells.join("  ").trim_end().to_string()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_are_the_ansi_codes_and_plain_text_has_none() {
+        let on = Style { color: true };
+        assert_eq!(on.paint(BOLD, "x"), "\x1b[1mx\x1b[0m");
+        assert_eq!(on.paint(DIM, "x"), "\x1b[2mx\x1b[0m");
+        assert_eq!(on.paint(RED, "x"), "\x1b[31mx\x1b[0m");
+        assert_eq!(on.paint(GREEN, "x"), "\x1b[32mx\x1b[0m");
+        assert_eq!(on.paint(YELLOW, "x"), "\x1b[33mx\x1b[0m");
+        assert_eq!(Style { color: false }.paint(RED, "x"), "x");
+    }
+
+    #[test]
+    fn columns_align_by_display_width() {
+        let rows = vec![
+            vec!["F(C\\K)".to_string(), "−0.5".to_string()],
+            vec!["全".to_string(), "12.25".to_string()],
+        ];
+        assert_eq!(columns(&rows), vec!["F(C\\K)   −0.5", "全      12.25"]);
+    }
 }

@@ -12,6 +12,11 @@ use circuitcheck::diff::diff;
 use circuitcheck::dsl::{Circuit, Loader};
 use common::{Memory, Run, circuitcheck};
 
+/// `circuitcheck diff --format FORMAT OLD NEW`.
+fn diff_in(format: &str, old: &str, new: &str) -> Run {
+    circuitcheck(&["diff", "--format", format, old, new])
+}
+
 macro_rules! terminal_cases {
     ($($name:ident: $old:literal -> $new:literal,)*) => {$(
         #[test]
@@ -45,52 +50,44 @@ fn ioi_against_the_naive_circuit() {
 
 #[test]
 fn ioi_against_the_naive_circuit_in_markdown() {
-    let run = circuitcheck(&[
-        "diff",
-        "--format",
+    let run = diff_in(
         "markdown",
         "circuits/ioi.circuit",
         "circuits/ioi-naive.circuit",
-    ]);
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     insta::assert_snapshot!(run.stdout);
 }
 
 #[test]
 fn heads_in_markdown() {
-    let run = circuitcheck(&[
-        "diff",
-        "--format",
+    let run = diff_in(
         "markdown",
         "tests/diff/base.circuit",
         "tests/diff/heads.circuit",
-    ]);
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     insta::assert_snapshot!(run.stdout);
 }
 
 #[test]
 fn no_changes_in_markdown() {
-    let run = circuitcheck(&[
-        "diff",
-        "--format",
+    let run = diff_in(
         "markdown",
         "tests/diff/base.circuit",
         "tests/diff/reformatted.circuit",
-    ]);
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!(run.stdout);
 }
 
 #[test]
 fn json_has_every_section() {
-    let run = circuitcheck(&[
-        "diff",
-        "--format",
+    let run = diff_in(
         "json",
         "tests/diff/base.circuit",
         "tests/diff/heads.circuit",
-    ]);
+    );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["version"], 1);
@@ -124,13 +121,11 @@ fn json_has_every_section() {
 
 #[test]
 fn a_rename_alone_exits_zero_in_json_too() {
-    let run = circuitcheck(&[
-        "diff",
-        "--format",
+    let run = diff_in(
         "json",
         "tests/diff/base.circuit",
         "tests/diff/renamed.circuit",
-    ]);
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(json["changes_meaning"], false);

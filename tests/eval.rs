@@ -14,7 +14,7 @@ use circuitcheck::eval::cache::{Cache, Lookup};
 use circuitcheck::eval::check::{Silent, check};
 use circuitcheck::eval::reference::{ReferenceActivations, load_or_compute};
 use circuitcheck::eval::runner::Runner;
-use circuitcheck::eval::schema::Options;
+use circuitcheck::eval::schema::{Options, Report};
 use circuitcheck::eval::variant::Variant;
 use circuitcheck::model::{LoadedModel, ModelFiles};
 use circuitcheck::task::{Dataset, MetricKind, Prompt};
@@ -142,6 +142,21 @@ fn setup_with(edit: impl FnOnce(&Path)) -> Setup {
         loaded,
         dataset,
     }
+}
+
+/// `check` with the default options and mean ablation.
+fn default_check(s: &Setup, c: &Circuit) -> Report {
+    let reference =
+        ReferenceActivations::compute(&s.loaded.model, &s.dataset, Ablation::Mean, 0).unwrap();
+    check(
+        &s.loaded.model,
+        &s.dataset,
+        &reference,
+        c,
+        &options(),
+        &mut Silent,
+    )
+    .unwrap()
 }
 
 fn setup() -> Setup {
@@ -299,17 +314,7 @@ fn options() -> Options {
 fn completeness_of_the_empty_set_is_the_faithfulness_gap() {
     let s = setup();
     let c = circuit("class a at S2, END { 0.1 1.1 }\nclass b at END { 2.2 2.0 }\n");
-    let reference =
-        ReferenceActivations::compute(&s.loaded.model, &s.dataset, Ablation::Mean, 0).unwrap();
-    let report = check(
-        &s.loaded.model,
-        &s.dataset,
-        &reference,
-        &c,
-        &options(),
-        &mut Silent,
-    )
-    .unwrap();
+    let report = default_check(&s, &c);
     let empty = &report.completeness.sets[0];
     assert_eq!(empty.origin, "empty");
     assert!((empty.incompleteness.value - report.faithfulness.gap.value).abs() < 1e-12);
@@ -355,17 +360,7 @@ fn a_head_that_writes_nothing_has_zero_minimality() {
         std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
     });
     let c = circuit("class a at S2, END { 0.1 1.1 }\nclass b at END { 2.1 2.0 }\n");
-    let reference =
-        ReferenceActivations::compute(&s.loaded.model, &s.dataset, Ablation::Mean, 0).unwrap();
-    let report = check(
-        &s.loaded.model,
-        &s.dataset,
-        &reference,
-        &c,
-        &options(),
-        &mut Silent,
-    )
-    .unwrap();
+    let report = default_check(&s, &c);
     let silent = report
         .minimality
         .iter()

@@ -193,6 +193,25 @@ fn range(start: (u32, u32), end: (u32, u32)) -> Value {
     })
 }
 
+/// A diagnostic as the server publishes it, its label also its one related location.
+fn published(
+    uri: &Url,
+    (start, end): ((u32, u32), (u32, u32)),
+    severity: u8,
+    code: &str,
+    message: impl Into<String>,
+    label: &str,
+) -> Value {
+    json!({
+        "range": range(start, end),
+        "severity": severity,
+        "code": code,
+        "source": "circuitcheck",
+        "message": message.into(),
+        "relatedInformation": [{ "location": location(uri, start, end), "message": label }],
+    })
+}
+
 fn location(uri: &Url, start: (u32, u32), end: (u32, u32)) -> Value {
     json!({ "uri": uri, "range": range(start, end) })
 }
@@ -239,6 +258,17 @@ class prev at B1 { 0.2 }
 ";
 
 /// The base, its variants and an unrelated file on disk.
+/// The workspace with a client that has the variant open: the workspace (kept alive for the
+/// test), the client, and the base's, the variant's and the other file's URIs.
+fn variant_open() -> (tempfile::TempDir, Client, [Url; 3]) {
+    let dir = workspace();
+    let [base, variant, other] =
+        ["base.circuit", "variant.circuit", "sub/other.circuit"].map(|f| uri(&dir.path().join(f)));
+    let mut client = Client::start(dir.path());
+    client.open(&variant, VARIANT);
+    (dir, client, [base, variant, other])
+}
+
 fn workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("sub")).unwrap();
@@ -268,29 +298,25 @@ fn diagnostics_follow_the_buffers_and_the_bases_of_variants() {
 
     // Opening the variant reports its base's problem too, in the base.
     client.open(&variant, VARIANT);
-    let unknown_position = json!({
-        "range": range((5, 37), (5, 39)),
-        "severity": 1,
-        "code": "circuit::unknown-position",
-        "source": "circuitcheck",
-        "message": "task `induction` has no position `B9`: unknown position\nhelp: did you mean `B1`? task `induction` names the positions X1, A1, B1, A2 and END, or use `all`",
-        "relatedInformation": [
-            { "location": location(&base, (5, 37), (5, 39)), "message": "unknown position" }
-        ],
-    });
+    let unknown_position = published(
+        &base,
+        ((5, 37), (5, 39)),
+        1,
+        "circuit::unknown-position",
+        "task `induction` has no position `B9`: unknown position\nhelp: did you mean `B1`? task `induction` names the positions X1, A1, B1, A2 and END, or use `all`",
+        "unknown position",
+    );
     assert_eq!(client.diagnostics(&base), json!([unknown_position]));
     assert_eq!(
         client.diagnostics(&variant),
-        json!([{
-            "range": range((0, 24), (0, 38)),
-            "severity": 1,
-            "code": "circuit::extends-invalid",
-            "source": "circuitcheck",
-            "message": "cannot extend `base.circuit`: it has errors: this file has errors\nhelp: fix the errors reported for that file first",
-            "relatedInformation": [
-                { "location": location(&variant, (0, 24), (0, 38)), "message": "this file has errors" }
-            ],
-        }])
+        json!([published(
+            &variant,
+            ((0, 24), (0, 38)),
+            1,
+            "circuit::extends-invalid",
+            "cannot extend `base.circuit`: it has errors: this file has errors\nhelp: fix the errors reported for that file first",
+            "this file has errors"
+        )])
     );
 
     // The open buffer of the base wins over the disk. Columns count UTF-16 units: `é` and
@@ -303,16 +329,7 @@ fn diagnostics_follow_the_buffers_and_the_bases_of_variants() {
     assert_eq!(
         client.diagnostics(&base),
         json!([
-            {
-                "range": range((5, 33), (5, 35)),
-                "severity": 1,
-                "code": "circuit::unknown-position",
-                "source": "circuitcheck",
-                "message": "task `induction` has no position `B9`: unknown position\nhelp: did you mean `B1`? task `induction` names the positions X1, A1, B1, A2 and END, or use `all`",
-                "relatedInformation": [
-                    { "location": location(&base, (5, 33), (5, 35)), "message": "unknown position" }
-                ],
-            },
+            published(&base, ((5, 33), (5, 35)), 1, "circuit::unknown-position", "task `induction` has no position `B9`: unknown position\nhelp: did you mean `B1`? task `induction` names the positions X1, A1, B1, A2 and END, or use `all`", "unknown position"),
             {
                 "range": range((6, 25), (6, 28)),
                 "severity": 1,
@@ -336,16 +353,14 @@ fn diagnostics_follow_the_buffers_and_the_bases_of_variants() {
     client.change(&variant, 2, &VARIANT.replace("edge extra -> logits\n", ""));
     assert_eq!(
         client.diagnostics(&variant),
-        json!([{
-            "range": range((3, 6), (3, 11)),
-            "severity": 2,
-            "code": "circuit::unreachable",
-            "source": "circuitcheck",
-            "message": "class `extra` cannot reach the logits: no path of edges from here to `logits`\nhelp: add an edge from `extra` towards `logits`, or remove the class",
-            "relatedInformation": [
-                { "location": location(&variant, (3, 6), (3, 11)), "message": "no path of edges from here to `logits`" }
-            ],
-        }])
+        json!([published(
+            &variant,
+            ((3, 6), (3, 11)),
+            2,
+            "circuit::unreachable",
+            "class `extra` cannot reach the logits: no path of edges from here to `logits`\nhelp: add an edge from `extra` towards `logits`, or remove the class",
+            "no path of edges from here to `logits`"
+        )])
     );
     assert_eq!(client.shut_down(), 0);
 }
@@ -471,12 +486,7 @@ fn hover_tells_a_heads_class_and_a_positions_definition() {
 
 #[test]
 fn definition_and_references_cross_extends() {
-    let dir = workspace();
-    let base = uri(&dir.path().join("base.circuit"));
-    let variant = uri(&dir.path().join("variant.circuit"));
-    let other = uri(&dir.path().join("sub/other.circuit"));
-    let mut client = Client::start(dir.path());
-    client.open(&variant, VARIANT);
+    let (_dir, mut client, [base, variant, other]) = variant_open();
     // `prev` in the variant is defined in the base, which is not open.
     assert_eq!(
         client.result("textDocument/definition", at(&variant, 5, 7)),
@@ -675,12 +685,7 @@ class early at END { 0.
 
 #[test]
 fn rename_edits_the_class_and_the_variants_that_extend_its_file() {
-    let dir = workspace();
-    let base = uri(&dir.path().join("base.circuit"));
-    let variant = uri(&dir.path().join("variant.circuit"));
-    let other = uri(&dir.path().join("sub/other.circuit"));
-    let mut client = Client::start(dir.path());
-    client.open(&variant, VARIANT);
+    let (_dir, mut client, [base, variant, other]) = variant_open();
     assert_eq!(
         client.result("textDocument/prepareRename", at(&variant, 5, 6)),
         json!({ "range": range((5, 5), (5, 9)), "placeholder": "prev" })
@@ -772,20 +777,18 @@ fn bad_input_gets_an_error_and_the_server_goes_on() {
     let bad_path = dir.path().join("bad.circuit");
     assert_eq!(
         client.diagnostics(&broken),
-        json!([{
-            "range": range((0, 23), (0, 36)),
-            "severity": 1,
-            "code": "circuit::extends-missing",
-            "source": "circuitcheck",
-            "message": format!(
+        json!([published(
+            &broken,
+            ((0, 23), (0, 36)),
+            1,
+            "circuit::extends-missing",
+            format!(
                 "cannot extend `bad.circuit`: cannot read {}: stream did not contain valid UTF-8: cannot be read\n\
                  help: the path is relative to the directory of this file",
                 bad_path.display()
             ),
-            "relatedInformation": [
-                { "location": location(&broken, (0, 23), (0, 36)), "message": "cannot be read" }
-            ],
-        }])
+            "cannot be read"
+        )])
     );
     // Requests on it still get answers.
     assert_eq!(
@@ -891,16 +894,14 @@ fn navigation_works_on_the_statements_beside_a_syntax_error() {
     let end = (end.0, end.1 + 18);
     assert_eq!(
         client.diagnostics(&ioi),
-        json!([{
-            "range": range(end, end),
-            "severity": 1,
-            "code": "circuit::syntax",
-            "source": "circuitcheck",
-            "message": "syntax error: unexpected the end of the file: expected a head (`layer.head`, e.g. `9.9`) or a name\nhelp: see grammar/GRAMMAR.md for every construct of the language, with examples",
-            "relatedInformation": [
-                { "location": location(&ioi, end, end), "message": "expected a head (`layer.head`, e.g. `9.9`) or a name" }
-            ],
-        }])
+        json!([published(
+            &ioi,
+            (end, end),
+            1,
+            "circuit::syntax",
+            "syntax error: unexpected the end of the file: expected a head (`layer.head`, e.g. `9.9`) or a name\nhelp: see grammar/GRAMMAR.md for every construct of the language, with examples",
+            "expected a head (`layer.head`, e.g. `9.9`) or a name"
+        )])
     );
     // Hover on a head of a class.
     let (line, column) = position_of(&text, "9.9 10.0");
@@ -1046,16 +1047,14 @@ fn a_buffer_that_is_not_utf8_is_still_checked() {
     // The byte reads as U+FFFD, one UTF-16 unit like `é`.
     assert_eq!(
         client.diagnostics(&latin1),
-        json!([{
-            "range": range((5, 24), (5, 28)),
-            "severity": 1,
-            "code": "circuit::head-out-of-range",
-            "source": "circuitcheck",
-            "message": "head 12.0 is outside gpt2-small: layer 12 does not exist\nhelp: gpt2-small has layers 0–11 with heads 0–11 each",
-            "relatedInformation": [
-                { "location": location(&latin1, (5, 24), (5, 28)), "message": "layer 12 does not exist" }
-            ],
-        }])
+        json!([published(
+            &latin1,
+            ((5, 24), (5, 28)),
+            1,
+            "circuit::head-out-of-range",
+            "head 12.0 is outside gpt2-small: layer 12 does not exist\nhelp: gpt2-small has layers 0–11 with heads 0–11 each",
+            "layer 12 does not exist"
+        )])
     );
     assert_eq!(client.shut_down(), 0);
 }

@@ -53,6 +53,25 @@ fn assert_close(actual: f64, expected: f64, what: &str) {
     );
 }
 
+/// Every position's logits of a patched pass, `[rows][seq][vocab]`.
+fn all_logits(f: &Fixture, batch: &Batch, interventions: &Interventions) -> Vec<Vec<Vec<f32>>> {
+    let out = f
+        .model
+        .forward(batch, interventions, Capture::default(), &Readout::All)
+        .unwrap();
+    vec3(&out.logits.unwrap())
+}
+
+/// One row's logits against the reference's, every `step`-th vocabulary entry.
+fn assert_logits_close(got: &[Vec<f32>], expected: &[Vec<f64>], step: usize, what: &str) {
+    assert_eq!(got.len(), expected.len(), "{what}: positions");
+    for (t, (got, expected)) in got.iter().zip(expected).enumerate() {
+        for v in (0..expected.len()).step_by(step) {
+            assert_close(got[v] as f64, expected[v], &format!("{what} {t} {v}"));
+        }
+    }
+}
+
 fn vec3(t: &Tensor) -> Vec<Vec<Vec<f32>>> {
     t.to_vec3().unwrap()
 }
@@ -218,13 +237,7 @@ fn replacing_heads_changes_only_what_the_reference_predicts() {
     let rows = vec![f.rows[0].clone()];
     let batch = Batch::new(&rows, &Device::Cpu).unwrap();
     let (interventions, reference_patch) = node_patch(&f, &rows);
-    let patched = vec3(
-        &f.model
-            .forward(&batch, &interventions, Capture::default(), &Readout::All)
-            .unwrap()
-            .logits
-            .unwrap(),
-    );
+    let patched = all_logits(&f, &batch, &interventions);
     let clean = vec3(
         &f.model
             .forward(
@@ -251,13 +264,7 @@ fn replacing_heads_changes_only_what_the_reference_predicts() {
     // would not change positions 0..3, so check that with a single-head patch.
     let mut single = interventions.clone();
     single.heads[2] = None;
-    let only = vec3(
-        &f.model
-            .forward(&batch, &single, Capture::default(), &Readout::All)
-            .unwrap()
-            .logits
-            .unwrap(),
-    );
+    let only = all_logits(&f, &batch, &single);
     for t in 0..3 {
         assert_eq!(only[0][t], clean[0][t], "position {t} precedes the patch");
     }
@@ -290,23 +297,9 @@ fn mlp_patch_matches_the_reference() {
         mlps,
         ..Default::default()
     };
-    let logits = vec3(
-        &f.model
-            .forward(&batch, &interventions, Capture::default(), &Readout::All)
-            .unwrap()
-            .logits
-            .unwrap(),
-    );
+    let logits = all_logits(&f, &batch, &interventions);
     let expected = f.reference.run(&row, &reference);
-    for t in 0..seq {
-        for v in (0..expected.logits[t].len()).step_by(11) {
-            assert_close(
-                logits[0][t][v] as f64,
-                expected.logits[t][v],
-                "mlp-patched logit",
-            );
-        }
-    }
+    assert_logits_close(&logits[0], &expected.logits, 11, "mlp-patched logit");
 }
 
 #[test]
@@ -468,23 +461,9 @@ fn edge_level_inputs_match_the_reference() {
         mlps: vec![],
         edges: Some(edges),
     };
-    let out = vec3(
-        &f.model
-            .forward(&batch, &interventions, Capture::default(), &Readout::All)
-            .unwrap()
-            .logits
-            .unwrap(),
-    );
+    let out = all_logits(&f, &batch, &interventions);
     let expected = f.reference.run(&row, &reference);
-    for t in 0..seq {
-        for v in (0..expected.logits[t].len()).step_by(3) {
-            assert_close(
-                out[0][t][v] as f64,
-                expected.logits[t][v],
-                &format!("edge logit {t} {v}"),
-            );
-        }
-    }
+    assert_logits_close(&out[0], &expected.logits, 3, "edge logit");
 }
 
 #[test]

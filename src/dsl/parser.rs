@@ -611,17 +611,22 @@ mod tests {
     #[test]
     fn keywords_are_the_grammars() {
         let grammar = include_str!("../../grammar/circuit.pest");
-        let rule = grammar
-            .split("\nkeyword = @{")
-            .nth(1)
-            .and_then(|rest| rest.split("~ !ident_char").next())
-            .expect("circuit.pest has a keyword rule");
-        let words: Vec<&str> = rule.split('"').skip(1).step_by(2).collect();
+        let words = quoted_in_rule(grammar, "keyword = @{", "~ !ident_char");
         assert_eq!(words, KEYWORDS);
         for word in STATEMENT_KEYWORDS {
             assert!(KEYWORDS.contains(&word), "{word}");
             assert!(grammar.contains(&format!("\"{word}\" ~")), "{word}");
         }
+    }
+
+    /// The quoted strings of a rule of `grammar` that starts a line with `start`, up to `end`.
+    fn quoted_in_rule<'a>(grammar: &'a str, start: &str, end: &str) -> Vec<&'a str> {
+        let rule = grammar
+            .split(&format!("\n{start}"))
+            .nth(1)
+            .and_then(|rest| rest.split(end).next())
+            .unwrap_or_else(|| panic!("circuit.pest has a rule `{start}`"));
+        rule.split('"').skip(1).step_by(2).collect()
     }
 
     /// Whether `rule` reads all of `piece`.
@@ -634,16 +639,11 @@ mod tests {
     fn the_lexer_follows_the_grammar() {
         use crate::dsl::lexer::{self, TokenKind};
         let grammar = include_str!("../../grammar/circuit.pest");
-        let whitespace = grammar
-            .split("\nWHITESPACE = _{")
-            .nth(1)
-            .and_then(|rest| rest.split('}').next())
-            .expect("circuit.pest has a WHITESPACE rule");
         let escaped: Vec<String> = lexer::WHITESPACE
             .iter()
             .map(|c| c.escape_default().to_string())
             .collect();
-        let written: Vec<&str> = whitespace.split('"').skip(1).step_by(2).collect();
+        let written = quoted_in_rule(grammar, "WHITESPACE = _{", "}");
         assert_eq!(written, escaped);
         assert!(grammar.contains("COMMENT    = _{ \"#\" ~ (!\"\\n\" ~ ANY)* }"));
         for word in KEYWORDS {

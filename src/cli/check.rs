@@ -240,9 +240,9 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
         return Ok(Outcome::Error);
     };
     let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
-    let evaluator = args.eval.evaluator(&circuit, &args.file, args.quiet)?;
+    let (evaluator, warnings) = args.eval.evaluator(&circuit, &args.file, args.quiet)?;
     let report = evaluate(&evaluator, &circuit, args.quiet)?;
-    let warnings = run_warnings(&evaluator, &report);
+    let warnings = run_warnings(warnings, &report);
     let page = || html::check_page(&report, &circuit, &html_run(&evaluator.session, &warnings));
     args.format
         .publish(&report, CHECK_RENDERERS, html_output, page)?;
@@ -307,16 +307,17 @@ impl EvalArgs {
         Session::open(circuit, path, settings)
     }
 
-    /// The session, with the reference set and replacement values of its options.
+    /// The session, with the reference set and replacement values of its options, and the
+    /// warnings printed so far (about its dataset).
     pub fn evaluator(
         &self,
         circuit: &Circuit,
         path: &Path,
         quiet: bool,
-    ) -> miette::Result<Evaluator> {
+    ) -> miette::Result<(Evaluator, Vec<String>)> {
         let evaluator = Evaluator::new(self.session(circuit, path, quiet)?)?;
-        warn(warnings::small_groups(&evaluator.dataset));
-        Ok(evaluator)
+        let warnings = warn(warnings::small_groups(&evaluator.dataset));
+        Ok((evaluator, warnings.into_iter().collect()))
     }
 }
 
@@ -367,15 +368,12 @@ pub fn warn(warning: Option<String>) -> Option<String> {
     warning
 }
 
-/// The warnings of a run of `evaluator` that gave `report`, in the order they were printed
-/// (the small groups' by `EvalArgs::evaluator`; the model's, printed here).
-pub fn run_warnings(evaluator: &Evaluator, report: &crate::eval::schema::Report) -> Vec<String> {
-    let mut found: Vec<String> = warnings::small_groups(&evaluator.dataset)
-        .into_iter()
-        .collect();
-    found.extend(warn(warnings::model_fails_task(
+/// The warnings of a run that gave `report`, in the order they were printed: `before` (the
+/// dataset's, from `EvalArgs::evaluator`), then the model's, printed here.
+pub fn run_warnings(mut before: Vec<String>, report: &crate::eval::schema::Report) -> Vec<String> {
+    before.extend(warn(warnings::model_fails_task(
         &report.model_score,
         report.confidence,
     )));
-    found
+    before
 }

@@ -126,13 +126,13 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let mut page = None;
     if args.eval {
         let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
-        let evaluator = args
+        let (evaluator, warnings) = args
             .evaluation
             .evaluator(new_circuit, &new.path, args.quiet)?;
         let old_report = evaluate(&evaluator, old_circuit, args.quiet)?;
         let new_report = evaluate(&evaluator, new_circuit, args.quiet)?;
         // F(M) is the same on both sides.
-        let warnings = run_warnings(&evaluator, &new_report);
+        let warnings = run_warnings(warnings, &new_report);
         regression = comparison::is_regression(&old_report, &new_report);
         match args.format {
             Format::Terminal => {

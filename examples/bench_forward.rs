@@ -9,7 +9,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use circuitcheck::model::{
-    Batch, Capture, Config, Gpt2, HeadPatch, Interventions, Objective, Readout,
+    Batch, Capture, Config, HeadPatch, Interventions, Objective, Readout, Transformer,
 };
 use circuitcheck::testing::random_weights;
 
@@ -45,7 +45,7 @@ fn main() -> candle_core::Result<()> {
     let device = Device::Cpu;
     let config = Config::gpt2_small();
     let tensors = random_weights(&config, &device)?;
-    let model = Gpt2::new(
+    let model = Transformer::new(
         VarBuilder::from_tensors(tensors, DType::F32, &device),
         config.clone(),
     )

@@ -25,12 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         36 => 1280,
         _ => 1600,
     };
-    let config = Config {
-        n_layer: known.shape.layers as usize,
-        n_head: known.shape.heads as usize,
-        n_embd,
-        ..Config::gpt2_small()
-    };
+    let small = Config::gpt2_small();
+    let (layers, heads) = (known.shape.layers as usize, known.shape.heads as usize);
+    let config = Config::gpt2(small.vocab_size, small.n_positions, n_embd, layers, heads);
     let tokenizer = std::env::var_os("CIRCUITCHECK_TOKENIZER_DIR")
         .map(PathBuf::from)
         .ok_or(

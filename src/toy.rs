@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::model::error::{ModelError, Result};
-use crate::model::{Batch, Capture, Config, Gpt2, Interventions, Readout, Tokenizer};
+use crate::model::{Batch, Capture, Config, Interventions, Readout, Tokenizer, Transformer};
 use crate::task::Task;
 
 pub const MODEL_NAME: &str = "toy-induction";
@@ -23,13 +23,8 @@ const LEN: usize = 16;
 
 pub fn config() -> Config {
     Config {
-        vocab_size: LETTERS + 2,
-        n_positions: 32,
-        n_embd: 64,
-        n_layer: 2,
-        n_head: 4,
         n_inner: Some(256),
-        layer_norm_epsilon: 1e-5,
+        ..Config::gpt2(LETTERS + 2, 32, 64, 2, 4)
     }
 }
 
@@ -151,7 +146,7 @@ pub fn train(options: &TrainOptions, mut progress: impl FnMut(usize, f32)) -> Re
             vars.insert(name, Var::from_tensor(&tensor)?);
         }
     }
-    let model = Gpt2::trainable(
+    let model = Transformer::trainable(
         VarBuilder::from_varmap(&varmap, DType::F32, &device),
         config.clone(),
     )?;
@@ -198,7 +193,7 @@ pub fn save(varmap: &VarMap, dir: &Path) -> std::io::Result<()> {
 
 /// The fraction of induction-task prompts whose most likely next token is the answer.
 pub fn accuracy(
-    model: &Gpt2,
+    model: &Transformer,
     tokenizer: &Tokenizer,
     n: usize,
     seed: u64,

@@ -104,7 +104,10 @@ fn truncated_file() {
 #[test]
 fn tokenizer_that_does_not_fit_the_vocabulary() {
     let dir = tiny();
-    circuitcheck::testing::write_tiny_tokenizer(dir.path(), &["Mary", "John"]).unwrap();
+    // More words than the model has embeddings for.
+    let words: Vec<String> = (0..100).map(|i| format!("w{i}")).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    circuitcheck::testing::write_tiny_tokenizer(dir.path(), &words).unwrap();
     let error = load(dir.path()).unwrap_err();
     assert_eq!(code(&error), "model::tokenizer-mismatch");
 }

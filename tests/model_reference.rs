@@ -11,7 +11,7 @@ use std::path::Path;
 
 use candle_core::{Device, IndexOp, Tensor};
 use circuitcheck::model::{
-    Batch, Capture, EdgePatch, Gpt2, HeadPatch, Interventions, MlpPatch, ModelFiles, Readout,
+    Batch, Capture, EdgePatch, HeadPatch, Interventions, MlpPatch, ModelFiles, Readout, Transformer,
 };
 use circuitcheck::testing::TinyGpt2;
 use common::reference::{RefPatch, Reference, replacement_value};
@@ -20,7 +20,7 @@ use common::reference::{RefPatch, Reference, replacement_value};
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    model: Gpt2,
+    model: Transformer,
     reference: Reference,
     rows: Vec<Vec<u32>>,
 }
@@ -30,7 +30,7 @@ fn fixture() -> Fixture {
     let tiny = TinyGpt2::default();
     let config = tiny.write(dir.path()).unwrap();
     let files = ModelFiles::in_dir(dir.path()).unwrap();
-    let model = Gpt2::load(&files, &Device::Cpu).unwrap();
+    let model = Transformer::load(&files, &Device::Cpu).unwrap();
     let reference = Reference::load(&files.weights, config.n_layer, config.n_head, config.n_embd);
     let rows = vec![
         vec![5, 90, 300, 17, 260, 44, 301],
@@ -477,9 +477,10 @@ fn prefixed_checkpoints_load_the_same_model() {
     }
     .write(prefixed.path())
     .unwrap();
-    let load = |dir: &Path| Gpt2::load(&ModelFiles::in_dir(dir).unwrap(), &Device::Cpu).unwrap();
+    let load =
+        |dir: &Path| Transformer::load(&ModelFiles::in_dir(dir).unwrap(), &Device::Cpu).unwrap();
     let batch = Batch::new(&[vec![1, 2, 3]], &Device::Cpu).unwrap();
-    let run = |m: &Gpt2| {
+    let run = |m: &Transformer| {
         vec3(
             &m.forward(
                 &batch,

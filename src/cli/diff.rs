@@ -126,9 +126,9 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let mut page = None;
     if args.eval {
         let html_output = args.html.as_deref().map(HtmlOutput::open).transpose()?;
-        let (evaluator, warnings) = args
-            .evaluation
-            .evaluator(new_circuit, &new.path, args.quiet)?;
+        let (evaluator, warnings) =
+            args.evaluation
+                .evaluator(new_circuit, &new.path, args.quiet)?;
         let old_report = evaluate(&evaluator, old_circuit, args.quiet)?;
         let new_report = evaluate(&evaluator, new_circuit, args.quiet)?;
         // F(M) is the same on both sides.

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::model::error::Result;
-use crate::model::{Batch, Capture, Gpt2, Interventions, Readout};
+use crate::model::{Batch, Capture, Interventions, Readout, Transformer};
 use crate::task::Dataset;
 
 /// Prompts per forward pass.
@@ -42,7 +42,7 @@ impl AttentionTable {
 }
 
 /// Runs the clean prompts of `dataset` and averages every head's attention pattern.
-pub fn mean_attention(model: &Gpt2, dataset: &Dataset) -> Result<AttentionTable> {
+pub fn mean_attention(model: &Transformer, dataset: &Dataset) -> Result<AttentionTable> {
     let config = model.config();
     let (layers, heads) = (config.n_layer, config.n_head);
     let names = &dataset.position_names;

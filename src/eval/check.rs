@@ -17,7 +17,7 @@ use crate::eval::schema::{
     Options, PerPrompt, REPORT_VERSION, ReferenceCounts, Report,
 };
 use crate::eval::variant::{Scope, Variant};
-use crate::model::Gpt2;
+use crate::model::Transformer;
 use crate::model::error::Result;
 use crate::task::Dataset;
 
@@ -39,7 +39,7 @@ impl Progress for Silent {
 }
 
 pub fn check(
-    model: &Gpt2,
+    model: &Transformer,
     dataset: &Dataset,
     reference: &ReferenceActivations,
     circuit: &Circuit,
@@ -86,7 +86,7 @@ pub fn check(
 /// One check in progress: a runner over every prompt, one over the search prompts, the
 /// bootstrap draws and the seeded choices, shared by its steps.
 struct Evaluation<'a, 'p> {
-    model: &'a Gpt2,
+    model: &'a Transformer,
     dataset: &'a Dataset,
     reference: &'a ReferenceActivations,
     circuit: &'a Circuit,
@@ -102,7 +102,7 @@ struct Evaluation<'a, 'p> {
 
 impl<'a, 'p> Evaluation<'a, 'p> {
     fn new(
-        model: &'a Gpt2,
+        model: &'a Transformer,
         dataset: &'a Dataset,
         reference: &'a ReferenceActivations,
         circuit: &'a Circuit,

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::dsl::Ablation;
 use crate::model::error::Result;
-use crate::model::{Batch, Capture, Gpt2, Interventions, ModelError, Output, Readout};
+use crate::model::{Batch, Capture, Interventions, ModelError, Output, Readout, Transformer};
 use crate::task::Dataset;
 
 /// Replacement values per source and position, `width` floats each, in host memory: every
@@ -102,7 +102,12 @@ fn sum_over_heads(sums: &[f64], heads: usize, d: usize) -> Vec<f64> {
 impl ReferenceActivations {
     /// Runs the model over the reference prompts and reduces their activations as `ablation`
     /// asks. `seed` picks the reference prompt of each prompt for `Resample`.
-    pub fn compute(model: &Gpt2, dataset: &Dataset, ablation: Ablation, seed: u64) -> Result<Self> {
+    pub fn compute(
+        model: &Transformer,
+        dataset: &Dataset,
+        ablation: Ablation,
+        seed: u64,
+    ) -> Result<Self> {
         let device = model.device().clone();
         let config = model.config();
         let (layers, heads, d) = (config.n_layer, config.n_head, config.n_embd);
@@ -432,7 +437,11 @@ fn accumulate(
 const COMPUTATION: &[&str] = &[
     include_str!("reference.rs"),
     include_str!("cache.rs"),
+    include_str!("../model/transformer.rs"),
+    include_str!("../model/layers.rs"),
     include_str!("../model/gpt2.rs"),
+    include_str!("../model/neox.rs"),
+    include_str!("../model/llama.rs"),
     include_str!("../model/intervention.rs"),
     include_str!("../model/weights.rs"),
     include_str!("../model/config.rs"),
@@ -443,7 +452,7 @@ const COMPUTATION: &[&str] = &[
 /// Reference activations from the cache when a valid entry exists, else computed and
 /// stored. Returns what the cache lookup found (for reports and tests).
 pub fn load_or_compute(
-    model: &Gpt2,
+    model: &Transformer,
     model_identity: &str,
     dataset: &Dataset,
     ablation: Ablation,

@@ -20,7 +20,7 @@ use crate::eval::patch::{Patcher, Row, Wiring};
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::variant::{Layout, Plan, Scope, Variant};
 use crate::model::{self, error::Result};
-use crate::model::{Batch, Capture, Gpt2, KeyValues, Readout, Window};
+use crate::model::{Batch, Capture, KeyValues, Readout, Transformer, Window};
 use crate::task::{Dataset, MetricKind};
 
 /// Upper bounds on one forward pass: token positions, and rows (a window pass's rows each
@@ -33,7 +33,7 @@ const MAX_ROWS: usize = 512;
 const MAX_EXTRA_BASES: usize = 6;
 
 pub struct Runner<'a> {
-    model: &'a Gpt2,
+    model: &'a Transformer,
     dataset: &'a Dataset,
     reference: &'a ReferenceActivations,
     /// The prompts this runner scores (a subset for searches), as dataset indices.
@@ -145,7 +145,7 @@ impl Wiring {
 
 impl<'a> Runner<'a> {
     pub fn new(
-        model: &'a Gpt2,
+        model: &'a Transformer,
         dataset: &'a Dataset,
         reference: &'a ReferenceActivations,
         circuit: &Circuit,

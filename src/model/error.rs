@@ -31,7 +31,9 @@ pub enum ModelError {
     #[error("cannot read the config {}: {reason}", path.display())]
     #[diagnostic(
         code("model::config"),
-        help("config.json must be a Hugging Face GPT-2 config")
+        help(
+            "config.json must be a Hugging Face config of a GPT-2, GPT-NeoX (Pythia), Llama or Qwen2 model"
+        )
     )]
     Config { path: PathBuf, reason: String },
 
@@ -46,7 +48,7 @@ pub enum ModelError {
     #[diagnostic(
         code("model::missing-tensor"),
         help(
-            "the checkpoint must use the Hugging Face GPT-2 names (wte.weight, h.0.attn.c_attn.weight, ...)"
+            "the checkpoint must use the Hugging Face names of its family (GPT-2: wte.weight, h.0.attn.c_attn.weight, ...; Llama: model.embed_tokens.weight, ...), as config.json's model_type says"
         )
     )]
     MissingTensors { path: PathBuf, names: Vec<String> },
@@ -68,7 +70,7 @@ pub enum ModelError {
     Dtype { tensor: String, dtype: String },
 
     #[error(
-        "the tokenizer has {tokenizer_size} tokens but the model's vocabulary has {vocab_size}"
+        "the tokenizer has {tokenizer_size} tokens but the model's vocabulary only {vocab_size}"
     )]
     #[diagnostic(
         code("model::tokenizer-mismatch"),

@@ -1,4 +1,5 @@
-//! GPT-2 with head-level interventions, its weights and its tokenizer.
+//! The transformer with head-level interventions (GPT-2, GPT-NeoX, Llama, Qwen2), its
+//! weights and its tokenizer.
 //!
 //! A pass takes a `Batch` of right-padded token rows and `Interventions`: per layer, a
 //! `HeadPatch` (keep-mask `[rows, seq, heads]` and replacement result vectors
@@ -14,16 +15,20 @@ pub mod error;
 mod gelu;
 pub mod gpt2;
 pub mod intervention;
+mod layers;
+pub mod llama;
 pub mod locate;
 mod memory;
+pub mod neox;
 pub mod tokenizer;
+pub mod transformer;
 pub mod weights;
 
-pub use config::Config;
+pub use config::{Config, Family};
 pub use device::{DeviceChoice, describe as describe_device};
 pub use error::ModelError;
-pub use gpt2::{Attribution, Gpt2, LoadedModel, Objective};
 pub use intervention::*;
 pub use locate::{ModelFiles, locate};
 pub use memory::reuse_freed_memory;
 pub use tokenizer::Tokenizer;
+pub use transformer::{Attribution, LoadedModel, Objective, Transformer};

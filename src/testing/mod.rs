@@ -124,15 +124,13 @@ impl TinyGpt2 {
         let vocab: BTreeMap<String, u32> =
             serde_json::from_str(&std::fs::read_to_string(dir.join("vocab.json"))?)
                 .map_err(io::Error::other)?;
-        let config = crate::model::Config {
-            vocab_size: vocab.len(),
-            n_positions: self.context,
-            n_embd: self.d_model,
-            n_layer: self.layers,
-            n_head: self.heads,
-            n_inner: None,
-            layer_norm_epsilon: 1e-5,
-        };
+        let config = crate::model::Config::gpt2(
+            vocab.len(),
+            self.context,
+            self.d_model,
+            self.layers,
+            self.heads,
+        );
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed);
         let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for (name, shape) in config.expected_tensors() {

@@ -13,7 +13,7 @@ use candle_core::Device;
 use crate::catalog::Catalog;
 use crate::dsl::{Circuit, Diagnostic, Loader, Sources, format, lexer, parser};
 use crate::graph::{HypothesisGraph, dot, json};
-use crate::model::{Config, Gpt2, ModelFiles, Tokenizer, weights};
+use crate::model::{Config, ModelFiles, Tokenizer, Transformer, weights};
 use crate::report::text::diagnostics::{render_error, render_human, render_json};
 use crate::report::text::diff::{Labels, render_markdown, render_terminal};
 use crate::task::{Dataset, ReferenceSize, Task, export_toml};
@@ -335,7 +335,7 @@ pub fn safetensors(context: &mut Context, input: &[u8]) -> Result<bool, String> 
 
 /// The whole load of a model directory, as `check` does it; whether it loaded.
 fn load_model(dir: &Path) -> bool {
-    let loaded = ModelFiles::in_dir(dir).and_then(|files| Gpt2::load(&files, &Device::Cpu));
+    let loaded = ModelFiles::in_dir(dir).and_then(|files| Transformer::load(&files, &Device::Cpu));
     if let Err(error) = &loaded {
         render_error(error, false);
     }

@@ -27,7 +27,8 @@ const fn shape(layers: u32, heads: u32) -> ModelShape {
     ModelShape { layers, heads }
 }
 
-/// Every GPT-2 size runs through the same model code; only the shape differs.
+/// Every model runs through the same transformer; its `config.json` says the family (GPT-2,
+/// GPT-NeoX, Llama, Qwen2). Heads are query heads (Llama and Qwen2 share key/value heads).
 pub const MODELS: &[KnownModel] = &[
     KnownModel {
         name: "gpt2-small",
@@ -53,6 +54,66 @@ pub const MODELS: &[KnownModel] = &[
         name: "distilgpt2",
         shape: shape(6, 12),
         hub: &["distilbert/distilgpt2", "distilgpt2"],
+    },
+    KnownModel {
+        name: "pythia-70m",
+        shape: shape(6, 8),
+        hub: &["EleutherAI/pythia-70m"],
+    },
+    KnownModel {
+        name: "pythia-70m-deduped",
+        shape: shape(6, 8),
+        hub: &["EleutherAI/pythia-70m-deduped"],
+    },
+    KnownModel {
+        name: "pythia-160m",
+        shape: shape(12, 12),
+        hub: &["EleutherAI/pythia-160m"],
+    },
+    KnownModel {
+        name: "pythia-160m-deduped",
+        shape: shape(12, 12),
+        hub: &["EleutherAI/pythia-160m-deduped"],
+    },
+    KnownModel {
+        name: "pythia-410m",
+        shape: shape(24, 16),
+        hub: &["EleutherAI/pythia-410m"],
+    },
+    KnownModel {
+        name: "pythia-410m-deduped",
+        shape: shape(24, 16),
+        hub: &["EleutherAI/pythia-410m-deduped"],
+    },
+    KnownModel {
+        name: "pythia-1b",
+        shape: shape(16, 8),
+        hub: &["EleutherAI/pythia-1b"],
+    },
+    KnownModel {
+        name: "pythia-1.4b",
+        shape: shape(24, 16),
+        hub: &["EleutherAI/pythia-1.4b"],
+    },
+    KnownModel {
+        name: "qwen2.5-0.5b",
+        shape: shape(24, 14),
+        hub: &["Qwen/Qwen2.5-0.5B"],
+    },
+    KnownModel {
+        name: "qwen2.5-0.5b-instruct",
+        shape: shape(24, 14),
+        hub: &["Qwen/Qwen2.5-0.5B-Instruct"],
+    },
+    KnownModel {
+        name: "qwen2.5-1.5b",
+        shape: shape(28, 12),
+        hub: &["Qwen/Qwen2.5-1.5B"],
+    },
+    KnownModel {
+        name: "llama-3.2-1b",
+        shape: shape(16, 32),
+        hub: &["meta-llama/Llama-3.2-1B"],
     },
     KnownModel {
         name: "toy-induction",

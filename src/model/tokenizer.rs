@@ -40,6 +40,9 @@ pub enum TokenizerError {
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     source: PathBuf,
+    /// The special tokens the tokenizer puts before a text (Llama-3's
+    /// `<|begin_of_text|>`; none for GPT-2, Pythia and Qwen2), which every prompt starts with.
+    prefix: Vec<u32>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -87,10 +90,7 @@ impl Tokenizer {
             serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
         bpe_file::check_tokenizer_json(&json).map_err(invalid)?;
         let inner = tokenizers::Tokenizer::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        Ok(Self {
-            inner,
-            source: path.to_path_buf(),
-        })
+        Ok(Self::new(inner, path))
     }
 
     /// Builds GPT-2's byte-level BPE from the original vocabulary and merge files.
@@ -128,10 +128,29 @@ impl Tokenizer {
                 .add_special_tokens([AddedToken::from(END_OF_TEXT, true)])
                 .map_err(|e| invalid(e.to_string()))?;
         }
-        Ok(Self {
+        Ok(Self::new(inner, path))
+    }
+
+    fn new(inner: tokenizers::Tokenizer, path: &Path) -> Self {
+        // What the post-processor adds before a text: the ids of "a" with special tokens, up
+        // to where those without begin (an end-of-text it may add after is not wanted
+        // before a prediction).
+        let ids = |special: bool| {
+            inner
+                .encode("a", special)
+                .map(|e| e.get_ids().to_vec())
+                .unwrap_or_default()
+        };
+        let (with, without) = (ids(true), ids(false));
+        let prefix = (0..=with.len().saturating_sub(without.len()))
+            .find(|at| with[*at..].starts_with(&without))
+            .map(|at| with[..at].to_vec())
+            .unwrap_or_default();
+        Self {
             inner,
             source: path.to_path_buf(),
-        })
+            prefix,
+        }
     }
 
     /// Where this tokenizer was loaded from.
@@ -153,19 +172,31 @@ impl Tokenizer {
             })
     }
 
+    /// The tokens of a piece of text (a word, an answer), without special tokens.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
         Ok(self.encoding(text)?.get_ids().to_vec())
     }
 
-    /// Token ids with the byte range of `text` each covers.
-    pub fn encode_with_offsets(&self, text: &str) -> Result<Vec<(u32, ByteRange)>, TokenizerError> {
+    /// The tokens of a prompt as the model reads it: after the special tokens the tokenizer
+    /// puts before every text (see `prefix`).
+    pub fn encode_prompt(&self, text: &str) -> Result<Vec<u32>, TokenizerError> {
+        Ok([self.prefix.clone(), self.encode(text)?].concat())
+    }
+
+    /// A prompt's tokens (as `encode_prompt`) with the byte range of `text` each covers; the
+    /// special tokens before it cover none.
+    pub fn encode_prompt_with_offsets(
+        &self,
+        text: &str,
+    ) -> Result<Vec<(u32, ByteRange)>, TokenizerError> {
         let encoding = self.encoding(text)?;
-        Ok(encoding
+        let prefix = self.prefix.iter().map(|id| (*id, (0, 0)));
+        let text = encoding
             .get_ids()
             .iter()
             .copied()
-            .zip(encoding.get_offsets().iter().copied())
-            .collect())
+            .zip(encoding.get_offsets().iter().copied());
+        Ok(prefix.chain(text).collect())
     }
 
     /// The id of `text` if it is exactly one token, e.g. `" Mary"`.

@@ -336,7 +336,7 @@ fn make_prompt(
     index: usize,
 ) -> Result<Prompt, TaskError> {
     let (text, spans) = realize(template, fill);
-    let encoded = vocabulary.tokenizer.encode_with_offsets(&text)?;
+    let encoded = vocabulary.tokenizer.encode_prompt_with_offsets(&text)?;
     let tokens: Vec<u32> = encoded.iter().map(|(id, _)| *id).collect();
     no_tokens(&tokens, &text, index)?;
     // Each occurrence is exactly one token: the one ending where the word ends and starting
@@ -486,7 +486,7 @@ pub fn explicit(
                 .collect()
         };
         let make = |text: &str| -> Result<Prompt, TaskError> {
-            let tokens = tokenizer.encode(text)?;
+            let tokens = tokenizer.encode_prompt(text)?;
             no_tokens(&tokens, text, index)?;
             for name in position_names {
                 let at = spec.positions[name];
@@ -549,7 +549,7 @@ pub fn extra_references(
         .iter()
         .filter(|e| e.group == group)
         .map(|e| {
-            let tokens = tokenizer.encode(&e.text)?;
+            let tokens = tokenizer.encode_prompt(&e.text)?;
             if tokens.len() != layout.tokens.len() {
                 return Err(TaskError::ExtraReference {
                     group: group.to_string(),

@@ -316,7 +316,7 @@ pub fn tokenizer(_: &mut Context, input: &[u8]) -> Result<bool, String> {
                 tokenizer.token_text(*id);
             }
         }
-        let _ = tokenizer.encode_with_offsets(text);
+        let _ = tokenizer.encode_prompt_with_offsets(text);
         tokenizer.single_token(text);
     }
     tokenizer.vocab_size();

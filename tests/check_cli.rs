@@ -570,6 +570,7 @@ fn devices_are_chosen_on_the_command_line() {
     ]);
     assert_eq!(info.code, 0, "{}", info.transcript());
     assert!(info.stdout.contains("device       cpu"), "{}", info.stdout);
+    assert!(info.stdout.contains("family       gpt2"), "{}", info.stdout);
 }
 
 /// Ratios to F(M) mean nothing where F(M) may be 0: check says so on standard error exactly

@@ -268,3 +268,62 @@ fn stored_dtype_of_garbage_is_unknown() {
         assert_eq!(circuitcheck::model::weights::stored_dtype(&path), None);
     }
 }
+
+/// A checkpoint split into shards with an index, as large models are published, loads to the
+/// same model as the one file; a shard the index names but the directory lacks is an error.
+#[test]
+fn a_sharded_checkpoint_loads_as_the_single_file_does() {
+    use candle_core::Tensor;
+    use circuitcheck::model::{Batch, Capture, Interventions, Readout};
+    let single = tiny();
+    let sharded = tempfile::tempdir().unwrap();
+    for file in ["config.json", "vocab.json", "merges.txt"] {
+        std::fs::copy(single.path().join(file), sharded.path().join(file)).unwrap();
+    }
+    let tensors =
+        candle_core::safetensors::load(single.path().join("model.safetensors"), &Device::Cpu)
+            .unwrap();
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let (first, second) = names.split_at(names.len() / 2);
+    let mut weight_map = serde_json::Map::new();
+    for (shard, part) in [
+        ("model-00001-of-00002.safetensors", first),
+        ("model-00002-of-00002.safetensors", second),
+    ] {
+        let part: std::collections::HashMap<String, Tensor> = part
+            .iter()
+            .map(|name| ((*name).clone(), tensors[*name].clone()))
+            .collect();
+        candle_core::safetensors::save(&part, sharded.path().join(shard)).unwrap();
+        for name in part.keys() {
+            weight_map.insert(name.clone(), shard.into());
+        }
+    }
+    let index = serde_json::json!({ "metadata": {}, "weight_map": weight_map });
+    let index_path = sharded.path().join("model.safetensors.index.json");
+    std::fs::write(&index_path, index.to_string()).unwrap();
+
+    let logits = |dir: &Path| -> Vec<Vec<Vec<f32>>> {
+        let loaded = load(dir).unwrap();
+        let batch = Batch::new(&[vec![1, 5, 9, 2]], &Device::Cpu).unwrap();
+        let out = loaded
+            .model
+            .forward(
+                &batch,
+                &Interventions::none(),
+                Capture::default(),
+                &Readout::All,
+            )
+            .unwrap();
+        out.logits.unwrap().to_vec3().unwrap()
+    };
+    let files = ModelFiles::in_dir(sharded.path()).unwrap();
+    assert_eq!(files.weights, index_path);
+    assert_eq!(files.weight_files().unwrap().len(), 2);
+    assert_eq!(logits(sharded.path()), logits(single.path()));
+
+    std::fs::remove_file(sharded.path().join("model-00002-of-00002.safetensors")).unwrap();
+    let error = load(sharded.path()).unwrap_err();
+    assert_eq!(code(&error), "model::missing-file");
+}

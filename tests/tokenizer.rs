@@ -111,7 +111,10 @@ fn prompts_start_with_the_tokens_the_tokenizer_puts_before_a_text() {
     let plain = tempfile::tempdir().unwrap();
     write_tiny_tokenizer(plain.path(), &["Mary"]).unwrap();
     let gpt2 = Tokenizer::from_dir(plain.path()).unwrap();
-    assert_eq!(gpt2.encode_prompt(" Mary").unwrap(), gpt2.encode(" Mary").unwrap());
+    assert_eq!(
+        gpt2.encode_prompt(" Mary").unwrap(),
+        gpt2.encode(" Mary").unwrap()
+    );
 }
 
 #[test]

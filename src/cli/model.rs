@@ -156,16 +156,24 @@ fn info(args: &InfoArgs) -> miette::Result<Outcome> {
     let device = args.device.open()?;
     let loaded = LoadedModel::load(files, &device)?;
     let config = loaded.model.config();
-    let dtype = weights::stored_dtype(&loaded.files.weights).unwrap_or_else(|| "?".into());
+    let dtype = (loaded.files.weight_files().unwrap_or_default().iter())
+        .find_map(|shard| weights::stored_dtype(shard))
+        .unwrap_or_else(|| "?".into());
     println!("path         {}", loaded.files.dir.display());
     println!("device       {}", describe_device(&device));
     println!("parameters   {}", config.parameter_count());
     println!("dtype        {dtype} (computed in f32)");
     println!("layers       {}", config.n_layer);
+    println!("family       {}", config.family.name());
     println!(
-        "heads        {} per layer, {} wide",
+        "heads        {} per layer, {} wide{}",
         config.n_head,
-        config.d_head()
+        config.d_head(),
+        if config.n_kv_head < config.n_head {
+            format!(", sharing {} key/value heads", config.n_kv_head)
+        } else {
+            String::new()
+        }
     );
     println!("d_model      {}", config.n_embd);
     println!("d_mlp        {}", config.d_mlp());

@@ -98,7 +98,11 @@ impl Cache {
 
     /// What a model's cached activations depend on: every byte of its weights and config.
     pub fn model_identity(&self, files: &ModelFiles) -> std::io::Result<String> {
-        let mut parts = vec![self.digest(&files.weights)?];
+        let shards = files.weight_files().map_err(std::io::Error::other)?;
+        let mut parts = shards
+            .iter()
+            .map(|shard| self.digest(shard))
+            .collect::<std::io::Result<Vec<_>>>()?;
         if let Some(config) = &files.config {
             parts.push(self.digest(config)?);
         }

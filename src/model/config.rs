@@ -25,6 +25,18 @@ pub enum Family {
     Qwen2,
 }
 
+impl Family {
+    /// Its `model_type` in `config.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Gpt2 => "gpt2",
+            Family::NeoX => "gpt_neox",
+            Family::Llama => "llama",
+            Family::Qwen2 => "qwen2",
+        }
+    }
+}
+
 /// Rotary position embeddings on the first `dims` dimensions of each query and key head.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rotary {

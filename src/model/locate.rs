@@ -11,15 +11,23 @@ pub const MODEL_ENV: &str = "CIRCUITCHECK_MODEL";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelFiles {
     pub dir: PathBuf,
+    /// The checkpoint: `model.safetensors`, or the index of a sharded one
+    /// (`model.safetensors.index.json`, whose shards `weight_files` lists).
     pub weights: PathBuf,
     /// `None` when the directory has no config.json (GPT-2 small is assumed then).
     pub config: Option<PathBuf>,
 }
 
+const SINGLE: &str = "model.safetensors";
+const INDEX: &str = "model.safetensors.index.json";
+
 impl ModelFiles {
     /// The files in `dir`; errors when there are no weights.
     pub fn in_dir(dir: &Path) -> Result<Self> {
-        let weights = dir.join("model.safetensors");
+        let weights = match dir.join(INDEX) {
+            index if !dir.join(SINGLE).exists() && index.exists() => index,
+            _ => dir.join(SINGLE),
+        };
         if !weights.exists() {
             return Err(ModelError::MissingFile { path: weights });
         }
@@ -46,6 +54,39 @@ impl ModelFiles {
             config,
         })
     }
+
+    /// The safetensors files holding the weights: the one file, or the shards the index
+    /// names, each once, in order.
+    pub fn weight_files(&self) -> Result<Vec<PathBuf>> {
+        if !self.weights.to_string_lossy().ends_with(INDEX) {
+            return Ok(vec![self.weights.clone()]);
+        }
+        let unreadable = |reason: String| ModelError::Unreadable {
+            path: self.weights.clone(),
+            reason,
+        };
+        let text = crate::input::read_text(&self.weights).map_err(|e| unreadable(e.to_string()))?;
+        let index: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+        let map = index
+            .get("weight_map")
+            .and_then(|m| m.as_object())
+            .ok_or_else(|| unreadable("it has no `weight_map`".into()))?;
+        let mut shards: Vec<&str> = map.values().filter_map(|v| v.as_str()).collect();
+        shards.sort();
+        shards.dedup();
+        shards
+            .into_iter()
+            .map(|shard| {
+                // A shard is a file beside the index, never a path elsewhere.
+                let name = Path::new(shard);
+                if name.components().count() != 1 {
+                    return Err(unreadable(format!("shard `{shard}` is not a file name")));
+                }
+                Ok(self.dir.join(name))
+            })
+            .collect()
+    }
 }
 
 /// Finds a model published on the Hugging Face hub as `repos` (its id first, then older
@@ -67,7 +108,7 @@ pub fn locate(repos: &[&str], env: bool) -> Result<ModelFiles> {
             let snapshots = root
                 .join(format!("models--{}", repo.replace('/', "--")))
                 .join("snapshots");
-            tried.push(format!("{}/*/model.safetensors", snapshots.display()));
+            tried.push(format!("{}/*/{SINGLE}", snapshots.display()));
             if let Some(files) = newest_snapshot(&snapshots) {
                 return Ok(files);
             }
@@ -100,7 +141,7 @@ fn newest_snapshot(snapshots: &Path) -> Option<ModelFiles> {
         .ok()?
         .filter_map(|entry| entry.ok())
         .map(|entry| entry.path())
-        .filter(|dir| dir.join("model.safetensors").is_file())
+        .filter(|dir| dir.join(SINGLE).is_file() || dir.join(INDEX).is_file())
         .map(|dir| {
             let modified = dir
                 .metadata()
@@ -131,17 +172,24 @@ fn download(repo_id: &str, tried: &mut Vec<String>) -> Option<ModelFiles> {
         }
     };
     let repo = api.model(repo_id.to_string());
-    let mut weights = None;
-    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
-        match repo.get(file) {
-            Ok(path) => weights = Some(path),
-            Err(error) => {
-                tried.push(format!("(failed: {error})"));
-                return None;
-            }
+    let mut get = |file: &str| match repo.get(file) {
+        Ok(path) => Some(path),
+        Err(error) => {
+            tried.push(format!("(failed: {error})"));
+            None
+        }
+    };
+    get("config.json")?;
+    let tokenizer = get("tokenizer.json")?;
+    // One file, or an index and its shards.
+    if get(SINGLE).is_none() {
+        get(INDEX)?;
+        let files = ModelFiles::in_dir(tokenizer.parent()?).ok()?;
+        for shard in files.weight_files().ok()? {
+            get(&shard.file_name()?.to_string_lossy())?;
         }
     }
-    ModelFiles::in_dir(weights?.parent()?).ok()
+    ModelFiles::in_dir(tokenizer.parent()?).ok()
 }
 
 #[cfg(not(feature = "download"))]

@@ -67,7 +67,7 @@ impl Transformer {
             }
             None => Config::gpt2_small(),
         };
-        let vb = weights::load(&files.weights, &config, device)?;
+        let vb = weights::load(files, &config, device)?;
         Self::new(vb, config)
     }
 

@@ -10,31 +10,47 @@ use safetensors::SafeTensors;
 
 use crate::model::config::Config;
 use crate::model::error::{ModelError, Result};
+use crate::model::locate::ModelFiles;
 
 const PREFIX: &str = "transformer.";
 
-/// Reads `model.safetensors`, validates it against `config` and returns a `VarBuilder` over
-/// f32 tensors named without the optional `transformer.` prefix. Every tensor's name, shape
-/// and dtype is checked before any is converted.
-pub fn load(path: &Path, config: &Config, device: &Device) -> Result<VarBuilder<'static>> {
+/// Reads the checkpoint's safetensors files (one, or the shards of a sharded one), validates
+/// them against `config` and returns a `VarBuilder` over f32 tensors named without the
+/// optional `transformer.` prefix. Every tensor's name, shape and dtype is checked before any
+/// is converted.
+pub fn load(files: &ModelFiles, config: &Config, device: &Device) -> Result<VarBuilder<'static>> {
+    let shards = files.weight_files()?;
+    let path = &files.weights;
     // Configs read from config.json are checked as they are read; this catches built ones.
     config.validate(&path.with_file_name("config.json"))?;
-    let bytes = std::fs::read(path).map_err(|_| ModelError::MissingFile {
-        path: path.to_path_buf(),
-    })?;
-    let unreadable = |reason: String| ModelError::Unreadable {
-        path: path.to_path_buf(),
+    let bytes = shards
+        .iter()
+        .map(|shard| {
+            std::fs::read(shard).map_err(|_| ModelError::MissingFile {
+                path: shard.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let unreadable = |shard: &Path, reason: String| ModelError::Unreadable {
+        path: shard.to_path_buf(),
         reason,
     };
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| unreadable(e.to_string()))?;
-    let names: HashMap<String, String> = file
-        .names()
-        .into_iter()
-        .map(|name| {
-            (
-                name.strip_prefix(PREFIX).unwrap_or(name).to_string(),
-                name.to_string(),
-            )
+    let opened = shards
+        .iter()
+        .zip(&bytes)
+        .map(|(shard, bytes)| {
+            SafeTensors::deserialize(bytes).map_err(|e| unreadable(shard, e.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Name without prefix → (its file, its name there).
+    let names: HashMap<String, (usize, String)> = opened
+        .iter()
+        .enumerate()
+        .flat_map(|(at, file)| {
+            file.names().into_iter().map(move |name| {
+                let bare = name.strip_prefix(PREFIX).unwrap_or(name).to_string();
+                (bare, (at, name.to_string()))
+            })
         })
         .collect();
 
@@ -52,9 +68,10 @@ pub fn load(path: &Path, config: &Config, device: &Device) -> Result<VarBuilder<
     }
     let mut views = Vec::with_capacity(expected.len());
     for (name, shape) in expected {
-        let view = file
-            .tensor(&names[&name])
-            .map_err(|e| unreadable(e.to_string()))?;
+        let (at, stored) = &names[&name];
+        let view = opened[*at]
+            .tensor(stored)
+            .map_err(|e| unreadable(&shards[*at], e.to_string()))?;
         if view.shape() != shape.as_slice() {
             return Err(ModelError::Shape {
                 path: path.to_path_buf(),
@@ -85,6 +102,9 @@ pub fn load(path: &Path, config: &Config, device: &Device) -> Result<VarBuilder<
     Ok(VarBuilder::from_tensors(tensors, DType::F32, device))
 }
 
+/// The token embedding's name in each family's checkpoint.
+const EMBEDDINGS: [&str; 3] = ["wte.weight", "embed_in.weight", "embed_tokens.weight"];
+
 /// The dtype the checkpoint stores its token embedding in (for `model info`), read from
 /// the header alone.
 pub fn stored_dtype(path: &Path) -> Option<String> {
@@ -105,7 +125,7 @@ pub fn stored_dtype(path: &Path) -> Option<String> {
     let entry = header
         .as_object()?
         .iter()
-        .find(|(name, _)| name.ends_with("wte.weight"))?
+        .find(|(name, _)| EMBEDDINGS.iter().any(|e| name.ends_with(e)))?
         .1;
     Some(entry.get("dtype")?.as_str()?.to_lowercase())
 }

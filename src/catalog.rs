@@ -28,7 +28,7 @@ const fn shape(layers: u32, heads: u32) -> ModelShape {
 }
 
 /// Every model runs through the same transformer; its `config.json` says the family (GPT-2,
-/// GPT-NeoX, Llama, Qwen2). Heads are query heads (Llama and Qwen2 share key/value heads).
+/// GPT-NeoX, Llama, Qwen2, Gemma-2). Heads are query heads (Llama and Qwen2 share key/value heads).
 pub const MODELS: &[KnownModel] = &[
     KnownModel {
         name: "gpt2-small",
@@ -114,6 +114,21 @@ pub const MODELS: &[KnownModel] = &[
         name: "llama-3.2-1b",
         shape: shape(16, 32),
         hub: &["meta-llama/Llama-3.2-1B"],
+    },
+    KnownModel {
+        name: "llama-3.2-3b",
+        shape: shape(28, 24),
+        hub: &["meta-llama/Llama-3.2-3B"],
+    },
+    KnownModel {
+        name: "llama-3.1-8b",
+        shape: shape(32, 32),
+        hub: &["meta-llama/Llama-3.1-8B"],
+    },
+    KnownModel {
+        name: "gemma-2-2b",
+        shape: shape(26, 8),
+        hub: &["google/gemma-2-2b"],
     },
     KnownModel {
         name: "toy-induction",

@@ -6,6 +6,7 @@
 use crate::cli::Outcome;
 use crate::cli::check::{Args, Bar, load_circuit, progress_bar, warn};
 use crate::cli::output::{HtmlOutput, Renderers};
+use crate::dsl::Level;
 use crate::eval::sensitivity::{Baseline, Grid, Settings, sensitivity};
 use crate::report::html;
 use crate::report::text::sensitivity as render;
@@ -36,13 +37,11 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     };
     let bar = progress_bar(args.quiet);
     let mut progress = Bar(bar.clone());
-    let report = sensitivity(
-        &session,
-        &circuit,
-        &Grid::for_reference(session.task.reference_limit(&session.dataset)),
-        &settings,
-        &mut progress,
-    )?;
+    let mut grid = Grid::for_reference(session.task.reference_limit(&session.dataset));
+    if !session.loaded.model.config().has_edge_level() {
+        grid.levels.retain(|level| *level != Level::Edge);
+    }
+    let report = sensitivity(&session, &circuit, &grid, &settings, &mut progress)?;
     bar.finish_and_clear();
     warnings.extend(warn(warnings::model_fails_task(
         &report.model_score,

@@ -442,6 +442,7 @@ const COMPUTATION: &[&str] = &[
     include_str!("../model/gpt2.rs"),
     include_str!("../model/neox.rs"),
     include_str!("../model/llama.rs"),
+    include_str!("../model/gemma2.rs"),
     include_str!("../model/intervention.rs"),
     include_str!("../model/weights.rs"),
     include_str!("../model/config.rs"),

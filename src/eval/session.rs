@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 
 use crate::catalog;
-use crate::dsl::{Ablation, Circuit, Mlps, Positions, TaskRef};
+use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions, TaskRef};
 use crate::eval::cache::{Cache, Lookup, short_identity};
 use crate::eval::check::{Progress, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
@@ -87,6 +87,15 @@ impl Session {
                     miette::miette!(help = "pass --model DIR", "model `{}`: {e}", circuit.model)
                 })?;
         let loaded = LoadedModel::load(files, &settings.device)?;
+        if settings.options.level == Level::Edge && !loaded.model.config().has_edge_level() {
+            miette::bail!(
+                code = "check::no-edge-level",
+                help = "check it at node level: --level node",
+                "model `{}` ({}) has no edge level: its attention output is normed before it joins the stream, so a head adds no difference of its own",
+                circuit.model,
+                loaded.model.config().family.name()
+            );
+        }
         let dataset = task.dataset(&loaded.tokenizer, n, settings.options.seed)?;
         let cache = Cache::new(settings.cache_dir);
         let identity = cache

@@ -23,6 +23,8 @@ pub enum Family {
     Llama,
     /// Llama's blocks with q, k and v biases.
     Qwen2,
+    /// Llama's attention with soft-capped scores and normed outputs, GeGLU MLPs.
+    Gemma2,
 }
 
 impl Family {
@@ -33,6 +35,7 @@ impl Family {
             Family::NeoX => "gpt_neox",
             Family::Llama => "llama",
             Family::Qwen2 => "qwen2",
+            Family::Gemma2 => "gemma2",
         }
     }
 }
@@ -87,6 +90,20 @@ pub struct Config {
     /// The unembedding is the token embedding.
     #[serde(skip)]
     pub tied_embeddings: bool,
+    /// Gemma-2's attention and output details; `None` elsewhere.
+    #[serde(skip)]
+    pub gemma: Option<GemmaDetails>,
+}
+
+/// What Gemma-2 adds: attention scores scaled by `query_pre_attn_scalar`^−½ and soft-capped,
+/// soft-capped logits, embeddings scaled by √d_model, and a sliding window on alternate
+/// layers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GemmaDetails {
+    pub query_pre_attn_scalar: f64,
+    pub attn_logit_softcapping: f64,
+    pub final_logit_softcapping: f64,
+    pub sliding_window: usize,
 }
 
 fn default_epsilon() -> f64 {
@@ -155,6 +172,27 @@ struct LlamaWritten {
     mlp_bias: bool,
 }
 
+/// Gemma-2's `config.json`.
+#[derive(Deserialize)]
+struct GemmaWritten {
+    vocab_size: usize,
+    max_position_embeddings: usize,
+    hidden_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    num_key_value_heads: usize,
+    head_dim: usize,
+    intermediate_size: usize,
+    #[serde(default = "default_rms_epsilon")]
+    rms_norm_eps: f64,
+    #[serde(default = "default_rope_theta")]
+    rope_theta: f64,
+    query_pre_attn_scalar: f64,
+    attn_logit_softcapping: Option<f64>,
+    final_logit_softcapping: Option<f64>,
+    sliding_window: usize,
+}
+
 fn default_rotary_pct() -> f64 {
     0.25
 }
@@ -195,9 +233,12 @@ impl TryFrom<serde_json::Value> for Config {
                 let llama = serde_json::from_value::<LlamaWritten>(written).map_err(read)?;
                 Config::llama(family, llama)?
             }
+            "gemma2" => {
+                Config::gemma2(serde_json::from_value::<GemmaWritten>(written).map_err(read)?)?
+            }
             other => {
                 return Err(format!(
-                    "model_type `{other}` is not one circuitcheck runs (gpt2, gpt_neox, llama, qwen2)"
+                    "model_type `{other}` is not one circuitcheck runs (gpt2, gpt_neox, llama, qwen2, gemma2)"
                 ));
             }
         };
@@ -243,6 +284,7 @@ impl From<NeoXWritten> for Config {
             }),
             parallel_residual: w.use_parallel_residual,
             tied_embeddings: w.tie_word_embeddings,
+            gemma: None,
         }
     }
 }
@@ -296,6 +338,48 @@ impl Config {
             }),
             parallel_residual: false,
             tied_embeddings: w.tie_word_embeddings,
+            gemma: None,
+        })
+    }
+
+    fn gemma2(w: GemmaWritten) -> Result<Self, String> {
+        let (Some(attn_logit_softcapping), Some(final_logit_softcapping)) =
+            (w.attn_logit_softcapping, w.final_logit_softcapping)
+        else {
+            return Err("Gemma-2 configs give both soft-capping values".into());
+        };
+        let positive = [
+            ("query_pre_attn_scalar", w.query_pre_attn_scalar),
+            ("attn_logit_softcapping", attn_logit_softcapping),
+            ("final_logit_softcapping", final_logit_softcapping),
+        ];
+        if let Some((name, value)) = positive.iter().find(|(_, v)| !(v.is_finite() && *v > 0.0)) {
+            return Err(format!("`{name}` is {value}; it must be positive"));
+        }
+        Ok(Config {
+            family: Family::Gemma2,
+            vocab_size: w.vocab_size,
+            n_positions: w.max_position_embeddings,
+            n_embd: w.hidden_size,
+            n_layer: w.num_hidden_layers,
+            n_head: w.num_attention_heads,
+            n_inner: Some(w.intermediate_size),
+            layer_norm_epsilon: w.rms_norm_eps,
+            n_kv_head: w.num_key_value_heads,
+            head_dim: w.head_dim,
+            rotary: Some(Rotary {
+                dims: w.head_dim,
+                base: w.rope_theta,
+                scaling: None,
+            }),
+            parallel_residual: false,
+            tied_embeddings: true,
+            gemma: Some(GemmaDetails {
+                query_pre_attn_scalar: w.query_pre_attn_scalar,
+                attn_logit_softcapping,
+                final_logit_softcapping,
+                sliding_window: w.sliding_window.max(1),
+            }),
         })
     }
 
@@ -321,6 +405,7 @@ impl Config {
             rotary: None,
             parallel_residual: false,
             tied_embeddings: true,
+            gemma: None,
         }
     }
 }
@@ -438,9 +523,15 @@ impl Config {
             .checked_add(d.checked_mul(2)?)
     }
 
+    /// Whether edges mean anything: every head's result is a difference it adds to the
+    /// stream (not in Gemma-2, whose attention output is normed first).
+    pub fn has_edge_level(&self) -> bool {
+        self.gemma.is_none()
+    }
+
     /// A SwiGLU MLP (gate, up, down) rather than two matrices around an activation.
     pub fn gated_mlp(&self) -> bool {
-        matches!(self.family, Family::Llama | Family::Qwen2)
+        matches!(self.family, Family::Llama | Family::Qwen2 | Family::Gemma2)
     }
 
     pub fn d_head(&self) -> usize {
@@ -457,6 +548,7 @@ impl Config {
             Family::Gpt2 => crate::model::gpt2::expected_tensors(self),
             Family::NeoX => crate::model::neox::expected_tensors(self),
             Family::Llama | Family::Qwen2 => crate::model::llama::expected_tensors(self),
+            Family::Gemma2 => crate::model::gemma2::expected_tensors(self),
         }
     }
 

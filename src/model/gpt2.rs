@@ -51,6 +51,7 @@ pub fn load(vb: &VarBuilder, config: &Config) -> Result<Weights> {
                 c_attn_b: vb.get(3 * d, "attn.c_attn.bias")?,
                 c_proj_w: vb.get((d, d), "attn.c_proj.weight")?,
                 c_proj_b: vb.get(d, "attn.c_proj.bias")?,
+                post_norms: None,
                 ln_2: Norm::layer(&vb.pp("ln_2"), d, eps)?,
                 mlp: Mlp::Plain {
                     fc_w: vb.get((d, m), "mlp.c_fc.weight")?,

@@ -38,6 +38,14 @@ impl Norm {
         })
     }
 
+    /// Gemma's RMSNorm, which scales by (1 + weight).
+    pub fn rms_plus_one(vb: &VarBuilder, d: usize, eps: f64) -> Result<Self> {
+        Ok(Norm::Rms {
+            weight: (vb.get(d, "weight")? + 1.0)?,
+            eps,
+        })
+    }
+
     pub fn forward(&self, x: &Tensor, differentiable: bool) -> Result<Tensor> {
         match self {
             Norm::Layer { weight, bias, eps } => {
@@ -69,9 +77,22 @@ pub enum Activation {
     GeluTanh,
     /// GPT-NeoX's exact `gelu`.
     GeluErf,
+    /// Llama's and Qwen2's gate.
+    Silu,
 }
 
-/// An MLP: two matrices around an activation (GPT-2, GPT-NeoX), or SwiGLU (Llama, Qwen2).
+impl Activation {
+    fn forward(self, x: &Tensor, differentiable: bool) -> Result<Tensor> {
+        Ok(match self {
+            Activation::GeluTanh => gelu::gelu(x, differentiable)?,
+            Activation::GeluErf => x.gelu_erf()?,
+            Activation::Silu => candle_nn::ops::silu(x)?,
+        })
+    }
+}
+
+/// An MLP: two matrices around an activation (GPT-2, GPT-NeoX), or gated (SwiGLU in Llama
+/// and Qwen2, GeGLU in Gemma-2).
 /// Weights are input-major, `[in, out]`.
 pub enum Mlp {
     Plain {
@@ -85,6 +106,7 @@ pub enum Mlp {
         gate_w: Tensor,
         up_w: Tensor,
         down_w: Tensor,
+        activation: Activation,
     },
 }
 
@@ -102,18 +124,16 @@ impl Mlp {
                 activation,
             } => {
                 let h = x.matmul(fc_w)?.broadcast_add(fc_b)?;
-                let h = match activation {
-                    Activation::GeluTanh => gelu::gelu(&h, differentiable)?,
-                    Activation::GeluErf => h.gelu_erf()?,
-                };
+                let h = activation.forward(&h, differentiable)?;
                 h.matmul(proj_w)?.broadcast_add(proj_b)?
             }
             Mlp::Gated {
                 gate_w,
                 up_w,
                 down_w,
+                activation,
             } => {
-                let gate = candle_nn::ops::silu(&x.matmul(gate_w)?)?;
+                let gate = activation.forward(&x.matmul(gate_w)?, differentiable)?;
                 (gate * x.matmul(up_w)?)?.matmul(down_w)?
             }
         };

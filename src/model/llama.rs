@@ -7,7 +7,7 @@ use candle_nn::VarBuilder;
 
 use crate::model::config::{Config, Family};
 use crate::model::error::Result;
-use crate::model::layers::{Mlp, Norm, input_major, no_bias};
+use crate::model::layers::{Activation, Mlp, Norm, input_major, no_bias};
 use crate::model::transformer::{Block, Weights};
 
 pub fn expected_tensors(config: &Config) -> Vec<(String, Vec<usize>)> {
@@ -77,11 +77,13 @@ pub fn load(vb: &VarBuilder, config: &Config) -> Result<Weights> {
                 c_attn_b: bias,
                 c_proj_w: input_major(&attn, d, q, "o_proj.weight")?,
                 c_proj_b: no_bias(d, vb.device())?,
+                post_norms: None,
                 ln_2: Norm::rms(&vb.pp("post_attention_layernorm"), d, eps)?,
                 mlp: Mlp::Gated {
                     gate_w: input_major(&vb, m, d, "mlp.gate_proj.weight")?,
                     up_w: input_major(&vb, m, d, "mlp.up_proj.weight")?,
                     down_w: input_major(&vb, d, m, "mlp.down_proj.weight")?,
+                    activation: Activation::Silu,
                 },
             })
         })
@@ -103,7 +105,7 @@ pub fn load(vb: &VarBuilder, config: &Config) -> Result<Weights> {
 
 /// For each query head's key (or value) column, the column of the key/value head it shares:
 /// query head h reads key/value head h / (n_head / n_kv_head).
-fn kv_of_query_heads(config: &Config, device: &candle_core::Device) -> Result<Tensor> {
+pub fn kv_of_query_heads(config: &Config, device: &candle_core::Device) -> Result<Tensor> {
     let (d_head, group) = (config.d_head(), config.n_head / config.n_kv_head);
     let columns: Vec<u32> = (0..config.n_head)
         .flat_map(|h| {

@@ -13,6 +13,7 @@ pub mod config;
 mod device;
 pub mod error;
 mod gelu;
+pub mod gemma2;
 pub mod gpt2;
 pub mod intervention;
 mod layers;

@@ -57,6 +57,7 @@ pub fn load(vb: &VarBuilder, config: &Config) -> Result<Weights> {
                 c_attn_b: qkv.get(3 * d, "bias")?.index_select(&order, 0)?,
                 c_proj_w: input_major(&vb, d, d, "attention.dense.weight")?,
                 c_proj_b: vb.get(d, "attention.dense.bias")?,
+                post_norms: None,
                 ln_2: Norm::layer(&vb.pp("post_attention_layernorm"), d, eps)?,
                 mlp: Mlp::Plain {
                     fc_w: input_major(&vb, m, d, "mlp.dense_h_to_4h.weight")?,

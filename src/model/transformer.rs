@@ -13,7 +13,7 @@ use crate::model::error::{ModelError, Result};
 use crate::model::intervention::*;
 use crate::model::layers::{Angles, Mlp, Norm};
 use crate::model::locate::ModelFiles;
-use crate::model::{gpt2, llama, neox, weights};
+use crate::model::{gemma2, gpt2, llama, neox, weights};
 
 /// One block in the common layout every family loads into.
 pub struct Block {
@@ -30,6 +30,9 @@ pub struct Block {
     pub c_proj_b: Tensor,
     pub ln_2: Norm,
     pub mlp: Mlp,
+    /// Gemma-2's norms of the attention block's and the MLP's outputs, before each is added
+    /// to the stream; a head's result and its replacement are the attention's before it.
+    pub post_norms: Option<(Norm, Norm)>,
 }
 
 /// A checkpoint in the common layout.
@@ -86,6 +89,7 @@ impl Transformer {
             Family::Gpt2 => gpt2::load(&vb, &config)?,
             Family::NeoX => neox::load(&vb, &config)?,
             Family::Llama | Family::Qwen2 => llama::load(&vb, &config)?,
+            Family::Gemma2 => gemma2::load(&vb, &config)?,
         };
         Ok(Self {
             weights,
@@ -127,8 +131,18 @@ impl Transformer {
             .token_embedding
             .index_select(&ids, 0)?
             .reshape((rows, seq, d))?;
+        if let Some(gemma) = &self.config.gemma
+            && seq > gemma.sliding_window
+        {
+            return Err(ModelError::Input(format!(
+                "sequences of {seq} tokens exceed Gemma-2's sliding window of {}",
+                gemma.sliding_window
+            )));
+        }
         Ok(match &self.weights.position_embedding {
             Some(positions) => tokens.broadcast_add(&positions.narrow(0, 0, seq)?)?,
+            // Gemma scales its embeddings by √d_model.
+            None if self.config.gemma.is_some() => (tokens * (d as f64).sqrt())?,
             None => tokens,
         })
     }
@@ -328,6 +342,14 @@ impl Transformer {
         if capture.residuals {
             output.embeddings = pass.embeddings.clone();
         }
+        if interventions.edges.is_some() && self.config.gemma.is_some() {
+            // A head's share of a normed sum is not a difference it adds to the stream.
+            return Err(ModelError::Input(
+                "edge level is not defined for Gemma-2, whose attention output is normed \
+                 before it joins the stream; use --level node"
+                    .into(),
+            ));
+        }
         // Δ of every edge sender: the embeddings first, then the heads, filled in as the
         // pass reaches their layer.
         let mut deltas: Vec<Option<Tensor>> = Vec::new();
@@ -362,6 +384,9 @@ impl Transformer {
             if let Some(probe) = pass.probes.get(layer) {
                 attention_out = (attention_out + probe)?;
             }
+            if let Some((after_attention, _)) = &block.post_norms {
+                attention_out = after_attention.forward(&attention_out, pass.differentiable)?;
+            }
             // In parallel the MLP reads the block's input; in sequence, the stream after
             // attention.
             let mlp_input = if self.config.parallel_residual {
@@ -374,6 +399,9 @@ impl Transformer {
             };
             let normed = block.ln_2.forward(&mlp_input, pass.differentiable)?;
             let mut mlp_out = block.mlp.forward(&normed, pass.differentiable)?;
+            if let Some((_, after_mlp)) = &block.post_norms {
+                mlp_out = after_mlp.forward(&mlp_out, pass.differentiable)?;
+            }
             if capture.mlp_outputs {
                 output.mlp_outputs.push(mlp_out.clone());
             }
@@ -448,7 +476,7 @@ impl Transformer {
             Some(window) => self.with_prefix(layer, window, &active, &k, &v)?,
             None => (k, v),
         };
-        let (z, pattern) = attend(&q, &k, &v, &pass.mask, d_head, pass.differentiable)?; // z: [rows, seq, active, d_head]
+        let (z, pattern) = self.attend(&q, &k, &v, &pass.mask, pass.differentiable)?; // z: [rows, seq, active, d_head]
         let key_values = capture.key_values.then(|| (active.clone(), k, v));
         let a = active.len();
         let w_o = self.output_weights(block, &active)?;
@@ -490,6 +518,38 @@ impl Transformer {
             pattern: capture.patterns.then_some(pattern),
             key_values,
         })
+    }
+
+    /// Scaled dot-product causal attention (Gemma-2's scores scaled by its own scalar and
+    /// soft-capped); inputs and output `[rows, seq, heads, d_head]`, with the pattern
+    /// `[rows, heads, seq, seq]`.
+    fn attend(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: &Tensor,
+        differentiable: bool,
+    ) -> Result<(Tensor, Tensor)> {
+        let q = q.transpose(1, 2)?.contiguous()?;
+        let k = k.transpose(1, 2)?.contiguous()?;
+        let v = v.transpose(1, 2)?.contiguous()?;
+        let scale = match &self.config.gemma {
+            Some(gemma) => gemma.query_pre_attn_scalar,
+            None => self.config.d_head() as f64,
+        };
+        let mut scores = (q.matmul(&k.t()?)? / scale.sqrt())?;
+        if let Some(gemma) = &self.config.gemma {
+            scores = soft_cap(&scores, gemma.attn_logit_softcapping)?;
+        }
+        let scores = scores.broadcast_add(mask)?;
+        let pattern = if differentiable {
+            candle_nn::ops::softmax(&scores, D::Minus1)?
+        } else {
+            candle_nn::ops::softmax_last_dim(&scores)?
+        };
+        let z = pattern.matmul(&v)?.transpose(1, 2)?.contiguous()?;
+        Ok((z, pattern))
     }
 
     /// The rows of W_O that the active heads write through, `[active · d_head, d]`.
@@ -714,7 +774,7 @@ impl Transformer {
                 .index_select(&Tensor::new(flat, &self.device)?, 0)?;
             self.weights.final_norm.forward(&picked, differentiable)
         };
-        Ok(match readout {
+        let logits = match readout {
             Readout::None => None,
             Readout::Tokens { positions, tokens } => {
                 let finals = at_positions(positions)?; // [rows, d]
@@ -738,7 +798,14 @@ impl Transformer {
                 let logits = finals.matmul(&self.weights.unembed.t()?)?;
                 Some(logits.reshape((rows, seq, self.config.vocab_size))?)
             }
-        })
+        };
+        // Gemma-2 soft-caps its logits, each on its own: capping the few read is capping all.
+        match (logits, &self.config.gemma) {
+            (Some(logits), Some(gemma)) => {
+                Ok(Some(soft_cap(&logits, gemma.final_logit_softcapping)?))
+            }
+            (logits, _) => Ok(logits),
+        }
     }
 }
 
@@ -802,27 +869,9 @@ fn causal_mask(seq: usize, device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_vec(values, (seq, seq), device)?)
 }
 
-/// Scaled dot-product causal attention; inputs and output `[rows, seq, heads, d_head]`, with
-/// the pattern `[rows, heads, seq, seq]`.
-fn attend(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    mask: &Tensor,
-    d_head: usize,
-    differentiable: bool,
-) -> Result<(Tensor, Tensor)> {
-    let q = q.transpose(1, 2)?.contiguous()?;
-    let k = k.transpose(1, 2)?.contiguous()?;
-    let v = v.transpose(1, 2)?.contiguous()?;
-    let scores = (q.matmul(&k.t()?)? / (d_head as f64).sqrt())?.broadcast_add(mask)?;
-    let pattern = if differentiable {
-        candle_nn::ops::softmax(&scores, D::Minus1)?
-    } else {
-        candle_nn::ops::softmax_last_dim(&scores)?
-    };
-    let z = pattern.matmul(&v)?.transpose(1, 2)?.contiguous()?;
-    Ok((z, pattern))
+/// c·tanh(x / c).
+fn soft_cap(x: &Tensor, c: f64) -> Result<Tensor> {
+    Ok(((x / c)?.tanh()? * c)?)
 }
 
 /// keep · real + (1 − keep) · replacement.

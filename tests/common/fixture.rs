@@ -25,14 +25,25 @@ impl Fixture {
     /// token for each of `words`, and `text` as the circuit file `c.circuit`, which must be
     /// valid.
     pub fn new(words: Vec<String>, seed: u64, text: &str) -> Fixture {
+        Fixture::with_model(
+            |dir| {
+                TinyGpt2 {
+                    words,
+                    seed,
+                    ..Default::default()
+                }
+                .write(dir)
+                .unwrap();
+            },
+            text,
+        )
+    }
+
+    /// The model `write_model` writes into the fixture's directory, with `text` as the
+    /// circuit file `c.circuit`, which must be valid.
+    pub fn with_model(write_model: impl FnOnce(&std::path::Path), text: &str) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        TinyGpt2 {
-            words,
-            seed,
-            ..Default::default()
-        }
-        .write(dir.path())
-        .unwrap();
+        write_model(dir.path());
         let circuit_path = dir.path().join("c.circuit");
         std::fs::write(&circuit_path, text).unwrap();
         let circuit = Loader::new(&Catalog, &FileSystem)

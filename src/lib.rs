@@ -1,10 +1,11 @@
 //! circuitcheck: state a circuit hypothesis in a `.circuit` file, check it, and test it
-//! against GPT-2 with everything outside the circuit knocked out.
+//! against the model (GPT-2, Pythia, Llama, Qwen2, Gemma-2) with everything outside the
+//! circuit knocked out.
 //!
 //! The pipeline, one module per layer (see ARCHITECTURE.md):
 //! `input` (reading user files) and `output` (writing files whole) serve every stage;
 //! `dsl` (text → checked `Circuit`) → `graph` (petgraph view) → `diff` (what changed between
-//! two circuits) → `model` (GPT-2 with interventions) → `task` (datasets, named positions) →
+//! two circuits) → `model` (the transformer with interventions) → `task` (datasets, named positions) →
 //! `catalog` (the models and tasks a circuit can name) → `eval` (knockouts, metrics, the
 //! session commands share) → `report` (terminal, JSON, Markdown, HTML) → `lsp` (editors) →
 //! `cli`. Beside the pipeline: `toy`, the project's toy model and its trainer, and `testing`,

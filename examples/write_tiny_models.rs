@@ -18,6 +18,7 @@ pub fn variants() -> Vec<(&'static str, TinyModel)> {
                 rotary_pct: 0.5,
                 parallel_residual: false,
                 vocab_size: None,
+                legacy_buffers: true,
                 seed: 1,
                 ..TinyModel::neox()
             },
@@ -42,6 +43,7 @@ pub fn variants() -> Vec<(&'static str, TinyModel)> {
             TinyModel {
                 kv_heads: 4,
                 tie_word_embeddings: false,
+                legacy_buffers: true,
                 seed: 3,
                 ..TinyModel::qwen2()
             },

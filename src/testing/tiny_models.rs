@@ -92,6 +92,11 @@ pub struct TinyModel {
     pub rope_theta: f64,
     /// `layer_norm_eps` (GPT-NeoX) or `rms_norm_eps`.
     pub norm_eps: f64,
+    /// Also write the non-persistent buffers older checkpoints carry and a loader must
+    /// ignore: GPT-NeoX's `attention.bias` (a bool causal mask `[1, 1, context, context]`),
+    /// `attention.masked_bias` (a scalar) and `attention.rotary_emb.inv_freq`; Llama's and
+    /// Qwen2's `self_attn.rotary_emb.inv_freq`.
+    pub legacy_buffers: bool,
 }
 
 fn default_words() -> Vec<String> {
@@ -120,6 +125,7 @@ impl TinyModel {
             rope_scaling: None,
             rope_theta: 10000.0,
             norm_eps: 1e-5,
+            legacy_buffers: false,
         }
     }
 
@@ -145,6 +151,7 @@ impl TinyModel {
             rope_scaling: Some(Llama3Scaling::default()),
             rope_theta: 500000.0,
             norm_eps: 1e-5,
+            legacy_buffers: false,
         }
     }
 
@@ -333,10 +340,18 @@ impl TinyModel {
             let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             tensors.push((name, shape, bytes));
         }
+        let mut dtypes = vec![safetensors::Dtype::F32; tensors.len()];
+        if self.legacy_buffers {
+            for (name, dtype, shape, bytes) in self.buffers() {
+                tensors.push((name, shape, bytes));
+                dtypes.push(dtype);
+            }
+        }
         let views = tensors
             .iter()
-            .map(|(name, shape, data)| {
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), data)
+            .zip(dtypes)
+            .map(|((name, shape, data), dtype)| {
+                safetensors::tensor::TensorView::new(dtype, shape.clone(), data)
                     .map(|view| (name.clone(), view))
                     .map_err(io::Error::other)
             })
@@ -350,6 +365,43 @@ impl TinyModel {
         let config_json = serde_json::to_string_pretty(&config).map_err(io::Error::other)?;
         std::fs::write(dir.join("config.json"), config_json)?;
         Ok(config)
+    }
+
+    /// The legacy buffers of [`TinyModel::legacy_buffers`], with their values.
+    fn buffers(&self) -> Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> {
+        use safetensors::Dtype;
+        let rotary = match self.family {
+            Family::GptNeox => (self.head_dim as f64 * self.rotary_pct) as usize,
+            _ => self.head_dim,
+        };
+        let inv_freq: Vec<u8> = (0..rotary / 2)
+            .flat_map(|i| {
+                let f = 1.0 / self.rope_theta.powf((2 * i) as f64 / rotary as f64);
+                (f as f32).to_le_bytes()
+            })
+            .collect();
+        let n = self.context;
+        let mask: Vec<u8> = (0..n * n).map(|i| u8::from(i % n <= i / n)).collect();
+        let mut list = Vec::new();
+        for l in 0..self.layers {
+            if self.family == Family::GptNeox {
+                let p = format!("gpt_neox.layers.{l}.attention");
+                list.push((
+                    format!("{p}.bias"),
+                    Dtype::BOOL,
+                    vec![1, 1, n, n],
+                    mask.clone(),
+                ));
+                let masked = (-1e9f32).to_le_bytes().to_vec();
+                list.push((format!("{p}.masked_bias"), Dtype::F32, vec![], masked));
+                let name = format!("{p}.rotary_emb.inv_freq");
+                list.push((name, Dtype::F32, vec![rotary / 2], inv_freq.clone()));
+            } else {
+                let name = format!("model.layers.{l}.self_attn.rotary_emb.inv_freq");
+                list.push((name, Dtype::F32, vec![rotary / 2], inv_freq.clone()));
+            }
+        }
+        list
     }
 
     fn validate(&self) -> io::Result<()> {

@@ -913,6 +913,30 @@ mod checks {
     }
 
     #[test]
+    fn a_parallel_residual_mlp_reads_the_block_input_and_a_sequential_one_the_attention() {
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = [5, 90, 300, 17, 260];
+        let mut patch = RefPatch::default();
+        patch.heads.insert((0, 1, 3), vec![0.7; 32]);
+        for parallel in [true, false] {
+            let path = dir.path().join(parallel.to_string());
+            TinyModel {
+                parallel_residual: parallel,
+                ..TinyModel::neox()
+            }
+            .write(&path)
+            .unwrap();
+            let reference = Reference::load_dir(&path);
+            let plain = reference.run(&tokens, &RefPatch::default());
+            let patched = reference.run(&tokens, &patch);
+            // Layer 0's MLP at position 3 sees layer 0's head 1 only without parallel residual.
+            let moved = max_difference(&plain.mlps[0][3..4], &patched.mlps[0][3..4]);
+            assert_eq!(moved > 1e-6, !parallel, "parallel {parallel}: {moved}");
+            assert!(max_difference(&plain.mlps[1][3..4], &patched.mlps[1][3..4]) > 1e-6);
+        }
+    }
+
+    #[test]
     fn erf_has_its_known_values() {
         for (x, y) in [
             (0.0, 0.0),

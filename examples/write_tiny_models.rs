@@ -42,6 +42,7 @@ pub fn variants() -> Vec<(&'static str, TinyModel)> {
             "qwen2_untied_mha",
             TinyModel {
                 kv_heads: 4,
+                head_dim: 12,
                 tie_word_embeddings: false,
                 legacy_buffers: true,
                 seed: 3,

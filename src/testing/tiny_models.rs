@@ -67,8 +67,8 @@ pub struct TinyModel {
     /// Key/value heads (`num_key_value_heads`); GPT-NeoX has as many as query heads.
     pub kv_heads: usize,
     pub d_model: usize,
-    /// Per-head width; GPT-NeoX requires `d_model / heads`. Written as `head_dim` for Llama
-    /// and Qwen2.
+    /// Per-head width; GPT-NeoX requires `d_model / heads`. Written as `head_dim` for Llama,
+    /// and for Qwen2 only where it differs from `d_model / heads` (Qwen2.5 has no key).
     pub head_dim: usize,
     /// The MLP's hidden width (`intermediate_size`).
     pub intermediate: usize,
@@ -213,7 +213,6 @@ impl TinyModel {
                     "num_hidden_layers": self.layers,
                     "num_attention_heads": self.heads,
                     "num_key_value_heads": self.kv_heads,
-                    "head_dim": self.head_dim,
                     "hidden_act": "silu",
                     "max_position_embeddings": self.context,
                     "initializer_range": 0.02,
@@ -233,10 +232,23 @@ impl TinyModel {
                     "attention_dropout": 0.0,
                     "torch_dtype": "float32",
                 });
+                // Llama 3.2 writes head_dim; Qwen2.5 does not (it is hidden_size / heads).
                 let extra = if self.family == Family::Llama {
-                    json!({ "attention_bias": false, "mlp_bias": false, "pretraining_tp": 1 })
+                    json!({
+                        "head_dim": self.head_dim,
+                        "attention_bias": false,
+                        "mlp_bias": false,
+                        "pretraining_tp": 1,
+                    })
+                } else if self.head_dim * self.heads == self.d_model {
+                    json!({
+                        "use_sliding_window": false,
+                        "sliding_window": self.context,
+                        "max_window_layers": self.layers,
+                    })
                 } else {
                     json!({
+                        "head_dim": self.head_dim,
                         "use_sliding_window": false,
                         "sliding_window": self.context,
                         "max_window_layers": self.layers,

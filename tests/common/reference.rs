@@ -511,20 +511,8 @@ impl Reference {
 
     /// A pass with logits only at `positions` (the rest of `logits` is left empty).
     pub fn run_at(&self, tokens: &[u32], patch: &RefPatch, positions: &[usize]) -> RefOutput {
-        let d = self.d;
-        let seq = tokens.len();
-        let embed: Matrix = tokens
-            .iter()
-            .enumerate()
-            .map(|(t, id)| {
-                (0..d)
-                    .map(|i| {
-                        let position = self.positions.as_ref().map_or(0.0, |p| p[t * d + i]);
-                        self.embed[*id as usize * d + i] + position
-                    })
-                    .collect()
-            })
-            .collect();
+        let (d, seq) = (self.d, tokens.len());
+        let embed = self.embeddings(tokens);
         let mut x = embed.clone();
         let edge_level = !patch.embed_replacement.is_empty();
         // Δ of every sender computed so far (edge level).
@@ -532,9 +520,8 @@ impl Reference {
         if edge_level {
             deltas.insert(None, sub(&embed, &patch.embed_replacement));
         }
-        let mut results_all = Vec::new();
-        let mut patterns_all = Vec::new();
-        let mut mlps_all = Vec::new();
+        let (mut results_all, mut patterns_all, mut mlps_all) =
+            (Vec::new(), Vec::new(), Vec::new());
         for (l, block) in self.blocks.iter().enumerate() {
             let normed: Matrix = x.iter().map(|row| self.norm(row, &block.norm_1)).collect();
             let mut attn_out: Matrix = vec![block.o.b.clone().unwrap_or(vec![0.0; d]); seq];
@@ -558,25 +545,7 @@ impl Reference {
                     }
                 };
                 let (result, pattern) = self.head(block, h, &input(0), &input(1), &input(2));
-                let mut delta = vec![vec![0.0; d]; seq];
-                for t in 0..seq {
-                    let used = match patch.heads.get(&(l, h, t)) {
-                        Some(replacement) => replacement,
-                        None => {
-                            if let Some(replacement) = patch.sender_replacement.get(&(l, h, t)) {
-                                delta[t] = result[t]
-                                    .iter()
-                                    .zip(replacement)
-                                    .map(|(a, b)| a - b)
-                                    .collect();
-                            }
-                            &result[t]
-                        }
-                    };
-                    for j in 0..d {
-                        attn_out[t][j] += used[j];
-                    }
-                }
+                let delta = add_head(patch, (l, h), &result, &mut attn_out);
                 if edge_level {
                     new_deltas.push((Some((l, h)), delta));
                 }
@@ -595,12 +564,9 @@ impl Reference {
                 .iter()
                 .map(|row| mlp(&block.mlp, &self.norm(row, &block.norm_2)))
                 .collect();
-            let mut used = mlp.clone();
-            for (t, row) in used.iter_mut().enumerate() {
-                if let Some(replacement) = patch.mlps.get(&(l, t)) {
-                    *row = replacement.clone();
-                }
-            }
+            let used: Matrix = (0..seq)
+                .map(|t| patch.mlps.get(&(l, t)).unwrap_or(&mlp[t]).clone())
+                .collect();
             x = add(&add(&x, &attn_out), &used);
             results_all.push(results);
             patterns_all.push(patterns);
@@ -611,20 +577,43 @@ impl Reference {
                 x = sub(&x, delta);
             }
         }
-        let mut logits = vec![Vec::new(); seq];
+        RefOutput {
+            logits: self.logits(&x, positions),
+            embeddings: embed,
+            results: results_all,
+            patterns: patterns_all,
+            mlps: mlps_all,
+        }
+    }
+
+    /// What the first block reads: the token embedding (+ GPT-2's position embedding).
+    fn embeddings(&self, tokens: &[u32]) -> Matrix {
+        let d = self.d;
+        tokens
+            .iter()
+            .enumerate()
+            .map(|(t, id)| {
+                (0..d)
+                    .map(|i| {
+                        let position = self.positions.as_ref().map_or(0.0, |p| p[t * d + i]);
+                        self.embed[*id as usize * d + i] + position
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// norm_f(x) · W_Uᵀ at `positions` (the other rows empty).
+    fn logits(&self, x: &Matrix, positions: &[usize]) -> Matrix {
+        let d = self.d;
+        let mut logits = vec![Vec::new(); x.len()];
         for &t in positions {
             let f = self.norm(&x[t], &self.norm_f);
             logits[t] = (0..self.vocab)
                 .map(|v| (0..d).map(|i| f[i] * self.unembed[v * d + i]).sum())
                 .collect();
         }
-        RefOutput {
-            logits,
-            embeddings: embed,
-            results: results_all,
-            patterns: patterns_all,
-            mlps: mlps_all,
-        }
+        logits
     }
 
     /// Query head `h` of `block` on its q, k and v inputs (normed, `[seq][d]`): its result
@@ -713,6 +702,36 @@ impl Reference {
             }
         }
     }
+}
+
+/// Adds head `(l, h)`'s result, or its replacement where `patch` knocks it out, to
+/// `attn_out`; returns its Δ = real − replacement where it keeps its real output at edge level.
+fn add_head(
+    patch: &RefPatch,
+    (l, h): (usize, usize),
+    result: &Matrix,
+    attn_out: &mut Matrix,
+) -> Matrix {
+    let mut delta = vec![vec![0.0; result[0].len()]; result.len()];
+    for t in 0..result.len() {
+        let used = match patch.heads.get(&(l, h, t)) {
+            Some(replacement) => replacement,
+            None => {
+                if let Some(replacement) = patch.sender_replacement.get(&(l, h, t)) {
+                    delta[t] = result[t]
+                        .iter()
+                        .zip(replacement)
+                        .map(|(a, b)| a - b)
+                        .collect();
+                }
+                &result[t]
+            }
+        };
+        for (out, v) in attn_out[t].iter_mut().zip(used) {
+            *out += v;
+        }
+    }
+    delta
 }
 
 fn mlp(mlp: &Mlp, x: &[f64]) -> Vec<f64> {

@@ -3,6 +3,9 @@
 //! `fuzz`er of every input reader.
 
 pub mod fuzz;
+mod tiny_models;
+
+pub use tiny_models::{Family, Llama3Scaling, TinyModel, tokenizer_size};
 
 use std::collections::BTreeMap;
 use std::io;

@@ -13,6 +13,7 @@ mod check_probability;
 mod check_reference;
 mod diff;
 mod eval;
+mod families;
 mod fmt;
 mod fuzz;
 mod graph;

@@ -123,8 +123,10 @@ fn word_length(rest: &str) -> usize {
     let mut i = 0;
     while i < bytes.len() {
         let c = bytes[i];
-        let joined =
-            matches!(c, b'-' | b'+') && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric());
+        let joined = (matches!(c, b'-' | b'+')
+            && bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric()))
+            // A dot before a digit, as in model names (`qwen2.5-0.5b`); `b.k` stays apart.
+            || (c == b'.' && bytes.get(i + 1).is_some_and(|n| n.is_ascii_digit()));
         if !(c.is_ascii_alphanumeric() || c == b'_' || joined) {
             break;
         }
@@ -179,6 +181,16 @@ mod tests {
                 (Comparison, ">="),
                 (Punct, "-"),
                 (Number, "0.8"),
+            ]
+        );
+        assert_eq!(
+            kinds("model qwen2.5-0.5b b.k"),
+            [
+                (Word, "model"),
+                (Word, "qwen2.5-0.5b"),
+                (Word, "b"),
+                (Punct, "."),
+                (Word, "k"),
             ]
         );
         assert_eq!(

@@ -39,15 +39,9 @@ pub fn model_and_dataset(
     )
 }
 
-/// The f64 model of the same weights.
+/// The f64 model of the same weights, of the family its config.json names.
 pub fn reference_of(loaded: &LoadedModel) -> Reference {
-    let config = loaded.model.config();
-    Reference::load(
-        &loaded.files.weights,
-        config.n_layer,
-        config.n_head,
-        config.n_embd,
-    )
+    Reference::load_dir(&loaded.files.dir)
 }
 
 /// The evaluator's scheme for `ablation` on `dataset`.

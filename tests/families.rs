@@ -1,0 +1,141 @@
+//! Every family circuitcheck runs (GPT-NeoX with parallel and sequential blocks, Llama with
+//! grouped-query attention and Llama-3's rope scaling, Qwen2 with q/k/v biases), as tiny
+//! random models in their Hugging Face layouts: the real `check`'s every figure against the
+//! independent f64 evaluator, at node and edge level, on IOI prompts of different lengths.
+
+use crate::common;
+
+use std::collections::BTreeSet;
+
+use circuitcheck::dsl::Ablation;
+use circuitcheck::task::ReferenceSize;
+use circuitcheck::testing::{TinyModel, tokenizer_size};
+use common::evaluator::Evaluator;
+use common::fixture::Fixture;
+use common::ioi_words;
+use common::verify::{model_and_dataset, reference_of, scheme, verify_report};
+
+/// Classes at named positions and at `all`, MLPs at positions, edges on single channels and
+/// on all: 1.0 and 1.1 share a key/value head in the grouped-query models, and their keys
+/// are wired from different senders (`embed`, `a`).
+const CIRCUIT: &str = "circuit families {
+  model qwen2.5-0.5b
+  task ioi
+}
+
+mlp 0 at all
+mlp 1 at S2, END
+
+class a at S2 { 0.0 0.3 }
+class b at END, S1+1 { 1.0 }
+class e at END { 1.1 }
+class c at all { 1.2 }
+class d at END { 2.1 2.3 }
+
+edge embed -> a, b.k, c.v, d.q
+edge a -> b.q, d.v, e.k
+edge b, c -> d.k
+edge e -> d.q
+edge d, 1.2 -> logits
+";
+
+const PROMPTS: usize = 6;
+
+fn families() -> Vec<(&'static str, TinyModel)> {
+    let words = ioi_words();
+    // The IOI words make a larger tokenizer than the defaults': pad above it.
+    let padded = Some(tokenizer_size(&words).div_ceil(64) * 64);
+    vec![
+        (
+            "gpt-neox, parallel, rotary on a quarter of each head, padded vocabulary",
+            TinyModel {
+                words: words.clone(),
+                vocab_size: padded,
+                seed: 1,
+                ..TinyModel::neox()
+            },
+        ),
+        (
+            "gpt-neox, sequential, rotary on half",
+            TinyModel {
+                words: words.clone(),
+                vocab_size: None,
+                rotary_pct: 0.5,
+                parallel_residual: false,
+                seed: 2,
+                ..TinyModel::neox()
+            },
+        ),
+        (
+            "llama, 4 query heads on 2 key/value heads, llama-3 rope scaling",
+            TinyModel {
+                words: words.clone(),
+                seed: 3,
+                ..TinyModel::llama()
+            },
+        ),
+        (
+            "qwen2, q/k/v biases, tied, padded vocabulary",
+            TinyModel {
+                words,
+                vocab_size: padded,
+                seed: 4,
+                ..TinyModel::qwen2()
+            },
+        ),
+    ]
+}
+
+fn assert_close(actual: f64, expected: f64, what: &str) {
+    assert!(
+        (actual - expected).abs() <= 1e-4 * expected.abs().max(1.0),
+        "{what}: check says {actual}, the reference {expected}"
+    );
+}
+
+fn check_every_family(level: &str, ablation: &str, seed: u64) {
+    check_families(level, ablation, seed, families());
+}
+
+fn check_families(level: &str, ablation: &str, seed: u64, models: Vec<(&str, TinyModel)>) {
+    let (level_kind, ablation_kind) = (
+        common::fixture::level(level),
+        Ablation::from_name(ablation).unwrap(),
+    );
+    for (name, model) in models {
+        let f = Fixture::with_model(|dir| drop(model.write(dir).unwrap()), CIRCUIT);
+        let report = f.check(
+            PROMPTS,
+            3,
+            seed,
+            &["--level", level, "--ablation", ablation],
+        );
+        let (loaded, dataset) =
+            model_and_dataset(f.dir.path(), "ioi", PROMPTS, seed, ReferenceSize::default());
+        let lengths: BTreeSet<usize> = dataset.prompts.iter().map(|p| p.tokens.len()).collect();
+        assert!(lengths.len() > 1, "groups of different token lengths");
+        let reference = reference_of(&loaded);
+        let scheme = scheme(ablation_kind, &dataset, seed);
+        let evaluator = Evaluator::new(&reference, &dataset, &f.circuit, &scheme, level_kind);
+        eprintln!("{name}: {level} level, {ablation}");
+        verify_report(&report, &evaluator, assert_close);
+    }
+}
+
+#[test]
+fn node_level_mean_ablation_in_every_family() {
+    check_every_family("node", "mean", 0);
+}
+
+#[test]
+fn edge_level_mean_ablation_in_every_family() {
+    check_every_family("edge", "mean", 1);
+}
+
+/// Resampling draws each prompt's reference prompt: GPT-NeoX in sequence, and Llama with
+/// grouped-query attention.
+#[test]
+fn resampling_at_edge_level() {
+    let chosen = families().into_iter().skip(1).take(2).collect();
+    check_families("edge", "resample", 2, chosen);
+}

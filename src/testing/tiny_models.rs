@@ -156,7 +156,8 @@ impl TinyModel {
     }
 
     /// A Qwen2.5-like model: 3 layers, 4 query heads on 2 key/value heads, d_model 32,
-    /// q/k/v biases, θ 1 000 000, tied embeddings, vocabulary padded to a multiple of 64.
+    /// q/k/v biases, θ 1 000 000, tied embeddings, vocabulary padded to a multiple of 64,
+    /// context 512.
     pub fn qwen2() -> Self {
         Self {
             family: Family::Qwen2,

@@ -2,7 +2,7 @@
 //! graph, and each figure of a check (a chart with its table); the sensitivity page's grid
 //! and breakdowns. Each returns its markup, ending in a line break.
 
-use crate::dsl::{Circuit, Mlps};
+use crate::dsl::{Circuit, Comparison, Metric, Mlps};
 use crate::eval::schema::{GroupFigures, Report};
 use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
 use crate::report::html::charts::{number, percent};
@@ -206,9 +206,19 @@ pub fn expectations(report: &Report, warned: bool) -> String {
     let failed = report.expectations.iter().filter(|e| !e.passed).count();
     let total = report.expectations.len();
     let verdict = if failed == 0 {
-        tagged("p", holds(warned)).text(&format!("All {total} expectations met{}.", caveat(warned)))
+        let all = match total {
+            1 => "The expectation is met".to_string(),
+            2 => "Both expectations met".to_string(),
+            _ => format!("All {total} expectations met"),
+        };
+        tagged("p", holds(warned)).text(&format!("{all}{}.", caveat(warned)))
     } else {
-        tagged("p", "verdict fail").text(&format!("{failed} of {total} expectations failed."))
+        let noun = if total == 1 {
+            "expectation"
+        } else {
+            "expectations"
+        };
+        tagged("p", "verdict fail").text(&format!("{failed} of {total} {noun} failed."))
     };
     line(list) + &line(verdict)
 }
@@ -228,7 +238,7 @@ fn mlps(circuit: &Circuit) -> String {
     }
 }
 
-/// The hypothesis graph, scrolling sideways when wider than the page.
+/// The hypothesis graph, as wide as the page at most.
 pub fn graph(circuit: &Circuit) -> String {
     let caption = Element::html("figcaption")
         .prose("Classes sit in the column of their first head's layer, their heads inside; edges carry the channels they feed (q, k, v; unlabelled: all). ")
@@ -237,7 +247,11 @@ pub fn graph(circuit: &Circuit) -> String {
     line(
         Element::html("figure")
             .newline()
-            .line(scrolling(&layered::draw(circuit)))
+            .line(
+                Element::html("div")
+                    .attr("class", "fit")
+                    .raw(&layered::draw(circuit)),
+            )
             .line(caption),
     )
 }
@@ -380,7 +394,7 @@ pub fn minimality(report: &Report, circuit: &Circuit, threshold: f64) -> String 
             [
                 escape(&m.head.to_string()),
                 escape(&m.class),
-                escape(&m.origin),
+                escape(&k_with_heads(&m.origin, &m.k)),
                 number(m.score.value),
                 percent(m.relative.value),
                 interval(&m.relative, percent) + &flag,
@@ -388,11 +402,45 @@ pub fn minimality(report: &Report, circuit: &Circuit, threshold: f64) -> String 
             &[1, 2],
         ));
     }
-    let chart = charts::minimality(report, &layered::class_colours(circuit), threshold);
+    let chart = charts::minimality(
+        report,
+        &layered::class_colours(circuit),
+        threshold,
+        expected_minimality(circuit),
+    );
     let caption = Element::html("figcaption").text(
         "How much F(C\\K) changes when v joins K, at the K where it changes most; a head below the dashed line (marked !) barely matters to the circuit.",
     );
     line(figure(&chart, Some(caption))) + &details("Every head", &line(table))
+}
+
+/// A minimality's K as the table shows it: how it was chosen, and its heads (`greedy: 9.6
+/// 10.0`), or `∅`.
+fn k_with_heads(origin: &str, k: &[crate::dsl::Head]) -> String {
+    let heads = if k.is_empty() {
+        "∅".to_string()
+    } else {
+        heads(k)
+    };
+    if origin == "empty" {
+        heads
+    } else {
+        format!("{origin}: {heads}")
+    }
+}
+
+/// The bound of the file's own `expect minimality >= x` (or `> x`), the least minimality
+/// it asks of every head, where it states one.
+fn expected_minimality(circuit: &Circuit) -> Option<f64> {
+    circuit
+        .expectations
+        .iter()
+        .filter(|e| {
+            e.metric == Metric::Minimality(None)
+                && matches!(e.comparison, Comparison::AtLeast | Comparison::Above)
+        })
+        .map(|e| e.value)
+        .reduce(f64::max)
 }
 
 /// The key figures of two reports side by side, and whether the new one regressed.

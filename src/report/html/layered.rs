@@ -21,15 +21,15 @@ const MARGIN: f64 = 14.0;
 const HEADER: f64 = 30.0;
 const COLUMN_LABEL_DROP: f64 = 8.0;
 /// Between neighbouring columns, where edges cross.
-const GAP: f64 = 60.0;
+const GAP: f64 = 34.0;
 /// `embed` and `logits`, pills with their name.
-const TERMINAL_WIDTH: f64 = 74.0;
+const TERMINAL_WIDTH: f64 = 64.0;
 const TERMINAL_HEIGHT: f64 = 34.0;
 const TERMINAL_BASELINE_DROP: f64 = 5.0;
 /// A class box, stacked `STACK_GAP` apart in its column: its name and positions on two
 /// lines at the top (baselines `NAME_BASELINE`, `POSITIONS_BASELINE`), then its heads as
 /// chips in rows from `CHIPS_TOP`, `INSET` from the left edge.
-const BOX_WIDTH: f64 = 184.0;
+const BOX_WIDTH: f64 = 136.0;
 const BOX_RADIUS: f64 = 8.0;
 const STACK_GAP: f64 = 18.0;
 const INSET: f64 = 8.0;
@@ -42,9 +42,9 @@ const CHIP_HEIGHT: f64 = 20.0;
 const CHIP_RADIUS: f64 = 4.0;
 const CHIP_BASELINE: f64 = 14.5;
 const CHIP_GAP: f64 = 4.0;
-const CHIPS_PER_ROW: usize = 4;
+const CHIPS_PER_ROW: usize = 3;
 /// The longest class name a box shows whole; longer ones are cut, whole in the tooltip.
-const NAME_CHARS: usize = 22;
+const NAME_CHARS: usize = 16;
 /// Vertical distance between the lanes that edges skipping columns run in.
 const LANE: f64 = 14.0;
 /// An edge: the arrowhead's length and half its width, the gap its line stops short of the
@@ -388,7 +388,7 @@ fn class_box(class: &Class, colour: &str, x: f64, y: f64, height: f64) -> String
                 .attr("class", "class-name")
                 .at("x", x + INSET)
                 .at("y", y + NAME_BASELINE)
-                .attr("font-size", 12.5)
+                .attr("font-size", 11.5)
                 .attr("font-weight", "bold")
                 .attr("fill", INK)
                 .text(&name),

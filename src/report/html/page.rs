@@ -54,6 +54,7 @@ fn document(title: &str, body: &str) -> String {
                 .constant("content", POLICY),
         )
         .line(meta("viewport", "width=device-width, initial-scale=1"))
+        .line(meta("color-scheme", "light dark"))
         .line(meta("generator", &format!("circuitcheck {VERSION}")))
         .line(Element::html("title").text(title))
         .line(Element::html("style").newline().raw(STYLE));

@@ -345,6 +345,49 @@ fn the_diff_page_puts_both_reports_side_by_side() {
         !html.contains("<dt>circuit</dt>"),
         "the header has no one circuit"
     );
+    // A class has one colour on both sides: the wrong circuit's previous_token is the true
+    // one's weak_copy_after_match renamed (both hold 0.3 alone), the others differ.
+    let colour = |class: &str| -> String {
+        let start = html
+            .find(&format!("data-class=\"{class}\""))
+            .unwrap_or_else(|| panic!("no box of {class}"));
+        let rect = &html[start..];
+        let rect = &rect[rect.find("<rect").unwrap()..];
+        rect.split(" stroke=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(colour("previous_token"), colour("weak_copy_after_match"));
+    let others = ["copy_after_match", "induction", "previous_token"].map(colour);
+    assert!(others[0] != others[1] && others[1] != others[2] && others[0] != others[2]);
+    // Each pair of charts shares its axes: the same tick labels on both sides.
+    for chart in ["chart scores", "chart completeness", "chart minimality"] {
+        let ticks = |side: &str| -> Vec<String> {
+            let at = html.find(&format!("<div class=\"side {side}\"")).unwrap();
+            let drawn = svg(&html[at..], chart);
+            let frame = &drawn[..drawn.find("<g class=\"marks\"").unwrap()];
+            frame
+                .split("</text>")
+                .filter_map(|t| t.rsplit_once('>').map(|(_, text)| text.trim().to_string()))
+                .filter(|t| t.starts_with(|c: char| c.is_ascii_digit() || c == '-'))
+                .collect()
+        };
+        let (old_ticks, new_ticks) = (ticks("old"), ticks("new"));
+        assert!(old_ticks.len() > 2, "{chart}: {old_ticks:?}");
+        if chart == "chart minimality" {
+            // The heads (the y axis) differ; the values' axis is shared.
+            let percents = |t: Vec<String>| -> Vec<String> {
+                t.into_iter().filter(|t| t.ends_with('%')).collect()
+            };
+            assert_eq!(percents(old_ticks), percents(new_ticks), "{chart}");
+        } else {
+            assert_eq!(old_ticks, new_ticks, "{chart}");
+        }
+    }
 
     let refused = circuitcheck(&["diff", TRUE, WRONG, "--html", page.to_str().unwrap()]);
     assert_eq!(

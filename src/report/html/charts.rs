@@ -283,15 +283,19 @@ pub fn rule(
         .to_string()
 }
 
-/// F(M), F(C) and F(∅) as bars with their intervals.
-pub fn scores(report: &Report) -> String {
+/// F(M), F(C) and F(∅) as bars with their intervals, on an axis that also holds those of
+/// `axes` (the other side of a comparison, which then shares it).
+pub fn scores(report: &Report, axes: &[&Report]) -> String {
     let names = ["F(M)", "F(C)", "F(∅)"].map(String::from);
     let figures = [
         (&report.model_score, "#5b6b7d", "full model"),
         (&report.circuit_score, ACCENT, "circuit"),
         (&report.empty_score, "#b8c1cc", "every head knocked out"),
     ];
-    let (low, high) = extent(figures.iter().map(|f| f.0).chain([&Estimate {
+    let others = axes
+        .iter()
+        .flat_map(|r| [&r.model_score, &r.circuit_score, &r.empty_score]);
+    let (low, high) = extent(figures.iter().map(|f| f.0).chain(others).chain([&Estimate {
         value: 0.0,
         interval: None,
     }]));
@@ -346,12 +350,22 @@ pub fn scores(report: &Report) -> String {
 }
 
 /// Faithfulness per group (or family) as horizontal bars with intervals, the first group
-/// at the top, and a line at 100 %, where the circuit scores as the model does.
-pub fn groups(title: &str, class: &str, groups: &[GroupFigures]) -> String {
+/// at the top, and a line at 100 %, where the circuit scores as the model does; the axis
+/// also holds the groups of `axes` (the other side of a comparison, which then shares it).
+pub fn groups(
+    title: &str,
+    class: &str,
+    groups: &[GroupFigures],
+    axes: &[&[GroupFigures]],
+) -> String {
     let shown = &groups[..groups.len().min(MAX_GROUP_BARS)];
     // plotters counts categories upwards; the first group goes on top.
     let names: Vec<String> = shown.iter().rev().map(|g| g.name.clone()).collect();
-    let (low, high) = axis_range(shown.iter().map(|g| &g.faithfulness), &[0.0, 1.0]);
+    let others = axes.iter().flat_map(|g| &g[..g.len().min(MAX_GROUP_BARS)]);
+    let (low, high) = axis_range(
+        shown.iter().chain(others).map(|g| &g.faithfulness),
+        &[0.0, 1.0],
+    );
     let height = 110 + 28 * shown.len() as u32;
     chart(
         &Frame {
@@ -434,12 +448,13 @@ pub fn groups(title: &str, class: &str, groups: &[GroupFigures]) -> String {
 /// Each head's minimality as a fraction of F(M), a horizontal bar per head (the first on
 /// top, so the chart keeps its width and its labels their size however many heads there
 /// are), coloured by class; the threshold heads are flagged below as a line, and the file's
-/// own `expect minimality >= x` (`expected`), where it states one, as another.
+/// own `expect minimality >= x` (`expected`), where it states one, as another. The axis
+/// also holds the heads of `axes` (the other side of a comparison, which then shares it).
 pub fn minimality(
     report: &Report,
     colours: &BTreeMap<String, &'static str>,
-    threshold: f64,
-    expected: Option<f64>,
+    (threshold, expected): (f64, Option<f64>),
+    axes: &[&Report],
 ) -> String {
     // plotters counts categories upwards; the first head goes on top.
     let names: Vec<String> = report
@@ -449,7 +464,11 @@ pub fn minimality(
         .map(|m| m.head.to_string())
         .collect();
     let also: Vec<f64> = [0.0, threshold].into_iter().chain(expected).collect();
-    let (_, high) = axis_range(report.minimality.iter().map(|m| &m.relative), &also);
+    let others = axes.iter().flat_map(|r| &r.minimality);
+    let (_, high) = axis_range(
+        report.minimality.iter().chain(others).map(|m| &m.relative),
+        &also,
+    );
     let height = 130 + 24 * names.len() as u32;
     let title = format!(
         "Minimality per head, {:.0} % intervals",

@@ -238,8 +238,9 @@ fn mlps(circuit: &Circuit) -> String {
     }
 }
 
-/// The hypothesis graph, as wide as the page at most.
-pub fn graph(circuit: &Circuit) -> String {
+/// The hypothesis graph, as wide as the page at most, each class in its colour of
+/// `colours` (`layered::class_colours`).
+pub fn graph(circuit: &Circuit, colours: &Colours) -> String {
     let caption = Element::html("figcaption")
         .prose("Classes sit in the column of their first head's layer, their heads inside; edges carry the channels they feed (q, k, v; unlabelled: all). ")
         .text(&mlps(circuit))
@@ -250,7 +251,7 @@ pub fn graph(circuit: &Circuit) -> String {
             .line(
                 Element::html("div")
                     .attr("class", "fit")
-                    .raw(&layered::draw(circuit)),
+                    .raw(&layered::draw(circuit, colours)),
             )
             .line(caption),
     )
@@ -261,8 +262,12 @@ fn scrolling(drawing: &str) -> Element {
     tagged("div", "scroll").newline().raw(drawing)
 }
 
-/// F(M), F(C), F(∅) and the faithfulness ratios: a table beside their chart.
-pub fn faithfulness(report: &Report) -> String {
+/// The colour of each class, by name.
+pub type Colours = std::collections::BTreeMap<String, &'static str>;
+
+/// F(M), F(C), F(∅) and the faithfulness ratios: a table beside their chart, whose axis
+/// also holds the figures of `axes` (the other side of a comparison).
+pub fn faithfulness(report: &Report, axes: &[&Report]) -> String {
     let level = format!("{:.0} % interval", 100.0 * report.confidence);
     let mut table = table(
         "scores",
@@ -282,7 +287,7 @@ pub fn faithfulness(report: &Report) -> String {
         tagged("div", "row")
             .newline()
             .line(Element::html("div").raw(&line(table)))
-            .line(figure(&charts::scores(report), None)),
+            .line(figure(&charts::scores(report, axes), None)),
     )
 }
 
@@ -297,11 +302,18 @@ fn cut_caption(shown: String) -> Element {
         .text(") has them all.")
 }
 
-/// Faithfulness per family (a chart, or a sentence for one family) and per template.
-pub fn by_group(report: &Report) -> String {
+/// Faithfulness per family (a chart, or a sentence for one family) and per template, on
+/// axes that also hold those of `axes` (the other side of a comparison).
+pub fn by_group(report: &Report, axes: &[&Report]) -> String {
     let mut out = String::new();
     if report.families.len() > 1 {
-        let chart = charts::groups("Faithfulness per family", "families", &report.families);
+        let others: Vec<&[GroupFigures]> = axes.iter().map(|r| &r.families[..]).collect();
+        let chart = charts::groups(
+            "Faithfulness per family",
+            "families",
+            &report.families,
+            &others,
+        );
         out += &line(figure(&chart, None));
     } else if let Some(family) = report.families.first() {
         out += &line(
@@ -311,10 +323,12 @@ pub fn by_group(report: &Report) -> String {
                 .text("."),
         );
     }
+    let others: Vec<&[GroupFigures]> = axes.iter().map(|r| &r.groups[..]).collect();
     let chart = charts::groups(
         "Faithfulness per template (group of prompts)",
         "templates",
         &report.groups,
+        &others,
     );
     let total = report.groups.len();
     let caption = (total > charts::MAX_GROUP_BARS).then(|| cut_caption(format!("{total} groups")));
@@ -333,8 +347,9 @@ pub fn distribution(report: &Report) -> String {
     line(figure(&histogram::histogram(report), Some(caption)))
 }
 
-/// Completeness: the scatter of F(C\K) against F(M\K), and every K in a table.
-pub fn completeness(report: &Report) -> String {
+/// Completeness: the scatter of F(C\K) against F(M\K), on axes that also hold the sets of
+/// `axes` (the other side of a comparison), and every K in a table.
+pub fn completeness(report: &Report, axes: &[&Report]) -> String {
     let mut table = table(
         "completeness",
         &[
@@ -368,11 +383,20 @@ pub fn completeness(report: &Report) -> String {
     let caption = Element::html("figcaption").prose(
         "A complete circuit's points lie on y = x: knocking out K hurts the circuit as much as the model. Incompleteness is a point's distance from the line along y, |F(C\\K) − F(M\\K)|.",
     );
-    line(figure(&scatter::completeness(report), Some(caption))) + &details("Every K", &line(table))
+    line(figure(&scatter::completeness(report, axes), Some(caption)))
+        + &details("Every K", &line(table))
 }
 
-/// Minimality: each head's score as a bar, and every head in a table.
-pub fn minimality(report: &Report, circuit: &Circuit, threshold: f64) -> String {
+/// Minimality: each head's score as a bar, coloured by class (`colours`), on an axis that
+/// also holds the heads of `axes` (the other side of a comparison), and every head in a
+/// table.
+pub fn minimality(
+    report: &Report,
+    circuit: &Circuit,
+    colours: &Colours,
+    threshold: f64,
+    axes: &[&Report],
+) -> String {
     let mut table = table(
         "minimality",
         &[
@@ -404,9 +428,9 @@ pub fn minimality(report: &Report, circuit: &Circuit, threshold: f64) -> String 
     }
     let chart = charts::minimality(
         report,
-        &layered::class_colours(circuit),
-        threshold,
-        expected_minimality(circuit),
+        colours,
+        (threshold, expected_minimality(circuit)),
+        axes,
     );
     let caption = Element::html("figcaption").text(
         "How much F(C\\K) changes when v joins K, at the K where it changes most; a head below the dashed line (marked !) barely matters to the circuit.",
@@ -626,7 +650,7 @@ pub fn breakdowns(report: &SensitivityReport) -> String {
             &report.templates,
         ),
     ] {
-        let chart = charts::groups(title, class, &group_figures(list));
+        let chart = charts::groups(title, class, &group_figures(list), &[]);
         let total = list.len();
         let caption = (total > charts::MAX_GROUP_BARS).then(|| cut_caption(total.to_string()));
         out += &line(figure(&chart, caption));

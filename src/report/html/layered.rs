@@ -103,14 +103,16 @@ fn chip_at(x: f64, y: f64, i: usize) -> (f64, f64) {
     )
 }
 
-/// The colour of each class, by its place in the circuit (the report's charts use the same).
-pub fn class_colours(circuit: &Circuit) -> BTreeMap<String, &'static str> {
-    circuit
-        .classes
-        .iter()
-        .enumerate()
-        .map(|(i, class)| (class.name.clone(), palette(i)))
-        .collect()
+/// The colour of each class of `circuits`, by name: the first circuit's classes in their
+/// order, then each later circuit's new names (the report's charts use the same, and a
+/// comparison gives both sides one map, so a class has one colour on the page).
+pub fn class_colours(circuits: &[&Circuit]) -> BTreeMap<String, &'static str> {
+    let mut colours = BTreeMap::new();
+    for class in circuits.iter().flat_map(|c| &c.classes) {
+        let next = palette(colours.len());
+        colours.entry(class.name.clone()).or_insert(next);
+    }
+    colours
 }
 
 /// The columns: embed (0), the layers where classes start (a class's first head's layer),
@@ -206,10 +208,10 @@ impl Frame {
     }
 }
 
-/// The `<svg>` of the circuit's hypothesis graph.
-pub fn draw(circuit: &Circuit) -> String {
+/// The `<svg>` of the circuit's hypothesis graph, each class in its colour of `colours`
+/// (`class_colours`).
+pub fn draw(circuit: &Circuit, colours: &BTreeMap<String, &'static str>) -> String {
     let graph = HypothesisGraph::build(circuit);
-    let colours = class_colours(circuit);
     let columns = Columns::new(circuit);
     // Edges into the next column are drawn straight across; the others run in lanes above
     // and below the boxes (shorter spans nearer), so that none crosses a box on its way.
@@ -223,7 +225,7 @@ pub fn draw(circuit: &Circuit) -> String {
     long.sort_by_key(|(from, to)| column_of(*to).abs_diff(column_of(*from)));
     let heights = columns.heights();
     let frame = Frame::new(columns.layers.len(), &heights, long.len());
-    let (placed, body) = place(&graph, &columns, &heights, &colours, frame.middle);
+    let (placed, body) = place(&graph, &columns, &heights, colours, frame.middle);
 
     let mut drawn = String::new();
     for ((from, to), channels) in &edges {

@@ -32,9 +32,16 @@ fn heads(set: &KSet) -> String {
         .join(" ")
 }
 
-pub fn completeness(report: &Report) -> String {
+/// The scatter, on axes that also hold the sets of `axes` (the other side of a comparison,
+/// which then shares them).
+pub fn completeness(report: &Report, axes: &[&Report]) -> String {
     let sets = &report.completeness.sets;
-    let (low, high) = extent(sets.iter().flat_map(|s| [&s.circuit, &s.model]));
+    let others = axes.iter().flat_map(|r| &r.completeness.sets);
+    let (low, high) = extent(
+        sets.iter()
+            .chain(others)
+            .flat_map(|s| [&s.circuit, &s.model]),
+    );
     // One range for both axes, so y = x is the diagonal.
     let range = padded(low.min(0.0), high.max(0.0), 0.06);
     let mut legend: Vec<Key> = Vec::new();

@@ -138,6 +138,9 @@ fn charts_have_one_mark_per_figure() {
         "{minimality}"
     );
 
+    // The axes name the task's metric.
+    assert!(svg(&html, "chart scores").contains("F: logit difference, mean over prompts"));
+    assert!(svg(&html, "chart completeness").contains("the model without K (logit difference)"));
     let sets = report["completeness"]["sets"].as_array().unwrap().len();
     let scatter = svg(&html, "chart completeness");
     assert_eq!(scatter.matches("<circle class=\"point").count(), sets);

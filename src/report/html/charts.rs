@@ -284,8 +284,9 @@ pub fn rule(
 }
 
 /// F(M), F(C) and F(∅) as bars with their intervals, on an axis that also holds those of
-/// `axes` (the other side of a comparison, which then shares it).
-pub fn scores(report: &Report, axes: &[&Report]) -> String {
+/// `axes` (the other side of a comparison, which then shares it) and names the task's
+/// `metric`.
+pub fn scores(report: &Report, axes: &[&Report], metric: &str) -> String {
     let names = ["F(M)", "F(C)", "F(∅)"].map(String::from);
     let figures = [
         (&report.model_score, "#5b6b7d", "full model"),
@@ -315,7 +316,7 @@ pub fn scores(report: &Report, axes: &[&Report]) -> String {
                 scale: Scale::Categories(&names),
             },
             y: Axis {
-                label: "F: the task's metric, mean over prompts",
+                label: &format!("F: {metric}, mean over prompts"),
                 scale: Scale::Values {
                     range: headroom(padded(low, high, 0.06), 0.06),
                     format: number_tick,

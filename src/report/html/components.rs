@@ -13,6 +13,7 @@ use crate::report::html::{charts, histogram, layered, scatter};
 use crate::report::text::check::{heads, interval, score_rows_shown};
 use crate::report::text::comparison;
 use crate::report::text::sensitivity::{self as sensitivity_text, reference_size};
+use crate::task::MetricKind;
 
 /// An element's markup on a line of its own.
 fn line(element: Element) -> String {
@@ -265,9 +266,22 @@ fn scrolling(drawing: &str) -> Element {
 /// The colour of each class, by name.
 pub type Colours = std::collections::BTreeMap<String, &'static str>;
 
+/// The metric of the task the report measured, as an axis names it: the circuit's task's,
+/// when that is the report's (a run may give another with `--task`).
+pub fn metric_name(report: &Report, circuit: &Circuit) -> &'static str {
+    match crate::catalog::load_task(&circuit.task) {
+        Ok(task) if task.name() == report.task => match task.metric() {
+            MetricKind::LogitDifference => "logit difference",
+            MetricKind::ProbabilityDifference => "probability difference",
+        },
+        _ => "the task's metric",
+    }
+}
+
 /// F(M), F(C), F(∅) and the faithfulness ratios: a table beside their chart, whose axis
-/// also holds the figures of `axes` (the other side of a comparison).
-pub fn faithfulness(report: &Report, axes: &[&Report]) -> String {
+/// also holds the figures of `axes` (the other side of a comparison) and names the task's
+/// `metric`.
+pub fn faithfulness(report: &Report, axes: &[&Report], metric: &str) -> String {
     let level = format!("{:.0} % interval", 100.0 * report.confidence);
     let mut table = table(
         "scores",
@@ -287,7 +301,7 @@ pub fn faithfulness(report: &Report, axes: &[&Report]) -> String {
         tagged("div", "row")
             .newline()
             .line(Element::html("div").raw(&line(table)))
-            .line(figure(&charts::scores(report, axes), None)),
+            .line(figure(&charts::scores(report, axes, metric), None)),
     )
 }
 
@@ -348,8 +362,9 @@ pub fn distribution(report: &Report) -> String {
 }
 
 /// Completeness: the scatter of F(C\K) against F(M\K), on axes that also hold the sets of
-/// `axes` (the other side of a comparison), and every K in a table.
-pub fn completeness(report: &Report, axes: &[&Report]) -> String {
+/// `axes` (the other side of a comparison) and name the task's `metric`, and every K in a
+/// table.
+pub fn completeness(report: &Report, axes: &[&Report], metric: &str) -> String {
     let mut table = table(
         "completeness",
         &[
@@ -383,8 +398,10 @@ pub fn completeness(report: &Report, axes: &[&Report]) -> String {
     let caption = Element::html("figcaption").prose(
         "A complete circuit's points lie on y = x: knocking out K hurts the circuit as much as the model. Incompleteness is a point's distance from the line along y, |F(C\\K) − F(M\\K)|.",
     );
-    line(figure(&scatter::completeness(report, axes), Some(caption)))
-        + &details("Every K", &line(table))
+    line(figure(
+        &scatter::completeness(report, axes, metric),
+        Some(caption),
+    )) + &details("Every K", &line(table))
 }
 
 /// Minimality: each head's score as a bar, coloured by class (`colours`), on an axis that

@@ -9,7 +9,7 @@ use crate::eval::schema::{Options, Report};
 use crate::eval::sensitivity::SensitivityReport;
 use crate::report::html::components::{
     Colours, breakdowns, by_group, completeness, distribution, expectations, faithfulness, graph,
-    grid, key_figures, minimality, sensitivity_settings, settings,
+    grid, key_figures, metric_name, minimality, sensitivity_settings, settings,
 };
 use crate::report::html::layered::class_colours;
 use crate::report::html::markup::Element;
@@ -143,7 +143,12 @@ pub fn check_page(report: &Report, circuit: &Circuit, run: &Run) -> String {
     );
     let colours = class_colours(&[circuit]);
     body += &section("graph", "Hypothesis", &graph(circuit, &colours));
-    body += &section("faithfulness", "Faithfulness", &faithfulness(report, &[]));
+    let metric = metric_name(report, circuit);
+    body += &section(
+        "faithfulness",
+        "Faithfulness",
+        &faithfulness(report, &[], metric),
+    );
     body += &section(
         "groups",
         "Faithfulness per family and template",
@@ -154,7 +159,11 @@ pub fn check_page(report: &Report, circuit: &Circuit, run: &Run) -> String {
         "Faithfulness per prompt",
         &distribution(report),
     );
-    body += &section("completeness", "Completeness", &completeness(report, &[]));
+    body += &section(
+        "completeness",
+        "Completeness",
+        &completeness(report, &[], metric),
+    );
     body += &section(
         "minimality",
         "Minimality",
@@ -245,7 +254,9 @@ pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String 
     body += &section(
         "faithfulness",
         "Faithfulness",
-        &sides(old, new, |s| faithfulness(s.report, &both)),
+        &sides(old, new, |s| {
+            faithfulness(s.report, &both, metric_name(s.report, s.circuit))
+        }),
     );
     body += &section(
         "groups",
@@ -255,7 +266,9 @@ pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String 
     body += &section(
         "completeness",
         "Completeness",
-        &sides(old, new, |s| completeness(s.report, &both)),
+        &sides(old, new, |s| {
+            completeness(s.report, &both, metric_name(s.report, s.circuit))
+        }),
     );
     body += &section(
         "minimality",

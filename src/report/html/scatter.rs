@@ -33,8 +33,8 @@ fn heads(set: &KSet) -> String {
 }
 
 /// The scatter, on axes that also hold the sets of `axes` (the other side of a comparison,
-/// which then shares them).
-pub fn completeness(report: &Report, axes: &[&Report]) -> String {
+/// which then shares them) and name the task's `metric`.
+pub fn completeness(report: &Report, axes: &[&Report], metric: &str) -> String {
     let sets = &report.completeness.sets;
     let others = axes.iter().flat_map(|r| &r.completeness.sets);
     let (low, high) = extent(
@@ -66,14 +66,14 @@ pub fn completeness(report: &Report, axes: &[&Report]) -> String {
             width: 600,
             height: 560,
             x: Axis {
-                label: "F(M\\K): the model without K",
+                label: &format!("F(M\\K): the model without K ({metric})"),
                 scale: Scale::Values {
                     range: range.clone(),
                     format: number_tick,
                 },
             },
             y: Axis {
-                label: "F(C\\K): the circuit without K",
+                label: &format!("F(C\\K): the circuit without K ({metric})"),
                 scale: Scale::Values {
                     range: range.clone(),
                     format: number_tick,

@@ -515,6 +515,17 @@ fn the_sensitivity_page_draws_the_grid_the_json_reports() {
     assert_self_contained(&html);
     let maps: Vec<&str> = html.split("<figure class=\"heatmap\">").skip(1).collect();
     assert_eq!(maps.len(), 2);
+    // One colour scale for both maps: the same labels on their colour bars.
+    let scale = |map: &str| -> Vec<String> {
+        let bar = &map[map.find("class=\"colour-scale\"").expect("a colour bar")..];
+        let bar = &bar[..bar.find("</svg>").unwrap()];
+        bar.split("</text>")
+            .filter_map(|t| t.rsplit_once('>').map(|(_, text)| text.to_string()))
+            .collect()
+    };
+    assert_eq!(scale(maps[0]), scale(maps[1]));
+    assert!(scale(maps[0]).len() >= 3, "{:?}", scale(maps[0]));
+    assert!(html.contains("Rows: ablation · level · positions."));
     let columns = ["2", "5", "10", "25", "counterparts"];
     let percent = |v: f64| format!("{:.1} %", 100.0 * v);
     for (map, statistic) in maps.iter().zip([

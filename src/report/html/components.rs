@@ -6,7 +6,7 @@ use crate::dsl::{Circuit, Comparison, Metric, Mlps};
 use crate::eval::schema::{GroupFigures, Report};
 use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
 use crate::report::html::charts::{number, percent};
-use crate::report::html::heatmap::diverging_heatmap;
+use crate::report::html::heatmap::diverging_heatmap_within;
 use crate::report::html::markup::{Element, escape};
 use crate::report::html::page::Run;
 use crate::report::html::{charts, histogram, layered, scatter};
@@ -573,26 +573,42 @@ pub fn grid(report: &SensitivityReport) -> String {
             })
             .collect()
     };
-    let heatmap = |title: &str, statistic: fn(&Cell) -> f64| {
+    let ratio: fn(&Cell) -> f64 = |c| c.faithfulness.ratio.value;
+    let median: fn(&Cell) -> f64 = |c| c.faithfulness.median;
+    let (ratios, medians) = (centred(ratio), centred(median));
+    // One colour scale for both maps, so one colour is one distance from 100 % in each.
+    let limit = ratios
+        .iter()
+        .chain(&medians)
+        .flatten()
+        .flatten()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, |m, v| m.max(v.abs()));
+    let heatmap = |title: &str, values: &[Vec<Option<f64>>]| {
         // As the terminal's table of the grid writes them.
-        let map = diverging_heatmap(title, &labels, &columns, &centred(statistic), |v| {
-            crate::report::text::check::percent(1.0 + v)
-        });
+        let map = diverging_heatmap_within(
+            title,
+            &labels,
+            &columns,
+            values,
+            |v| crate::report::text::check::percent(1.0 + v),
+            limit,
+        );
         line(scrolling(&map))
     };
-    let ratio = heatmap("F(C) / F(M), the ratio of mean scores", |c| {
-        c.faithfulness.ratio.value
-    });
-    let median = heatmap("The median of the per-prompt F(C) / F(M)", |c| {
-        c.faithfulness.median
-    });
+    let ratio = heatmap("F(C) / F(M), the ratio of mean scores", &ratios);
+    let median = heatmap("The median of the per-prompt F(C) / F(M)", &medians);
+    let key = Element::html("p").text(
+        "Rows: ablation · level · positions. The ablation is what replaces a knocked-out head's output (mean: the reference prompts' mean per template and position; global-mean: their mean over every template; resample: a random reference prompt's; zero: nothing). The level: node, a head is in or out of the circuit everywhere; edge, only along the edges the file draws. The positions: as written, each class at the positions the file gives it; all, at every position. (no reference): the ablation uses no reference prompts, so one figure fills the row.",
+    );
     let note = Element::html("p").text(&format!(
-        "F(M) = {} {} in every cell. Columns: reference prompts per group. Colour: distance from 100 %, where F(C) = F(M) (red above, blue below). A circuit whose figures hold across a row and down a column does not depend on how it was measured.",
+        "F(M) = {} {} in every cell. Columns: reference prompts per group. Colour: distance from 100 %, where F(C) = F(M) (red above, blue below), on one scale for both maps. A circuit whose figures hold across a row and down a column does not depend on how it was measured.",
         number(report.model_score.value),
         interval(&report.model_score, number)
     ));
     ratio
         + &median
+        + &line(key)
         + &line(note)
         + &details(
             "Every cell, with its interval and quartiles",

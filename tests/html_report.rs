@@ -148,6 +148,20 @@ fn charts_have_one_mark_per_figure() {
     assert_eq!(scatter.matches("class=\"diagonal\"").count(), 1);
     // Each point's two intervals.
     assert_eq!(scatter.matches("class=\"errorbar\"").count(), 2 * sets);
+    // Beside it, each K's incompleteness with its paired interval; below, each class
+    // knocked out of the model and of the circuit.
+    let bars = svg(&html, "chart incompleteness");
+    assert_eq!(bars.matches("class=\"bar").count(), sets);
+    assert_eq!(bars.matches("class=\"bar worst\"").count(), 1);
+    let classes = report["completeness"]["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["origin"].as_str().unwrap().starts_with("class "))
+        .count();
+    assert!(classes > 0);
+    let knockouts = svg(&html, "chart knockouts");
+    assert_eq!(knockouts.matches("class=\"bar\"").count(), 2 * classes);
 
     let templates = svg(&html, "chart templates");
     assert_eq!(

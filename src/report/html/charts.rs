@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::eval::bootstrap::Interval;
-use crate::eval::schema::{Estimate, GroupFigures, HeadMinimality, Report};
+use crate::eval::schema::{Estimate, GroupFigures, HeadMinimality, KSet, Report};
 use crate::report::html::markup::{Element, coordinate};
 use crate::report::html::plot::{Axis, Frame, Key, Pixels, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{ACCENT, INK, MUTED, WARN, tint};
@@ -344,6 +344,104 @@ pub fn scores(report: &Report, axes: &[&Report], metric: &str) -> String {
                     .attr("fill", INK)
                     .text(&number(estimate.value))
                     .to_string();
+            }
+            out
+        },
+    )
+}
+
+/// Per-class knockouts as the paper draws them: for each class K (the completeness sets
+/// chosen as a class), F(M\K) and F(C\K) side by side with their intervals, a pair of
+/// horizontal bars per class (the first on top), on an axis that also holds those of `axes`
+/// (the other side of a comparison) and names the task's `metric`. Nothing when no class
+/// was knocked out.
+pub fn class_knockouts(report: &Report, axes: &[&Report], metric: &str) -> String {
+    fn classes(r: &Report) -> Vec<&KSet> {
+        r.completeness
+            .sets
+            .iter()
+            .filter(|s| s.origin.starts_with("class "))
+            .collect()
+    }
+    let sets = classes(report);
+    if sets.is_empty() {
+        return String::new();
+    }
+    // plotters counts categories upwards; the first class goes on top.
+    let names: Vec<String> = sets
+        .iter()
+        .rev()
+        .map(|s| s.origin.trim_start_matches("class ").to_string())
+        .collect();
+    let others: Vec<&KSet> = axes.iter().flat_map(|r| classes(r)).collect();
+    let zero = Estimate {
+        value: 0.0,
+        interval: None,
+    };
+    let (low, high) = extent(
+        sets.iter()
+            .chain(&others)
+            .flat_map(|s| [&s.model, &s.circuit])
+            .chain([&zero]),
+    );
+    let sides = [
+        ("F(M\\K): the model without K", "#5b6b7d"),
+        ("F(C\\K): the circuit without K", ACCENT),
+    ];
+    let legend = sides
+        .iter()
+        .map(|(label, colour)| Key::new(*colour, Swatch::Square, *label))
+        .collect();
+    let title = format!(
+        "Each class knocked out, {:.0} % intervals",
+        100.0 * report.confidence
+    );
+    let label = format!("F: {metric}, mean over prompts");
+    chart(
+        &Frame {
+            class: "knockouts",
+            title: &title,
+            legend,
+            width: 720,
+            height: 120 + 44 * names.len() as u32,
+            x: Axis {
+                label: &label,
+                scale: Scale::Values {
+                    range: padded(low, high, 0.06),
+                    format: number_tick,
+                },
+            },
+            y: Axis {
+                label: "",
+                scale: Scale::Categories(&names),
+            },
+        },
+        |px| {
+            let mut out = String::new();
+            let thickness = 0.34 * px.y_scale();
+            for (i, set) in sets.iter().enumerate() {
+                let band = (sets.len() - 1 - i) as f64;
+                for (j, (estimate, (what, colour))) in
+                    [&set.model, &set.circuit].iter().zip(sides).enumerate()
+                {
+                    if !estimate.value.is_finite() {
+                        continue;
+                    }
+                    // The model's bar above the circuit's.
+                    let centre = px.y(band) + (j as f64 - 0.5) * thickness;
+                    let (base, end) = (px.x(0.0), px.x(estimate.value));
+                    let tooltip = format!("{}: {what} {}", set.origin, said(estimate, number));
+                    out += &Element::svg("rect")
+                        .attr("class", "bar")
+                        .at("x", base.min(end))
+                        .at("y", centre - thickness / 2.0)
+                        .at("width", (base - end).abs())
+                        .at("height", thickness)
+                        .attr("fill", colour)
+                        .title(tooltip)
+                        .to_string();
+                    out += &interval_mark(estimate.interval, centre, false, px);
+                }
             }
             out
         },

@@ -398,10 +398,30 @@ pub fn completeness(report: &Report, axes: &[&Report], metric: &str) -> String {
     let caption = Element::html("figcaption").prose(
         "A complete circuit's points lie on y = x: knocking out K hurts the circuit as much as the model. Incompleteness is a point's distance from the line along y, |F(C\\K) − F(M\\K)|.",
     );
-    line(figure(
-        &scatter::completeness(report, axes, metric),
-        Some(caption),
-    )) + &details("Every K", &line(table))
+    let views = tagged("div", "row views")
+        .newline()
+        .line(figure(
+            &scatter::completeness(report, axes, metric),
+            Some(caption),
+        ))
+        .line(figure(
+            &scatter::incompleteness(report, axes, metric),
+            Some(Element::html("figcaption").prose(
+                "Each K's incompleteness with its paired interval: F(C\\K) and F(M\\K) resampled on the same prompts, so the interval is that of their difference, often much tighter than the two intervals of the scatter.",
+            )),
+        ));
+    let knockouts = charts::class_knockouts(report, axes, metric);
+    let knockouts = if knockouts.is_empty() {
+        String::new()
+    } else {
+        line(figure(
+            &knockouts,
+            Some(Element::html("figcaption").prose(
+                "Each class knocked out of the model and of the circuit: a complete circuit loses as much as the model, the two bars of a class alike.",
+            )),
+        ))
+    };
+    line(views) + &knockouts + &details("Every K", &line(table))
 }
 
 /// Minimality: each head's score as a bar, coloured by class (`colours`), on an axis that

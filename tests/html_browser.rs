@@ -535,6 +535,7 @@ fn random_gpt2_page(dir: &Path) -> (PathBuf, String) {
 
 #[test]
 fn the_toy_pages_read_well_at_every_width_and_in_dark_mode() {
+    // The check page, the diff page and the sensitivity page.
     if !have_chromium() {
         return;
     }
@@ -557,6 +558,21 @@ fn the_toy_pages_read_well_at_every_width_and_in_dark_mode() {
         inspect(&diff, &run.stderr),
         BTreeMap::new(),
         "the diff page"
+    );
+    let sensitivity = dir.path().join("sensitivity.html");
+    let run = circuitcheck(&[
+        "sensitivity",
+        "circuits/toy-induction.circuit",
+        "--cache-dir",
+        dir.path().to_str().unwrap(),
+        "--html",
+        sensitivity.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(
+        inspect(&sensitivity, &run.stderr),
+        BTreeMap::new(),
+        "the sensitivity page"
     );
 }
 

@@ -249,18 +249,14 @@ pub fn graph(circuit: &Circuit, colours: &Colours) -> String {
     line(
         Element::html("figure")
             .newline()
-            .line(
-                Element::html("div")
-                    .attr("class", "fit")
-                    .raw(&layered::draw(circuit, colours)),
-            )
+            .line(fitting(&layered::draw(circuit, colours)))
             .line(caption),
     )
 }
 
-/// A drawing that scrolls sideways when wider than the page.
-fn scrolling(drawing: &str) -> Element {
-    tagged("div", "scroll").newline().raw(drawing)
+/// A drawing scaled down to the page's width where it is wider.
+fn fitting(drawing: &str) -> Element {
+    tagged("div", "fit").newline().raw(drawing)
 }
 
 /// The colour of each class, by name.
@@ -614,7 +610,7 @@ pub fn grid(report: &SensitivityReport) -> String {
             |v| crate::report::text::check::percent(1.0 + v),
             limit,
         );
-        line(scrolling(&map))
+        line(fitting(&map))
     };
     let ratio = heatmap("F(C) / F(M), the ratio of mean scores", &ratios);
     let median = heatmap("The median of the per-prompt F(C) / F(M)", &medians);

@@ -633,7 +633,7 @@ pub fn minimality(
 }
 
 /// One head's minimality in band `band`: its bar (pale and ringed when flagged, with a `!`
-/// after it, inside the plot) and its interval.
+/// just after it) and its interval.
 fn head_marks(px: &Pixels, band: f64, m: &HeadMinimality, colour: &str) -> String {
     let e = &m.relative;
     if !e.value.is_finite() {
@@ -677,13 +677,13 @@ fn head_marks(px: &Pixels, band: f64, m: &HeadMinimality, colour: &str) -> Strin
     let mut out = bar.to_string();
     out += &interval_mark(e.interval, px.y(band), false, px);
     if m.flagged {
-        let right = e
-            .interval
-            .map_or(e.value, |i| i.high.max(e.value))
-            .clamp(shown.start, shown.end);
+        // Just after the bar, on a halo over the interval's line.
         out += &Element::svg("text")
             .attr("class", "flag")
-            .at("x", label_x(px, px.x(right) + 6.0, 1, 13.0))
+            .attr("stroke", "#ffffff")
+            .attr("stroke-width", 3)
+            .attr("paint-order", "stroke")
+            .at("x", label_x(px, zero.max(end) + 5.0, 1, 13.0))
             .at("y", px.y(band) + 4.5)
             .attr("font-size", 13)
             .attr("font-weight", "bold")

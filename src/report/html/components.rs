@@ -466,7 +466,7 @@ pub fn minimality(
         axes,
     );
     let caption = Element::html("figcaption").text(
-        "How much F(C\\K) changes when v joins K, at the K where it changes most; a head below the dashed line (marked !) barely matters to the circuit.",
+        "How much F(C\\K) changes when v joins K, at the K where it changes most; a head whose bar ends left of the dashed line (marked !) barely matters to the circuit.",
     );
     line(figure(&chart, Some(caption))) + &details("Every head", &line(table))
 }

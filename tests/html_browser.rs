@@ -108,6 +108,8 @@ fn the_report_loads_cleanly_with_every_chart() {
         "<svg class=\"chart templates\"",
         "<svg class=\"chart distribution\"",
         "<svg class=\"chart completeness\"",
+        "<svg class=\"chart incompleteness\"",
+        "<svg class=\"chart knockouts\"",
         "<svg class=\"chart minimality\"",
         "class=\"threshold\"",
         "class=\"diagonal\"",

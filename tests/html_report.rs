@@ -138,6 +138,9 @@ fn charts_have_one_mark_per_figure() {
         "{minimality}"
     );
 
+    // The axes name the task's metric.
+    assert!(svg(&html, "chart scores").contains("F: logit difference, mean over prompts"));
+    assert!(svg(&html, "chart completeness").contains("the model without K (logit difference)"));
     let sets = report["completeness"]["sets"].as_array().unwrap().len();
     let scatter = svg(&html, "chart completeness");
     assert_eq!(scatter.matches("<circle class=\"point").count(), sets);
@@ -145,6 +148,20 @@ fn charts_have_one_mark_per_figure() {
     assert_eq!(scatter.matches("class=\"diagonal\"").count(), 1);
     // Each point's two intervals.
     assert_eq!(scatter.matches("class=\"errorbar\"").count(), 2 * sets);
+    // Beside it, each K's incompleteness with its paired interval; below, each class
+    // knocked out of the model and of the circuit.
+    let bars = svg(&html, "chart incompleteness");
+    assert_eq!(bars.matches("class=\"bar").count(), sets);
+    assert_eq!(bars.matches("class=\"bar worst\"").count(), 1);
+    let classes = report["completeness"]["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["origin"].as_str().unwrap().starts_with("class "))
+        .count();
+    assert!(classes > 0);
+    let knockouts = svg(&html, "chart knockouts");
+    assert_eq!(knockouts.matches("class=\"bar\"").count(), 2 * classes);
 
     let templates = svg(&html, "chart templates");
     assert_eq!(
@@ -345,6 +362,49 @@ fn the_diff_page_puts_both_reports_side_by_side() {
         !html.contains("<dt>circuit</dt>"),
         "the header has no one circuit"
     );
+    // A class has one colour on both sides: the wrong circuit's previous_token is the true
+    // one's weak_copy_after_match renamed (both hold 0.3 alone), the others differ.
+    let colour = |class: &str| -> String {
+        let start = html
+            .find(&format!("data-class=\"{class}\""))
+            .unwrap_or_else(|| panic!("no box of {class}"));
+        let rect = &html[start..];
+        let rect = &rect[rect.find("<rect").unwrap()..];
+        rect.split(" stroke=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(colour("previous_token"), colour("weak_copy_after_match"));
+    let others = ["copy_after_match", "induction", "previous_token"].map(colour);
+    assert!(others[0] != others[1] && others[1] != others[2] && others[0] != others[2]);
+    // Each pair of charts shares its axes: the same tick labels on both sides.
+    for chart in ["chart scores", "chart completeness", "chart minimality"] {
+        let ticks = |side: &str| -> Vec<String> {
+            let at = html.find(&format!("<div class=\"side {side}\"")).unwrap();
+            let drawn = svg(&html[at..], chart);
+            let frame = &drawn[..drawn.find("<g class=\"marks\"").unwrap()];
+            frame
+                .split("</text>")
+                .filter_map(|t| t.rsplit_once('>').map(|(_, text)| text.trim().to_string()))
+                .filter(|t| t.starts_with(|c: char| c.is_ascii_digit() || c == '-'))
+                .collect()
+        };
+        let (old_ticks, new_ticks) = (ticks("old"), ticks("new"));
+        assert!(old_ticks.len() > 2, "{chart}: {old_ticks:?}");
+        if chart == "chart minimality" {
+            // The heads (the y axis) differ; the values' axis is shared.
+            let percents = |t: Vec<String>| -> Vec<String> {
+                t.into_iter().filter(|t| t.ends_with('%')).collect()
+            };
+            assert_eq!(percents(old_ticks), percents(new_ticks), "{chart}");
+        } else {
+            assert_eq!(old_ticks, new_ticks, "{chart}");
+        }
+    }
 
     let refused = circuitcheck(&["diff", TRUE, WRONG, "--html", page.to_str().unwrap()]);
     assert_eq!(
@@ -469,6 +529,17 @@ fn the_sensitivity_page_draws_the_grid_the_json_reports() {
     assert_self_contained(&html);
     let maps: Vec<&str> = html.split("<figure class=\"heatmap\">").skip(1).collect();
     assert_eq!(maps.len(), 2);
+    // One colour scale for both maps: the same labels on their colour bars.
+    let scale = |map: &str| -> Vec<String> {
+        let bar = &map[map.find("class=\"colour-scale\"").expect("a colour bar")..];
+        let bar = &bar[..bar.find("</svg>").unwrap()];
+        bar.split("</text>")
+            .filter_map(|t| t.rsplit_once('>').map(|(_, text)| text.to_string()))
+            .collect()
+    };
+    assert_eq!(scale(maps[0]), scale(maps[1]));
+    assert!(scale(maps[0]).len() >= 3, "{:?}", scale(maps[0]));
+    assert!(html.contains("Rows: ablation · level · positions."));
     let columns = ["2", "5", "10", "25", "counterparts"];
     let percent = |v: f64| format!("{:.1} %", 100.0 * v);
     for (map, statistic) in maps.iter().zip([

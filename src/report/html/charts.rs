@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::eval::bootstrap::Interval;
-use crate::eval::schema::{Estimate, GroupFigures, HeadMinimality, Report};
-use crate::report::html::markup::Element;
+use crate::eval::schema::{Estimate, GroupFigures, HeadMinimality, KSet, Report};
+use crate::report::html::markup::{Element, coordinate};
 use crate::report::html::plot::{Axis, Frame, Key, Pixels, Scale, Swatch, chart, padded};
 use crate::report::html::svg::{ACCENT, INK, MUTED, WARN, tint};
 
@@ -137,8 +137,9 @@ pub fn said(estimate: &Estimate, show: fn(f64) -> String) -> String {
 }
 
 /// An interval drawn as a line with caps; `vertical` along y at `at` (a pixel x), else
-/// along x at pixel y `at`. An end beyond the axis is cut at the plot's edge and drawn
-/// without its cap (the tooltip has the figure). Nothing when there is no interval.
+/// along x at pixel y `at`. An end beyond the axis is cut at the plot's edge and ends in an
+/// arrowhead there, pointing on (the tooltip has the figure). Nothing when there is no
+/// interval, or when it lies wholly beyond the axis.
 pub fn interval_mark(interval: Option<Interval>, at: f64, vertical: bool, px: &Pixels) -> String {
     let Some(i) = interval.filter(|i| i.low.is_finite() && i.high.is_finite()) else {
         return String::new();
@@ -149,12 +150,16 @@ pub fn interval_mark(interval: Option<Interval>, at: f64, vertical: bool, px: &P
         return String::new();
     }
     let to_pixel = |v: f64| if vertical { px.y(v) } else { px.x(v) };
-    let line = |along: (f64, f64), across: (f64, f64)| {
-        let (x1, y1, x2, y2) = if vertical {
-            (across.0, along.0, across.1, along.1)
+    // (along, across) in pixels to (x, y).
+    let point = |along: f64, across: f64| {
+        if vertical {
+            (across, along)
         } else {
-            (along.0, across.0, along.1, across.1)
-        };
+            (along, across)
+        }
+    };
+    let line = |along: (f64, f64), across: (f64, f64)| {
+        let ((x1, y1), (x2, y2)) = (point(along.0, across.0), point(along.1, across.1));
         Element::svg("line")
             .at("x1", x1)
             .at("y1", y1)
@@ -167,15 +172,38 @@ pub fn interval_mark(interval: Option<Interval>, at: f64, vertical: bool, px: &P
     let cap = 4.0;
     let (a, b) = (to_pixel(low), to_pixel(high));
     let mut marks = line((a, b), (at, at));
-    for (end, whole) in [(a, low == i.low), (b, high == i.high)] {
+    for (end, inward, whole) in [(a, b, low == i.low), (b, a, high == i.high)] {
         if whole {
             marks += &line((end, end), (at - cap, at + cap));
+        } else {
+            // An arrowhead whose tip is the plot's edge, pointing out of the plot.
+            let back = end + ARROW * (inward - end).signum();
+            let corners = [point(end, at), point(back, at - cap), point(back, at + cap)];
+            let points: Vec<String> = corners
+                .iter()
+                .map(|(x, y)| format!("{},{}", coordinate(*x), coordinate(*y)))
+                .collect();
+            marks += &Element::svg("polygon")
+                .attr("class", "cut")
+                .attr("points", points.join(" "))
+                .attr("fill", INK)
+                .to_string();
         }
     }
     Element::svg("g")
         .attr("class", "errorbar")
         .raw(&marks)
         .to_string()
+}
+
+/// The length of the arrowhead that ends an interval cut at the plot's edge.
+const ARROW: f64 = 7.0;
+
+/// Where a label `chars` long at `font` px may start (anchored at its start) at `x` without
+/// leaving the plot: `x`, or as far right as it fits.
+pub fn label_x(px: &Pixels, x: f64, chars: usize, font: f64) -> f64 {
+    let (_, right) = px.left_right();
+    x.min(right - 0.62 * font * chars as f64 - 2.0)
 }
 
 /// A vertical bar from 0 to `value` in band `index` of a categorical x axis.
@@ -255,15 +283,20 @@ pub fn rule(
         .to_string()
 }
 
-/// F(M), F(C) and F(∅) as bars with their intervals.
-pub fn scores(report: &Report) -> String {
+/// F(M), F(C) and F(∅) as bars with their intervals, on an axis that also holds those of
+/// `axes` (the other side of a comparison, which then shares it) and names the task's
+/// `metric`.
+pub fn scores(report: &Report, axes: &[&Report], metric: &str) -> String {
     let names = ["F(M)", "F(C)", "F(∅)"].map(String::from);
     let figures = [
         (&report.model_score, "#5b6b7d", "full model"),
         (&report.circuit_score, ACCENT, "circuit"),
         (&report.empty_score, "#b8c1cc", "every head knocked out"),
     ];
-    let (low, high) = extent(figures.iter().map(|f| f.0).chain([&Estimate {
+    let others = axes
+        .iter()
+        .flat_map(|r| [&r.model_score, &r.circuit_score, &r.empty_score]);
+    let (low, high) = extent(figures.iter().map(|f| f.0).chain(others).chain([&Estimate {
         value: 0.0,
         interval: None,
     }]));
@@ -283,7 +316,7 @@ pub fn scores(report: &Report) -> String {
                 scale: Scale::Categories(&names),
             },
             y: Axis {
-                label: "F: the task's metric, mean over prompts",
+                label: &format!("F: {metric}, mean over prompts"),
                 scale: Scale::Values {
                     range: headroom(padded(low, high, 0.06), 0.06),
                     format: number_tick,
@@ -317,13 +350,121 @@ pub fn scores(report: &Report) -> String {
     )
 }
 
+/// Per-class knockouts as the paper draws them: for each class K (the completeness sets
+/// chosen as a class), F(M\K) and F(C\K) side by side with their intervals, a pair of
+/// horizontal bars per class (the first on top), on an axis that also holds those of `axes`
+/// (the other side of a comparison) and names the task's `metric`. Nothing when no class
+/// was knocked out.
+pub fn class_knockouts(report: &Report, axes: &[&Report], metric: &str) -> String {
+    fn classes(r: &Report) -> Vec<&KSet> {
+        r.completeness
+            .sets
+            .iter()
+            .filter(|s| s.origin.starts_with("class "))
+            .collect()
+    }
+    let sets = classes(report);
+    if sets.is_empty() {
+        return String::new();
+    }
+    // plotters counts categories upwards; the first class goes on top.
+    let names: Vec<String> = sets
+        .iter()
+        .rev()
+        .map(|s| s.origin.trim_start_matches("class ").to_string())
+        .collect();
+    let others: Vec<&KSet> = axes.iter().flat_map(|r| classes(r)).collect();
+    let zero = Estimate {
+        value: 0.0,
+        interval: None,
+    };
+    let (low, high) = extent(
+        sets.iter()
+            .chain(&others)
+            .flat_map(|s| [&s.model, &s.circuit])
+            .chain([&zero]),
+    );
+    let sides = [
+        ("F(M\\K): the model without K", "#5b6b7d"),
+        ("F(C\\K): the circuit without K", ACCENT),
+    ];
+    let legend = sides
+        .iter()
+        .map(|(label, colour)| Key::new(*colour, Swatch::Square, *label))
+        .collect();
+    let title = format!(
+        "Each class knocked out, {:.0} % intervals",
+        100.0 * report.confidence
+    );
+    let label = format!("F: {metric}, mean over prompts");
+    chart(
+        &Frame {
+            class: "knockouts",
+            title: &title,
+            legend,
+            width: 720,
+            height: 120 + 44 * names.len() as u32,
+            x: Axis {
+                label: &label,
+                scale: Scale::Values {
+                    range: padded(low, high, 0.06),
+                    format: number_tick,
+                },
+            },
+            y: Axis {
+                label: "",
+                scale: Scale::Categories(&names),
+            },
+        },
+        |px| {
+            let mut out = String::new();
+            let thickness = 0.34 * px.y_scale();
+            for (i, set) in sets.iter().enumerate() {
+                let band = (sets.len() - 1 - i) as f64;
+                for (j, (estimate, (what, colour))) in
+                    [&set.model, &set.circuit].iter().zip(sides).enumerate()
+                {
+                    if !estimate.value.is_finite() {
+                        continue;
+                    }
+                    // The model's bar above the circuit's.
+                    let centre = px.y(band) + (j as f64 - 0.5) * thickness;
+                    let (base, end) = (px.x(0.0), px.x(estimate.value));
+                    let tooltip = format!("{}: {what} {}", set.origin, said(estimate, number));
+                    out += &Element::svg("rect")
+                        .attr("class", "bar")
+                        .at("x", base.min(end))
+                        .at("y", centre - thickness / 2.0)
+                        .at("width", (base - end).abs())
+                        .at("height", thickness)
+                        .attr("fill", colour)
+                        .title(tooltip)
+                        .to_string();
+                    out += &interval_mark(estimate.interval, centre, false, px);
+                }
+            }
+            out
+        },
+    )
+}
+
 /// Faithfulness per group (or family) as horizontal bars with intervals, the first group
-/// at the top, and a line at 100 %, where the circuit scores as the model does.
-pub fn groups(title: &str, class: &str, groups: &[GroupFigures]) -> String {
+/// at the top, and a line at 100 %, where the circuit scores as the model does; the axis
+/// also holds the groups of `axes` (the other side of a comparison, which then shares it).
+pub fn groups(
+    title: &str,
+    class: &str,
+    groups: &[GroupFigures],
+    axes: &[&[GroupFigures]],
+) -> String {
     let shown = &groups[..groups.len().min(MAX_GROUP_BARS)];
     // plotters counts categories upwards; the first group goes on top.
     let names: Vec<String> = shown.iter().rev().map(|g| g.name.clone()).collect();
-    let (low, high) = axis_range(shown.iter().map(|g| &g.faithfulness), &[0.0, 1.0]);
+    let others = axes.iter().flat_map(|g| &g[..g.len().min(MAX_GROUP_BARS)]);
+    let (low, high) = axis_range(
+        shown.iter().chain(others).map(|g| &g.faithfulness),
+        &[0.0, 1.0],
+    );
     let height = 110 + 28 * shown.len() as u32;
     chart(
         &Frame {
@@ -381,16 +522,21 @@ pub fn groups(title: &str, class: &str, groups: &[GroupFigures]) -> String {
                     .to_string();
                 out += &interval_mark(e.interval, px.y(band), false, px);
                 let right = e.interval.map_or(e.value, |i| i.high.max(e.value));
+                let right = right.max(0.0).min(px.x_range().end);
+                let shown = percent(e.value);
                 out += &Element::svg("text")
                     .attr("class", "value")
                     .attr("stroke", "#ffffff")
                     .attr("stroke-width", 3)
                     .attr("paint-order", "stroke")
-                    .at("x", px.x(right.max(0.0)) + 6.0)
+                    .at(
+                        "x",
+                        label_x(px, px.x(right) + 6.0, shown.chars().count(), 12.5),
+                    )
                     .at("y", px.y(band) + 4.5)
                     .attr("font-size", 12.5)
                     .attr("fill", INK)
-                    .text(&percent(e.value))
+                    .text(&shown)
                     .to_string();
             }
             out
@@ -398,29 +544,39 @@ pub fn groups(title: &str, class: &str, groups: &[GroupFigures]) -> String {
     )
 }
 
-/// Each head's minimality as a fraction of F(M), coloured by class, with the flagging
-/// threshold as a line.
+/// Each head's minimality as a fraction of F(M), a horizontal bar per head (the first on
+/// top, so the chart keeps its width and its labels their size however many heads there
+/// are), coloured by class; the threshold heads are flagged below as a line, and the file's
+/// own `expect minimality >= x` (`expected`), where it states one, as another. The axis
+/// also holds the heads of `axes` (the other side of a comparison, which then shares it).
 pub fn minimality(
     report: &Report,
     colours: &BTreeMap<String, &'static str>,
-    threshold: f64,
+    (threshold, expected): (f64, Option<f64>),
+    axes: &[&Report],
 ) -> String {
+    // plotters counts categories upwards; the first head goes on top.
     let names: Vec<String> = report
         .minimality
         .iter()
+        .rev()
         .map(|m| m.head.to_string())
         .collect();
+    let also: Vec<f64> = [0.0, threshold].into_iter().chain(expected).collect();
+    let others = axes.iter().flat_map(|r| &r.minimality);
     let (_, high) = axis_range(
-        report.minimality.iter().map(|m| &m.relative),
-        &[0.0, threshold],
+        report.minimality.iter().chain(others).map(|m| &m.relative),
+        &also,
     );
-    let width = (110 + 44 * names.len() as u32).clamp(480, 1060);
+    let height = 130 + 24 * names.len() as u32;
     let title = format!(
         "Minimality per head, {:.0} % intervals",
         100.0 * report.confidence
     );
     let colour_of = |class: &str| colours.get(class).copied().unwrap_or(ACCENT);
     let threshold_label = format!("threshold {} of F(M)", percent_tick(threshold, 4));
+    let expected_label =
+        expected.map(|x| format!("expect minimality ≥ {} of F(M)", percent_tick(x, 4)));
     let mut legend: Vec<Key> = Vec::new();
     for m in &report.minimality {
         if !legend.iter().any(|k| k.label == m.class) {
@@ -432,45 +588,53 @@ pub fn minimality(
         }
     }
     legend.push(Key::new(WARN, Swatch::Dashed, threshold_label.clone()));
+    if let Some(label) = &expected_label {
+        legend.push(Key::new(INK, Swatch::Dashed, label.clone()));
+    }
     chart(
         &Frame {
             class: "minimality",
             title: &title,
             legend,
-            width,
-            height: 380,
+            width: 720,
+            height,
             x: Axis {
-                label: "head v (layer.head)",
-                scale: Scale::Categories(&names),
-            },
-            y: Axis {
-                label: "minimality, fraction of F(M)",
+                label: "minimality of head v, fraction of F(M)",
                 scale: Scale::Values {
+                    // Room on the right for the flags.
                     range: headroom(padded(0.0, high.max(0.0), 0.0), 0.08),
                     format: percent_tick,
                 },
+            },
+            y: Axis {
+                label: "head v (layer.head)",
+                scale: Scale::Categories(&names),
             },
         },
         |px| {
             let mut out = rule(
                 px,
                 threshold,
-                true,
+                false,
                 ("threshold", WARN),
                 &threshold_label,
                 false,
             );
+            if let (Some(x), Some(label)) = (expected, &expected_label) {
+                out += &rule(px, x, false, ("expected", INK), label, false);
+            }
+            let last = report.minimality.len().saturating_sub(1);
             for (i, m) in report.minimality.iter().enumerate() {
-                out += &head_marks(px, i, m, colour_of(&m.class));
+                out += &head_marks(px, (last - i) as f64, m, colour_of(&m.class));
             }
             out
         },
     )
 }
 
-/// One head's minimality: its bar (pale and ringed when flagged, with a `!` above it) and
-/// its interval.
-fn head_marks(px: &Pixels, i: usize, m: &HeadMinimality, colour: &str) -> String {
+/// One head's minimality in band `band`: its bar (pale and ringed when flagged, with a `!`
+/// just after it) and its interval.
+fn head_marks(px: &Pixels, band: f64, m: &HeadMinimality, colour: &str) -> String {
     let e = &m.relative;
     if !e.value.is_finite() {
         return String::new();
@@ -495,20 +659,32 @@ fn head_marks(px: &Pixels, i: usize, m: &HeadMinimality, colour: &str) -> String
     } else {
         colour.to_string()
     };
-    let mut bar = vertical_bar(px, i, e.value, &fill, class, tooltip);
+    let thickness = 0.6 * px.y_scale();
+    let shown = px.x_range();
+    let value = e.value.clamp(shown.start, shown.end);
+    let (zero, end) = (px.x(0.0), px.x(value));
+    let mut bar = Element::svg("rect")
+        .attr("class", class)
+        .at("x", zero.min(end))
+        .at("y", px.y(band) - thickness / 2.0)
+        .at("width", (end - zero).abs())
+        .at("height", thickness)
+        .attr("fill", &fill)
+        .title(tooltip);
     if m.flagged {
         bar = bar.attr("stroke", WARN).attr("stroke-width", 2);
     }
     let mut out = bar.to_string();
-    out += &interval_mark(e.interval, px.x(i as f64), true, px);
+    out += &interval_mark(e.interval, px.y(band), false, px);
     if m.flagged {
+        // Just after the bar, on a halo over the interval's line.
         out += &Element::svg("text")
-            .at("x", px.x(i as f64))
-            .at(
-                "y",
-                px.y(e.interval.map_or(e.value, |i| i.high.max(e.value))) - 6.0,
-            )
-            .attr("text-anchor", "middle")
+            .attr("class", "flag")
+            .attr("stroke", "#ffffff")
+            .attr("stroke-width", 3)
+            .attr("paint-order", "stroke")
+            .at("x", label_x(px, zero.max(end) + 5.0, 1, 13.0))
+            .at("y", px.y(band) + 4.5)
             .attr("font-size", 13)
             .attr("font-weight", "bold")
             .attr("fill", WARN)

@@ -2,17 +2,18 @@
 //! graph, and each figure of a check (a chart with its table); the sensitivity page's grid
 //! and breakdowns. Each returns its markup, ending in a line break.
 
-use crate::dsl::{Circuit, Mlps};
+use crate::dsl::{Circuit, Comparison, Metric, Mlps};
 use crate::eval::schema::{GroupFigures, Report};
 use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
 use crate::report::html::charts::{number, percent};
-use crate::report::html::heatmap::diverging_heatmap;
+use crate::report::html::heatmap::diverging_heatmap_within;
 use crate::report::html::markup::{Element, escape};
 use crate::report::html::page::Run;
 use crate::report::html::{charts, histogram, layered, scatter};
 use crate::report::text::check::{heads, interval, score_rows_shown};
 use crate::report::text::comparison;
 use crate::report::text::sensitivity::{self as sensitivity_text, reference_size};
+use crate::task::MetricKind;
 
 /// An element's markup on a line of its own.
 fn line(element: Element) -> String {
@@ -206,9 +207,19 @@ pub fn expectations(report: &Report, warned: bool) -> String {
     let failed = report.expectations.iter().filter(|e| !e.passed).count();
     let total = report.expectations.len();
     let verdict = if failed == 0 {
-        tagged("p", holds(warned)).text(&format!("All {total} expectations met{}.", caveat(warned)))
+        let all = match total {
+            1 => "The expectation is met".to_string(),
+            2 => "Both expectations met".to_string(),
+            _ => format!("All {total} expectations met"),
+        };
+        tagged("p", holds(warned)).text(&format!("{all}{}.", caveat(warned)))
     } else {
-        tagged("p", "verdict fail").text(&format!("{failed} of {total} expectations failed."))
+        let noun = if total == 1 {
+            "expectation"
+        } else {
+            "expectations"
+        };
+        tagged("p", "verdict fail").text(&format!("{failed} of {total} {noun} failed."))
     };
     line(list) + &line(verdict)
 }
@@ -228,8 +239,9 @@ fn mlps(circuit: &Circuit) -> String {
     }
 }
 
-/// The hypothesis graph, scrolling sideways when wider than the page.
-pub fn graph(circuit: &Circuit) -> String {
+/// The hypothesis graph, as wide as the page at most, each class in its colour of
+/// `colours` (`layered::class_colours`).
+pub fn graph(circuit: &Circuit, colours: &Colours) -> String {
     let caption = Element::html("figcaption")
         .prose("Classes sit in the column of their first head's layer, their heads inside; edges carry the channels they feed (q, k, v; unlabelled: all). ")
         .text(&mlps(circuit))
@@ -237,18 +249,35 @@ pub fn graph(circuit: &Circuit) -> String {
     line(
         Element::html("figure")
             .newline()
-            .line(scrolling(&layered::draw(circuit)))
+            .line(fitting(&layered::draw(circuit, colours)))
             .line(caption),
     )
 }
 
-/// A drawing that scrolls sideways when wider than the page.
-fn scrolling(drawing: &str) -> Element {
-    tagged("div", "scroll").newline().raw(drawing)
+/// A drawing scaled down to the page's width where it is wider.
+fn fitting(drawing: &str) -> Element {
+    tagged("div", "fit").newline().raw(drawing)
 }
 
-/// F(M), F(C), F(∅) and the faithfulness ratios: a table beside their chart.
-pub fn faithfulness(report: &Report) -> String {
+/// The colour of each class, by name.
+pub type Colours = std::collections::BTreeMap<String, &'static str>;
+
+/// The metric of the task the report measured, as an axis names it: the circuit's task's,
+/// when that is the report's (a run may give another with `--task`).
+pub fn metric_name(report: &Report, circuit: &Circuit) -> &'static str {
+    match crate::catalog::load_task(&circuit.task) {
+        Ok(task) if task.name() == report.task => match task.metric() {
+            MetricKind::LogitDifference => "logit difference",
+            MetricKind::ProbabilityDifference => "probability difference",
+        },
+        _ => "the task's metric",
+    }
+}
+
+/// F(M), F(C), F(∅) and the faithfulness ratios: a table beside their chart, whose axis
+/// also holds the figures of `axes` (the other side of a comparison) and names the task's
+/// `metric`.
+pub fn faithfulness(report: &Report, axes: &[&Report], metric: &str) -> String {
     let level = format!("{:.0} % interval", 100.0 * report.confidence);
     let mut table = table(
         "scores",
@@ -268,7 +297,7 @@ pub fn faithfulness(report: &Report) -> String {
         tagged("div", "row")
             .newline()
             .line(Element::html("div").raw(&line(table)))
-            .line(figure(&charts::scores(report), None)),
+            .line(figure(&charts::scores(report, axes, metric), None)),
     )
 }
 
@@ -283,11 +312,18 @@ fn cut_caption(shown: String) -> Element {
         .text(") has them all.")
 }
 
-/// Faithfulness per family (a chart, or a sentence for one family) and per template.
-pub fn by_group(report: &Report) -> String {
+/// Faithfulness per family (a chart, or a sentence for one family) and per template, on
+/// axes that also hold those of `axes` (the other side of a comparison).
+pub fn by_group(report: &Report, axes: &[&Report]) -> String {
     let mut out = String::new();
     if report.families.len() > 1 {
-        let chart = charts::groups("Faithfulness per family", "families", &report.families);
+        let others: Vec<&[GroupFigures]> = axes.iter().map(|r| &r.families[..]).collect();
+        let chart = charts::groups(
+            "Faithfulness per family",
+            "families",
+            &report.families,
+            &others,
+        );
         out += &line(figure(&chart, None));
     } else if let Some(family) = report.families.first() {
         out += &line(
@@ -297,10 +333,12 @@ pub fn by_group(report: &Report) -> String {
                 .text("."),
         );
     }
+    let others: Vec<&[GroupFigures]> = axes.iter().map(|r| &r.groups[..]).collect();
     let chart = charts::groups(
         "Faithfulness per template (group of prompts)",
         "templates",
         &report.groups,
+        &others,
     );
     let total = report.groups.len();
     let caption = (total > charts::MAX_GROUP_BARS).then(|| cut_caption(format!("{total} groups")));
@@ -319,8 +357,10 @@ pub fn distribution(report: &Report) -> String {
     line(figure(&histogram::histogram(report), Some(caption)))
 }
 
-/// Completeness: the scatter of F(C\K) against F(M\K), and every K in a table.
-pub fn completeness(report: &Report) -> String {
+/// Completeness: the scatter of F(C\K) against F(M\K), on axes that also hold the sets of
+/// `axes` (the other side of a comparison) and name the task's `metric`, and every K in a
+/// table.
+pub fn completeness(report: &Report, axes: &[&Report], metric: &str) -> String {
     let mut table = table(
         "completeness",
         &[
@@ -354,11 +394,42 @@ pub fn completeness(report: &Report) -> String {
     let caption = Element::html("figcaption").prose(
         "A complete circuit's points lie on y = x: knocking out K hurts the circuit as much as the model. Incompleteness is a point's distance from the line along y, |F(C\\K) − F(M\\K)|.",
     );
-    line(figure(&scatter::completeness(report), Some(caption))) + &details("Every K", &line(table))
+    let views = tagged("div", "row views")
+        .newline()
+        .line(figure(
+            &scatter::completeness(report, axes, metric),
+            Some(caption),
+        ))
+        .line(figure(
+            &scatter::incompleteness(report, axes, metric),
+            Some(Element::html("figcaption").prose(
+                "Each K's incompleteness with its paired interval: F(C\\K) and F(M\\K) resampled on the same prompts, so the interval is that of their difference, often much tighter than the two intervals of the scatter.",
+            )),
+        ));
+    let knockouts = charts::class_knockouts(report, axes, metric);
+    let knockouts = if knockouts.is_empty() {
+        String::new()
+    } else {
+        line(figure(
+            &knockouts,
+            Some(Element::html("figcaption").prose(
+                "Each class knocked out of the model and of the circuit: a complete circuit loses as much as the model, the two bars of a class alike.",
+            )),
+        ))
+    };
+    line(views) + &knockouts + &details("Every K", &line(table))
 }
 
-/// Minimality: each head's score as a bar, and every head in a table.
-pub fn minimality(report: &Report, circuit: &Circuit, threshold: f64) -> String {
+/// Minimality: each head's score as a bar, coloured by class (`colours`), on an axis that
+/// also holds the heads of `axes` (the other side of a comparison), and every head in a
+/// table.
+pub fn minimality(
+    report: &Report,
+    circuit: &Circuit,
+    colours: &Colours,
+    threshold: f64,
+    axes: &[&Report],
+) -> String {
     let mut table = table(
         "minimality",
         &[
@@ -380,7 +451,7 @@ pub fn minimality(report: &Report, circuit: &Circuit, threshold: f64) -> String 
             [
                 escape(&m.head.to_string()),
                 escape(&m.class),
-                escape(&m.origin),
+                escape(&k_with_heads(&m.origin, &m.k)),
                 number(m.score.value),
                 percent(m.relative.value),
                 interval(&m.relative, percent) + &flag,
@@ -388,11 +459,45 @@ pub fn minimality(report: &Report, circuit: &Circuit, threshold: f64) -> String 
             &[1, 2],
         ));
     }
-    let chart = charts::minimality(report, &layered::class_colours(circuit), threshold);
+    let chart = charts::minimality(
+        report,
+        colours,
+        (threshold, expected_minimality(circuit)),
+        axes,
+    );
     let caption = Element::html("figcaption").text(
-        "How much F(C\\K) changes when v joins K, at the K where it changes most; a head below the dashed line (marked !) barely matters to the circuit.",
+        "How much F(C\\K) changes when v joins K, at the K where it changes most; a head whose bar ends left of the dashed line (marked !) barely matters to the circuit.",
     );
     line(figure(&chart, Some(caption))) + &details("Every head", &line(table))
+}
+
+/// A minimality's K as the table shows it: how it was chosen, and its heads (`greedy: 9.6
+/// 10.0`), or `∅`.
+fn k_with_heads(origin: &str, k: &[crate::dsl::Head]) -> String {
+    let heads = if k.is_empty() {
+        "∅".to_string()
+    } else {
+        heads(k)
+    };
+    if origin == "empty" {
+        heads
+    } else {
+        format!("{origin}: {heads}")
+    }
+}
+
+/// The bound of the file's own `expect minimality >= x` (or `> x`), the least minimality
+/// it asks of every head, where it states one.
+fn expected_minimality(circuit: &Circuit) -> Option<f64> {
+    circuit
+        .expectations
+        .iter()
+        .filter(|e| {
+            e.metric == Metric::Minimality(None)
+                && matches!(e.comparison, Comparison::AtLeast | Comparison::Above)
+        })
+        .map(|e| e.value)
+        .reduce(f64::max)
 }
 
 /// The key figures of two reports side by side, and whether the new one regressed.
@@ -484,26 +589,42 @@ pub fn grid(report: &SensitivityReport) -> String {
             })
             .collect()
     };
-    let heatmap = |title: &str, statistic: fn(&Cell) -> f64| {
+    let ratio: fn(&Cell) -> f64 = |c| c.faithfulness.ratio.value;
+    let median: fn(&Cell) -> f64 = |c| c.faithfulness.median;
+    let (ratios, medians) = (centred(ratio), centred(median));
+    // One colour scale for both maps, so one colour is one distance from 100 % in each.
+    let limit = ratios
+        .iter()
+        .chain(&medians)
+        .flatten()
+        .flatten()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, |m, v| m.max(v.abs()));
+    let heatmap = |title: &str, values: &[Vec<Option<f64>>]| {
         // As the terminal's table of the grid writes them.
-        let map = diverging_heatmap(title, &labels, &columns, &centred(statistic), |v| {
-            crate::report::text::check::percent(1.0 + v)
-        });
-        line(scrolling(&map))
+        let map = diverging_heatmap_within(
+            title,
+            &labels,
+            &columns,
+            values,
+            |v| crate::report::text::check::percent(1.0 + v),
+            limit,
+        );
+        line(fitting(&map))
     };
-    let ratio = heatmap("F(C) / F(M), the ratio of mean scores", |c| {
-        c.faithfulness.ratio.value
-    });
-    let median = heatmap("The median of the per-prompt F(C) / F(M)", |c| {
-        c.faithfulness.median
-    });
+    let ratio = heatmap("F(C) / F(M), the ratio of mean scores", &ratios);
+    let median = heatmap("The median of the per-prompt F(C) / F(M)", &medians);
+    let key = Element::html("p").text(
+        "Rows: ablation · level · positions. The ablation is what replaces a knocked-out head's output (mean: the reference prompts' mean per template and position; global-mean: their mean over every template; resample: a random reference prompt's; zero: nothing). The level: node, a head is in or out of the circuit everywhere; edge, only along the edges the file draws. The positions: as written, each class at the positions the file gives it; all, at every position. (no reference): the ablation uses no reference prompts, so one figure fills the row.",
+    );
     let note = Element::html("p").text(&format!(
-        "F(M) = {} {} in every cell. Columns: reference prompts per group. Colour: distance from 100 %, where F(C) = F(M) (red above, blue below). A circuit whose figures hold across a row and down a column does not depend on how it was measured.",
+        "F(M) = {} {} in every cell. Columns: reference prompts per group. Colour: distance from 100 %, where F(C) = F(M) (red above, blue below), on one scale for both maps. A circuit whose figures hold across a row and down a column does not depend on how it was measured.",
         number(report.model_score.value),
         interval(&report.model_score, number)
     ));
     ratio
         + &median
+        + &line(key)
         + &line(note)
         + &details(
             "Every cell, with its interval and quartiles",
@@ -578,7 +699,7 @@ pub fn breakdowns(report: &SensitivityReport) -> String {
             &report.templates,
         ),
     ] {
-        let chart = charts::groups(title, class, &group_figures(list));
+        let chart = charts::groups(title, class, &group_figures(list), &[]);
         let total = list.len();
         let caption = (total > charts::MAX_GROUP_BARS).then(|| cut_caption(total.to_string()));
         out += &line(figure(&chart, caption));

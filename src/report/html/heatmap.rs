@@ -156,7 +156,7 @@ pub fn heatmap(
     values: &[Vec<Option<f64>>],
     format: fn(f64) -> String,
 ) -> String {
-    draw(title, rows, columns, values, format, false)
+    draw(title, rows, columns, values, format, None)
 }
 
 /// `heatmap` on the diverging scale whatever the values' signs: for values whose zero
@@ -168,7 +168,20 @@ pub fn diverging_heatmap(
     values: &[Vec<Option<f64>>],
     format: fn(f64) -> String,
 ) -> String {
-    draw(title, rows, columns, values, format, true)
+    draw(title, rows, columns, values, format, Some(None))
+}
+
+/// `diverging_heatmap` whose colours reach their ends at ±`limit` (at least the values'
+/// own reach), so that heat maps shown together share one scale.
+pub fn diverging_heatmap_within(
+    title: &str,
+    rows: &[String],
+    columns: &[String],
+    values: &[Vec<Option<f64>>],
+    format: fn(f64) -> String,
+    limit: f64,
+) -> String {
+    draw(title, rows, columns, values, format, Some(Some(limit)))
 }
 
 /// Where everything of a heat map goes.
@@ -230,7 +243,8 @@ fn draw(
     columns: &[String],
     values: &[Vec<Option<f64>>],
     format: fn(f64) -> String,
-    diverging: bool,
+    // Diverging (with its limit, if given) or automatic.
+    diverging: Option<Option<f64>>,
 ) -> String {
     let value = |r: usize, c: usize| {
         values
@@ -241,10 +255,9 @@ fn draw(
     let present: Vec<f64> = (0..rows.len())
         .flat_map(|r| (0..columns.len()).filter_map(move |c| value(r, c)))
         .collect();
-    let scale = if diverging {
-        ColourScale::diverging(&present)
-    } else {
-        ColourScale::of(&present)
+    let scale = match diverging {
+        Some(limit) => ColourScale::diverging(&[&present[..], &Vec::from_iter(limit)].concat()),
+        None => ColourScale::of(&present),
     };
     let widest_value = present
         .iter()

@@ -275,8 +275,8 @@ mod tests {
         assert_eq!(per_prompt(&report).0, Measure::Difference);
         for svg in [
             histogram(&report),
-            crate::report::html::charts::scores(&report),
-            crate::report::html::scatter::completeness(&report),
+            crate::report::html::charts::scores(&report, &[], "m"),
+            crate::report::html::scatter::completeness(&report, &[], "m"),
         ] {
             let numbers: Vec<String> = texts(&svg)
                 .into_iter()

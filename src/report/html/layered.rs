@@ -21,15 +21,15 @@ const MARGIN: f64 = 14.0;
 const HEADER: f64 = 30.0;
 const COLUMN_LABEL_DROP: f64 = 8.0;
 /// Between neighbouring columns, where edges cross.
-const GAP: f64 = 60.0;
+const GAP: f64 = 34.0;
 /// `embed` and `logits`, pills with their name.
-const TERMINAL_WIDTH: f64 = 74.0;
+const TERMINAL_WIDTH: f64 = 64.0;
 const TERMINAL_HEIGHT: f64 = 34.0;
 const TERMINAL_BASELINE_DROP: f64 = 5.0;
 /// A class box, stacked `STACK_GAP` apart in its column: its name and positions on two
 /// lines at the top (baselines `NAME_BASELINE`, `POSITIONS_BASELINE`), then its heads as
 /// chips in rows from `CHIPS_TOP`, `INSET` from the left edge.
-const BOX_WIDTH: f64 = 184.0;
+const BOX_WIDTH: f64 = 136.0;
 const BOX_RADIUS: f64 = 8.0;
 const STACK_GAP: f64 = 18.0;
 const INSET: f64 = 8.0;
@@ -42,9 +42,9 @@ const CHIP_HEIGHT: f64 = 20.0;
 const CHIP_RADIUS: f64 = 4.0;
 const CHIP_BASELINE: f64 = 14.5;
 const CHIP_GAP: f64 = 4.0;
-const CHIPS_PER_ROW: usize = 4;
+const CHIPS_PER_ROW: usize = 3;
 /// The longest class name a box shows whole; longer ones are cut, whole in the tooltip.
-const NAME_CHARS: usize = 22;
+const NAME_CHARS: usize = 16;
 /// Vertical distance between the lanes that edges skipping columns run in.
 const LANE: f64 = 14.0;
 /// An edge: the arrowhead's length and half its width, the gap its line stops short of the
@@ -103,14 +103,16 @@ fn chip_at(x: f64, y: f64, i: usize) -> (f64, f64) {
     )
 }
 
-/// The colour of each class, by its place in the circuit (the report's charts use the same).
-pub fn class_colours(circuit: &Circuit) -> BTreeMap<String, &'static str> {
-    circuit
-        .classes
-        .iter()
-        .enumerate()
-        .map(|(i, class)| (class.name.clone(), palette(i)))
-        .collect()
+/// The colour of each class of `circuits`, by name: the first circuit's classes in their
+/// order, then each later circuit's new names (the report's charts use the same, and a
+/// comparison gives both sides one map, so a class has one colour on the page).
+pub fn class_colours(circuits: &[&Circuit]) -> BTreeMap<String, &'static str> {
+    let mut colours = BTreeMap::new();
+    for class in circuits.iter().flat_map(|c| &c.classes) {
+        let next = palette(colours.len());
+        colours.entry(class.name.clone()).or_insert(next);
+    }
+    colours
 }
 
 /// The columns: embed (0), the layers where classes start (a class's first head's layer),
@@ -206,10 +208,10 @@ impl Frame {
     }
 }
 
-/// The `<svg>` of the circuit's hypothesis graph.
-pub fn draw(circuit: &Circuit) -> String {
+/// The `<svg>` of the circuit's hypothesis graph, each class in its colour of `colours`
+/// (`class_colours`).
+pub fn draw(circuit: &Circuit, colours: &BTreeMap<String, &'static str>) -> String {
     let graph = HypothesisGraph::build(circuit);
-    let colours = class_colours(circuit);
     let columns = Columns::new(circuit);
     // Edges into the next column are drawn straight across; the others run in lanes above
     // and below the boxes (shorter spans nearer), so that none crosses a box on its way.
@@ -223,7 +225,7 @@ pub fn draw(circuit: &Circuit) -> String {
     long.sort_by_key(|(from, to)| column_of(*to).abs_diff(column_of(*from)));
     let heights = columns.heights();
     let frame = Frame::new(columns.layers.len(), &heights, long.len());
-    let (placed, body) = place(&graph, &columns, &heights, &colours, frame.middle);
+    let (placed, body) = place(&graph, &columns, &heights, colours, frame.middle);
 
     let mut drawn = String::new();
     for ((from, to), channels) in &edges {
@@ -388,7 +390,7 @@ fn class_box(class: &Class, colour: &str, x: f64, y: f64, height: f64) -> String
                 .attr("class", "class-name")
                 .at("x", x + INSET)
                 .at("y", y + NAME_BASELINE)
-                .attr("font-size", 12.5)
+                .attr("font-size", 11.5)
                 .attr("font-weight", "bold")
                 .attr("fill", INK)
                 .text(&name),

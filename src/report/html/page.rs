@@ -3,13 +3,15 @@
 //! script, and nothing to fetch (its Content-Security-Policy forbids any fetch, so a browser
 //! says so if one ever creeps in). The pages are made of `components`, shared between them.
 
+use crate::diff::diff;
 use crate::dsl::Circuit;
 use crate::eval::schema::{Options, Report};
 use crate::eval::sensitivity::SensitivityReport;
 use crate::report::html::components::{
-    breakdowns, by_group, completeness, distribution, expectations, faithfulness, graph, grid,
-    key_figures, minimality, sensitivity_settings, settings,
+    Colours, breakdowns, by_group, completeness, distribution, expectations, faithfulness, graph,
+    grid, key_figures, metric_name, minimality, sensitivity_settings, settings,
 };
+use crate::report::html::layered::class_colours;
 use crate::report::html::markup::Element;
 use crate::report::text::check::headline;
 use crate::report::text::sensitivity as sensitivity_text;
@@ -54,6 +56,7 @@ fn document(title: &str, body: &str) -> String {
                 .constant("content", POLICY),
         )
         .line(meta("viewport", "width=device-width, initial-scale=1"))
+        .line(meta("color-scheme", "light dark"))
         .line(meta("generator", &format!("circuitcheck {VERSION}")))
         .line(Element::html("title").text(title))
         .line(Element::html("style").newline().raw(STYLE));
@@ -138,23 +141,39 @@ pub fn check_page(report: &Report, circuit: &Circuit, run: &Run) -> String {
         "Expectations",
         &expectations(report, warned),
     );
-    body += &section("graph", "Hypothesis", &graph(circuit));
-    body += &section("faithfulness", "Faithfulness", &faithfulness(report));
+    let colours = class_colours(&[circuit]);
+    body += &section("graph", "Hypothesis", &graph(circuit, &colours));
+    let metric = metric_name(report, circuit);
+    body += &section(
+        "faithfulness",
+        "Faithfulness",
+        &faithfulness(report, &[], metric),
+    );
     body += &section(
         "groups",
         "Faithfulness per family and template",
-        &by_group(report),
+        &by_group(report, &[]),
     );
     body += &section(
         "distribution",
         "Faithfulness per prompt",
         &distribution(report),
     );
-    body += &section("completeness", "Completeness", &completeness(report));
+    body += &section(
+        "completeness",
+        "Completeness",
+        &completeness(report, &[], metric),
+    );
     body += &section(
         "minimality",
         "Minimality",
-        &minimality(report, circuit, run.options.minimality_threshold),
+        &minimality(
+            report,
+            circuit,
+            &colours,
+            run.options.minimality_threshold,
+            &[],
+        ),
     );
     body += &footer();
     document(&format!("circuitcheck: {}", report.circuit), &body)
@@ -179,8 +198,23 @@ fn sides(old: &Side, new: &Side, component: impl Fn(&Side) -> String) -> String 
     format!("{both}\n")
 }
 
+/// The colour of each class of two circuits: the old circuit's classes in their order, and
+/// each new class the colour of the old class it is (by name, or renamed: `diff`'s
+/// matching), or a colour of its own; so a class, and the heads in it, look the same on
+/// both sides.
+fn comparison_colours(old: &Circuit, new: &Circuit) -> Colours {
+    let mut colours = class_colours(&[old, new]);
+    for rename in diff(old, new).classes.renamed {
+        if let Some(colour) = colours.get(&rename.old).copied() {
+            colours.insert(rename.new, colour);
+        }
+    }
+    colours
+}
+
 /// The page of `diff --eval --html`: the structural diff (as text), both reports' key
-/// figures side by side, then each component of the check page for both circuits.
+/// figures side by side, then each component of the check page for both circuits: a class
+/// has one colour on both sides (by name), and each pair of charts one set of axes.
 pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String {
     let heading = Element::html("h1")
         .text("circuitcheck diff: ")
@@ -210,31 +244,43 @@ pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String 
         "Expectations",
         &sides(old, new, |s| expectations(s.report, warned)),
     );
+    let colours = comparison_colours(old.circuit, new.circuit);
+    let both = [old.report, new.report];
     body += &section(
         "graph",
         "Hypotheses",
-        &sides(old, new, |s| graph(s.circuit)),
+        &sides(old, new, |s| graph(s.circuit, &colours)),
     );
     body += &section(
         "faithfulness",
         "Faithfulness",
-        &sides(old, new, |s| faithfulness(s.report)),
+        &sides(old, new, |s| {
+            faithfulness(s.report, &both, metric_name(s.report, s.circuit))
+        }),
     );
     body += &section(
         "groups",
         "Faithfulness per family and template",
-        &sides(old, new, |s| by_group(s.report)),
+        &sides(old, new, |s| by_group(s.report, &both)),
     );
     body += &section(
         "completeness",
         "Completeness",
-        &sides(old, new, |s| completeness(s.report)),
+        &sides(old, new, |s| {
+            completeness(s.report, &both, metric_name(s.report, s.circuit))
+        }),
     );
     body += &section(
         "minimality",
         "Minimality",
         &sides(old, new, |s| {
-            minimality(s.report, s.circuit, run.options.minimality_threshold)
+            minimality(
+                s.report,
+                s.circuit,
+                &colours,
+                run.options.minimality_threshold,
+                &both,
+            )
         }),
     );
     body += &footer();
@@ -262,7 +308,11 @@ pub fn sensitivity_page(
         warnings,
         &sensitivity_settings(report, identity),
     );
-    body += &section("graph", "Hypothesis", &graph(circuit));
+    body += &section(
+        "graph",
+        "Hypothesis",
+        &graph(circuit, &class_colours(&[circuit])),
+    );
     body += &section("grid", "Faithfulness, measured every way", &grid(report));
     body += &section(
         "groups",

@@ -1153,6 +1153,131 @@ mod checks {
         }
     }
 
+    /// Gemma-2's tiny model in a temporary directory, with `change` applied.
+    fn gemma2(change: impl FnOnce(&mut TinyModel)) -> (tempfile::TempDir, Reference) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tiny = TinyModel::gemma2();
+        change(&mut tiny);
+        tiny.write(dir.path()).unwrap();
+        let reference = Reference::load_dir(dir.path());
+        (dir, reference)
+    }
+
+    const GEMMA_TOKENS: [u32; 9] = [5, 90, 300, 17, 260, 44, 301, 2, 261];
+
+    #[test]
+    fn gemma2_logits_are_the_uncapped_ones_soft_capped() {
+        let (_a, capped) = gemma2(|_| {});
+        let (_b, uncapped) = gemma2(|t| t.final_logit_softcapping = None);
+        let (a, b) = (
+            capped.run(&GEMMA_TOKENS, &RefPatch::default()),
+            uncapped.run(&GEMMA_TOKENS, &RefPatch::default()),
+        );
+        let expected: Vec<Vec<f64>> = b
+            .logits
+            .iter()
+            .map(|row| row.iter().map(|l| 8.0 * (l / 8.0).tanh()).collect())
+            .collect();
+        assert!(max_difference(&a.logits, &expected) < 1e-12);
+        let largest = |m: &[Vec<f64>]| m.iter().flatten().fold(0.0f64, |x, v| x.max(v.abs()));
+        // The cap bites: it moves the largest logits by more than 10%.
+        assert!(largest(&a.logits) < 8.0);
+        assert!(largest(&b.logits) > 1.1 * largest(&a.logits));
+    }
+
+    /// With scores capped to ±c, no two keys a query sees differ in weight by more than e^(2c).
+    #[test]
+    fn gemma2_capped_scores_bound_the_attention_weights_ratio() {
+        let spread = |reference: &Reference| -> f64 {
+            let out = reference.run(&GEMMA_TOKENS, &RefPatch::default());
+            let mut worst = 0.0f64;
+            for layer in &out.patterns {
+                for head in layer {
+                    for (t, row) in head.iter().enumerate() {
+                        let seen = &row[..=t];
+                        let max = seen.iter().cloned().fold(f64::MIN, f64::max);
+                        let min = seen.iter().cloned().fold(f64::MAX, f64::min);
+                        worst = worst.max((max / min).ln());
+                    }
+                }
+            }
+            worst
+        };
+        let (_a, capped) = gemma2(|_| {});
+        let (_b, uncapped) = gemma2(|t| t.attn_logit_softcapping = None);
+        let (a, b) = (spread(&capped), spread(&uncapped));
+        assert!(a <= 10.0 + 1e-9, "{a}");
+        assert!(b > 10.0, "{b}");
+    }
+
+    /// A replaced head's replacement stands in the sum the post-attention RMSNorm normalises:
+    /// tripling every head of a layer at a position is invisible (the norm divides it out, up
+    /// to ε), tripling one is not; an MLP's output is its value after its post-norm.
+    #[test]
+    fn a_gemma2_replacement_stands_before_the_post_attention_norm() {
+        let (_dir, reference) = gemma2(|_| {});
+        let tokens = &GEMMA_TOKENS;
+        let base = reference.run(tokens, &RefPatch::default());
+        let scaled = |l: usize, h: usize, t: usize, by: f64| -> Vec<f64> {
+            base.results[l][h][t].iter().map(|v| v * by).collect()
+        };
+        let mut all = RefPatch::default();
+        for h in 0..reference.heads {
+            all.heads.insert((0, h, 2), scaled(0, h, 2, 3.0));
+        }
+        let mut one = RefPatch::default();
+        one.heads.insert((0, 1, 2), scaled(0, 1, 2, 3.0));
+        let mut itself = RefPatch::default();
+        itself.heads.insert((1, 3, 4), scaled(1, 3, 4, 1.0));
+        itself.mlps.insert((0, 2), base.mlps[0][2].clone());
+        let mut mlp = RefPatch::default();
+        mlp.mlps
+            .insert((0, 2), base.mlps[0][2].iter().map(|v| v * 3.0).collect());
+        let moved =
+            |patch: &RefPatch| max_difference(&reference.run(tokens, patch).logits, &base.logits);
+        let (all, one, itself, mlp) = (moved(&all), moved(&one), moved(&itself), moved(&mlp));
+        assert!(all < 1e-6, "{all}");
+        assert!(one > 1e-2, "{one}");
+        assert!(itself < 1e-12, "{itself}");
+        assert!(mlp > 1e-2, "{mlp}");
+    }
+
+    #[test]
+    fn gemma2_embeddings_are_scaled_by_the_root_of_d_model() {
+        let (_dir, reference) = gemma2(|_| {});
+        let out = reference.run(&GEMMA_TOKENS, &RefPatch::default());
+        let d = reference.d;
+        for (t, &token) in GEMMA_TOKENS.iter().enumerate() {
+            for i in 0..d {
+                let raw = reference.embed[token as usize * d + i];
+                assert_eq!(out.embeddings[t][i], raw * 32f64.sqrt());
+            }
+        }
+    }
+
+    /// Even layers slide: a query sees only the last `sliding_window` keys there.
+    #[test]
+    fn gemma2_sliding_layers_see_only_the_window() {
+        let (_dir, reference) = gemma2(|t| t.sliding_window = 3);
+        let out = reference.run(&GEMMA_TOKENS, &RefPatch::default());
+        for (l, layer) in out.patterns.iter().enumerate() {
+            for head in layer {
+                for (t, row) in head.iter().enumerate() {
+                    let beyond: f64 = row[..(t + 1).saturating_sub(3)].iter().sum();
+                    assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+                    assert_eq!(beyond == 0.0, l % 2 == 0 || t < 3, "layer {l} query {t}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "edge level is not defined for Gemma-2")]
+    fn gemma2_refuses_edge_level_patches() {
+        let (_dir, reference) = gemma2(|_| {});
+        reference.run(&GEMMA_TOKENS, &patch(&reference, &GEMMA_TOKENS));
+    }
+
     #[test]
     fn rotary_scores_depend_only_on_the_distance() {
         let dir = tempfile::tempdir().unwrap();

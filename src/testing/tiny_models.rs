@@ -194,9 +194,10 @@ impl TinyModel {
     }
 
     /// A Gemma-2-like model: 3 layers, 4 query heads on 2 key/value heads, d_model 32, d_head
-    /// 16 (not d_model / heads, as in Gemma-2), `query_pre_attn_scalar` 16, scores capped at
-    /// 5 and logits at 8 (low enough to bite on these random weights), θ 10 000, tied
-    /// embeddings, context 64 and a sliding window as long (so it never cuts a prompt).
+    /// 16 (not d_model / heads, as in Gemma-2), `query_pre_attn_scalar` 8 (d_model / heads,
+    /// not d_head, as in Gemma-2 27B), scores capped at 5 and logits at 8 (low enough to bite
+    /// on these random weights), θ 10 000, tied embeddings, context 64 and a sliding window
+    /// as long (so it never cuts a prompt).
     pub fn gemma2() -> Self {
         Self {
             family: Family::Gemma2,
@@ -216,7 +217,7 @@ impl TinyModel {
             rope_scaling: None,
             rope_theta: 10000.0,
             norm_eps: 1e-6,
-            query_pre_attn_scalar: 16,
+            query_pre_attn_scalar: 8,
             attn_logit_softcapping: Some(5.0),
             final_logit_softcapping: Some(8.0),
             sliding_window: 64,

@@ -1,4 +1,4 @@
-//! Writes tiny random GPT-NeoX, Llama and Qwen2 models in their Hugging Face layouts, one
+//! Writes tiny random GPT-NeoX, Llama, Qwen2 and Gemma-2 models in their Hugging Face layouts, one
 //! directory per variant under DIR, for `scripts/crosscheck_reference.py`:
 //!
 //!     cargo run --no-default-features --example write_tiny_models -- DIR
@@ -47,6 +47,32 @@ pub fn variants() -> Vec<(&'static str, TinyModel)> {
                 legacy_buffers: true,
                 seed: 3,
                 ..TinyModel::qwen2()
+            },
+        ),
+        ("gemma2", TinyModel::gemma2()),
+        (
+            "gemma2_uncapped_untied_mha",
+            TinyModel {
+                kv_heads: 4,
+                head_dim: 8,
+                query_pre_attn_scalar: 10,
+                attn_logit_softcapping: None,
+                final_logit_softcapping: None,
+                tie_word_embeddings: false,
+                vocab_size: Some(tokenizer_size(&words) + 7),
+                seed: 4,
+                ..TinyModel::gemma2()
+            },
+        ),
+        (
+            // A window shorter than the long row: the reference's sliding layers against HF's.
+            "gemma2_window",
+            TinyModel {
+                kv_heads: 1,
+                sliding_window: 5,
+                legacy_buffers: true,
+                seed: 5,
+                ..TinyModel::gemma2()
             },
         ),
     ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Cross-checks the test suite's f64 reference transformer (tests/common/reference.rs)
-against Hugging Face transformers on the tiny random GPT-NeoX, Llama and Qwen2 models of
+against Hugging Face transformers on the tiny random GPT-NeoX, Llama, Qwen2 and Gemma-2 models of
 `circuitcheck::testing::TinyModel`.
 
 Not run in CI: it needs `pip install torch transformers safetensors` (CPU is enough).
@@ -12,7 +12,8 @@ Not run in CI: it needs `pip install torch transformers safetensors` (CPU is eno
 2. For each, transformers' `AutoModelForCausalLM` (eager attention) computes the logits of
    a few token rows in float32, in float64, and in float64 throughout (transformers
    computes the rotary tables, RMSNorm and the attention softmax in float32 even for a
-   float64 model; `exact_float64` and `float64_softmax` replace them), written to
+   float64 model, and Gemma-2's embedding scale √d_model is a float32 buffer;
+   `exact_float64` and `float64_softmax` replace them), written to
    `DIR/<variant>/hf_logits.json`.
 3. The ignored test `common::reference::checks::hugging_face_logits_match` runs the
    reference on the same rows and prints, per variant, the largest absolute difference of
@@ -58,16 +59,23 @@ def exact_float64(model, config):
     RMSNorm in float32 whatever the model's dtype (the softmax: see `float64_softmax`). The
     rotary frequencies are recomputed in float64 by the same formula (Llama-3's
     `rope_scaling` written out here from `_compute_llama3_parameters`), so that this run
-    differs from the reference by rounding only."""
+    differs from the reference by rounding only. Gemma-2's RMSNorm scales by (1 + w), and its
+    embedding scale √d_model is recomputed in float64."""
+    gemma = config["model_type"] == "gemma2"
     for module in model.modules():
         if type(module).__name__.endswith("RMSNorm"):
 
             def rms(x, module=module):
                 variance = x.pow(2).mean(-1, keepdim=True)
+                if gemma:
+                    return (1.0 + module.weight) * (x * torch.rsqrt(variance + module.eps))
                 return module.weight * (x * torch.rsqrt(variance + module.variance_epsilon))
 
             module.forward = rms
     base = model.gpt_neox if hasattr(model, "gpt_neox") else model.model
+    if gemma:
+        scale = torch.tensor(config["hidden_size"] ** 0.5, dtype=torch.float64)
+        base.embed_tokens.embed_scale = scale
     rotary = base.rotary_emb
     dim = 2 * rotary.inv_freq.numel()
     theta = config.get("rotary_emb_base", config.get("rope_theta", 10000.0))

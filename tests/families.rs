@@ -1,7 +1,8 @@
 //! Every family circuitcheck runs (GPT-NeoX with parallel and sequential blocks, Llama with
-//! grouped-query attention and Llama-3's rope scaling, Qwen2 with q/k/v biases), as tiny
-//! random models in their Hugging Face layouts: the real `check`'s every figure against the
-//! independent f64 evaluator, at node and edge level, on IOI prompts of different lengths.
+//! grouped-query attention and Llama-3's rope scaling, Qwen2 with q/k/v biases, Gemma-2), as
+//! tiny random models in their Hugging Face layouts: the real `check`'s every figure against
+//! the independent f64 evaluator, at node and edge level (Gemma-2: node level only), on IOI
+//! prompts of different lengths.
 
 use crate::common;
 
@@ -130,6 +131,22 @@ fn node_level_mean_ablation_in_every_family() {
 #[test]
 fn edge_level_mean_ablation_in_every_family() {
     check_every_family("edge", "mean", 1);
+}
+
+/// Gemma-2 (heads' results and replacements normed together after attention, MLP outputs
+/// after their post-norm, soft-capped scores and logits, d_head ≠ d_model / heads), at node
+/// level only: edge level is not defined for it.
+#[test]
+fn node_level_on_gemma2() {
+    for (ablation, seed) in [("mean", 3), ("resample", 4)] {
+        let gemma = TinyModel {
+            words: ioi_words(),
+            seed,
+            ..TinyModel::gemma2()
+        };
+        let name = "gemma2, 4 query heads on 2 key/value heads, soft-capped, tied";
+        check_families("node", ablation, seed, vec![(name, gemma)]);
+    }
 }
 
 /// Resampling draws each prompt's reference prompt: GPT-NeoX in sequence, and Llama with

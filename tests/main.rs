@@ -16,6 +16,7 @@ mod eval;
 mod families;
 mod fmt;
 mod fuzz;
+mod gemma2;
 mod graph;
 mod highlight;
 mod html_browser;

@@ -1,6 +1,6 @@
-//! Tiny random GPT-NeoX (Pythia), Llama and Qwen2 models in their real Hugging Face layouts:
-//! `config.json` with the keys the published checkpoints use, `model.safetensors` (f32) with
-//! the checkpoints' tensor names and shapes, and a tiny byte-level BPE tokenizer.
+//! Tiny random GPT-NeoX (Pythia), Llama, Qwen2 and Gemma-2 models in their real Hugging Face
+//! layouts: `config.json` with the keys the published checkpoints use, `model.safetensors`
+//! (f32) with the checkpoints' tensor names and shapes, and a tiny byte-level BPE tokenizer.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -21,6 +21,10 @@ pub enum Family {
     Llama,
     /// `qwen2`: Llama's block with biases on q, k and v.
     Qwen2,
+    /// `gemma2`: RMSNorms scaling by (1 + w), also after attention and after the MLP, embeddings
+    /// scaled by √d_model, grouped-query attention with `query_pre_attn_scalar` and soft-capped
+    /// scores, GeGLU (tanh GELU), tied embeddings, soft-capped logits.
+    Gemma2,
 }
 
 impl Family {
@@ -30,6 +34,7 @@ impl Family {
             Family::GptNeox => "gpt_neox",
             Family::Llama => "llama",
             Family::Qwen2 => "qwen2",
+            Family::Gemma2 => "gemma2",
         }
     }
 }
@@ -56,8 +61,8 @@ impl Default for Llama3Scaling {
     }
 }
 
-/// Shape and options of a generated tiny model; see [`TinyModel::neox`], [`TinyModel::llama`]
-/// and [`TinyModel::qwen2`] for the defaults.
+/// Shape and options of a generated tiny model; see [`TinyModel::neox`], [`TinyModel::llama`],
+/// [`TinyModel::qwen2`] and [`TinyModel::gemma2`] for the defaults.
 #[derive(Clone, Debug)]
 pub struct TinyModel {
     pub family: Family,
@@ -67,8 +72,9 @@ pub struct TinyModel {
     /// Key/value heads (`num_key_value_heads`); GPT-NeoX has as many as query heads.
     pub kv_heads: usize,
     pub d_model: usize,
-    /// Per-head width; GPT-NeoX requires `d_model / heads`. Written as `head_dim` for Llama,
-    /// and for Qwen2 only where it differs from `d_model / heads` (Qwen2.5 has no key).
+    /// Per-head width; GPT-NeoX requires `d_model / heads`. Written as `head_dim` for Llama
+    /// and Gemma-2, and for Qwen2 only where it differs from `d_model / heads` (Qwen2.5 has no
+    /// key).
     pub head_dim: usize,
     /// The MLP's hidden width (`intermediate_size`).
     pub intermediate: usize,
@@ -84,7 +90,7 @@ pub struct TinyModel {
     pub rotary_pct: f64,
     /// GPT-NeoX `use_parallel_residual`.
     pub parallel_residual: bool,
-    /// Llama/Qwen2 `tie_word_embeddings` (no `lm_head.weight` then).
+    /// Llama/Qwen2/Gemma-2 `tie_word_embeddings` (no `lm_head.weight` then).
     pub tie_word_embeddings: bool,
     /// Llama-3 `rope_scaling` (Llama and Qwen2 only).
     pub rope_scaling: Option<Llama3Scaling>,
@@ -92,6 +98,15 @@ pub struct TinyModel {
     pub rope_theta: f64,
     /// `layer_norm_eps` (GPT-NeoX) or `rms_norm_eps`.
     pub norm_eps: f64,
+    /// Gemma-2 `query_pre_attn_scalar`: attention scores are scaled by its −½ power (the other
+    /// families scale by d_head^−½ and write no such key).
+    pub query_pre_attn_scalar: usize,
+    /// Gemma-2 `attn_logit_softcapping` c: scores s become c·tanh(s/c); `None` writes null.
+    pub attn_logit_softcapping: Option<f64>,
+    /// Gemma-2 `final_logit_softcapping` c: logits ℓ become c·tanh(ℓ/c); `None` writes null.
+    pub final_logit_softcapping: Option<f64>,
+    /// Gemma-2 `sliding_window` of its even (0-based) layers.
+    pub sliding_window: usize,
     /// Also write the non-persistent buffers older checkpoints carry and a loader must
     /// ignore: GPT-NeoX's `attention.bias` (a bool causal mask `[1, 1, context, context]`),
     /// `attention.masked_bias` (a scalar) and `attention.rotary_emb.inv_freq`; Llama's and
@@ -125,6 +140,10 @@ impl TinyModel {
             rope_scaling: None,
             rope_theta: 10000.0,
             norm_eps: 1e-5,
+            query_pre_attn_scalar: 8,
+            attn_logit_softcapping: None,
+            final_logit_softcapping: None,
+            sliding_window: 64,
             legacy_buffers: false,
         }
     }
@@ -151,6 +170,10 @@ impl TinyModel {
             rope_scaling: Some(Llama3Scaling::default()),
             rope_theta: 500000.0,
             norm_eps: 1e-5,
+            query_pre_attn_scalar: 8,
+            attn_logit_softcapping: None,
+            final_logit_softcapping: None,
+            sliding_window: 512,
             legacy_buffers: false,
         }
     }
@@ -167,6 +190,38 @@ impl TinyModel {
             rope_theta: 1000000.0,
             norm_eps: 1e-6,
             ..Self::llama()
+        }
+    }
+
+    /// A Gemma-2-like model: 3 layers, 4 query heads on 2 key/value heads, d_model 32, d_head
+    /// 16 (not d_model / heads, as in Gemma-2), `query_pre_attn_scalar` 8 (d_model / heads,
+    /// not d_head, as in Gemma-2 27B), scores capped at 5 and logits at 8 (low enough to bite
+    /// on these random weights), θ 10 000, tied embeddings, context 64 and a sliding window
+    /// as long (so it never cuts a prompt).
+    pub fn gemma2() -> Self {
+        Self {
+            family: Family::Gemma2,
+            layers: 3,
+            heads: 4,
+            kv_heads: 2,
+            d_model: 32,
+            head_dim: 16,
+            intermediate: 64,
+            context: 64,
+            words: default_words(),
+            seed: 0,
+            vocab_size: None,
+            rotary_pct: 1.0,
+            parallel_residual: false,
+            tie_word_embeddings: true,
+            rope_scaling: None,
+            rope_theta: 10000.0,
+            norm_eps: 1e-6,
+            query_pre_attn_scalar: 8,
+            attn_logit_softcapping: Some(5.0),
+            final_logit_softcapping: Some(8.0),
+            sliding_window: 64,
+            legacy_buffers: false,
         }
     }
 
@@ -260,6 +315,37 @@ impl TinyModel {
                 }
                 config
             }
+            // google/gemma-2-2b's keys (it writes both `hidden_act` and `hidden_activation`).
+            Family::Gemma2 => json!({
+                "architectures": ["Gemma2ForCausalLM"],
+                "model_type": "gemma2",
+                "vocab_size": vocab_size,
+                "hidden_size": self.d_model,
+                "intermediate_size": self.intermediate,
+                "num_hidden_layers": self.layers,
+                "num_attention_heads": self.heads,
+                "num_key_value_heads": self.kv_heads,
+                "head_dim": self.head_dim,
+                "hidden_act": "gelu_pytorch_tanh",
+                "hidden_activation": "gelu_pytorch_tanh",
+                "max_position_embeddings": self.context,
+                "initializer_range": 0.02,
+                "rms_norm_eps": self.norm_eps,
+                "use_cache": true,
+                "bos_token_id": eos,
+                "eos_token_id": eos,
+                "pad_token_id": eos,
+                "tie_word_embeddings": self.tie_word_embeddings,
+                "rope_theta": self.rope_theta,
+                "attention_bias": false,
+                "attention_dropout": 0.0,
+                "query_pre_attn_scalar": self.query_pre_attn_scalar,
+                "attn_logit_softcapping": self.attn_logit_softcapping,
+                "final_logit_softcapping": self.final_logit_softcapping,
+                "sliding_window": self.sliding_window,
+                "cache_implementation": "hybrid",
+                "torch_dtype": "float32",
+            }),
         }
     }
 
@@ -322,13 +408,36 @@ impl TinyModel {
                     add("lm_head.weight".into(), &[vocab_size, d]);
                 }
             }
+            Family::Gemma2 => {
+                let (q, kv) = (self.heads * dh, self.kv_heads * dh);
+                add("model.embed_tokens.weight".into(), &[vocab_size, d]);
+                for l in 0..self.layers {
+                    let p = format!("model.layers.{l}");
+                    add(format!("{p}.input_layernorm.weight"), &[d]);
+                    add(format!("{p}.self_attn.q_proj.weight"), &[q, d]);
+                    add(format!("{p}.self_attn.k_proj.weight"), &[kv, d]);
+                    add(format!("{p}.self_attn.v_proj.weight"), &[kv, d]);
+                    add(format!("{p}.self_attn.o_proj.weight"), &[d, q]);
+                    add(format!("{p}.post_attention_layernorm.weight"), &[d]);
+                    add(format!("{p}.pre_feedforward_layernorm.weight"), &[d]);
+                    add(format!("{p}.mlp.gate_proj.weight"), &[inter, d]);
+                    add(format!("{p}.mlp.up_proj.weight"), &[inter, d]);
+                    add(format!("{p}.mlp.down_proj.weight"), &[d, inter]);
+                    add(format!("{p}.post_feedforward_layernorm.weight"), &[d]);
+                }
+                add("model.norm.weight".into(), &[d]);
+                if !self.tie_word_embeddings {
+                    add("lm_head.weight".into(), &[vocab_size, d]);
+                }
+            }
         }
         list
     }
 
     /// Writes `config.json`, `model.safetensors`, `vocab.json` and `merges.txt` into `dir`
     /// and returns the config. Weights are seeded uniform values large enough to give
-    /// non-trivial attention patterns; norm gains are near 1.
+    /// non-trivial attention patterns; norm gains are near 1 (Gemma-2 stores them less 1, so
+    /// its norm weights are near 0).
     pub fn write(&self, dir: &Path) -> io::Result<Value> {
         use rand::{Rng, SeedableRng};
         self.validate()?;
@@ -345,7 +454,12 @@ impl TinyModel {
             let n: usize = shape.iter().product();
             let is_norm = name.contains("layernorm") || name.contains("norm.");
             let values: Vec<f32> = if is_norm && name.ends_with("weight") {
-                (0..n).map(|_| 1.0 + rng.random_range(-0.2..0.2)).collect()
+                let one = if self.family == Family::Gemma2 {
+                    0.0
+                } else {
+                    1.0
+                };
+                (0..n).map(|_| one + rng.random_range(-0.2..0.2)).collect()
             } else {
                 let scale = if name.ends_with("bias") { 0.1 } else { 0.5 };
                 (0..n).map(|_| rng.random_range(-scale..scale)).collect()
@@ -426,8 +540,16 @@ impl TinyModel {
             Some("heads must be a multiple of kv_heads")
         } else if !self.head_dim.is_multiple_of(2) {
             Some("head_dim must be even")
-        } else if self.family == Family::GptNeox && self.rope_scaling.is_some() {
+        } else if matches!(self.family, Family::GptNeox | Family::Gemma2)
+            && self.rope_scaling.is_some()
+        {
             Some("rope_scaling is for Llama and Qwen2")
+        } else if self.family == Family::Gemma2 && !self.d_model.is_multiple_of(self.heads) {
+            Some("Gemma-2 needs d_model to be a multiple of heads")
+        } else if self.family != Family::Gemma2
+            && (self.attn_logit_softcapping.is_some() || self.final_logit_softcapping.is_some())
+        {
+            Some("soft-capping is for Gemma-2")
         } else {
             None
         };

@@ -1,5 +1,5 @@
 //! An independent slow transformer: plain f64 loops written from the Hugging Face definitions
-//! of GPT-2, GPT-NeoX (Pythia), Llama and Qwen2 and from GRAMMAR.md's "What a check
+//! of GPT-2, GPT-NeoX (Pythia), Llama, Qwen2 and Gemma-2 and from GRAMMAR.md's "What a check
 //! computes", reading `config.json` with serde_json and the safetensors file with the
 //! `safetensors` crate, and sharing no code with the model.
 
@@ -23,6 +23,8 @@ pub enum Arch {
     GptNeox,
     /// Llama and Qwen2 (Qwen2 is Llama with q, k, v biases, read where the file has them).
     Llama,
+    /// Gemma-2: Llama's attention with norms after attention and MLP, GeGLU, soft-capping.
+    Gemma2,
 }
 
 /// y = W x + b with W row-major `[out][in]` (`nn.Linear`'s layout).
@@ -86,18 +88,32 @@ enum Mlp {
         up: Linear,
         down: Linear,
     },
+    /// down(GELU_tanh(gate x) ⊙ up x) (Gemma-2).
+    GeGlu {
+        gate: Linear,
+        up: Linear,
+        down: Linear,
+    },
 }
 
 /// One block: per-query-head q maps, per-key/value-head k and v maps (each `[d_head, d]`),
 /// W_O as `[d][heads·d_head]` with its bias, and the MLP.
 struct Layer {
+    /// The norm before attention.
     norm_1: Norm,
+    /// The norm before the MLP (Gemma-2's `pre_feedforward_layernorm`).
     norm_2: Norm,
     q: Vec<Linear>,
     k: Vec<Linear>,
     v: Vec<Linear>,
     o: Linear,
     mlp: Mlp,
+    /// Gemma-2's norm of the attention output (its `post_attention_layernorm`).
+    post_attn: Option<Norm>,
+    /// Gemma-2's norm of the MLP's output (`post_feedforward_layernorm`).
+    post_mlp: Option<Norm>,
+    /// A query at t attends to keys s with t − s < window (Gemma-2's sliding layers).
+    window: Option<usize>,
 }
 
 pub struct Reference {
@@ -112,6 +128,14 @@ pub struct Reference {
     pub vocab: usize,
     eps: f64,
     parallel_residual: bool,
+    /// Attention scores are q·k / score_divisor: √d_head, Gemma-2's √query_pre_attn_scalar.
+    score_divisor: f64,
+    /// Gemma-2's c of scores c·tanh(s/c), before the causal mask.
+    attn_softcap: Option<f64>,
+    /// Gemma-2's c of logits c·tanh(ℓ/c).
+    final_softcap: Option<f64>,
+    /// The token embedding's factor: Gemma-2's √d, else 1.
+    embed_scale: f64,
     /// Rotary frequencies of the first `2 · inv_freq.len()` dimensions of each head.
     inv_freq: Vec<f64>,
     blocks: Vec<Layer>,
@@ -304,6 +328,9 @@ impl Reference {
                         proj: t.conv1d(&format!("h.{l}.mlp.c_proj")),
                         exact: false,
                     },
+                    post_attn: None,
+                    post_mlp: None,
+                    window: None,
                 }
             })
             .collect();
@@ -318,6 +345,10 @@ impl Reference {
             vocab: embed.len() / d,
             eps: 1e-5,
             parallel_residual: false,
+            score_divisor: (dh as f64).sqrt(),
+            attn_softcap: None,
+            final_softcap: None,
+            embed_scale: 1.0,
             inv_freq: Vec::new(),
             blocks,
             unembed: embed.clone(),
@@ -347,6 +378,7 @@ impl Reference {
             }
             Some("gpt_neox") => Self::load_neox(&config, Tensors::read(&weights)),
             Some("llama") | Some("qwen2") => Self::load_llama(&config, Tensors::read(&weights)),
+            Some("gemma2") => Self::load_gemma2(&config, Tensors::read(&weights)),
             Some(other) => panic!("the reference has no {other}"),
         }
     }
@@ -391,6 +423,9 @@ impl Reference {
                         proj: t.linear(&format!("{p}.mlp.dense_4h_to_h")),
                         exact: true,
                     },
+                    post_attn: None,
+                    post_mlp: None,
+                    window: None,
                 }
             })
             .collect();
@@ -417,6 +452,10 @@ impl Reference {
                 .get("use_parallel_residual")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
+            score_divisor: (dh as f64).sqrt(),
+            attn_softcap: None,
+            final_softcap: None,
+            embed_scale: 1.0,
             inv_freq: inv_freq(rotary_dims, theta, None),
             blocks,
             embed,
@@ -466,6 +505,9 @@ impl Reference {
                         up: t.linear(&format!("{p}.mlp.up_proj")),
                         down: t.linear(&format!("{p}.mlp.down_proj")),
                     },
+                    post_attn: None,
+                    post_mlp: None,
+                    window: None,
                 }
             })
             .collect();
@@ -489,7 +531,112 @@ impl Reference {
             vocab: unembed.len() / d,
             eps: number(config, "rms_norm_eps").unwrap_or(1e-6),
             parallel_residual: false,
+            score_divisor: (dh as f64).sqrt(),
+            attn_softcap: None,
+            final_softcap: None,
+            embed_scale: 1.0,
             inv_freq: inv_freq(dh, theta, scaling),
+            blocks,
+            embed,
+            positions: None,
+            norm_f: rms(&mut t, "model.norm.weight".into()),
+            unembed,
+        }
+    }
+
+    /// Gemma-2 (HF `Gemma2ForCausalLM`, with `Gemma2Config`'s defaults for absent keys).
+    fn load_gemma2(config: &Value, mut t: Tensors) -> Self {
+        let (layers, heads, d) = (
+            count(config, "num_hidden_layers"),
+            count(config, "num_attention_heads"),
+            count(config, "hidden_size"),
+        );
+        let act = config
+            .get("hidden_activation")
+            .or_else(|| config.get("hidden_act"))
+            .and_then(Value::as_str);
+        assert_eq!(act, Some("gelu_pytorch_tanh"), "Gemma-2's GELU is tanh's");
+        let kv_heads = config
+            .get("num_key_value_heads")
+            .and_then(Value::as_u64)
+            .map_or(heads, |n| n as usize);
+        // Gemma2Config's head_dim defaults to 256, not hidden_size / heads.
+        let dh = config
+            .get("head_dim")
+            .and_then(Value::as_u64)
+            .map_or(256, |n| n as usize);
+        let rope = config.get("rope_parameters");
+        let theta = number(config, "rope_theta")
+            .or_else(|| rope.and_then(|r| number(r, "rope_theta")))
+            .unwrap_or(10000.0);
+        // An absent key takes the default; null turns the cap off.
+        let cap = |key: &str, default: f64| match config.get(key) {
+            None => Some(default),
+            Some(value) => value.as_f64(),
+        };
+        let window = number(config, "sliding_window").map(|w| w as usize);
+        let sliding = |l: usize| match config.get("layer_types").and_then(Value::as_array) {
+            Some(types) => types[l].as_str() == Some("sliding_attention"),
+            None => l.is_multiple_of(2),
+        };
+        // Gemma2RMSNorm scales by (1 + w).
+        let rms = |t: &mut Tensors, name: String| {
+            Norm::Rms(t.take(&name).into_iter().map(|w| 1.0 + w).collect())
+        };
+        let heads_of = |m: Linear, n: usize| -> Vec<Linear> {
+            (0..n).map(|h| m.rows(h * dh..(h + 1) * dh)).collect()
+        };
+        let blocks = (0..layers)
+            .map(|l| {
+                let p = format!("model.layers.{l}");
+                Layer {
+                    norm_1: rms(&mut t, format!("{p}.input_layernorm.weight")),
+                    norm_2: rms(&mut t, format!("{p}.pre_feedforward_layernorm.weight")),
+                    q: heads_of(t.linear(&format!("{p}.self_attn.q_proj")), heads),
+                    k: heads_of(t.linear(&format!("{p}.self_attn.k_proj")), kv_heads),
+                    v: heads_of(t.linear(&format!("{p}.self_attn.v_proj")), kv_heads),
+                    o: t.linear(&format!("{p}.self_attn.o_proj")),
+                    mlp: Mlp::GeGlu {
+                        gate: t.linear(&format!("{p}.mlp.gate_proj")),
+                        up: t.linear(&format!("{p}.mlp.up_proj")),
+                        down: t.linear(&format!("{p}.mlp.down_proj")),
+                    },
+                    post_attn: Some(rms(&mut t, format!("{p}.post_attention_layernorm.weight"))),
+                    post_mlp: Some(rms(
+                        &mut t,
+                        format!("{p}.post_feedforward_layernorm.weight"),
+                    )),
+                    window: window.filter(|_| sliding(l)),
+                }
+            })
+            .collect();
+        let embed = t.take("model.embed_tokens.weight");
+        let tied = config
+            .get("tie_word_embeddings")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let unembed = if tied {
+            embed.clone()
+        } else {
+            t.take("lm_head.weight")
+        };
+        Self {
+            arch: Arch::Gemma2,
+            layers,
+            heads,
+            kv_heads,
+            d,
+            head_dim: dh,
+            vocab: unembed.len() / d,
+            eps: number(config, "rms_norm_eps").unwrap_or(1e-6),
+            parallel_residual: false,
+            score_divisor: number(config, "query_pre_attn_scalar")
+                .unwrap_or(256.0)
+                .sqrt(),
+            attn_softcap: cap("attn_logit_softcapping", 50.0),
+            final_softcap: cap("final_logit_softcapping", 30.0),
+            embed_scale: (d as f64).sqrt(),
+            inv_freq: inv_freq(dh, theta, None),
             blocks,
             embed,
             positions: None,
@@ -515,6 +662,13 @@ impl Reference {
         let embed = self.embeddings(tokens);
         let mut x = embed.clone();
         let edge_level = !patch.embed_replacement.is_empty();
+        if self.arch == Arch::Gemma2 {
+            let edge_fields = edge_level
+                || !patch.unconnected.is_empty()
+                || !patch.logits_unconnected.is_empty()
+                || !patch.sender_replacement.is_empty();
+            assert!(!edge_fields, "edge level is not defined for Gemma-2");
+        }
         // Δ of every sender computed so far (edge level).
         let mut deltas: HashMap<Sender, Matrix> = HashMap::new();
         if edge_level {
@@ -554,15 +708,26 @@ impl Reference {
             }
             // Senders of this layer are read only by later layers.
             deltas.extend(new_deltas);
+            // Gemma-2 normalises the sum of the heads' results and replacements.
+            if let Some(post) = &block.post_attn {
+                attn_out = attn_out.iter().map(|row| self.norm(row, post)).collect();
+            }
             // The MLP reads the block's input with a parallel residual, else x + attention.
             let mlp_input = if self.parallel_residual {
                 x.clone()
             } else {
                 add(&x, &attn_out)
             };
+            // An MLP's output is its value after Gemma-2's post-norm.
             let mlp: Matrix = mlp_input
                 .iter()
-                .map(|row| mlp(&block.mlp, &self.norm(row, &block.norm_2)))
+                .map(|row| {
+                    let out = mlp(&block.mlp, &self.norm(row, &block.norm_2));
+                    match &block.post_mlp {
+                        Some(post) => self.norm(&out, post),
+                        None => out,
+                    }
+                })
                 .collect();
             let used: Matrix = (0..seq)
                 .map(|t| patch.mlps.get(&(l, t)).unwrap_or(&mlp[t]).clone())
@@ -586,7 +751,8 @@ impl Reference {
         }
     }
 
-    /// What the first block reads: the token embedding (+ GPT-2's position embedding).
+    /// What the first block reads: the token embedding (times Gemma-2's √d) (+ GPT-2's
+    /// position embedding).
     fn embeddings(&self, tokens: &[u32]) -> Matrix {
         let d = self.d;
         tokens
@@ -596,21 +762,24 @@ impl Reference {
                 (0..d)
                     .map(|i| {
                         let position = self.positions.as_ref().map_or(0.0, |p| p[t * d + i]);
-                        self.embed[*id as usize * d + i] + position
+                        self.embed[*id as usize * d + i] * self.embed_scale + position
                     })
                     .collect()
             })
             .collect()
     }
 
-    /// norm_f(x) · W_Uᵀ at `positions` (the other rows empty).
+    /// norm_f(x) · W_Uᵀ at `positions` (the other rows empty), soft-capped for Gemma-2.
     fn logits(&self, x: &Matrix, positions: &[usize]) -> Matrix {
         let d = self.d;
         let mut logits = vec![Vec::new(); x.len()];
         for &t in positions {
             let f = self.norm(&x[t], &self.norm_f);
             logits[t] = (0..self.vocab)
-                .map(|v| (0..d).map(|i| f[i] * self.unembed[v * d + i]).sum())
+                .map(|v| {
+                    let logit = (0..d).map(|i| f[i] * self.unembed[v * d + i]).sum::<f64>();
+                    self.final_softcap.map_or(logit, |c| c * (logit / c).tanh())
+                })
                 .collect();
         }
         logits
@@ -639,16 +808,22 @@ impl Reference {
         let mut z = vec![vec![0.0; dh]; seq];
         let mut pattern = vec![vec![0.0; seq]; seq];
         for t in 0..seq {
-            let scores: Vec<f64> = (0..=t)
-                .map(|s| (0..dh).map(|i| q[t][i] * k[s][i]).sum::<f64>() / (dh as f64).sqrt())
+            // Keys first..=t: all before t, or the last `window` on a sliding layer.
+            let first = block.window.map_or(0, |w| (t + 1).saturating_sub(w));
+            let scores: Vec<f64> = (first..=t)
+                .map(|s| {
+                    let score =
+                        (0..dh).map(|i| q[t][i] * k[s][i]).sum::<f64>() / self.score_divisor;
+                    self.attn_softcap.map_or(score, |c| c * (score / c).tanh())
+                })
                 .collect();
             let max = scores.iter().cloned().fold(f64::MIN, f64::max);
             let exp: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
             let total: f64 = exp.iter().sum();
-            for s in 0..=t {
-                pattern[t][s] = exp[s] / total;
+            for (e, s) in exp.iter().zip(first..=t) {
+                pattern[t][s] = e / total;
                 for i in 0..dh {
-                    z[t][i] += exp[s] / total * v[s][i];
+                    z[t][i] += e / total * v[s][i];
                 }
             }
         }
@@ -750,6 +925,15 @@ fn mlp(mlp: &Mlp, x: &[f64]) -> Vec<f64> {
                 .into_iter()
                 .zip(up.apply(x))
                 .map(|(g, u)| g / (1.0 + (-g).exp()) * u)
+                .collect();
+            down.apply(&hidden)
+        }
+        Mlp::GeGlu { gate, up, down } => {
+            let hidden: Vec<f64> = gate
+                .apply(x)
+                .into_iter()
+                .zip(up.apply(x))
+                .map(|(g, u)| gelu(g) * u)
                 .collect();
             down.apply(&hidden)
         }
@@ -969,6 +1153,131 @@ mod checks {
         }
     }
 
+    /// Gemma-2's tiny model in a temporary directory, with `change` applied.
+    fn gemma2(change: impl FnOnce(&mut TinyModel)) -> (tempfile::TempDir, Reference) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tiny = TinyModel::gemma2();
+        change(&mut tiny);
+        tiny.write(dir.path()).unwrap();
+        let reference = Reference::load_dir(dir.path());
+        (dir, reference)
+    }
+
+    const GEMMA_TOKENS: [u32; 9] = [5, 90, 300, 17, 260, 44, 301, 2, 261];
+
+    #[test]
+    fn gemma2_logits_are_the_uncapped_ones_soft_capped() {
+        let (_a, capped) = gemma2(|_| {});
+        let (_b, uncapped) = gemma2(|t| t.final_logit_softcapping = None);
+        let (a, b) = (
+            capped.run(&GEMMA_TOKENS, &RefPatch::default()),
+            uncapped.run(&GEMMA_TOKENS, &RefPatch::default()),
+        );
+        let expected: Vec<Vec<f64>> = b
+            .logits
+            .iter()
+            .map(|row| row.iter().map(|l| 8.0 * (l / 8.0).tanh()).collect())
+            .collect();
+        assert!(max_difference(&a.logits, &expected) < 1e-12);
+        let largest = |m: &[Vec<f64>]| m.iter().flatten().fold(0.0f64, |x, v| x.max(v.abs()));
+        // The cap bites: it moves the largest logits by more than 10%.
+        assert!(largest(&a.logits) < 8.0);
+        assert!(largest(&b.logits) > 1.1 * largest(&a.logits));
+    }
+
+    /// With scores capped to ±c, no two keys a query sees differ in weight by more than e^(2c).
+    #[test]
+    fn gemma2_capped_scores_bound_the_attention_weights_ratio() {
+        let spread = |reference: &Reference| -> f64 {
+            let out = reference.run(&GEMMA_TOKENS, &RefPatch::default());
+            let mut worst = 0.0f64;
+            for layer in &out.patterns {
+                for head in layer {
+                    for (t, row) in head.iter().enumerate() {
+                        let seen = &row[..=t];
+                        let max = seen.iter().cloned().fold(f64::MIN, f64::max);
+                        let min = seen.iter().cloned().fold(f64::MAX, f64::min);
+                        worst = worst.max((max / min).ln());
+                    }
+                }
+            }
+            worst
+        };
+        let (_a, capped) = gemma2(|_| {});
+        let (_b, uncapped) = gemma2(|t| t.attn_logit_softcapping = None);
+        let (a, b) = (spread(&capped), spread(&uncapped));
+        assert!(a <= 10.0 + 1e-9, "{a}");
+        assert!(b > 10.0, "{b}");
+    }
+
+    /// A replaced head's replacement stands in the sum the post-attention RMSNorm normalises:
+    /// tripling every head of a layer at a position is invisible (the norm divides it out, up
+    /// to ε), tripling one is not; an MLP's output is its value after its post-norm.
+    #[test]
+    fn a_gemma2_replacement_stands_before_the_post_attention_norm() {
+        let (_dir, reference) = gemma2(|_| {});
+        let tokens = &GEMMA_TOKENS;
+        let base = reference.run(tokens, &RefPatch::default());
+        let scaled = |l: usize, h: usize, t: usize, by: f64| -> Vec<f64> {
+            base.results[l][h][t].iter().map(|v| v * by).collect()
+        };
+        let mut all = RefPatch::default();
+        for h in 0..reference.heads {
+            all.heads.insert((0, h, 2), scaled(0, h, 2, 3.0));
+        }
+        let mut one = RefPatch::default();
+        one.heads.insert((0, 1, 2), scaled(0, 1, 2, 3.0));
+        let mut itself = RefPatch::default();
+        itself.heads.insert((1, 3, 4), scaled(1, 3, 4, 1.0));
+        itself.mlps.insert((0, 2), base.mlps[0][2].clone());
+        let mut mlp = RefPatch::default();
+        mlp.mlps
+            .insert((0, 2), base.mlps[0][2].iter().map(|v| v * 3.0).collect());
+        let moved =
+            |patch: &RefPatch| max_difference(&reference.run(tokens, patch).logits, &base.logits);
+        let (all, one, itself, mlp) = (moved(&all), moved(&one), moved(&itself), moved(&mlp));
+        assert!(all < 1e-6, "{all}");
+        assert!(one > 1e-2, "{one}");
+        assert!(itself < 1e-12, "{itself}");
+        assert!(mlp > 1e-2, "{mlp}");
+    }
+
+    #[test]
+    fn gemma2_embeddings_are_scaled_by_the_root_of_d_model() {
+        let (_dir, reference) = gemma2(|_| {});
+        let out = reference.run(&GEMMA_TOKENS, &RefPatch::default());
+        let d = reference.d;
+        for (t, &token) in GEMMA_TOKENS.iter().enumerate() {
+            for i in 0..d {
+                let raw = reference.embed[token as usize * d + i];
+                assert_eq!(out.embeddings[t][i], raw * 32f64.sqrt());
+            }
+        }
+    }
+
+    /// Even layers slide: a query sees only the last `sliding_window` keys there.
+    #[test]
+    fn gemma2_sliding_layers_see_only_the_window() {
+        let (_dir, reference) = gemma2(|t| t.sliding_window = 3);
+        let out = reference.run(&GEMMA_TOKENS, &RefPatch::default());
+        for (l, layer) in out.patterns.iter().enumerate() {
+            for head in layer {
+                for (t, row) in head.iter().enumerate() {
+                    let beyond: f64 = row[..(t + 1).saturating_sub(3)].iter().sum();
+                    assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+                    assert_eq!(beyond == 0.0, l % 2 == 0 || t < 3, "layer {l} query {t}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "edge level is not defined for Gemma-2")]
+    fn gemma2_refuses_edge_level_patches() {
+        let (_dir, reference) = gemma2(|_| {});
+        reference.run(&GEMMA_TOKENS, &patch(&reference, &GEMMA_TOKENS));
+    }
+
     #[test]
     fn rotary_scores_depend_only_on_the_distance() {
         let dir = tempfile::tempdir().unwrap();
@@ -1011,6 +1320,7 @@ mod checks {
             (TinyModel::neox(), true),
             (TinyModel::llama(), false),
             (TinyModel::qwen2(), true),
+            (TinyModel::gemma2(), false),
         ] {
             let path = dir.path().join(tiny.family.model_type());
             let config = tiny.write(&path).unwrap();

@@ -156,3 +156,31 @@ fn resampling_at_edge_level() {
     let chosen = families().into_iter().skip(1).take(2).collect();
     check_families("edge", "resample", 2, chosen);
 }
+
+/// Gemma-2 norms its attention output before it joins the stream, so a head adds no
+/// difference of its own: a check at edge level is refused, saying why, before any work.
+#[test]
+fn edge_level_on_gemma2_is_refused() {
+    let gemma = TinyModel {
+        words: ioi_words(),
+        ..TinyModel::gemma2()
+    };
+    let f = Fixture::with_model(|dir| drop(gemma.write(dir).unwrap()), CIRCUIT);
+    let run = common::circuitcheck(&[
+        "check",
+        f.circuit_file(),
+        "--model",
+        f.model(),
+        "--level",
+        "edge",
+        "--no-cache",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(
+        run.stderr.contains("check::no-edge-level"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("--level node"), "{}", run.stderr);
+}

@@ -1,22 +1,27 @@
-//! A full `check` of circuits/ioi.circuit on a GPT-2-small-shaped model with random weights
-//! and the real GPT-2 tokenizer: the real shapes and the real IOI task, end to end, timed by
-//! phase. The tokenizer comes from `$CIRCUITCHECK_TOKENIZER_DIR`, else ../shared/gpt2-tokenizer.
+//! A full `check` of circuits/ioi.circuit on a model with random weights of a hub model's
+//! exact shape (GPT-2 small by default; `pythia-160m`, `qwen2.5-0.5b`, `llama-3.2-1b`,
+//! `gemma-2-2b`): the real shapes and the real IOI task, end to end, timed by phase. GPT-2
+//! uses GPT-2's tokenizer files from `$CIRCUITCHECK_TOKENIZER_DIR` where it is set; otherwise
+//! the tokenizer is a generated BPE in which every IOI word is one token, as in GPT-2's.
+//! Gemma-2-2b has 8 heads a layer: the circuit's heads 8–11 of layer L become heads 0–3 of
+//! layer L + 12 there, and its edges (unused at node level) are left out.
 //!
-//!     cargo run --release --no-default-features --example bench_check [-- N [default|paper]]
+//!     cargo run --release --no-default-features --example bench_check [-- N [default|paper|all [MODEL]]]
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use candle_core::Device;
+use circuitcheck::catalog;
 use circuitcheck::catalog::Catalog;
 use circuitcheck::dsl::{FileSystem, Loader};
 use circuitcheck::eval::cache::Cache;
 use circuitcheck::eval::check::{Progress, check};
 use circuitcheck::eval::reference::load_or_compute;
 use circuitcheck::eval::schema::Options;
-use circuitcheck::model::{Config, LoadedModel, ModelFiles};
+use circuitcheck::model::{LoadedModel, ModelFiles};
 use circuitcheck::task::Task;
-use circuitcheck::testing::write_random_gpt2;
+use circuitcheck::testing::write_hub_shaped;
 
 /// Counts variants per phase, so the printout says where the time went.
 #[derive(Default)]
@@ -44,10 +49,34 @@ impl Progress for Phases {
     fn advance(&mut self, _: usize) {}
 }
 
-fn tokenizer_dir() -> PathBuf {
-    std::env::var_os("CIRCUITCHECK_TOKENIZER_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/gpt2-tokenizer"))
+/// circuits/ioi.circuit naming `model`, with its heads moved where `heads` per layer need it.
+fn ioi_circuit_for(model: &str, heads: u32) -> Result<String, Box<dyn std::error::Error>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/ioi.circuit");
+    let text =
+        std::fs::read_to_string(path)?.replace("model gpt2-small", &format!("model {model}"));
+    if heads >= 12 {
+        return Ok(text);
+    }
+    let moved = |word: &str| -> String {
+        let Some((layer, head)) = word.split_once('.') else {
+            return word.to_string();
+        };
+        match (layer.parse::<u32>(), head.parse::<u32>()) {
+            (Ok(layer), Ok(head)) if head >= heads => format!("{}.{}", layer + 12, head - heads),
+            _ => word.to_string(),
+        }
+    };
+    let lines = text
+        .lines()
+        .filter(|line| !line.starts_with("edge "))
+        .map(|line| {
+            if line.starts_with("class ") || line.starts_with("minimality ") {
+                line.split(' ').map(moved).collect::<Vec<_>>().join(" ")
+            } else {
+                line.to_string()
+            }
+        });
+    Ok(lines.collect::<Vec<_>>().join("\n") + "\n")
 }
 
 /// The two configurations the README quotes: the default check, and the paper's procedure
@@ -78,12 +107,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     circuitcheck::model::reuse_freed_memory();
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
-    let only: Option<String> = args.next();
+    let only: Option<String> = args.next().filter(|o| o != "all");
+    let model = args.next().unwrap_or_else(|| "gpt2-small".into());
     let dir = tempfile::tempdir()?;
-    write_random_gpt2(dir.path(), &Config::gpt2_small(), &tokenizer_dir())?;
+    let start = Instant::now();
+    let tokenizer = std::env::var_os("CIRCUITCHECK_TOKENIZER_DIR").map(PathBuf::from);
+    write_hub_shaped(dir.path(), &model, tokenizer.as_deref())?;
+    let heads = catalog::model(&model).map_or(12, |m| m.shape.heads);
+    std::fs::write(
+        dir.path().join("ioi.circuit"),
+        ioi_circuit_for(&model, heads)?,
+    )?;
     let threads = candle_core::utils::get_num_threads();
     println!(
-        "circuits/ioi.circuit, GPT-2-small shapes (random weights), {n} IOI prompts, {threads} threads"
+        "circuits/ioi.circuit, {model} shapes (random weights, written in {:.1} s), {n} IOI prompts, {threads} threads",
+        start.elapsed().as_secs_f64()
     );
     for (name, options) in configurations() {
         if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
@@ -92,7 +130,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{name}:");
         run(dir.path(), n, &options)?;
     }
+    if let Some(peak) = peak_memory() {
+        println!(
+            "peak resident memory {:.2} GiB",
+            peak as f64 / (1u64 << 30) as f64
+        );
+    }
     Ok(())
+}
+
+/// The process's peak resident set (`VmHWM`), where the system reports it.
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// One whole check as the command runs it (load, dataset, reference, check), timed by phase.
@@ -101,12 +153,13 @@ fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error
     let loaded = LoadedModel::load(ModelFiles::in_dir(dir)?, &Device::Cpu)?;
     let env = Catalog;
     let mut loader = Loader::new(&env, &FileSystem);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("circuits/ioi.circuit");
-    let circuit = loader
-        .load(&path)
-        .circuit
-        .clone()
-        .ok_or("circuits/ioi.circuit has errors")?;
+    let loaded_circuit = loader.load(&dir.join("ioi.circuit"));
+    let circuit = loaded_circuit.circuit.clone().ok_or_else(|| {
+        format!(
+            "circuits/ioi.circuit has errors for this model: {:?}",
+            loaded_circuit.diagnostics
+        )
+    })?;
     let dataset = Task::load("ioi")?.dataset(&loaded.tokenizer, n, 0)?;
     println!(
         "  {:<20}                {:>8.2} s",

@@ -11,6 +11,50 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
+/// Every word of a built-in task (`ioi`, `greater-than`, `induction`): its lists' words
+/// and its templates' words, so that the task runs on a tokenizer of
+/// [`write_tiny_tokenizer`] with one token per word. Templates of different lengths keep
+/// different token lengths, as with GPT-2's tokenizer.
+pub fn task_words(task: &str) -> io::Result<Vec<String>> {
+    let text = crate::task::builtin_text(task)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no task {task}")))?;
+    let file: toml::Table = text.parse().map_err(io::Error::other)?;
+    let mut words = std::collections::BTreeSet::new();
+    let strings = |value: &toml::Value| -> Vec<String> {
+        value
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if let Some(lists) = file.get("lists").and_then(toml::Value::as_table) {
+        for list in lists.values() {
+            words.extend(strings(list));
+        }
+    }
+    for family in file
+        .get("families")
+        .map(strings_of_tables)
+        .unwrap_or_default()
+    {
+        for template in family.get("templates").map(strings).unwrap_or_default() {
+            let parts = template.split(|c: char| !c.is_alphanumeric());
+            words.extend(parts.filter(|w| !w.is_empty()).map(str::to_string));
+        }
+    }
+    Ok(words.into_iter().collect())
+}
+
+fn strings_of_tables(value: &toml::Value) -> Vec<toml::Table> {
+    value
+        .as_array()
+        .map(|list| list.iter().filter_map(|v| v.as_table().cloned()).collect())
+        .unwrap_or_default()
+}
+
 /// GPT-2's reversible map from bytes to printable characters (`bytes_to_unicode`).
 pub fn byte_to_char() -> [char; 256] {
     let mut printable: Vec<u32> = (b'!' as u32..=b'~' as u32).collect();
@@ -196,13 +240,50 @@ pub fn random_weights(
         .collect()
 }
 
+/// Writes random weights of the exact shape of a hub model the catalog names (the GPT-2
+/// sizes, and those of [`TinyModel::hub_shaped`]) into `dir`, in its family's layout. GPT-2s
+/// get GPT-2's tokenizer files from `gpt2_tokenizer` when given; every other model (and a
+/// GPT-2 without them) a generated BPE in which every IOI word is one token.
+pub fn write_hub_shaped(dir: &Path, name: &str, gpt2_tokenizer: Option<&Path>) -> io::Result<()> {
+    if let Some(model) = TinyModel::hub_shaped(name) {
+        let model = TinyModel {
+            words: task_words("ioi")?,
+            ..model
+        };
+        return model.write(dir).map(drop);
+    }
+    let known = crate::catalog::model(name)
+        .filter(|m| m.name.starts_with("gpt2") && !m.hub.is_empty())
+        .ok_or_else(|| {
+            let shaped = "gpt2-small, gpt2-medium, gpt2-large, gpt2-xl, pythia-160m, \
+                          qwen2.5-0.5b, llama-3.2-1b or gemma-2-2b";
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{name}: random weights are made for {shaped}"),
+            )
+        })?;
+    // Widths of the GPT-2 family, by depth.
+    let n_embd = match known.shape.layers {
+        6 | 12 => 768,
+        24 => 1024,
+        36 => 1280,
+        _ => 1600,
+    };
+    let small = crate::model::Config::gpt2_small();
+    let (layers, heads) = (known.shape.layers as usize, known.shape.heads as usize);
+    let config =
+        crate::model::Config::gpt2(small.vocab_size, small.n_positions, n_embd, layers, heads);
+    write_random_gpt2(dir, &config, gpt2_tokenizer)
+}
+
 /// Writes a model directory in the Hugging Face layout with `config`'s shapes and random
-/// GPT-2-initialised weights, and the tokenizer files (`vocab.json`, `merges.txt`) copied
-/// from `tokenizer_dir`: the real shapes and the real task, end to end, without a download.
+/// GPT-2-initialised weights, and the tokenizer: GPT-2's files (`vocab.json`, `merges.txt`)
+/// copied from `tokenizer_dir`, or without one a generated BPE in which every IOI word is one
+/// token, as in GPT-2's (the real shapes and task, end to end, with nothing to download).
 pub fn write_random_gpt2(
     dir: &Path,
     config: &crate::model::Config,
-    tokenizer_dir: &Path,
+    tokenizer_dir: Option<&Path>,
 ) -> io::Result<()> {
     let tensors = random_weights(config, &candle_core::Device::Cpu).map_err(io::Error::other)?;
     std::fs::create_dir_all(dir)?;
@@ -210,6 +291,11 @@ pub fn write_random_gpt2(
         .map_err(io::Error::other)?;
     let config_json = serde_json::to_string_pretty(config).map_err(io::Error::other)?;
     std::fs::write(dir.join("config.json"), config_json)?;
+    let Some(tokenizer_dir) = tokenizer_dir else {
+        let words = task_words("ioi")?;
+        let words: Vec<&str> = words.iter().map(String::as_str).collect();
+        return write_tiny_tokenizer(dir, &words);
+    };
     for file in ["vocab.json", "merges.txt"] {
         let from = tokenizer_dir.join(file);
         std::fs::copy(&from, dir.join(file))

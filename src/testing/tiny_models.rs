@@ -112,6 +112,10 @@ pub struct TinyModel {
     /// `attention.masked_bias` (a scalar) and `attention.rotary_emb.inv_freq`; Llama's and
     /// Qwen2's `self_attn.rotary_emb.inv_freq`.
     pub legacy_buffers: bool,
+    /// Weights are uniform in ±`weight_range` (biases in ±`weight_range` / 5). 0.5 gives a
+    /// tiny model non-trivial attention patterns; wide models need it smaller
+    /// ([`TinyModel::hub_shaped`]) to keep activations in range.
+    pub weight_range: f32,
 }
 
 fn default_words() -> Vec<String> {
@@ -145,6 +149,7 @@ impl TinyModel {
             final_logit_softcapping: None,
             sliding_window: 64,
             legacy_buffers: false,
+            weight_range: 0.5,
         }
     }
 
@@ -175,6 +180,7 @@ impl TinyModel {
             final_logit_softcapping: None,
             sliding_window: 512,
             legacy_buffers: false,
+            weight_range: 0.5,
         }
     }
 
@@ -222,7 +228,79 @@ impl TinyModel {
             final_logit_softcapping: Some(8.0),
             sliding_window: 64,
             legacy_buffers: false,
+            weight_range: 0.5,
         }
+    }
+
+    /// A model of the exact shape of a hub checkpoint the catalog names (`pythia-160m`,
+    /// `qwen2.5-0.5b`, `llama-3.2-1b`, `gemma-2-2b`), with random weights: the real tensor
+    /// names, shapes, vocabulary size and config keys, for benchmarks and load tests. The
+    /// weight range shrinks with the width so activations stay in range.
+    pub fn hub_shaped(name: &str) -> Option<Self> {
+        let model = match name {
+            "pythia-160m" => Self {
+                layers: 12,
+                heads: 12,
+                kv_heads: 12,
+                d_model: 768,
+                head_dim: 64,
+                intermediate: 3072,
+                context: 2048,
+                vocab_size: Some(50304),
+                ..Self::neox()
+            },
+            "qwen2.5-0.5b" => Self {
+                layers: 24,
+                heads: 14,
+                kv_heads: 2,
+                d_model: 896,
+                head_dim: 64,
+                intermediate: 4864,
+                context: 32768,
+                vocab_size: Some(151936),
+                sliding_window: 32768,
+                ..Self::qwen2()
+            },
+            "llama-3.2-1b" => Self {
+                layers: 16,
+                heads: 32,
+                kv_heads: 8,
+                d_model: 2048,
+                head_dim: 64,
+                intermediate: 8192,
+                context: 131072,
+                vocab_size: Some(128256),
+                tie_word_embeddings: true,
+                rope_scaling: Some(Llama3Scaling {
+                    factor: 32.0,
+                    low_freq_factor: 1.0,
+                    high_freq_factor: 4.0,
+                    original_max_position_embeddings: 8192,
+                }),
+                sliding_window: 131072,
+                ..Self::llama()
+            },
+            "gemma-2-2b" => Self {
+                layers: 26,
+                heads: 8,
+                kv_heads: 4,
+                d_model: 2304,
+                head_dim: 256,
+                intermediate: 9216,
+                context: 8192,
+                vocab_size: Some(256000),
+                query_pre_attn_scalar: 256,
+                attn_logit_softcapping: Some(50.0),
+                final_logit_softcapping: Some(30.0),
+                sliding_window: 4096,
+                ..Self::gemma2()
+            },
+            _ => return None,
+        };
+        Some(Self {
+            weight_range: 0.5 * (32.0 / model.d_model as f32).sqrt(),
+            ..model
+        })
     }
 
     /// The `config.json` this model writes, given the tokenizer's size.
@@ -437,7 +515,9 @@ impl TinyModel {
     /// Writes `config.json`, `model.safetensors`, `vocab.json` and `merges.txt` into `dir`
     /// and returns the config. Weights are seeded uniform values large enough to give
     /// non-trivial attention patterns; norm gains are near 1 (Gemma-2 stores them less 1, so
-    /// its norm weights are near 0).
+    /// its norm weights are near 0). Tensors are generated one at a time straight into the
+    /// file, so a model of a real hub shape (gigabytes) needs no more memory than its largest
+    /// tensor.
     pub fn write(&self, dir: &Path) -> io::Result<Value> {
         use rand::{Rng, SeedableRng};
         self.validate()?;
@@ -449,46 +529,54 @@ impl TinyModel {
         let config = self.config(vocab.len());
         let vocab_size = config["vocab_size"].as_u64().unwrap_or_default() as usize;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed);
-        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        for (name, shape) in self.tensors(vocab_size) {
-            let n: usize = shape.iter().product();
-            let is_norm = name.contains("layernorm") || name.contains("norm.");
-            let values: Vec<f32> = if is_norm && name.ends_with("weight") {
-                let one = if self.family == Family::Gemma2 {
-                    0.0
+        let mut entries: Vec<Entry> = self
+            .tensors(vocab_size)
+            .into_iter()
+            .map(|(name, shape)| {
+                let is_norm = name.contains("layernorm") || name.contains("norm.");
+                let values = if is_norm && name.ends_with("weight") {
+                    let one = if self.family == Family::Gemma2 {
+                        0.0
+                    } else {
+                        1.0
+                    };
+                    Values::Uniform(one, 0.2)
+                } else if name.ends_with("bias") {
+                    Values::Uniform(0.0, self.weight_range / 5.0)
                 } else {
-                    1.0
+                    Values::Uniform(0.0, self.weight_range)
                 };
-                (0..n).map(|_| one + rng.random_range(-0.2..0.2)).collect()
-            } else {
-                let scale = if name.ends_with("bias") { 0.1 } else { 0.5 };
-                (0..n).map(|_| rng.random_range(-scale..scale)).collect()
-            };
-            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            tensors.push((name, shape, bytes));
-        }
-        let mut dtypes = vec![safetensors::Dtype::F32; tensors.len()];
+                Entry {
+                    name,
+                    dtype: safetensors::Dtype::F32,
+                    shape,
+                    values,
+                }
+            })
+            .collect();
         if self.legacy_buffers {
             for (name, dtype, shape, bytes) in self.buffers() {
-                tensors.push((name, shape, bytes));
-                dtypes.push(dtype);
+                entries.push(Entry {
+                    name,
+                    dtype,
+                    shape,
+                    values: Values::Bytes(bytes),
+                });
             }
         }
-        let views = tensors
-            .iter()
-            .zip(dtypes)
-            .map(|((name, shape, data), dtype)| {
-                safetensors::tensor::TensorView::new(dtype, shape.clone(), data)
-                    .map(|view| (name.clone(), view))
-                    .map_err(io::Error::other)
-            })
-            .collect::<io::Result<Vec<_>>>()?;
-        let metadata = Some(std::collections::HashMap::from([(
-            "format".to_string(),
-            "pt".to_string(),
-        )]));
-        let bytes = safetensors::serialize(views, metadata).map_err(io::Error::other)?;
-        std::fs::write(dir.join("model.safetensors"), bytes)?;
+        write_safetensors(
+            &dir.join("model.safetensors"),
+            &entries,
+            |values, count, out| match values {
+                Values::Uniform(centre, range) => {
+                    for _ in 0..count {
+                        let v: f32 = centre + rng.random_range(-range..*range);
+                        out.extend_from_slice(&v.to_le_bytes());
+                    }
+                }
+                Values::Bytes(bytes) => out.extend_from_slice(bytes),
+            },
+        )?;
         let config_json = serde_json::to_string_pretty(&config).map_err(io::Error::other)?;
         std::fs::write(dir.join("config.json"), config_json)?;
         Ok(config)
@@ -576,4 +664,61 @@ pub fn tokenizer_size(words: &[String]) -> usize {
 
 fn pad_to(n: usize, multiple: usize) -> usize {
     n.div_ceil(multiple) * multiple
+}
+
+/// What one tensor of a generated file holds.
+enum Values {
+    /// f32 values `centre` ± up to `range`, drawn in order from the model's generator.
+    Uniform(f32, f32),
+    Bytes(Vec<u8>),
+}
+
+struct Entry {
+    name: String,
+    dtype: safetensors::Dtype,
+    shape: Vec<usize>,
+    values: Values,
+}
+
+/// Writes a safetensors file tensor by tensor: the header (names, dtypes, shapes, offsets)
+/// first, then each tensor's bytes as `fill` makes them from its values and element count.
+fn write_safetensors(
+    path: &Path,
+    entries: &[Entry],
+    mut fill: impl FnMut(&Values, usize, &mut Vec<u8>),
+) -> io::Result<()> {
+    use std::io::Write;
+    let size = |e: &Entry| e.shape.iter().product::<usize>() * e.dtype.bitsize() / 8;
+    let mut header = serde_json::Map::new();
+    header.insert("__metadata__".into(), json!({ "format": "pt" }));
+    let mut offset = 0usize;
+    for entry in entries {
+        let dtype = serde_json::to_value(entry.dtype).map_err(io::Error::other)?;
+        let end = offset + size(entry);
+        header.insert(
+            entry.name.clone(),
+            json!({ "dtype": dtype, "shape": entry.shape, "data_offsets": [offset, end] }),
+        );
+        offset = end;
+    }
+    let mut header = serde_json::to_string(&header).map_err(io::Error::other)?;
+    // The data starts 8-byte aligned, as the format recommends.
+    while (header.len() + 8) % 8 != 0 {
+        header.push(' ');
+    }
+    let mut file = io::BufWriter::new(std::fs::File::create(path)?);
+    file.write_all(&(header.len() as u64).to_le_bytes())?;
+    file.write_all(header.as_bytes())?;
+    for entry in entries {
+        let mut buffer = Vec::with_capacity(size(entry));
+        fill(&entry.values, entry.shape.iter().product(), &mut buffer);
+        if buffer.len() != size(entry) {
+            return Err(io::Error::other(format!(
+                "{}: wrong byte count",
+                entry.name
+            )));
+        }
+        file.write_all(&buffer)?;
+    }
+    file.flush()
 }

@@ -63,33 +63,9 @@ impl Sources for Memory {
     }
 }
 
-/// Every word of tasks/ioi.toml, its lists' and its templates', so that the IOI task runs
-/// on a tiny tokenizer with one token per word. Templates of different lengths keep
-/// different token lengths, as with GPT-2's tokenizer.
+/// Every word of tasks/ioi.toml, one token each on a tiny tokenizer.
 pub fn ioi_words() -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tasks/ioi.toml");
-    let text = std::fs::read_to_string(path).unwrap();
-    let file: toml::Table = text.parse().unwrap();
-    let mut words = std::collections::BTreeSet::new();
-    for list in file["lists"].as_table().unwrap().values() {
-        for word in list.as_array().unwrap() {
-            words.insert(word.as_str().unwrap().to_string());
-        }
-    }
-    for family in file["families"].as_array().unwrap() {
-        for template in family["templates"].as_array().unwrap() {
-            for word in template
-                .as_str()
-                .unwrap()
-                .split(|c: char| !c.is_alphanumeric())
-            {
-                if !word.is_empty() {
-                    words.insert(word.to_string());
-                }
-            }
-        }
-    }
-    words.into_iter().collect()
+    circuitcheck::testing::task_words("ioi").unwrap()
 }
 
 /// A tiny random GPT-2 (3 layers, 4 heads, d 32) whose tokenizer knows every IOI word.

@@ -344,7 +344,7 @@ fn mlp_edges(
             classes
                 .iter()
                 .enumerate()
-                .filter(|(i, _)| 2 * *i as u32 + 1 <= layer)
+                .filter(|(i, _)| 2 * (*i as u32) < layer)
                 .map(|(_, class)| class.0.clone()),
         );
         senders.extend(

@@ -899,8 +899,8 @@ fn navigation_works_on_the_statements_beside_a_syntax_error() {
             (end, end),
             1,
             "circuit::syntax",
-            "syntax error: unexpected the end of the file: expected a head (`layer.head`, e.g. `9.9`) or a name\nhelp: see grammar/GRAMMAR.md for every construct of the language, with examples",
-            "expected a head (`layer.head`, e.g. `9.9`) or a name"
+            "syntax error: unexpected the end of the file: expected a head (`layer.head`, e.g. `9.9`), a name or an MLP (`mlp.L`, e.g. `mlp.3`)\nhelp: see grammar/GRAMMAR.md for every construct of the language, with examples",
+            "expected a head (`layer.head`, e.g. `9.9`), a name or an MLP (`mlp.L`, e.g. `mlp.3`)"
         )])
     );
     // Hover on a head of a class.

@@ -510,6 +510,10 @@ fn syntax_error(source: &Source, error: pest::error::Error<Rule>) -> Box<Diagnos
             (start, expected)
         }
     };
+    // `mlp` tried as the start of `mlp.L` is said by the MLP's description.
+    if expected.iter().any(|e| e == describe(Rule::mlp_node)) {
+        expected.retain(|e| e != "`mlp`");
+    }
     expected.sort();
     expected.dedup();
     // Point at the offending word, or just after the last word of the file.

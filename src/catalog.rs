@@ -24,7 +24,20 @@ pub struct KnownModel {
 }
 
 const fn shape(layers: u32, heads: u32) -> ModelShape {
-    ModelShape { layers, heads }
+    ModelShape {
+        layers,
+        heads,
+        parallel_residual: false,
+    }
+}
+
+/// Pythia's shape: every Pythia model has a parallel residual.
+const fn parallel(layers: u32, heads: u32) -> ModelShape {
+    ModelShape {
+        layers,
+        heads,
+        parallel_residual: true,
+    }
 }
 
 /// Every model runs through the same transformer; its `config.json` says the family (GPT-2,
@@ -57,42 +70,42 @@ pub const MODELS: &[KnownModel] = &[
     },
     KnownModel {
         name: "pythia-70m",
-        shape: shape(6, 8),
+        shape: parallel(6, 8),
         hub: &["EleutherAI/pythia-70m"],
     },
     KnownModel {
         name: "pythia-70m-deduped",
-        shape: shape(6, 8),
+        shape: parallel(6, 8),
         hub: &["EleutherAI/pythia-70m-deduped"],
     },
     KnownModel {
         name: "pythia-160m",
-        shape: shape(12, 12),
+        shape: parallel(12, 12),
         hub: &["EleutherAI/pythia-160m"],
     },
     KnownModel {
         name: "pythia-160m-deduped",
-        shape: shape(12, 12),
+        shape: parallel(12, 12),
         hub: &["EleutherAI/pythia-160m-deduped"],
     },
     KnownModel {
         name: "pythia-410m",
-        shape: shape(24, 16),
+        shape: parallel(24, 16),
         hub: &["EleutherAI/pythia-410m"],
     },
     KnownModel {
         name: "pythia-410m-deduped",
-        shape: shape(24, 16),
+        shape: parallel(24, 16),
         hub: &["EleutherAI/pythia-410m-deduped"],
     },
     KnownModel {
         name: "pythia-1b",
-        shape: shape(16, 8),
+        shape: parallel(16, 8),
         hub: &["EleutherAI/pythia-1b"],
     },
     KnownModel {
         name: "pythia-1.4b",
-        shape: shape(24, 16),
+        shape: parallel(24, 16),
         hub: &["EleutherAI/pythia-1.4b"],
     },
     KnownModel {

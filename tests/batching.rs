@@ -35,9 +35,11 @@ class b at all { 1.3 }
 class c at END { 1.1 2.0 2.2 }
 class e at S2 { 2.1 2.3 }
 edge embed -> a, b.v, c.q, e
-edge a -> b.k, c.v
+edge a -> b.k, c.v, mlp.1
 edge b -> e
-edge c, e, embed -> logits
+edge mlp.0 -> c.k
+edge c -> mlp.2
+edge c, e, embed, mlp.2 -> logits
 ";
 
 fn fixture() -> &'static Fixture {

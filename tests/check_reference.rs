@@ -55,6 +55,47 @@ edge early -> late.k
 edge late -> logits
 ";
 
+/// MLPs as edge endpoints, listed at some positions: `mlp.0` from the embeddings, `mlp.1`
+/// from a head of its own layer, a class below and `mlp.0`, `mlp.2` with no incoming edge
+/// (it reads only replacements), MLPs sending to heads and to the logits.
+const MLP_EDGES: &str = "circuit wired {
+  model gpt2-small
+  task ioi
+}
+
+mlp 0 at all
+mlp 1 at S2, END
+mlp 2 at END
+
+class a at S2 { 0.1 0.3 }
+class b at END, S1+1 { 1.0 }
+class d at END { 2.1 2.3 }
+
+edge embed -> a, mlp.0, b.k
+edge mlp.0 -> b.q, mlp.1
+edge a, 1.0 -> mlp.1
+edge a -> d.v
+edge mlp.1 -> d.k
+edge b -> d.q
+edge d, mlp.1, mlp.2 -> logits
+";
+
+/// Every MLP kept (no `mlp` line), only `mlp.1` wired: the others read the stream and every
+/// later component sees them.
+const ONE_WIRED_MLP: &str = "circuit one {
+  model gpt2-small
+  task ioi
+}
+
+class early at S1+1, S2 { 0.0 0.2 }
+class late at END { 1.1 2.0 2.2 }
+
+edge embed -> early, late.v
+edge early -> late.k, mlp.1
+edge mlp.1 -> 2.0.q, 2.2
+edge late -> logits
+";
+
 const PROMPTS: usize = 10;
 
 fn fixture(text: &str) -> Fixture {
@@ -147,6 +188,42 @@ fn edge_level_other_schemes() {
 fn default_mlps_at_both_levels() {
     check_against_reference(DEFAULT_MLPS, "node", "mean", &[4]);
     check_against_reference(DEFAULT_MLPS, "edge", "resample", &[4]);
+}
+
+#[test]
+fn mlp_edges_at_edge_level() {
+    check_against_reference(MLP_EDGES, "edge", "mean", &[0, 1]);
+    check_against_reference(MLP_EDGES, "edge", "resample", &[2]);
+    check_against_reference(ONE_WIRED_MLP, "edge", "mean", &[3]);
+    check_against_reference(ONE_WIRED_MLP, "edge", "resample", &[4]);
+}
+
+/// Node level ignores edges, MLP edges too.
+#[test]
+fn mlp_edges_at_node_level() {
+    check_against_reference(MLP_EDGES, "node", "mean", &[5]);
+}
+
+/// The evaluator catches a wrong definition: wired MLPs that read the ordinary stream give
+/// another F(C) than check's.
+#[test]
+fn a_wired_mlp_reading_the_stream_gives_other_figures() {
+    let f = fixture(MLP_EDGES);
+    let report = run_check(&f, "edge", "mean", 0);
+    let (loaded, dataset) = dataset(&f, 0, ReferenceSize::default());
+    let reference = reference_of(&loaded);
+    let scheme = scheme(Ablation::Mean, &dataset, 0);
+    let mut evaluator = Evaluator::new(&reference, &dataset, &f.circuit, &scheme, Level::Edge);
+    let none = BTreeSet::new();
+    let right = evaluator.mean(common::evaluator::Scope::Circuit, &none);
+    evaluator.mutant_mlps_read_the_stream = true;
+    let wrong = evaluator.mean(common::evaluator::Scope::Circuit, &none);
+    let reported = number(&report["circuit_score"]["value"]);
+    assert_close(reported, right, "F(C)");
+    assert!(
+        (reported - wrong).abs() > 1e-3 * wrong.abs().max(1.0),
+        "the mutant agrees with check: {reported} vs {wrong}"
+    );
 }
 
 #[test]

@@ -40,6 +40,30 @@ edge e -> d.q
 edge d, 1.2 -> logits
 ";
 
+/// MLPs as edge endpoints, with edges a parallel residual allows (a head reaches MLPs of
+/// later layers only): `mlp.0` from the embeddings, `mlp.1` from a class and `mlp.0`, `mlp.2`
+/// with no incoming edge; MLPs listed at some positions.
+const MLP_CIRCUIT: &str = "circuit wired {
+  model qwen2.5-0.5b
+  task ioi
+}
+
+mlp 0 at all
+mlp 1 at S2, END
+mlp 2 at END
+
+class a at S2 { 0.0 0.3 }
+class b at END, S1+1 { 1.0 }
+class d at END { 2.1 2.3 }
+
+edge embed -> a, mlp.0
+edge a -> mlp.1, b.v
+edge mlp.0 -> mlp.1, b.k
+edge mlp.1 -> d
+edge b -> d.q
+edge d, mlp.1, mlp.2 -> logits
+";
+
 const PROMPTS: usize = 6;
 
 fn families() -> Vec<(&'static str, TinyModel)> {
@@ -99,12 +123,22 @@ fn check_every_family(level: &str, ablation: &str, seed: u64) {
 }
 
 fn check_families(level: &str, ablation: &str, seed: u64, models: Vec<(&str, TinyModel)>) {
+    check_circuit(CIRCUIT, level, ablation, seed, models);
+}
+
+fn check_circuit(
+    circuit: &str,
+    level: &str,
+    ablation: &str,
+    seed: u64,
+    models: Vec<(&str, TinyModel)>,
+) {
     let (level_kind, ablation_kind) = (
         common::fixture::level(level),
         Ablation::from_name(ablation).unwrap(),
     );
     for (name, model) in models {
-        let f = Fixture::with_model(|dir| drop(model.write(dir).unwrap()), CIRCUIT);
+        let f = Fixture::with_model(|dir| drop(model.write(dir).unwrap()), circuit);
         let report = f.check(
             PROMPTS,
             3,
@@ -131,6 +165,44 @@ fn node_level_mean_ablation_in_every_family() {
 #[test]
 fn edge_level_mean_ablation_in_every_family() {
     check_every_family("edge", "mean", 1);
+}
+
+/// Wired MLPs read their own stream in every family: after their layer's attention, or the
+/// block's input with GPT-NeoX's parallel residual.
+#[test]
+fn mlp_edges_in_every_family() {
+    check_circuit(MLP_CIRCUIT, "edge", "mean", 5, families());
+    let parallel = families().into_iter().take(1).collect();
+    check_circuit(MLP_CIRCUIT, "edge", "resample", 6, parallel);
+}
+
+/// With a parallel residual an MLP reads its block's input: an edge from a head of its own
+/// layer is refused when the model is opened, even for a model name the catalog does not
+/// know to be parallel.
+#[test]
+fn a_parallel_mlp_cannot_read_its_own_layer() {
+    let text = MLP_CIRCUIT.replace(
+        "edge a -> mlp.1, b.v",
+        "edge a -> mlp.1, b.v\nedge 1.0 -> mlp.1",
+    );
+    let (_, parallel) = families().remove(0);
+    let f = Fixture::with_model(|dir| drop(parallel.write(dir).unwrap()), &text);
+    let run = common::circuitcheck(&[
+        "check",
+        f.circuit_file(),
+        "--model",
+        f.model(),
+        "--level",
+        "edge",
+        "--no-cache",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.transcript());
+    assert!(run.stderr.contains("check::edge-order"), "{}", run.stderr);
+    assert!(run.stderr.contains("1.0 → mlp.1"), "{}", run.stderr);
+    // The same file on the sequential GPT-NeoX is checked, figure for figure.
+    let sequential = families().into_iter().skip(1).take(1).collect();
+    check_circuit(&text, "edge", "mean", 7, sequential);
 }
 
 /// Gemma-2 (heads' results and replacements normed together after attention, MLP outputs

@@ -899,8 +899,8 @@ fn navigation_works_on_the_statements_beside_a_syntax_error() {
             (end, end),
             1,
             "circuit::syntax",
-            "syntax error: unexpected the end of the file: expected a head (`layer.head`, e.g. `9.9`) or a name\nhelp: see grammar/GRAMMAR.md for every construct of the language, with examples",
-            "expected a head (`layer.head`, e.g. `9.9`) or a name"
+            "syntax error: unexpected the end of the file: expected a head (`layer.head`, e.g. `9.9`), a name or an MLP (`mlp.L`, e.g. `mlp.3`)\nhelp: see grammar/GRAMMAR.md for every construct of the language, with examples",
+            "expected a head (`layer.head`, e.g. `9.9`), a name or an MLP (`mlp.L`, e.g. `mlp.3`)"
         )])
     );
     // Hover on a head of a class.
@@ -1445,6 +1445,9 @@ fn completion_after_edge_lists_classes_before_heads() {
     let labels: Vec<&str> = items.iter().map(|(_, label)| label.as_str()).collect();
     assert_eq!(labels[..5], ["mine", "prev", "copier", "0.0", "0.1"]);
     assert_eq!(labels.last(), Some(&"embed"));
-    assert_eq!(labels.len(), 3 + 8 + 1);
+    // The MLPs, each after the heads of its layer.
+    assert_eq!(labels[3 + 4], "mlp.0");
+    assert_eq!(labels[3 + 4 + 1 + 4], "mlp.1");
+    assert_eq!(labels.len(), 3 + 8 + 2 + 1);
     assert_eq!(client.shut_down(), 0);
 }

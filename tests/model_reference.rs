@@ -11,10 +11,11 @@ use std::path::Path;
 
 use candle_core::{Device, IndexOp, Tensor};
 use circuitcheck::model::{
-    Batch, Capture, EdgePatch, HeadPatch, Interventions, MlpPatch, ModelFiles, Readout, Transformer,
+    Batch, Capture, EdgePatch, EdgeSender, HeadPatch, Interventions, MlpPatch, ModelFiles, Readout,
+    Transformer,
 };
 use circuitcheck::testing::TinyGpt2;
-use common::reference::{RefPatch, Reference, replacement_value};
+use common::reference::{RefPatch, Reference, Sender, replacement_value};
 
 // ── fixtures and comparisons ───────────────────────────────────────────────────────────
 
@@ -410,11 +411,36 @@ fn edge_level_inputs_match_the_reference() {
         .map(|t| (0..32).map(|j| ((t + j) % 3) as f64 * 0.05).collect())
         .collect();
     reference.embed_replacement = embed_replacement.clone();
-    let senders: Vec<(usize, usize)> = (0..2).flat_map(|l| (0..4).map(move |h| (l, h))).collect();
-    let sender_key = |i: usize| if i == 0 { None } else { Some(senders[i - 1]) };
-    // Receivers: (1, 0) q misses the embeddings and (0, 1); (2, 3) v misses (1, 2) and (0, 0).
+    // Senders: the heads of layers 0 and 1, then layer 1's MLP.
+    let mut senders: Vec<EdgeSender> = (0..2)
+        .flat_map(|l| (0..4).map(move |h| EdgeSender::Head(l, h)))
+        .collect();
+    senders.push(EdgeSender::Mlp(1));
+    let sender_key = |i: usize| match i {
+        0 => Sender::Embed,
+        i => match senders[i - 1] {
+            EdgeSender::Head(l, h) => Sender::Head(l, h),
+            EdgeSender::Mlp(l) => Sender::Mlp(l),
+        },
+    };
+    let mlp_replacement: Vec<Vec<f64>> = (0..seq)
+        .map(|t| {
+            (0..32)
+                .map(|j| ((t * 2 + j) % 7) as f64 * 0.03 - 0.1)
+                .collect()
+        })
+        .collect();
+    reference.mlp_replacement.insert(1, mlp_replacement.clone());
+    // Receivers: (1, 0) q misses the embeddings and (0, 1); (2, 3) v misses (1, 2), (0, 0)
+    // and layer 1's MLP, which itself misses the embeddings and (1, 3), a head of its layer.
     let mut receivers = BTreeMap::new();
     let all = vec![true; senders.len() + 1];
+    let mut mlp = all.clone();
+    mlp[0] = false;
+    mlp[1 + 4 + 3] = false;
+    reference
+        .mlp_unconnected
+        .insert(1, vec![Sender::Embed, Sender::Head(1, 3)]);
     let mut q = all.clone();
     q[0] = false;
     q[2] = false;
@@ -422,6 +448,7 @@ fn edge_level_inputs_match_the_reference() {
     let mut v = all.clone();
     v[1 + 4 + 2] = false;
     v[1] = false;
+    v[1 + 8] = false;
     receivers.insert((2, 3), [all.clone(), all.clone(), v.clone()]);
     let mut logits = all.clone();
     logits[1 + 4 + 3] = false;
@@ -449,10 +476,20 @@ fn edge_level_inputs_match_the_reference() {
         .flatten()
         .map(|v| *v as f32)
         .collect();
+    let flat_mlp: Vec<f32> = mlp_replacement
+        .iter()
+        .flatten()
+        .map(|v| *v as f32)
+        .collect();
     let edges = EdgePatch {
         senders,
         embed_replacement: Tensor::from_vec(flat, (1, seq, 32), device).unwrap(),
+        mlp_replacements: BTreeMap::from([(
+            1,
+            Tensor::from_vec(flat_mlp, (1, seq, 32), device).unwrap(),
+        )]),
         receivers,
+        mlp_receivers: BTreeMap::from([(1, mlp)]),
         logits,
         rows: Tensor::ones((1, 1, 1), candle_core::DType::F32, device).unwrap(),
     };

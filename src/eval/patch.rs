@@ -10,7 +10,7 @@ use crate::dsl::Head;
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::variant::{Kept, Layout, Plan, Variant};
 use crate::model::error::Result;
-use crate::model::{EdgePatch, HeadPatch, Interventions, MlpPatch, mask_tensor};
+use crate::model::{EdgePatch, EdgeSender, HeadPatch, Interventions, MlpPatch, mask_tensor};
 
 /// One row of a batch: a variant on one prompt, from position `start` on.
 #[derive(Clone, Copy, Debug)]
@@ -23,11 +23,13 @@ pub struct Row {
     pub start: usize,
 }
 
-/// The circuit's edges as connection lists over senders (embeddings first, then heads).
+/// The circuit's edges as connection lists over senders (embeddings first, then heads and
+/// wired MLPs).
 #[derive(Clone, Debug)]
 pub struct Wiring {
-    pub senders: Vec<(usize, usize)>,
+    pub senders: Vec<EdgeSender>,
     pub receivers: BTreeMap<(usize, usize), [Vec<bool>; 3]>,
+    pub mlp_receivers: BTreeMap<usize, Vec<bool>>,
     pub logits: Vec<bool>,
 }
 
@@ -66,8 +68,10 @@ impl Patcher<'_> {
                 Some(wiring) if wired_any => wiring
                     .senders
                     .iter()
-                    .filter(|(l, _)| *l == layer)
-                    .map(|(_, h)| *h)
+                    .filter_map(|sender| match sender {
+                        EdgeSender::Head(l, h) if *l == layer => Some(*h),
+                        _ => None,
+                    })
                     .collect(),
                 _ => Vec::new(),
             };
@@ -92,10 +96,22 @@ impl Patcher<'_> {
         if let (Some(wiring), Some(wired), true) = (self.wiring, wired, wired_any) {
             let table = &self.reference.embeddings;
             let embed = self.gather(rows, width, d, |s, p| table.at(s, p));
+            // Sending MLPs need their replacement for Δ, whether or not an `MlpPatch` has it.
+            let mut mlp_replacements = BTreeMap::new();
+            for sender in &wiring.senders {
+                if let EdgeSender::Mlp(layer) = sender {
+                    let table = &self.reference.mlps[*layer];
+                    let values = self.gather(rows, width, d, |s, p| table.at(s, p));
+                    let values = Tensor::from_vec(values, (rows.len(), width, d), self.device)?;
+                    mlp_replacements.insert(*layer, values);
+                }
+            }
             out.edges = Some(EdgePatch {
                 senders: wiring.senders.clone(),
                 embed_replacement: Tensor::from_vec(embed, (rows.len(), width, d), self.device)?,
+                mlp_replacements,
                 receivers: wiring.receivers.clone(),
+                mlp_receivers: wiring.mlp_receivers.clone(),
                 logits: wiring.logits.clone(),
                 rows: mask_tensor(&wired, &[rows.len(), 1, 1], self.device)?,
             });

@@ -15,12 +15,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use candle_core::Tensor;
 
-use crate::dsl::{Channel, Circuit, Head, Level, Node};
+use crate::dsl::{Channel, Circuit, Head, Level, Receiver, Sender};
 use crate::eval::patch::{Patcher, Row, Wiring};
 use crate::eval::reference::ReferenceActivations;
 use crate::eval::variant::{Layout, Plan, Scope, Variant};
 use crate::model::{self, error::Result};
-use crate::model::{Batch, Capture, KeyValues, Readout, Transformer, Window};
+use crate::model::{Batch, Capture, EdgeSender, KeyValues, Readout, Transformer, Window};
 use crate::task::{Dataset, MetricKind};
 
 /// Upper bounds on one forward pass: token positions, and rows (a window pass's rows each
@@ -88,56 +88,63 @@ enum Route {
 }
 
 impl Wiring {
+    /// Senders: the circuit's heads, then the MLPs its edges name; every circuit head
+    /// receives (what it is not wired to, it sees replaced), and so does every wired MLP.
     fn new(circuit: &Circuit) -> Self {
-        let heads: Vec<Head> = circuit.heads().into_iter().collect();
-        let senders: Vec<(usize, usize)> = heads
+        let wired = circuit.wired_mlps();
+        let senders: Vec<EdgeSender> = circuit
+            .heads()
             .iter()
-            .map(|h| (h.layer as usize, h.head as usize))
+            .map(|h| EdgeSender::Head(h.layer as usize, h.head as usize))
+            .chain(wired.iter().map(|layer| EdgeSender::Mlp(*layer as usize)))
             .collect();
-        let slot = |sender: Option<Head>| {
-            sender.map_or(0, |h| {
-                1 + heads
-                    .iter()
-                    .position(|x| *x == h)
-                    .expect("edges join circuit heads")
+        let slots: HashMap<Sender, usize> = std::iter::once((Sender::Embed, 0))
+            .chain(senders.iter().enumerate().map(|(i, sender)| {
+                let sender = match *sender {
+                    EdgeSender::Head(l, h) => Sender::Head(Head::new(l as u32, h as u32)),
+                    EdgeSender::Mlp(l) => Sender::Mlp(l as u32),
+                };
+                (sender, i + 1)
+            }))
+            .collect();
+        let empty = vec![false; senders.len() + 1];
+        let mut receivers: BTreeMap<(usize, usize), [Vec<bool>; 3]> = circuit
+            .heads()
+            .iter()
+            .map(|h| {
+                let lists = [empty.clone(), empty.clone(), empty.clone()];
+                ((h.layer as usize, h.head as usize), lists)
             })
-        };
-        let mut receivers = BTreeMap::new();
-        for head in &heads {
-            let empty = vec![false; senders.len() + 1];
-            receivers.insert(
-                (head.layer as usize, head.head as usize),
-                [empty.clone(), empty.clone(), empty],
-            );
-        }
-        for (sender, receiver, channel) in circuit.head_edges() {
-            let index = match channel {
-                Channel::Q => model::Channel::Q,
-                Channel::K => model::Channel::K,
-                Channel::V => model::Channel::V,
-            } as usize;
-            let key = (receiver.layer as usize, receiver.head as usize);
-            if let Some(lists) = receivers.get_mut(&key) {
-                lists[index][slot(sender)] = true;
-            }
-        }
-        let mut logits = vec![false; senders.len() + 1];
-        for edge in &circuit.edges {
-            if edge.to != Node::Logits {
-                continue;
-            }
-            match &edge.from {
-                Node::Embed => logits[0] = true,
-                node => {
-                    for head in circuit.heads_of(node) {
-                        logits[slot(Some(head))] = true;
-                    }
+            .collect();
+        let mut mlp_receivers: BTreeMap<usize, Vec<bool>> = wired
+            .iter()
+            .map(|layer| (*layer as usize, empty.clone()))
+            .collect();
+        let mut logits = empty.clone();
+        for (sender, receiver) in circuit.wires() {
+            let slot = slots[&sender];
+            let list = match receiver {
+                Receiver::Head(head, channel) => {
+                    let index = match channel {
+                        Channel::Q => model::Channel::Q,
+                        Channel::K => model::Channel::K,
+                        Channel::V => model::Channel::V,
+                    } as usize;
+                    receivers
+                        .get_mut(&(head.layer as usize, head.head as usize))
+                        .map(|lists| &mut lists[index])
                 }
+                Receiver::Mlp(layer) => mlp_receivers.get_mut(&(layer as usize)),
+                Receiver::Logits => Some(&mut logits),
+            };
+            if let Some(list) = list {
+                list[slot] = true;
             }
         }
         Self {
             senders,
             receivers,
+            mlp_receivers,
             logits,
         }
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 
 use crate::catalog;
-use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions, TaskRef};
+use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions, Receiver, Sender, TaskRef};
 use crate::eval::cache::{Cache, Lookup, short_identity};
 use crate::eval::check::{Progress, check};
 use crate::eval::reference::{ReferenceActivations, load_or_compute};
@@ -236,6 +236,42 @@ pub fn small_groups(dataset: &Dataset) -> Vec<(String, usize)> {
 /// Every head of the circuit exists in the loaded model (a model directory may hold another
 /// shape than the model the circuit names).
 fn fits_model(circuit: &Circuit, config: &Config) -> miette::Result<()> {
+    fits_heads(circuit, config)?;
+    fits_parallel_residual(circuit, config)
+}
+
+/// With a parallel residual an MLP reads its block's input, so no head of its own layer
+/// can send to it (the catalog says so for the families it knows; this holds for any model
+/// directory).
+fn fits_parallel_residual(circuit: &Circuit, config: &Config) -> miette::Result<()> {
+    if !config.parallel_residual {
+        return Ok(());
+    }
+    let broken: Vec<String> = circuit
+        .wires()
+        .into_iter()
+        .filter_map(|wire| match wire {
+            (Sender::Head(head), Receiver::Mlp(layer)) if head.layer >= layer => {
+                Some(format!("{head} → mlp.{layer}"))
+            }
+            _ => None,
+        })
+        .collect();
+    if broken.is_empty() {
+        return Ok(());
+    }
+    Err(miette::miette!(
+        code = "check::edge-order",
+        help = "with a parallel residual an MLP reads its block's input: only heads of lower \
+                layers can send to it",
+        "circuit `{}` has edges from heads into the MLP of their own layer, which the loaded \
+         model (parallel residual) computes from the block's input: {}",
+        circuit.name,
+        broken.join(", ")
+    ))
+}
+
+fn fits_heads(circuit: &Circuit, config: &Config) -> miette::Result<()> {
     let outside: Vec<String> = circuit
         .heads()
         .iter()

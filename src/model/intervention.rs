@@ -76,20 +76,36 @@ pub enum Channel {
     V = 2,
 }
 
+/// A sender of an [`EdgePatch`] besides the embeddings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EdgeSender {
+    /// `(layer, head)`.
+    Head(usize, usize),
+    /// A layer's MLP.
+    Mlp(usize),
+}
+
 /// Edge-level patch (ACDC / auto-circuit style). Each sender s contributes
 /// Δ_s = (its node-level output) − (its replacement) to the residual stream. A receiver's
-/// input through a channel, or the stream the logits read, subtracts Δ_s for every sender it
-/// is not connected to, so it sees that sender's replacement instead.
+/// input through a channel, a wired MLP's input, or the stream the logits read, subtracts Δ_s
+/// for every sender it is not connected to (among those its stream holds), so it sees that
+/// sender's replacement instead.
 #[derive(Clone, Debug)]
 pub struct EdgePatch {
-    /// Sending heads, `(layer, head)`. Senders with no real output anywhere need not be listed.
-    pub senders: Vec<(usize, usize)>,
+    /// Sending heads and MLPs. Heads with no real output anywhere need not be listed.
+    pub senders: Vec<EdgeSender>,
     /// The embeddings' replacement `[rows, seq, d_model]`: the embeddings are sender
     /// `EMBED` in the connection lists.
     pub embed_replacement: Tensor,
+    /// Each sending MLP's replacement `[rows, seq, d_model]`, by layer (its Δ is its output,
+    /// after any [`MlpPatch`], minus this).
+    pub mlp_replacements: BTreeMap<usize, Tensor>,
     /// Receiving `(layer, head)` → for q, k and v: is it connected to each sender (the
     /// embeddings first, then `senders` in order)? Heads not listed read the ordinary stream.
     pub receivers: BTreeMap<(usize, usize), [Vec<bool>; 3]>,
+    /// Receiving MLPs by layer → their connections, same order. MLPs not listed read the
+    /// ordinary stream.
+    pub mlp_receivers: BTreeMap<usize, Vec<bool>>,
     /// Connections of the logits, same order.
     pub logits: Vec<bool>,
     /// `[rows, 1, 1]`, f32 in {0, 1}: the rows this wiring applies to. Other rows of the
@@ -99,6 +115,14 @@ pub struct EdgePatch {
 
 impl EdgePatch {
     pub const EMBED: usize = 0;
+
+    /// The slot of a sender in the connection lists.
+    pub fn slot(&self, sender: EdgeSender) -> Option<usize> {
+        self.senders
+            .iter()
+            .position(|s| *s == sender)
+            .map(|i| i + 1)
+    }
 }
 
 /// Everything a pass changes.

@@ -4,7 +4,8 @@
 //! A pass takes a `Batch` of right-padded token rows and `Interventions`: per layer, a
 //! `HeadPatch` (keep-mask `[rows, seq, heads]` and replacement result vectors
 //! `[rows, seq, heads, d_model]`) and an `MlpPatch`, and optionally an `EdgePatch` that gives
-//! chosen heads their own q/k/v inputs built from a subset of senders. It returns the
+//! chosen heads their own q/k/v inputs, and chosen MLPs their own input, built from a subset
+//! of senders. It returns the
 //! requested `Readout` (logits of a few tokens at one position per row, or full logits) and
 //! whatever `Capture` asked for (head results, MLP outputs, residual streams).
 

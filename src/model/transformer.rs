@@ -350,8 +350,8 @@ impl Transformer {
                     .into(),
             ));
         }
-        // Δ of every edge sender: the embeddings first, then the heads, filled in as the
-        // pass reaches their layer.
+        // Δ of every edge sender: the embeddings first, then the heads and MLPs, filled in as
+        // the pass reaches them.
         let mut deltas: Vec<Option<Tensor>> = Vec::new();
         if let Some(edges) = &interventions.edges {
             let embeddings = pass
@@ -397,6 +397,10 @@ impl Transformer {
                 x = (x + attention_out)?;
                 x.clone()
             };
+            let mlp_input = match &interventions.edges {
+                Some(edges) => self.mlp_stream(layer, mlp_input, &deltas, edges)?,
+                None => mlp_input,
+            };
             let normed = block.ln_2.forward(&mlp_input, pass.differentiable)?;
             let mut mlp_out = block.mlp.forward(&normed, pass.differentiable)?;
             if let Some((_, after_mlp)) = &block.post_norms {
@@ -407,6 +411,14 @@ impl Transformer {
             }
             if let Some(patch) = interventions.mlp(layer) {
                 mlp_out = blend(&mlp_out, &patch.keep, &patch.replacement)?;
+            }
+            if let Some(edges) = &interventions.edges
+                && let Some(slot) = edges.slot(EdgeSender::Mlp(layer))
+            {
+                let replacement = edges.mlp_replacements.get(&layer).ok_or_else(|| {
+                    ModelError::Input(format!("edge sender mlp.{layer} needs its replacement"))
+                })?;
+                deltas[slot] = Some(mlp_out.sub(replacement)?.broadcast_mul(&edges.rows)?);
             }
             x = (x + mlp_out)?;
         }
@@ -419,6 +431,33 @@ impl Transformer {
         let (rows, seq, _) = x.dims3()?;
         output.logits = self.readout(&x, rows, seq, readout, pass.differentiable)?;
         Ok(output)
+    }
+
+    /// The stream a wired MLP reads: `input` less the Δ of every sender it holds that is not
+    /// connected to the MLP (with a parallel residual, the input holds no head of its own
+    /// layer). MLPs without connections read `input`.
+    fn mlp_stream(
+        &self,
+        layer: usize,
+        input: Tensor,
+        deltas: &[Option<Tensor>],
+        edges: &EdgePatch,
+    ) -> Result<Tensor> {
+        let Some(connections) = edges.mlp_receivers.get(&layer) else {
+            return Ok(input);
+        };
+        let parallel = self.config.parallel_residual;
+        let mut out = input;
+        for (slot, (delta, connected)) in deltas.iter().zip(connections).enumerate() {
+            let own_layer_head =
+                slot > 0 && matches!(edges.senders[slot - 1], EdgeSender::Head(l, _) if l == layer);
+            if let (Some(delta), false) = (delta, *connected)
+                && !(parallel && own_layer_head)
+            {
+                out = out.sub(delta)?;
+            }
+        }
+        Ok(out)
     }
 
     fn attention(
@@ -438,8 +477,10 @@ impl Transformer {
                 e.senders
                     .iter()
                     .enumerate()
-                    .filter(|(_, (l, _))| *l == layer)
-                    .map(|(i, (_, h))| (i + 1, *h))
+                    .filter_map(|(i, sender)| match sender {
+                        EdgeSender::Head(l, h) if *l == layer => Some((i + 1, *h)),
+                        _ => None,
+                    })
                     .collect()
             })
             .unwrap_or_default();

@@ -56,7 +56,11 @@ pub struct Declared {
     mlps: Option<Vec<(usize, Option<BTreeSet<String>>)>>,
     /// (sender, receiver, channel 0 = q, 1 = k, 2 = v).
     edges: BTreeSet<(Sender, HeadId, usize)>,
+    /// (sender, receiving MLP's layer).
+    mlp_from: BTreeSet<(Sender, usize)>,
     logits_from: BTreeSet<Sender>,
+    /// The MLPs named in an edge, as sender or receiver.
+    wired: BTreeSet<usize>,
 }
 
 fn names(positions: &Positions) -> Option<BTreeSet<String>> {
@@ -79,18 +83,33 @@ impl Declared {
         }
         let expand = |node: &Node| -> Vec<Sender> {
             match node {
-                Node::Embed => vec![None],
-                Node::Head(h) => vec![Some((h.layer as usize, h.head as usize))],
-                Node::Class(name) => members[name].iter().map(|h| Some(*h)).collect(),
+                Node::Embed => vec![Sender::Embed],
+                Node::Head(h) => vec![Sender::Head(h.layer as usize, h.head as usize)],
+                Node::Class(name) => members[name]
+                    .iter()
+                    .map(|(l, h)| Sender::Head(*l, *h))
+                    .collect(),
+                Node::Mlp(layer) => vec![Sender::Mlp(*layer as usize)],
                 Node::Logits => vec![],
             }
         };
         let mut edges = BTreeSet::new();
+        let mut mlp_from = BTreeSet::new();
         let mut logits_from = BTreeSet::new();
+        let mut wired = BTreeSet::new();
         for edge in &circuit.edges {
+            for node in [&edge.from, &edge.to] {
+                if let Node::Mlp(layer) = node {
+                    wired.insert(*layer as usize);
+                }
+            }
             for sender in expand(&edge.from) {
                 if edge.to == Node::Logits {
                     logits_from.insert(sender);
+                    continue;
+                }
+                if let Node::Mlp(layer) = edge.to {
+                    mlp_from.insert((sender, layer as usize));
                     continue;
                 }
                 let channels: Vec<usize> = match edge.channel {
@@ -100,8 +119,11 @@ impl Declared {
                     None => vec![0, 1, 2],
                 };
                 for receiver in expand(&edge.to) {
+                    let Sender::Head(l, h) = receiver else {
+                        panic!("the other receivers are heads")
+                    };
                     for c in &channels {
-                        edges.insert((sender, receiver.expect("receivers are heads"), *c));
+                        edges.insert((sender, (l, h), *c));
                     }
                 }
             }
@@ -119,7 +141,9 @@ impl Declared {
             heads,
             mlps,
             edges,
+            mlp_from,
             logits_from,
+            wired,
         }
     }
 }
@@ -137,6 +161,9 @@ pub struct Evaluator<'a> {
     circuit: Declared,
     level: Level,
     replacements: Vec<Replacement>,
+    /// A deliberate mistake, for tests that show a wrong definition is caught: wired MLPs
+    /// read the ordinary stream instead of their own.
+    pub mutant_mlps_read_the_stream: bool,
 }
 
 impl<'a> Evaluator<'a> {
@@ -154,6 +181,7 @@ impl<'a> Evaluator<'a> {
             circuit: Declared::new(circuit),
             level,
             replacements,
+            mutant_mlps_read_the_stream: false,
         }
     }
 
@@ -215,10 +243,25 @@ impl<'a> Evaluator<'a> {
             }
         }
         if self.level == Level::Edge && scope != Scope::Model {
-            // Senders: the embeddings and every circuit head (a knocked-out head's Δ is 0).
-            let senders: Vec<Sender> = std::iter::once(None)
-                .chain(self.circuit.heads.keys().map(|h| Some(*h)))
+            // Senders: the embeddings, every circuit head (a knocked-out head's Δ is 0) and
+            // every wired MLP (Δ 0 where it is replaced).
+            let senders: Vec<Sender> = std::iter::once(Sender::Embed)
+                .chain(self.circuit.heads.keys().map(|(l, h)| Sender::Head(*l, *h)))
+                .chain(self.circuit.wired.iter().map(|l| Sender::Mlp(*l)))
                 .collect();
+            for l in &self.circuit.wired {
+                patch
+                    .mlp_replacement
+                    .insert(*l, replacement.mlps[*l][..seq].to_vec());
+                let missing: Vec<Sender> = senders
+                    .iter()
+                    .filter(|s| !self.circuit.mlp_from.contains(&(**s, *l)))
+                    .copied()
+                    .collect();
+                if !self.mutant_mlps_read_the_stream {
+                    patch.mlp_unconnected.insert(*l, missing);
+                }
+            }
             patch.embed_replacement = replacement.embed.clone();
             for (l, h) in self.circuit.heads.keys() {
                 for t in 0..seq {

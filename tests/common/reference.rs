@@ -13,8 +13,15 @@ use serde_json::Value;
 
 pub type Matrix = Vec<Vec<f64>>;
 
-/// A sender of the residual stream at edge level: `None` for the embeddings, else a head.
-pub type Sender = Option<(usize, usize)>;
+/// A sender of the residual stream at edge level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sender {
+    Embed,
+    /// (layer, head).
+    Head(usize, usize),
+    /// A wired MLP, by layer.
+    Mlp(usize),
+}
 
 /// The family of a reference model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +170,12 @@ pub struct RefPatch {
     /// Edge level: each head's replacement at the positions where it keeps its real output,
     /// so that Δ = real − replacement there.
     pub sender_replacement: HashMap<(usize, usize, usize), Vec<f64>>,
+    /// Edge level: each wired MLP (by layer) → the senders it is *not* connected to; it reads
+    /// its own stream, less their Δ.
+    pub mlp_unconnected: HashMap<usize, Vec<Sender>>,
+    /// Edge level: each wired MLP's replacement `[seq][d]`, so that Δ = (its output, or its
+    /// node-level replacement where `mlps` replaces it) − this.
+    pub mlp_replacement: HashMap<usize, Matrix>,
 }
 
 pub struct RefOutput {
@@ -666,14 +679,23 @@ impl Reference {
             let edge_fields = edge_level
                 || !patch.unconnected.is_empty()
                 || !patch.logits_unconnected.is_empty()
-                || !patch.sender_replacement.is_empty();
+                || !patch.sender_replacement.is_empty()
+                || !patch.mlp_unconnected.is_empty()
+                || !patch.mlp_replacement.is_empty();
             assert!(!edge_fields, "edge level is not defined for Gemma-2");
         }
         // Δ of every sender computed so far (edge level).
         let mut deltas: HashMap<Sender, Matrix> = HashMap::new();
         if edge_level {
-            deltas.insert(None, sub(&embed, &patch.embed_replacement));
+            deltas.insert(Sender::Embed, sub(&embed, &patch.embed_replacement));
         }
+        // The stream less the Δ of every sender in `missing` that it holds.
+        let less = |x: &Matrix, missing: &[Sender], deltas: &HashMap<Sender, Matrix>| {
+            missing
+                .iter()
+                .filter_map(|sender| deltas.get(sender))
+                .fold(x.clone(), |own, delta| sub(&own, delta))
+        };
         let (mut results_all, mut patterns_all, mut mlps_all) =
             (Vec::new(), Vec::new(), Vec::new());
         for (l, block) in self.blocks.iter().enumerate() {
@@ -685,39 +707,39 @@ impl Reference {
                 let input = |channel: usize| -> Matrix {
                     match patch.unconnected.get(&(l, h, channel)) {
                         None => normed.clone(),
-                        Some(missing) => {
-                            let mut own = x.clone();
-                            for sender in missing {
-                                if let Some(delta) = deltas.get(sender) {
-                                    own = sub(&own, delta);
-                                }
-                            }
-                            own.iter()
-                                .map(|row| self.norm(row, &block.norm_1))
-                                .collect()
-                        }
+                        Some(missing) => less(&x, missing, &deltas)
+                            .iter()
+                            .map(|row| self.norm(row, &block.norm_1))
+                            .collect(),
                     }
                 };
                 let (result, pattern) = self.head(block, h, &input(0), &input(1), &input(2));
                 let delta = add_head(patch, (l, h), &result, &mut attn_out);
                 if edge_level {
-                    new_deltas.push((Some((l, h)), delta));
+                    new_deltas.push((Sender::Head(l, h), delta));
                 }
                 results.push(result);
                 patterns.push(pattern);
             }
-            // Senders of this layer are read only by later layers.
-            deltas.extend(new_deltas);
             // Gemma-2 normalises the sum of the heads' results and replacements.
             if let Some(post) = &block.post_attn {
                 attn_out = attn_out.iter().map(|row| self.norm(row, post)).collect();
             }
-            // The MLP reads the block's input with a parallel residual, else x + attention.
+            // The MLP reads the block's input with a parallel residual, else x + attention;
+            // so this layer's heads send to it only without a parallel residual, and to the
+            // heads of later layers always.
             let mlp_input = if self.parallel_residual {
                 x.clone()
             } else {
+                deltas.extend(new_deltas.drain(..));
                 add(&x, &attn_out)
             };
+            // A wired MLP reads that stream less the Δ of the senders not wired to it.
+            let mlp_input = match patch.mlp_unconnected.get(&l) {
+                Some(missing) => less(&mlp_input, missing, &deltas),
+                None => mlp_input,
+            };
+            deltas.extend(new_deltas);
             // An MLP's output is its value after Gemma-2's post-norm.
             let mlp: Matrix = mlp_input
                 .iter()
@@ -732,16 +754,15 @@ impl Reference {
             let used: Matrix = (0..seq)
                 .map(|t| patch.mlps.get(&(l, t)).unwrap_or(&mlp[t]).clone())
                 .collect();
+            if let Some(replacement) = patch.mlp_replacement.get(&l) {
+                deltas.insert(Sender::Mlp(l), sub(&used, replacement));
+            }
             x = add(&add(&x, &attn_out), &used);
             results_all.push(results);
             patterns_all.push(patterns);
             mlps_all.push(mlp);
         }
-        for sender in &patch.logits_unconnected {
-            if let Some(delta) = deltas.get(sender) {
-                x = sub(&x, delta);
-            }
-        }
+        let x = less(&x, &patch.logits_unconnected, &deltas);
         RefOutput {
             logits: self.logits(&x, positions),
             embeddings: embed,
@@ -993,7 +1014,7 @@ mod checks {
     use circuitcheck::testing::{TinyGpt2, TinyModel, tokenizer_size};
     use serde_json::Value;
 
-    use super::{RefPatch, Reference, erf, inv_freq, replacement_value};
+    use super::{RefPatch, Reference, Sender, erf, inv_freq, replacement_value};
 
     fn max_difference(a: &[Vec<f64>], b: &[Vec<f64>]) -> f64 {
         a.iter()
@@ -1010,7 +1031,7 @@ mod checks {
         let d = reference.d;
         let mut patch = RefPatch {
             embed_replacement: vec![vec![0.1; d]; tokens.len()],
-            logits_unconnected: vec![Some((0, 2))],
+            logits_unconnected: vec![Sender::Head(0, 2)],
             ..RefPatch::default()
         };
         patch.heads.insert((0, 1, 2), replacement_value(0, 1, 2, d));
@@ -1024,10 +1045,10 @@ mod checks {
         }
         patch
             .unconnected
-            .insert((1, 1, 1), vec![Some((0, 0)), Some((0, 3))]);
+            .insert((1, 1, 1), vec![Sender::Head(0, 0), Sender::Head(0, 3)]);
         patch
             .unconnected
-            .insert((1, 2, 2), vec![None, Some((0, 2))]);
+            .insert((1, 2, 2), vec![Sender::Embed, Sender::Head(0, 2)]);
         patch
     }
 

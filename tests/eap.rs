@@ -571,9 +571,9 @@ fn classes_group_heads_by_layer_and_role_and_keep_the_edges_exact() {
         marked.push(format!("input->{i}<q>"));
     }
     marked.push("input->a4.h11<q>".into());
-    // Irregular: one inhibition head also read by the logits, one mover not reading embed's v.
+    // Irregular: one inhibition head also read by the logits, two movers not reading embed's v.
     marked.push("a8.h10->logits".into());
-    marked.retain(|e| e != "input->a10.h0<v>");
+    marked.retain(|e| e != "input->a10.h0<v>" && e != "input->a9.h6<v>");
     let names: Vec<&str> = marked.iter().map(String::as_str).collect();
     let scores: Vec<(&str, f64)> = names
         .iter()
@@ -608,13 +608,19 @@ fn classes_group_heads_by_layer_and_role_and_keep_the_edges_exact() {
         "{}",
         run_import.stdout
     );
-    assert!(
-        run_import
-            .stdout
-            .contains("\nedge l7_to_q, l8_to_q, l8_to_logits_q -> l9_to_logits.q, 10.0.q"),
-        "{}",
-        run_import.stdout
-    );
+    for line in [
+        // 10.0 does not read embed's v: its class is the only one with k alone.
+        // And 9.6 neither: its class's v comes from embed for 9.9 alone.
+        "edge embed -> l4_to_k.q, l5_to_v.q, l6_to_v.q, l9_to_logits.k, 9.9.v, l10_to_logits.k  # 8 edges, scores -0.17 to 0.64",
+        "edge l7_to_q, l8_to_q, l8_to_logits_q -> l9_to_logits.q, l10_to_logits.q  # 12 edges, scores -0.1 to 0.74",
+        "edge l8_to_logits_q, l9_to_logits, l10_to_logits -> logits  # 4 edges, scores -0.2 to 0.73",
+    ] {
+        assert!(
+            run_import.stdout.contains(&format!("\n{line}\n")),
+            "{line}\n{}",
+            run_import.stdout
+        );
+    }
     let expected: BTreeSet<String> = marked.iter().cloned().collect();
     assert_eq!(edges_of(&run_import.stdout, dir.path()), expected);
 }

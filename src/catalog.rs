@@ -21,16 +21,26 @@ pub struct KnownModel {
     pub shape: ModelShape,
     /// The width of the residual stream (`cfg.d_model` of EAP-IG's graph files).
     pub d_model: u64,
-    /// Whether attention and MLP read the same block input (GPT-NeoX's parallel residual),
-    /// so an MLP does not read its own layer's heads.
-    pub parallel_attn_mlp: bool,
     /// Its Hugging Face repository and older aliases, or none for the project's own models
     /// (in `models/NAME`).
     pub hub: &'static [&'static str],
 }
 
 const fn shape(layers: u32, heads: u32) -> ModelShape {
-    ModelShape { layers, heads }
+    ModelShape {
+        layers,
+        heads,
+        parallel_residual: false,
+    }
+}
+
+/// Pythia's shape: every Pythia model has a parallel residual.
+const fn parallel(layers: u32, heads: u32) -> ModelShape {
+    ModelShape {
+        layers,
+        heads,
+        parallel_residual: true,
+    }
 }
 
 /// Every model runs through the same transformer; its `config.json` says the family (GPT-2,
@@ -40,147 +50,126 @@ pub const MODELS: &[KnownModel] = &[
         name: "gpt2-small",
         shape: shape(12, 12),
         d_model: 768,
-        parallel_attn_mlp: false,
         hub: &["openai-community/gpt2", "gpt2"],
     },
     KnownModel {
         name: "gpt2-medium",
         shape: shape(24, 16),
         d_model: 1024,
-        parallel_attn_mlp: false,
         hub: &["openai-community/gpt2-medium", "gpt2-medium"],
     },
     KnownModel {
         name: "gpt2-large",
         shape: shape(36, 20),
         d_model: 1280,
-        parallel_attn_mlp: false,
         hub: &["openai-community/gpt2-large", "gpt2-large"],
     },
     KnownModel {
         name: "gpt2-xl",
         shape: shape(48, 25),
         d_model: 1600,
-        parallel_attn_mlp: false,
         hub: &["openai-community/gpt2-xl", "gpt2-xl"],
     },
     KnownModel {
         name: "distilgpt2",
         shape: shape(6, 12),
         d_model: 768,
-        parallel_attn_mlp: false,
         hub: &["distilbert/distilgpt2", "distilgpt2"],
     },
     KnownModel {
         name: "pythia-70m",
-        shape: shape(6, 8),
+        shape: parallel(6, 8),
         d_model: 512,
-        parallel_attn_mlp: true,
         hub: &["EleutherAI/pythia-70m"],
     },
     KnownModel {
         name: "pythia-70m-deduped",
-        shape: shape(6, 8),
+        shape: parallel(6, 8),
         d_model: 512,
-        parallel_attn_mlp: true,
         hub: &["EleutherAI/pythia-70m-deduped"],
     },
     KnownModel {
         name: "pythia-160m",
-        shape: shape(12, 12),
+        shape: parallel(12, 12),
         d_model: 768,
-        parallel_attn_mlp: true,
         hub: &["EleutherAI/pythia-160m"],
     },
     KnownModel {
         name: "pythia-160m-deduped",
-        shape: shape(12, 12),
+        shape: parallel(12, 12),
         d_model: 768,
-        parallel_attn_mlp: true,
         hub: &["EleutherAI/pythia-160m-deduped"],
     },
     KnownModel {
         name: "pythia-410m",
-        shape: shape(24, 16),
+        shape: parallel(24, 16),
         d_model: 1024,
-        parallel_attn_mlp: true,
         hub: &["EleutherAI/pythia-410m"],
     },
     KnownModel {
         name: "pythia-410m-deduped",
-        shape: shape(24, 16),
+        shape: parallel(24, 16),
         d_model: 1024,
-        parallel_attn_mlp: true,
         hub: &["EleutherAI/pythia-410m-deduped"],
     },
     KnownModel {
         name: "pythia-1b",
-        shape: shape(16, 8),
+        shape: parallel(16, 8),
         d_model: 2048,
-        parallel_attn_mlp: true,
         hub: &["EleutherAI/pythia-1b"],
     },
     KnownModel {
         name: "pythia-1.4b",
-        shape: shape(24, 16),
+        shape: parallel(24, 16),
         d_model: 2048,
-        parallel_attn_mlp: true,
         hub: &["EleutherAI/pythia-1.4b"],
     },
     KnownModel {
         name: "qwen2.5-0.5b",
         shape: shape(24, 14),
         d_model: 896,
-        parallel_attn_mlp: false,
         hub: &["Qwen/Qwen2.5-0.5B"],
     },
     KnownModel {
         name: "qwen2.5-0.5b-instruct",
         shape: shape(24, 14),
         d_model: 896,
-        parallel_attn_mlp: false,
         hub: &["Qwen/Qwen2.5-0.5B-Instruct"],
     },
     KnownModel {
         name: "qwen2.5-1.5b",
         shape: shape(28, 12),
         d_model: 1536,
-        parallel_attn_mlp: false,
         hub: &["Qwen/Qwen2.5-1.5B"],
     },
     KnownModel {
         name: "llama-3.2-1b",
         shape: shape(16, 32),
         d_model: 2048,
-        parallel_attn_mlp: false,
         hub: &["meta-llama/Llama-3.2-1B"],
     },
     KnownModel {
         name: "llama-3.2-3b",
         shape: shape(28, 24),
         d_model: 3072,
-        parallel_attn_mlp: false,
         hub: &["meta-llama/Llama-3.2-3B"],
     },
     KnownModel {
         name: "llama-3.1-8b",
         shape: shape(32, 32),
         d_model: 4096,
-        parallel_attn_mlp: false,
         hub: &["meta-llama/Llama-3.1-8B"],
     },
     KnownModel {
         name: "gemma-2-2b",
         shape: shape(26, 8),
         d_model: 2304,
-        parallel_attn_mlp: false,
         hub: &["google/gemma-2-2b"],
     },
     KnownModel {
         name: "toy-induction",
         shape: shape(2, 4),
         d_model: 64,
-        parallel_attn_mlp: false,
         hub: &[],
     },
 ];
@@ -195,7 +184,7 @@ impl KnownModel {
         Shape {
             layers: self.shape.layers,
             heads: self.shape.heads,
-            parallel_attn_mlp: self.parallel_attn_mlp,
+            parallel_attn_mlp: self.shape.parallel_residual,
         }
     }
 

@@ -35,6 +35,7 @@ terminal_cases! {
     heads_added_removed_moved: "base.circuit" -> "heads.circuit",
     positions_and_descriptions: "base.circuit" -> "positions.circuit",
     edges: "base.circuit" -> "edges.circuit",
+    mlp_edges: "base.circuit" -> "mlp-edges.circuit",
     mlps_from_the_default: "base.circuit" -> "mlps.circuit",
     mlps_listed: "mlps.circuit" -> "mlps-changed.circuit",
     expectations_and_minimality_sets: "base.circuit" -> "expectations.circuit",

@@ -245,6 +245,13 @@ edge backup_name_mover, name_mover, negative_name_mover -> logits
         // Node level, every MLP, and some MLPs.
         format!("{}{ioi_classes}", header("node")),
         format!("{}mlp 1 2 at all\n{ioi_classes}", header("node")),
+        // MLPs named in edges (wired) beside unwired ones.
+        format!(
+            "{}mlp 0 2 5 11 at all\n{ioi_classes}{ioi_edges}\
+             edge embed -> mlp.0\nedge mlp.0 -> induction.v\nedge 2.2 -> mlp.2\n\
+             edge mlp.2 -> mlp.11\nedge mlp.11 -> logits\n",
+            header("edge")
+        ),
         // The toy model, at edge level.
         "circuit toy {\n  model toy-induction\n  task induction\n  level edge\n}\n\
          mlp none\n\
@@ -452,11 +459,6 @@ fn import_refuses_what_it_cannot_represent_naming_it() {
             "node `a1.h1` is in the graph, but none of its edges is",
         ),
         (
-            with(&|g| g["edges"]["a0.h0->m1"]["in_graph"] = json!(true)),
-            vec![],
-            "MLP `m1` has 1 of the 5 edges that keep it whole; missing: input->m1, a0.h1->m1, a1.h2->m1, m1->logits",
-        ),
-        (
             base.clone(),
             vec!["--top", "1000"],
             "asked for the top 1000 edges, but the graph has only 110 scored edges",
@@ -623,4 +625,56 @@ fn classes_group_heads_by_layer_and_role_and_keep_the_edges_exact() {
     }
     let expected: BTreeSet<String> = marked.iter().cloned().collect();
     assert_eq!(edges_of(&run_import.stdout, dir.path()), expected);
+}
+
+/// An MLP with every edge from and to the circuit's components is listed and named in no
+/// edge; one with some of them is wired, its edges written; one whose only edges are with
+/// unwired MLPs makes those wired too (else it would be named in no edge). Each exactly.
+#[test]
+fn mlps_are_listed_whole_or_wired_with_their_edges() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole_m0 = [
+        "input->m0",
+        "a0.h0->m0",
+        "a0.h1->m0",
+        "m0->a1.h2<q>",
+        "m0->a1.h2<k>",
+        "m0->a1.h2<v>",
+        "m0->logits",
+    ];
+    let cases: [(&[&str], &[&str]); 3] = [
+        (&whole_m0, &["mlp 0 at all"]),
+        (
+            // m0 still has all its edges (m0->m1 too): listed; m1 wired.
+            &["a0.h0->m1", "m1->logits", "m0->m1"],
+            &["edge l0_to_logits_mlp_k -> mlp.1", "mlp.1 -> logits"],
+        ),
+        (
+            &["m0->m1"],
+            &[
+                "edge embed, l0_to_logits_mlp_k -> mlp.0",
+                "edge mlp.0 -> l1_to_logits, mlp.1\n",
+            ],
+        ),
+    ];
+    for (extra, lines) in cases {
+        let mut marked: Vec<&str> = SMALL_CIRCUIT.to_vec();
+        marked.extend(whole_m0.iter().filter(|_| extra != whole_m0));
+        marked.extend(extra);
+        marked.sort();
+        marked.dedup();
+        let graph = graph_file(TOY, 64, &marked, &[]);
+        let run = import_toy(&graph, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        for line in lines {
+            assert!(run.stdout.contains(line), "{line}\n{}", run.stdout);
+        }
+        let expected: BTreeSet<String> = marked.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            edges_of(&run.stdout, dir.path()),
+            expected,
+            "{}",
+            run.stdout
+        );
+    }
 }

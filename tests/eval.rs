@@ -28,6 +28,7 @@ impl Environment for TinyEnv {
         Some(ModelShape {
             layers: 3,
             heads: 4,
+            parallel_residual: false,
         })
     }
     fn task_positions(&self, _: &TaskRef) -> Result<Vec<String>, TaskProblem> {

@@ -137,6 +137,32 @@ fn numbers_beyond_f64_are_refused_and_never_written_as_inf() {
     assert_eq!(resolve(&formatted), resolve(&fits));
 }
 
+/// An MLP sorts by its layer, after the heads of that layer; its edges regroup like heads'.
+#[test]
+fn mlp_edges_regroup_canonically() {
+    let header = "circuit x {\n  model gpt2-small\n  task ioi\n}\nclass a at END { 3.3 }\nclass b at END { 9.9 }\n";
+    let a = format!(
+        "{header}edge mlp.3 -> logits\nedge mlp.1, a -> mlp.4\nedge mlp.3 -> b.q\nedge mlp.3 -> b.k, b.v\n\
+         edge embed -> mlp.1\nedge a -> mlp.3\nedge mlp.4->mlp.10\n"
+    );
+    let b = format!(
+        "{header}edge a, mlp.1 -> mlp.4\nedge a -> mlp.3\nedge embed -> mlp.1\n\
+         edge mlp.3 -> b, logits\nedge mlp.4 -> mlp.10\n"
+    );
+    assert_eq!(resolve(&a), resolve(&b));
+    let formatted = format_text(&a);
+    assert_eq!(formatted, format_text(&b));
+    assert!(
+        formatted.ends_with(
+            "\n\nedge embed -> mlp.1\nedge mlp.1, a -> mlp.4\nedge a -> mlp.3\n\
+             edge mlp.3 -> b, logits\nedge mlp.4 -> mlp.10\n"
+        ),
+        "{formatted}"
+    );
+    assert_eq!(format_text(&formatted), formatted);
+    assert_eq!(resolve(&formatted), resolve(&a));
+}
+
 #[test]
 fn edges_regroup_canonically() {
     let a = "circuit x {\n  model gpt2-small\n  task ioi\n}\nclass s at END { 7.3 }\nclass n at END { 9.9 }\nclass b at END { 10.1 }\n\
@@ -182,6 +208,8 @@ struct Spec {
     expects: Vec<(String, String, f64)>,
     minimality: Vec<((u32, u32), Vec<usize>)>,
     mlps: Option<Vec<MlpSpec>>,
+    /// Edges with an MLP at one end or both, as written: (sender, receivers).
+    mlp_edges: Vec<(String, Vec<String>)>,
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -277,14 +305,78 @@ fn spec() -> impl Strategy<Value = Spec> {
                 })
                 .collect()
         });
+        let mlp_edges = mlp_edges(&mut rng, &classes, mlps.as_ref());
         Spec {
             classes,
             edges,
             expects,
             minimality,
             mlps,
+            mlp_edges,
         }
     })
+}
+
+/// Edges from and to MLPs the circuit keeps (any, or the listed ones), going forward: class
+/// i has heads in layers 2i and 2i + 1.
+fn mlp_edges(
+    rng: &mut ChaCha8Rng,
+    classes: &[ClassSpec],
+    mlps: Option<&Vec<MlpSpec>>,
+) -> Vec<(String, Vec<String>)> {
+    let kept: Vec<u32> = match mlps {
+        None => (0..12).collect(),
+        Some(listed) => listed
+            .iter()
+            .flat_map(|(layers, _)| layers.clone())
+            .collect(),
+    };
+    let mut out = Vec::new();
+    if kept.is_empty() {
+        return out;
+    }
+    for _ in 0..rng.random_range(0..4) {
+        let layer = kept[rng.random_range(0..kept.len())];
+        let mlp = format!("mlp.{layer}");
+        // Into the MLP: the embeddings, a class wholly at or below its layer, a lower MLP.
+        let mut senders = vec!["embed".to_string()];
+        senders.extend(
+            classes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| 2 * *i as u32 + 1 <= layer)
+                .map(|(_, class)| class.0.clone()),
+        );
+        senders.extend(
+            kept.iter()
+                .filter(|l| **l < layer)
+                .map(|l| format!("mlp.{l}")),
+        );
+        let sender = senders[rng.random_range(0..senders.len())].clone();
+        out.push((sender, vec![mlp.clone()]));
+        // Out of it: the logits, classes wholly above it (on a channel or all), higher MLPs.
+        let mut receivers = vec!["logits".to_string()];
+        for (i, class) in classes.iter().enumerate() {
+            if 2 * i as u32 > layer {
+                let channel = ["", ".q", ".k", ".v"][rng.random_range(0..4)];
+                receivers.push(format!("{}{channel}", class.0));
+            }
+        }
+        receivers.extend(
+            kept.iter()
+                .filter(|l| **l > layer)
+                .map(|l| format!("mlp.{l}")),
+        );
+        let picked: Vec<String> = receivers
+            .iter()
+            .filter(|_| rng.random_bool(0.5))
+            .cloned()
+            .collect();
+        if !picked.is_empty() {
+            out.push((mlp, picked));
+        }
+    }
+    out
 }
 
 /// Writes `spec` as text, in an order and layout chosen by `seed`.
@@ -338,6 +430,15 @@ fn render(spec: &Spec, seed: u64, with_comments: bool) -> String {
         } else {
             for target in targets {
                 statements.push(format!("edge {} -> {target}", node(from, "embed")));
+            }
+        }
+    }
+    for (sender, receivers) in &spec.mlp_edges {
+        if rng.random_bool(0.5) {
+            statements.push(format!("edge {sender} -> {}", receivers.join(", ")));
+        } else {
+            for receiver in receivers {
+                statements.push(format!("edge {sender} ->{}{receiver}", gap(&mut rng)));
             }
         }
     }

@@ -97,3 +97,51 @@ fn graph_of_a_broken_file_reports_its_errors() {
     );
     assert!(run.stdout.is_empty());
 }
+
+/// MLPs named in edges are nodes of their own: `mlp.L` in JSON (kind `mlp`, its layer) and
+/// in DOT (ranked with its layer), with their edges; the HTML drawing gives each a column.
+#[test]
+fn mlps_named_in_edges_are_nodes() {
+    let run = circuitcheck(&["graph", "tests/diff/mlp-edges.circuit", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let graph: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let nodes = graph["nodes"].as_array().unwrap();
+    let mlps: Vec<&serde_json::Value> = nodes.iter().filter(|n| n["kind"] == "mlp").collect();
+    assert_eq!(
+        mlps,
+        [
+            &serde_json::json!({"id": "mlp.6", "kind": "mlp", "layer": 6}),
+            &serde_json::json!({"id": "mlp.10", "kind": "mlp", "layer": 10}),
+        ]
+    );
+    let edges = graph["edges"].as_array().unwrap();
+    let reads = |from: &str, to: &str| {
+        edges
+            .iter()
+            .filter(|e| e["from"] == from && e["to"] == to)
+            .map(|e| e["channel"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reads("induction", "mlp.6"), [serde_json::Value::Null]);
+    assert_eq!(reads("mlp.6", "mlp.10"), [serde_json::Value::Null]);
+    assert_eq!(reads("mlp.6", "s_inhibition"), [serde_json::json!("v")]);
+    assert_eq!(reads("mlp.10", "logits"), [serde_json::Value::Null]);
+
+    let run = circuitcheck(&["graph", "tests/diff/mlp-edges.circuit", "--format", "dot"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dot = run.stdout;
+    assert!(
+        dot.contains("{ rank=same; \"layer 6\"; \"mlp.6\"; }"),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("\"mlp.6\" [label=\"mlp.6\", shape=hexagon"),
+        "{dot}"
+    );
+    assert!(dot.contains("\"induction\" -> \"mlp.6\";"), "{dot}");
+    assert!(
+        dot.contains("\"mlp.6\" -> \"s_inhibition\" [label=\"v\"];"),
+        "{dot}"
+    );
+    assert!(dot.contains("\"mlp.10\" -> \"logits\";"), "{dot}");
+}

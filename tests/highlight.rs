@@ -376,6 +376,8 @@ fn constructs_get_their_scopes() {
         (35, "-0.5", "constant.numeric.circuit"),
         (37, "minimality", "support.function.metric.circuit"),
         (37, "9.9", "constant.numeric.head.circuit"),
+        (40, "mlp.3", "support.constant.node.mlp.circuit"),
+        (40, "mlp.4", "support.constant.node.mlp.circuit"),
     ] {
         let code = SAMPLE.lines().nth(line - 1).unwrap();
         let start = token(text)

@@ -1445,6 +1445,9 @@ fn completion_after_edge_lists_classes_before_heads() {
     let labels: Vec<&str> = items.iter().map(|(_, label)| label.as_str()).collect();
     assert_eq!(labels[..5], ["mine", "prev", "copier", "0.0", "0.1"]);
     assert_eq!(labels.last(), Some(&"embed"));
-    assert_eq!(labels.len(), 3 + 8 + 1);
+    // The MLPs, each after the heads of its layer.
+    assert_eq!(labels[3 + 4], "mlp.0");
+    assert_eq!(labels[3 + 4 + 1 + 4], "mlp.1");
+    assert_eq!(labels.len(), 3 + 8 + 2 + 1);
     assert_eq!(client.shut_down(), 0);
 }

@@ -100,3 +100,47 @@ fn heads_move_between_classes_with_remove_and_add() {
         channel: Some(Channel::Q),
     }));
 }
+
+/// `remove edge` takes MLP edges away, and a variant's `mlp` lines may keep fewer MLPs once
+/// their edges are gone; `wires` and `wired_mlps` see MLPs as senders and receivers.
+#[test]
+fn variants_remove_mlp_edges() {
+    use circuitcheck::dsl::{Receiver, Sender};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diff/mlp-edges.circuit"),
+        dir.path().join("base.circuit"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("fewer.circuit"),
+        "circuit fewer extends \"base.circuit\" {\n}\n\
+         remove edge mlp.6 -> mlp.10\nremove edge mlp.10 -> logits\nmlp 6 at all\n",
+    )
+    .unwrap();
+    let env = Catalog;
+    let mut loader = Loader::new(&env, &FileSystem);
+    let base = load_from(&mut loader, &dir.path().join("base.circuit"));
+    assert_eq!(base.wired_mlps().into_iter().collect::<Vec<_>>(), [6, 10]);
+    let wires = base.wires();
+    assert!(wires.contains(&(Sender::Head(Head::new(5, 8)), Receiver::Mlp(6))));
+    assert!(wires.contains(&(Sender::Mlp(6), Receiver::Head(Head::new(7, 9), Channel::V))));
+    assert!(!wires.contains(&(Sender::Mlp(6), Receiver::Head(Head::new(7, 9), Channel::Q))));
+    assert!(wires.contains(&(Sender::Mlp(6), Receiver::Mlp(10))));
+    assert!(wires.contains(&(Sender::Mlp(10), Receiver::Logits)));
+    let fewer = load_from(&mut loader, &dir.path().join("fewer.circuit"));
+    assert_eq!(fewer.wired_mlps().into_iter().collect::<Vec<_>>(), [6]);
+    assert_eq!(base.edges.len() - fewer.edges.len(), 2);
+    assert!(fewer.edges.contains(&Edge {
+        from: Node::Mlp(6),
+        to: Node::Class("s_inhibition".into()),
+        channel: Some(Channel::V),
+    }));
+}
+
+fn load_from(loader: &mut Loader, path: &Path) -> Circuit {
+    let loaded = loader.load(path);
+    let problems: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(problems.is_empty(), "{problems:?}");
+    loaded.circuit.clone().unwrap()
+}

@@ -125,7 +125,7 @@ fn import(args: &Args) -> Result<Outcome, Failure> {
         task: &task,
         named_classes: &named_classes,
     };
-    let circuit = import::circuit_text(&graph.shape, &selected, &header).map_err(Failure::Graph)?;
+    let circuit = import::circuit_text(&graph.shape, &selected, &header);
     if !checks(&circuit, args.output.as_deref()) {
         return Ok(Outcome::Error);
     }
@@ -191,7 +191,7 @@ fn describe(model: &KnownModel) -> String {
         model.shape.layers,
         model.shape.heads,
         model.d_model,
-        if model.parallel_attn_mlp {
+        if model.shape.parallel_residual {
             ", parallel attention and MLP"
         } else {
             ""

@@ -45,6 +45,8 @@ pub fn diff(old: &Circuit, new: &Circuit, matching: &ClassMatching) -> EdgeChang
                     (1, class.and_then(|c| c.heads.first().copied()))
                 }
                 Node::Head(head) => (1, Some(*head)),
+                // After the heads of its layer.
+                Node::Mlp(layer) => (1, Some(crate::dsl::Head::new(*layer, u32::MAX))),
                 Node::Logits => (2, None),
             };
             (place(&edge.from), place(&edge.to), edge.clone())

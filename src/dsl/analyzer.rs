@@ -723,29 +723,11 @@ impl<'a> Analyzer<'a> {
                     Some((_, shape)) => (0..shape.layers).collect(),
                     None => Vec::new(),
                 },
-                MlpLayers::Listed(layers) => {
-                    let mut valid = Vec::new();
-                    for layer in layers {
-                        match &self.shape {
-                            Some((model, shape)) if layer.value >= shape.layers => {
-                                let diagnostic = self
-                                    .diag(
-                                        Code::MlpOutOfRange,
-                                        layer.span,
-                                        format!("{model} has no MLP in layer {}", layer.value),
-                                        "no such layer".into(),
-                                    )
-                                    .with_help(format!(
-                                        "{model} has layers 0–{}",
-                                        shape.layers - 1
-                                    ));
-                                self.error(diagnostic);
-                            }
-                            _ => valid.push(layer.value),
-                        }
-                    }
-                    valid
-                }
+                MlpLayers::Listed(layers) => layers
+                    .iter()
+                    .filter(|layer| self.check_mlp_in_model(layer.value, layer.span))
+                    .map(|layer| layer.value)
+                    .collect(),
             };
             for layer in layers {
                 entries.push(MlpEntry {
@@ -758,7 +740,76 @@ impl<'a> Analyzer<'a> {
             entries.sort();
             entries.dedup();
             self.mlps = Mlps::Listed(entries);
+            self.inherited_mlp_edges(file);
         }
+    }
+
+    /// Reports an MLP layer outside the model; true when it is inside (or the model is
+    /// unknown).
+    fn check_mlp_in_model(&mut self, layer: u32, span: Span) -> bool {
+        let Some((model, shape)) = &self.shape else {
+            return true;
+        };
+        if layer < shape.layers {
+            return true;
+        }
+        let diagnostic = self
+            .diag(
+                Code::MlpOutOfRange,
+                span,
+                format!("{model} has no MLP in layer {layer}"),
+                "no such layer".into(),
+            )
+            .with_help(format!("{model} has layers 0–{}", shape.layers - 1));
+        self.error(diagnostic);
+        false
+    }
+
+    /// Whether the circuit keeps layer `layer`'s MLP somewhere.
+    fn mlp_in_circuit(&self, layer: u32) -> bool {
+        match &self.mlps {
+            Mlps::All => true,
+            Mlps::Listed(entries) => entries.iter().any(|entry| entry.layer == layer),
+        }
+    }
+
+    /// A variant's `mlp` lines must keep the MLPs the extended circuit's edges name.
+    fn inherited_mlp_edges(&mut self, file: &ast::File) {
+        let Some(span) = file
+            .statements
+            .iter()
+            .find_map(|statement| match statement.kind {
+                StatementKind::Mlp(_) => Some(statement.span),
+                _ => None,
+            })
+        else {
+            return;
+        };
+        let dropped: Vec<String> = self
+            .edges
+            .iter()
+            .filter(|edge| {
+                [&edge.from, &edge.to]
+                    .iter()
+                    .any(|node| matches!(node, Node::Mlp(l) if !self.mlp_in_circuit(*l)))
+            })
+            .map(|edge| format!("`{edge}`"))
+            .collect();
+        if dropped.is_empty() {
+            return;
+        }
+        let diagnostic = self
+            .diag(
+                Code::NotInCircuit,
+                span,
+                format!(
+                    "the extended circuit's edges {} name MLPs these `mlp` lines leave out",
+                    list_words(&dropped)
+                ),
+                "leaves out an MLP an edge names".into(),
+            )
+            .with_help("list those MLPs too, or `remove edge` the edges");
+        self.error(diagnostic);
     }
 
     /// Resolves a node reference; reports unknown classes and heads outside the circuit.
@@ -773,6 +824,26 @@ impl<'a> Analyzer<'a> {
                     self.unknown_class(&Spanned::new(name.clone(), span), context);
                     None
                 }
+            }
+            NodeRef::Mlp(layer) => {
+                if !self.check_mlp_in_model(*layer, span) {
+                    return None;
+                }
+                if self.mlp_in_circuit(*layer) {
+                    return Some(Node::Mlp(*layer));
+                }
+                let diagnostic = self
+                    .diag(
+                        Code::NotInCircuit,
+                        span,
+                        format!("{context} names mlp.{layer}, which the `mlp` lines leave out"),
+                        "not in the circuit".into(),
+                    )
+                    .with_help(format!(
+                        "list it (`mlp {layer} at ...`), or drop the `mlp` lines to keep every MLP"
+                    ));
+                self.error(diagnostic);
+                None
             }
             NodeRef::Head(head) => {
                 if self.owner_of(*head).is_some() {
@@ -847,13 +918,21 @@ impl<'a> Analyzer<'a> {
                     );
                     continue;
                 }
+                NodeRef::Mlp(layer) if channel.is_some() => {
+                    self.bad_endpoint(
+                        target.span,
+                        format!("mlp.{layer} has no q, k or v input"),
+                        "an MLP reads one input: write `-> mlp.L` without a channel",
+                    );
+                    continue;
+                }
                 _ => {}
             }
             let Some(to) = self.node(node, target.span, "this edge") else {
                 continue;
             };
             let channels: Vec<Option<Channel>> = match (&to, channel) {
-                (Node::Logits, _) => vec![None],
+                (Node::Logits | Node::Mlp(_), _) => vec![None],
                 (_, Some(channel)) => vec![Some(*channel)],
                 (_, None) => Channel::ALL.iter().copied().map(Some).collect(),
             };
@@ -885,23 +964,46 @@ impl<'a> Analyzer<'a> {
                 .class_index(name)
                 .map(|index| self.classes[index].heads.iter().copied().collect())
                 .unwrap_or_default(),
-            Node::Embed | Node::Logits => Vec::new(),
+            Node::Embed | Node::Logits | Node::Mlp(_) => Vec::new(),
+        }
+    }
+
+    /// When each component of a node writes (as a sender) or reads (as a receiver), on one
+    /// scale: a layer's heads at 2·layer; its MLP reads at 2·layer + 1 (after its layer's
+    /// attention), or at 2·layer with a parallel residual (the block's input), and writes
+    /// at 2·layer + 1. `embed` and `logits` have none: they are always in order.
+    fn moments(&self, node: &Node, receiving: bool) -> Vec<(u64, String)> {
+        let parallel = self
+            .shape
+            .as_ref()
+            .is_some_and(|(_, shape)| shape.parallel_residual);
+        match node {
+            Node::Mlp(layer) => {
+                let reads_early = receiving && parallel;
+                let moment = 2 * u64::from(*layer) + u64::from(!reads_early);
+                vec![(moment, node.to_string())]
+            }
+            _ => self
+                .heads_of(node)
+                .into_iter()
+                .map(|head| (2 * u64::from(head.layer), head.to_string()))
+                .collect(),
         }
     }
 
     /// Reports an edge that does not go forward; true when it did.
     fn check_order(&mut self, from: &Node, from_span: Span, to: &Node, to_span: Span) -> bool {
-        let receivers = self.heads_of(to);
-        let senders = self.heads_of(from);
+        let receivers = self.moments(to, true);
+        let senders = self.moments(from, false);
         if goes_forward(&senders, &receivers) {
             return false;
         }
         const SHOWN: usize = 6;
         let mut shown = Vec::new();
         let mut broken = 0;
-        for sender in &senders {
-            for receiver in &receivers {
-                if sender.layer >= receiver.layer {
+        for (sent, sender) in &senders {
+            for (read, receiver) in &receivers {
+                if sent >= read {
                     broken += 1;
                     if shown.len() < SHOWN {
                         shown.push(format!("{sender} → {receiver}"));
@@ -918,10 +1020,20 @@ impl<'a> Analyzer<'a> {
                 Code::EdgeOrder,
                 to_span,
                 format!("edge `{from} -> {to}` does not go forward through the layers"),
-                format!("cannot read from the same or a later layer: {pairs}"),
+                if matches!(from, Node::Mlp(_)) || matches!(to, Node::Mlp(_)) {
+                    format!("read before it is written: {pairs}")
+                } else {
+                    format!("cannot read from the same or a later layer: {pairs}")
+                },
             )
             .with_secondary(from_span, "sender")
-            .with_help("a head only reads what layers strictly below it wrote; reverse the edge or move the heads");
+            .with_help(order_help(
+                from,
+                to,
+                self.shape
+                    .as_ref()
+                    .is_some_and(|(_, s)| s.parallel_residual),
+            ));
         self.error(diagnostic);
         true
     }
@@ -934,7 +1046,7 @@ impl<'a> Analyzer<'a> {
         to: &Node,
         target: &Spanned<Endpoint>,
     ) -> Option<Fix> {
-        if !goes_forward(&self.heads_of(to), &self.heads_of(from)) {
+        if !goes_forward(&self.moments(to, false), &self.moments(from, true)) {
             return None;
         }
         let text: &str = self.source.inner();
@@ -943,6 +1055,12 @@ impl<'a> Analyzer<'a> {
         let (node, channel) = match target.value.channel {
             Some(_) => receiver.rsplit_once('.')?,
             None => (receiver, ""),
+        };
+        // An MLP takes no channel: reversed into one, the edge drops it.
+        let channel = if matches!(from, Node::Mlp(_)) {
+            ""
+        } else {
+            channel
         };
         let dot = if channel.is_empty() { "" } else { "." };
         Some(Fix {
@@ -1125,7 +1243,7 @@ impl<'a> Analyzer<'a> {
     /// Warns about classes with no path to the logits and heads that no edge touches. A
     /// circuit without any edge states no wiring, so there is nothing to warn about.
     /// Class-level successor lists (head endpoints count for their class; `LOGITS` for the
-    /// logits), and every head on some edge.
+    /// logits, `mlp_vertex` for MLPs), and every head on some edge.
     fn class_graph(&self) -> (BTreeMap<String, BTreeSet<String>>, BTreeSet<Head>) {
         let class_of = |heads: &[Head], classes: &[WorkingClass]| -> Vec<String> {
             classes
@@ -1143,9 +1261,14 @@ impl<'a> Analyzer<'a> {
             touched.extend(&to_heads);
             let targets = match &edge.to {
                 Node::Logits => vec![LOGITS.to_string()],
+                Node::Mlp(layer) => vec![mlp_vertex(*layer)],
                 _ => class_of(&to_heads, &self.classes),
             };
-            for from in class_of(&from_heads, &self.classes) {
+            let sources = match &edge.from {
+                Node::Mlp(layer) => vec![mlp_vertex(*layer)],
+                _ => class_of(&from_heads, &self.classes),
+            };
+            for from in sources {
                 successors
                     .entry(from)
                     .or_default()
@@ -1231,6 +1354,11 @@ impl<'a> Analyzer<'a> {
 /// The logits' node in `class_graph` (no class name can hold a NUL).
 const LOGITS: &str = "\u{0}logits";
 
+/// An MLP's node in `class_graph` (no class name can hold a NUL).
+fn mlp_vertex(layer: u32) -> String {
+    format!("\u{0}mlp.{layer}")
+}
+
 /// The classes with a path of edges to the logits.
 fn reaching_logits(successors: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<String> {
     let mut reaches: BTreeSet<String> = BTreeSet::from([LOGITS.to_string()]);
@@ -1247,12 +1375,26 @@ fn reaching_logits(successors: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<
     }
 }
 
-/// True when every sender sits in a lower layer than every receiver (or either side has no
-/// heads: `embed`, `logits`).
-fn goes_forward(senders: &[Head], receivers: &[Head]) -> bool {
-    let highest = senders.iter().map(|h| h.layer).max();
-    let lowest = receivers.iter().map(|h| h.layer).min();
-    !matches!((highest, lowest), (Some(h), Some(l)) if h >= l)
+/// True when every sender writes before every receiver reads (or either side has no
+/// moments: `embed`, `logits`).
+fn goes_forward(senders: &[(u64, String)], receivers: &[(u64, String)]) -> bool {
+    let latest = senders.iter().map(|(moment, _)| *moment).max();
+    let earliest = receivers.iter().map(|(moment, _)| *moment).min();
+    !matches!((latest, earliest), (Some(sent), Some(read)) if sent >= read)
+}
+
+/// What an edge that does not go forward should respect.
+fn order_help(from: &Node, to: &Node, parallel: bool) -> String {
+    match (from, to) {
+        (Node::Mlp(_), Node::Mlp(_)) => "an MLP reads only the MLPs of lower layers".into(),
+        (Node::Mlp(_), _) => "a head reads only the MLPs of layers strictly below it".into(),
+        (_, Node::Mlp(_)) if parallel => "with a parallel residual an MLP reads its block's \
+            input: only heads of layers strictly below it"
+            .into(),
+        (_, Node::Mlp(_)) => "an MLP reads the heads of its own layer and of the layers below".into(),
+        _ => "a head only reads what layers strictly below it wrote; reverse the edge or move the heads"
+            .into(),
+    }
 }
 
 /// A "did you mean" as a fix: the name replaced by the suggestion.

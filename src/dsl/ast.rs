@@ -158,6 +158,8 @@ pub enum NodeRef {
     Logits,
     Class(String),
     Head(Head),
+    /// `mlp.L`: layer L's MLP.
+    Mlp(u32),
 }
 
 #[derive(Clone, Debug, PartialEq)]

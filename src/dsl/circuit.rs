@@ -159,6 +159,8 @@ pub enum Node {
     Embed,
     Class(String),
     Head(Head),
+    /// `mlp.L`: layer L's MLP.
+    Mlp(u32),
     Logits,
 }
 
@@ -169,11 +171,13 @@ impl fmt::Display for Node {
             Node::Logits => f.write_str("logits"),
             Node::Class(name) => f.write_str(name),
             Node::Head(head) => write!(f, "{head}"),
+            Node::Mlp(layer) => write!(f, "mlp.{layer}"),
         }
     }
 }
 
-/// One edge: `from` is read by `to` through `channel` (`None` only when `to` is the logits).
+/// One edge: `from` is read by `to` through `channel` (`None` only when `to` is the logits or
+/// an MLP).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Edge {
     pub from: Node,
@@ -189,6 +193,22 @@ impl fmt::Display for Edge {
         }
         Ok(())
     }
+}
+
+/// What sends at edge level: the embeddings, a circuit head or a wired MLP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sender {
+    Embed,
+    Head(Head),
+    Mlp(u32),
+}
+
+/// What reads at edge level: one input of a circuit head, a wired MLP, or the logits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Receiver {
+    Head(Head, Channel),
+    Mlp(u32),
+    Logits,
 }
 
 /// Which MLPs belong to the circuit.
@@ -391,8 +411,47 @@ impl Circuit {
                 .class(name)
                 .map(|class| class.heads.iter().copied().collect())
                 .unwrap_or_default(),
-            Node::Embed | Node::Logits => Vec::new(),
+            Node::Embed | Node::Logits | Node::Mlp(_) => Vec::new(),
         }
+    }
+
+    /// The MLPs named in an edge, as sender or receiver: at edge level they read their own
+    /// stream and send their Δ.
+    pub fn wired_mlps(&self) -> BTreeSet<u32> {
+        self.edges
+            .iter()
+            .flat_map(|edge| [&edge.from, &edge.to])
+            .filter_map(|node| match node {
+                Node::Mlp(layer) => Some(*layer),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Single edges between senders and receivers, classes expanded to their heads.
+    pub fn wires(&self) -> BTreeSet<(Sender, Receiver)> {
+        let mut out = BTreeSet::new();
+        for edge in &self.edges {
+            let senders: Vec<Sender> = match &edge.from {
+                Node::Embed => vec![Sender::Embed],
+                Node::Mlp(layer) => vec![Sender::Mlp(*layer)],
+                other => self.heads_of(other).into_iter().map(Sender::Head).collect(),
+            };
+            let receivers: Vec<Receiver> = match (&edge.to, edge.channel) {
+                (Node::Logits, _) => vec![Receiver::Logits],
+                (Node::Mlp(layer), _) => vec![Receiver::Mlp(*layer)],
+                (other, Some(channel)) => self
+                    .heads_of(other)
+                    .into_iter()
+                    .map(|head| Receiver::Head(head, channel))
+                    .collect(),
+                (_, None) => Vec::new(),
+            };
+            for sender in &senders {
+                out.extend(receivers.iter().map(|receiver| (*sender, *receiver)));
+            }
+        }
+        out
     }
 
     /// Head-level edges: (sender or `None` for the embeddings, receiver, channel), with

@@ -10,6 +10,9 @@ use crate::dsl::diagnostic::Diagnostic;
 pub struct ModelShape {
     pub layers: u32,
     pub heads: u32,
+    /// Whether each MLP reads its block's input (GPT-NeoX's `use_parallel_residual`) rather
+    /// than the stream after its layer's attention: then it cannot read that attention.
+    pub parallel_residual: bool,
 }
 
 /// Why a task has no positions to check a circuit against.

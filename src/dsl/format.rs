@@ -271,6 +271,7 @@ fn node_text(node: &NodeRef) -> String {
         NodeRef::Logits => "logits".to_string(),
         NodeRef::Class(name) => name.clone(),
         NodeRef::Head(head) => head.to_string(),
+        NodeRef::Mlp(layer) => format!("mlp.{layer}"),
     }
 }
 
@@ -281,8 +282,9 @@ fn endpoint_text(endpoint: &Endpoint) -> String {
     }
 }
 
-/// Sort key of a node: `embed` first, `logits` last, heads and classes by (first) head,
-/// classes the file does not define (a variant's base classes) by name after those.
+/// Sort key of a node: `embed` first, `logits` last, heads and classes by (first) head, an
+/// MLP after the heads of its layer, classes the file does not define (a variant's base
+/// classes) by name after those.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 struct NodeKey(u8, Option<Head>, String);
 
@@ -306,6 +308,7 @@ impl NodeOrder {
         match node {
             NodeRef::Embed => NodeKey(0, None, String::new()),
             NodeRef::Head(head) => NodeKey(1, Some(*head), String::new()),
+            NodeRef::Mlp(layer) => NodeKey(1, Some(Head::new(*layer, u32::MAX)), "mlp".into()),
             NodeRef::Class(name) => match self.first_heads.get(name) {
                 Some(first) => NodeKey(1, *first, name.clone()),
                 None => NodeKey(2, None, name.clone()),
@@ -327,7 +330,7 @@ impl NodeOrder {
 #[derive(Default)]
 struct EdgeGroups {
     /// (sender as written, receiver node, receiver channel; `None` only where none can be
-    /// expanded, i.e. for the logits) → the statements that stated it.
+    /// expanded, i.e. for the logits and MLPs) → the statements that stated it.
     singles: BTreeMap<(Endpoint, NodeRef, Option<Channel>), BTreeSet<usize>>,
     comments: Vec<Comments>,
 }
@@ -341,7 +344,7 @@ impl EdgeGroups {
                 let channels: Vec<Option<Channel>> =
                     match (&target.value.node, target.value.channel) {
                         (_, Some(channel)) => vec![Some(channel)],
-                        (NodeRef::Logits, None) => vec![None],
+                        (NodeRef::Logits | NodeRef::Mlp(_), None) => vec![None],
                         (_, None) => Channel::ALL.iter().copied().map(Some).collect(),
                     };
                 for channel in channels {

@@ -144,7 +144,10 @@ fn statement_starts(text: &str) -> Vec<usize> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let start = offset + line.len() - line.trim_start_matches([' ', '\t']).len();
-        if STATEMENT_KEYWORDS.contains(&&text[start..first_word_end(text, start)]) {
+        let end = first_word_end(text, start);
+        // `mlp.3` on a line of its own continues an edge; it starts no statement.
+        let endpoint = text[end..].starts_with('.');
+        if STATEMENT_KEYWORDS.contains(&&text[start..end]) && !endpoint {
             starts.push(start);
         }
         offset += line.len();
@@ -409,11 +412,12 @@ fn endpoints_from(pair: Pair<Rule>) -> Vec<Spanned<Endpoint>> {
         .collect()
 }
 
-/// A `node` or `member` pair: a head, `embed`, `logits` or a class name.
+/// A `node` or `member` pair: a head, an MLP, `embed`, `logits` or a class name.
 fn node_from(pair: &Pair<Rule>) -> Spanned<NodeRef> {
     let inner = pair.clone().into_inner().next().expect("node content");
     let node = match (inner.as_rule(), inner.as_str()) {
         (Rule::head, _) => NodeRef::Head(head_from(&inner).value),
+        (Rule::mlp_node, text) => NodeRef::Mlp(parse_number(&text["mlp.".len()..])),
         (_, "embed") => NodeRef::Embed,
         (_, "logits") => NodeRef::Logits,
         (_, name) => NodeRef::Class(name.to_string()),
@@ -571,7 +575,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::position => "a position name",
         Rule::mlp_layers | Rule::layer => "a layer number or `all`",
         Rule::endpoints | Rule::endpoint | Rule::node => {
-            "a class name, a head, `embed` or `logits`"
+            "a class name, a head, an MLP (`mlp.L`), `embed` or `logits`"
         }
         Rule::channel => "a channel (`q`, `k` or `v`)",
         Rule::member => "a class name or a head",
@@ -579,6 +583,7 @@ fn describe(rule: Rule) -> &'static str {
         Rule::comparison => "a comparison (`>=`, `<=`, `>`, `<`)",
         Rule::number => "a number",
         Rule::head => "a head (`layer.head`, e.g. `9.9`)",
+        Rule::mlp_node => "an MLP (`mlp.L`, e.g. `mlp.3`)",
         Rule::string => "a quoted description",
         Rule::word => "a value",
         Rule::all => "`all`",
@@ -661,7 +666,7 @@ mod tests {
                 let rules: &[Rule] = match token.kind {
                     TokenKind::String => &[Rule::string],
                     TokenKind::Number => &[Rule::number, Rule::head],
-                    TokenKind::Word => &[Rule::word, Rule::position],
+                    TokenKind::Word => &[Rule::word, Rule::position, Rule::mlp_node],
                     TokenKind::Comparison => &[Rule::comparison],
                     _ => continue,
                 };

@@ -1,5 +1,6 @@
 //! Graphviz DOT: classes drawn bottom-up in the layer order of the model, `embed` at the
-//! bottom and `logits` at the top, each class ranked with the lowest layer it has a head in.
+//! bottom and `logits` at the top, each class ranked with the lowest layer it has a head in,
+//! each MLP an edge names with its layer.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,7 +27,7 @@ pub fn to_dot(circuit: &Circuit, graph: &HypothesisGraph) -> String {
     writeln!(out, "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"Helvetica\"];").unwrap();
     writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=10];").unwrap();
 
-    ruler(&mut out, circuit);
+    ruler(&mut out, circuit, graph);
 
     writeln!(
         out,
@@ -44,13 +45,20 @@ pub fn to_dot(circuit: &Circuit, graph: &HypothesisGraph) -> String {
         let label = format!("{title}\n{}\nat {}", heads.join(" "), class.positions);
         writeln!(out, "  {} [label={}];", quote(&class.name), quote(&label)).unwrap();
     }
+    for layer in graph.mlps.keys() {
+        writeln!(
+            out,
+            "  \"mlp.{layer}\" [label=\"mlp.{layer}\", shape=hexagon, fillcolor=\"#eaf6ec\"];"
+        )
+        .unwrap();
+    }
     edges(&mut out, graph);
     writeln!(out, "}}").unwrap();
     out
 }
 
 /// A ruler of layers keeps the ranks in model order even where no edge forces it.
-fn ruler(out: &mut String, circuit: &Circuit) {
+fn ruler(out: &mut String, circuit: &Circuit, graph: &HypothesisGraph) {
     let mut ranks: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     for class in &circuit.classes {
         if let Some(first) = class.heads.first() {
@@ -60,7 +68,19 @@ fn ruler(out: &mut String, circuit: &Circuit) {
                 .push(class.name.clone());
         }
     }
-    let last_layer = circuit.heads().iter().map(|h| h.layer).max().unwrap_or(0);
+    for layer in graph.mlps.keys() {
+        ranks
+            .entry(*layer)
+            .or_default()
+            .push(format!("mlp.{layer}"));
+    }
+    let last_layer = circuit
+        .heads()
+        .iter()
+        .map(|h| h.layer)
+        .chain(graph.mlps.keys().copied())
+        .max()
+        .unwrap_or(0);
     writeln!(out, "  subgraph ruler {{").unwrap();
     writeln!(
         out,

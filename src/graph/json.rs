@@ -76,6 +76,11 @@ pub fn to_json(circuit: &Circuit, graph: &HypothesisGraph) -> String {
                     positions: Some(positions.clone()),
                     ..blank
                 },
+                GraphNode::Mlp { layer } => JsonNode {
+                    kind: "mlp",
+                    layer: Some(*layer),
+                    ..blank
+                },
                 GraphNode::Head {
                     head,
                     class,

@@ -1,6 +1,6 @@
 //! The hypothesis as a petgraph graph: `embed`, `logits`, one node per class with a node
-//! per head beneath it (joined by `Member` edges), and the circuit's edges with their
-//! channel. `dot` and `json` export it.
+//! per head beneath it (joined by `Member` edges), one per MLP an edge names, and the
+//! circuit's edges with their channel. `dot` and `json` export it.
 
 pub mod dot;
 pub mod eap;
@@ -26,13 +26,17 @@ pub enum GraphNode {
         class: String,
         positions: Positions,
     },
+    /// A layer's MLP, named in an edge.
+    Mlp {
+        layer: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GraphEdge {
     /// Class → one of its heads.
     Member,
-    /// Sender → receiver, through a channel (`None` into the logits).
+    /// Sender → receiver, through a channel (`None` into the logits or an MLP).
     Reads(Option<Channel>),
 }
 
@@ -42,6 +46,7 @@ pub struct HypothesisGraph {
     pub logits: NodeIndex,
     pub classes: BTreeMap<String, NodeIndex>,
     pub heads: BTreeMap<Head, NodeIndex>,
+    pub mlps: BTreeMap<u32, NodeIndex>,
 }
 
 impl HypothesisGraph {
@@ -67,6 +72,11 @@ impl HypothesisGraph {
                 heads.insert(*head, head_index);
             }
         }
+        let mlps = circuit
+            .wired_mlps()
+            .into_iter()
+            .map(|layer| (layer, graph.add_node(GraphNode::Mlp { layer })))
+            .collect();
         let logits = graph.add_node(GraphNode::Logits);
         let mut this = Self {
             graph,
@@ -74,6 +84,7 @@ impl HypothesisGraph {
             logits,
             classes,
             heads,
+            mlps,
         };
         for edge in &circuit.edges {
             let from = this.index(&edge.from);
@@ -91,17 +102,19 @@ impl HypothesisGraph {
             Node::Logits => self.logits,
             Node::Class(name) => self.classes[name],
             Node::Head(head) => self.heads[head],
+            Node::Mlp(layer) => self.mlps[layer],
         }
     }
 
-    /// Stable identifier of a node in exports: `embed`, `logits`, the class name, or
-    /// `h9.9` for a head.
+    /// Stable identifier of a node in exports: `embed`, `logits`, the class name, `h9.9`
+    /// for a head, or `mlp.3` for an MLP.
     pub fn node_id(&self, index: NodeIndex) -> String {
         match &self.graph[index] {
             GraphNode::Embed => "embed".to_string(),
             GraphNode::Logits => "logits".to_string(),
             GraphNode::Class { name, .. } => name.clone(),
             GraphNode::Head { head, .. } => format!("h{head}"),
+            GraphNode::Mlp { layer } => format!("mlp.{layer}"),
         }
     }
 }

@@ -29,7 +29,7 @@ enum Want {
     /// Heads for a class's list: those in no class yet, nor already in this list.
     FreeHeads(Vec<String>),
     Classes,
-    /// Classes and heads, and one of `embed` / `logits`.
+    /// Classes, heads and MLPs, and one of `embed` / `logits`.
     Endpoints(&'static str),
     /// The channel after `CLASS.` or `L.H.`.
     Channels,
@@ -58,7 +58,8 @@ pub fn completion(
         // `name_mover.` or `9.9.`: a channel follows; `9.` is the start of a head.
         let node = &text[word_start..word_start + dot];
         let is_head = node.split('.').count() == 2 && node.split('.').all(is_number);
-        let is_class = !node.is_empty() && !is_number(node) && !node.contains('.');
+        // `mlp.` starts an MLP, not a channel.
+        let is_class = !node.is_empty() && !is_number(node) && !node.contains('.') && node != "mlp";
         if matches!(want, Want::Endpoints("logits")) && (is_head || is_class) {
             want = Want::Channels;
             replace_from = word_start + dot + 1;
@@ -224,6 +225,7 @@ fn items(chain: &Chain, want: Want) -> Vec<CompletionItem> {
         Want::Classes => class_items(chain),
         Want::Endpoints(end) => {
             let mut out = classes_then_heads(chain);
+            out.extend(mlp_items(chain));
             out.extend(keywords(&[end]).into_iter().map(|item| CompletionItem {
                 sort_text: Some(format!("2 {}", item.label)),
                 ..item
@@ -290,6 +292,23 @@ fn position_items(chain: &Chain) -> Vec<CompletionItem> {
         ..item("all", CompletionItemKind::KEYWORD, None)
     });
     out
+}
+
+/// Every MLP of the model as an endpoint, each after the heads of its layer.
+fn mlp_items(chain: &Chain) -> Vec<CompletionItem> {
+    let Some(shape) = chain.model_shape() else {
+        return Vec::new();
+    };
+    (0..shape.layers)
+        .map(|layer| CompletionItem {
+            sort_text: Some(format!("1 {layer:04}.mlp")),
+            ..item(
+                &format!("mlp.{layer}"),
+                CompletionItemKind::VALUE,
+                Some(format!("the MLP of layer {layer}")),
+            )
+        })
+        .collect()
 }
 
 /// Every head of the model, in layer order, with its class if it has one.

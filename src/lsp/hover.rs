@@ -35,6 +35,10 @@ pub fn hover(workspace: &Workspace, uri: &Url, position: Position) -> Option<Hov
         Symbol::Logits => "**logits**: the model's output, read at `END`, where the circuit \
             ends: it only receives edges, without a channel"
             .to_string(),
+        Symbol::Mlp(layer) => format!(
+            "**mlp.{layer}**: the MLP of layer {layer}; named in an edge, at edge level it \
+             reads only what is wired to it (without a channel) and sends to what it is wired to"
+        ),
     };
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent {

@@ -96,7 +96,7 @@ pub fn semantic_tokens(workspace: &Workspace, uri: &Url) -> Option<SemanticToken
 fn role(symbol: &Symbol) -> Option<Kind> {
     Some(match symbol {
         Symbol::Class { .. } => Kind::Class,
-        Symbol::Head(_) => Kind::Variable,
+        Symbol::Head(_) | Symbol::Mlp(_) => Kind::Variable,
         Symbol::Position(_) => Kind::EnumMember,
         Symbol::Metric(_) => Kind::Function,
         Symbol::SettingKey(_) | Symbol::Embed | Symbol::Logits => Kind::Keyword,
@@ -112,6 +112,8 @@ fn word_kind(word: &str, in_header: bool, classes: &[String]) -> Option<Kind> {
         Some(Kind::Keyword)
     } else if classes.iter().any(|class| class == word) {
         Some(Kind::Class)
+    } else if word.starts_with("mlp.") {
+        Some(Kind::Variable)
     } else {
         None
     }

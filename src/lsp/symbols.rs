@@ -26,6 +26,8 @@ pub enum Symbol {
     Metric(String),
     Embed,
     Logits,
+    /// `mlp.L` in an edge.
+    Mlp(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,6 +138,7 @@ fn node(node: &NodeRef, span: Span, out: &mut Vec<(Symbol, Span)>) {
         NodeRef::Head(head) => out.push((Symbol::Head(*head), span)),
         NodeRef::Embed => out.push((Symbol::Embed, span)),
         NodeRef::Logits => out.push((Symbol::Logits, span)),
+        NodeRef::Mlp(layer) => out.push((Symbol::Mlp(*layer), span)),
     }
 }
 

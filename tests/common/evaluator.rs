@@ -82,7 +82,8 @@ impl Declared {
                 Node::Embed => vec![None],
                 Node::Head(h) => vec![Some((h.layer as usize, h.head as usize))],
                 Node::Class(name) => members[name].iter().map(|h| Some(*h)).collect(),
-                Node::Logits => vec![],
+                // MLP edges: defined in GRAMMAR.md, evaluated in the next commit.
+                Node::Logits | Node::Mlp(_) => vec![],
             }
         };
         let mut edges = BTreeSet::new();

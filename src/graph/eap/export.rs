@@ -1,13 +1,14 @@
 //! A circuit → the graph file of its model's shape, with `in_graph` set on the circuit's
 //! nodes and edges (every score 0: the file states a circuit, not an attribution). At node
 //! level every edge among the kept components is in the graph; at edge level the circuit's
-//! wiring is, and each kept MLP (which reads the whole stream and is read by everything)
-//! with every edge from and to the kept components. The format has no token positions: a
+//! edges are (those of MLPs named in edges included), and each kept MLP no edge names (which
+//! reads the whole stream and is read by everything) with every edge from and to the kept
+//! components. The format has no token positions: a
 //! class or MLP kept at some positions only is exported as kept everywhere, with a warning.
 
 use std::collections::{BTreeSet, HashSet};
 
-use crate::dsl::{Circuit, Level, Mlps, Node, Positions};
+use crate::dsl::{Circuit, Level, Mlps, Positions, Receiver, Sender};
 use crate::graph::eap::file::{self, Written};
 use crate::graph::eap::names::{Component, GraphEdge};
 use crate::graph::eap::shape::Shape;
@@ -33,13 +34,12 @@ pub fn graph_json(circuit: &Circuit, shape: &Shape, d_model: u64) -> Exported {
     let edges: HashSet<GraphEdge> = match circuit.level.unwrap_or(Level::Node) {
         Level::Node => shape.edges().into_iter().filter(among_kept).collect(),
         Level::Edge => {
-            let touches_mlp = |e: &GraphEdge| {
-                matches!(e.from, Component::Mlp(_)) || matches!(e.to, Component::Mlp(_))
-            };
+            let wired = circuit.wired_mlps();
+            let unwired_end = |c: Component| matches!(c, Component::Mlp(m) if !wired.contains(&m));
             let mut edges: HashSet<GraphEdge> = shape
                 .edges()
                 .into_iter()
-                .filter(|e| among_kept(e) && touches_mlp(e))
+                .filter(|e| among_kept(e) && (unwired_end(e.from) || unwired_end(e.to)))
                 .collect();
             edges.extend(wiring(circuit));
             edges
@@ -68,34 +68,25 @@ pub fn graph_json(circuit: &Circuit, shape: &Shape, d_model: u64) -> Exported {
     }
 }
 
-/// The circuit's edges between embed, heads and logits, one per head pair and channel.
+/// The circuit's edges, one per sender, receiver and channel.
 fn wiring(circuit: &Circuit) -> Vec<GraphEdge> {
-    let component = |head: Option<crate::dsl::Head>| head.map_or(Component::Input, Component::Head);
-    let mut out: Vec<GraphEdge> = circuit
-        .head_edges()
+    circuit
+        .wires()
         .into_iter()
-        .map(|(from, to, channel)| GraphEdge {
-            from: component(from),
-            to: Component::Head(to),
-            channel: Some(channel),
+        .map(|(sender, receiver)| {
+            let from = match sender {
+                Sender::Embed => Component::Input,
+                Sender::Head(head) => Component::Head(head),
+                Sender::Mlp(layer) => Component::Mlp(layer),
+            };
+            let (to, channel) = match receiver {
+                Receiver::Head(head, channel) => (Component::Head(head), Some(channel)),
+                Receiver::Mlp(layer) => (Component::Mlp(layer), None),
+                Receiver::Logits => (Component::Logits, None),
+            };
+            GraphEdge { from, to, channel }
         })
-        .collect();
-    for edge in circuit.edges.iter().filter(|e| e.to == Node::Logits) {
-        let senders: Vec<Component> = match &edge.from {
-            Node::Embed => vec![Component::Input],
-            other => circuit
-                .heads_of(other)
-                .into_iter()
-                .map(Component::Head)
-                .collect(),
-        };
-        out.extend(senders.into_iter().map(|from| GraphEdge {
-            from,
-            to: Component::Logits,
-            channel: None,
-        }));
-    }
-    out
+        .collect()
 }
 
 fn position_warnings(circuit: &Circuit) -> Vec<String> {

@@ -1,9 +1,10 @@
 //! Edges of a graph → the text of a `.circuit` file, in canonical form. Heads become
 //! classes (`classes`), `input` becomes `embed`; edges are written at class level where they
 //! hold for every pair of heads, else per head, each line with its edges' scores as a
-//! comment. An MLP with every edge from and to the circuit's components is a listed MLP
-//! (`mlp L at all`), which reads the whole stream and is read by everything, exactly; a
-//! graph whose edges are every edge among its nodes is a `level node` circuit, exactly.
+//! comment. An MLP with every edge from and to the circuit's components is listed and named
+//! in no edge (`mlp L at all`: it reads the whole stream and is read by everything); any
+//! other MLP is wired, its edges written (`edge 2.3 -> mlp.2`). A graph whose edges are every
+//! edge among its nodes is a `level node` circuit. Each of these means exactly the graph.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -14,7 +15,6 @@ use crate::dsl::ast::{Endpoint, NodeRef, StatementKind};
 use crate::dsl::{Channel, Head, format, parser};
 use crate::graph::eap::classes::{self, Classes};
 use crate::graph::eap::names::{Component, GraphEdge};
-use crate::graph::eap::problem::Problem;
 use crate::graph::eap::select::ScoredEdge;
 use crate::graph::eap::shape::Shape;
 
@@ -31,11 +31,7 @@ pub struct Header<'a> {
 }
 
 /// The circuit the edges state, as canonical `.circuit` text.
-pub fn circuit_text(
-    shape: &Shape,
-    selected: &[ScoredEdge],
-    header: &Header,
-) -> Result<String, Vec<Problem>> {
+pub fn circuit_text(shape: &Shape, selected: &[ScoredEdge], header: &Header) -> String {
     let edges: BTreeSet<GraphEdge> = selected.iter().map(|e| e.edge).collect();
     let scores: HashMap<GraphEdge, f64> = selected
         .iter()
@@ -57,17 +53,16 @@ pub fn circuit_text(
         })
         .collect();
     let kept = Kept { heads, mlps };
-    let partial: Vec<Problem> = kept
-        .mlps
-        .iter()
-        .filter_map(|&layer| partial_mlp(shape, &kept, &edges, layer))
-        .collect();
-    if !partial.is_empty() {
-        return Err(partial);
-    }
+    let unwired = unwired_mlps(shape, &kept, &edges);
+    let touches_unwired = |e: &GraphEdge| {
+        [e.from, e.to]
+            .iter()
+            .any(|c| matches!(c, Component::Mlp(m) if unwired.contains(m)))
+    };
+    // The edges the file states: those of an unwired MLP follow from the `mlp` line.
     let wiring: BTreeSet<GraphEdge> = edges
         .iter()
-        .filter(|e| !matches!(e.from, Component::Mlp(_)) && !matches!(e.to, Component::Mlp(_)))
+        .filter(|e| !touches_unwired(e))
         .copied()
         .collect();
     let node_level = edges.len() == kept.complete_edge_count(shape);
@@ -98,7 +93,7 @@ pub fn circuit_text(
         }
     }
     let canonical = canonical(&text);
-    Ok(canonical_with_scores(&canonical, &classes, &scores))
+    canonical_with_scores(&canonical, &classes, &scores)
 }
 
 /// The heads and MLPs an imported circuit keeps: those its edges touch.
@@ -134,14 +129,53 @@ impl Kept {
     }
 }
 
-/// A kept MLP without every edge from the kept senders and to the kept receivers: the
-/// language lists MLPs only whole.
-fn partial_mlp(
-    shape: &Shape,
-    kept: &Kept,
-    edges: &BTreeSet<GraphEdge>,
-    layer: u32,
-) -> Option<Problem> {
+/// The kept MLPs that can be written unwired (listed, named in no edge): those with every
+/// edge from the kept senders and to the kept receivers, which is what an unwired MLP reads
+/// and is read by. The others are wired, their edges written out; an MLP wired only to
+/// unwired ones would be named in no edge, so those become wired too, their edges written.
+fn unwired_mlps(shape: &Shape, kept: &Kept, edges: &BTreeSet<GraphEdge>) -> BTreeSet<u32> {
+    let mut unwired: BTreeSet<u32> = kept
+        .mlps
+        .iter()
+        .copied()
+        .filter(|&layer| {
+            whole_mlp_edges(shape, kept, layer)
+                .iter()
+                .all(|e| edges.contains(e))
+        })
+        .collect();
+    loop {
+        let mut stranded = BTreeSet::new();
+        for &wired in kept.mlps.difference(&unwired) {
+            let others: Vec<Component> = edges
+                .iter()
+                .filter_map(|e| match (e.from, e.to) {
+                    (Component::Mlp(m), other) | (other, Component::Mlp(m)) if m == wired => {
+                        Some(other)
+                    }
+                    _ => None,
+                })
+                .collect();
+            if others
+                .iter()
+                .all(|c| matches!(c, Component::Mlp(m) if unwired.contains(m)))
+            {
+                stranded.extend(others.iter().filter_map(|c| match c {
+                    Component::Mlp(m) => Some(*m),
+                    _ => None,
+                }));
+            }
+        }
+        if stranded.is_empty() {
+            return unwired;
+        }
+        unwired.retain(|m| !stranded.contains(m));
+    }
+}
+
+/// Every edge an unwired MLP has: from each kept sender before it, to each kept receiver
+/// after it.
+fn whole_mlp_edges(shape: &Shape, kept: &Kept, layer: u32) -> Vec<GraphEdge> {
     let mlp = Component::Mlp(layer);
     let into = kept
         .senders()
@@ -163,26 +197,7 @@ fn partial_mlp(
                     channel,
                 })
         });
-    let expected: Vec<GraphEdge> = into.chain(out_of).collect();
-    let missing: Vec<String> = expected
-        .iter()
-        .filter(|e| !edges.contains(e))
-        .map(GraphEdge::to_string)
-        .collect();
-    if missing.is_empty() {
-        return None;
-    }
-    const SHOWN: usize = 5;
-    let mut listed = missing[..missing.len().min(SHOWN)].join(", ");
-    if missing.len() > SHOWN {
-        listed.push_str(&format!(" and {} more", missing.len() - SHOWN));
-    }
-    Some(Problem::PartialMlp {
-        name: mlp.to_string(),
-        present: expected.len() - missing.len(),
-        expected: expected.len(),
-        missing: listed,
-    })
+    into.chain(out_of).collect()
 }
 
 /// `mlp` line: none when every MLP is kept (the default), `mlp none` when none is.
@@ -204,6 +219,7 @@ enum End {
     Logits,
     Class(String),
     Head(Head),
+    Mlp(u32),
 }
 
 impl End {
@@ -213,6 +229,7 @@ impl End {
             End::Logits => "logits".into(),
             End::Class(name) => name.clone(),
             End::Head(head) => head.to_string(),
+            End::Mlp(layer) => format!("mlp.{layer}"),
         }
     }
 }
@@ -222,8 +239,7 @@ impl End {
 fn group_of(component: Component, classes: &Classes) -> End {
     match component {
         Component::Head(head) => End::Class(classes[&head].clone()),
-        Component::Input => End::Embed,
-        _ => End::Logits,
+        other => end_of(other),
     }
 }
 
@@ -241,8 +257,9 @@ fn members(group: &End, classes: &Classes) -> Vec<End> {
 fn end_of(component: Component) -> End {
     match component {
         Component::Head(head) => End::Head(head),
+        Component::Mlp(layer) => End::Mlp(layer),
         Component::Input => End::Embed,
-        _ => End::Logits,
+        Component::Logits => End::Logits,
     }
 }
 
@@ -358,6 +375,7 @@ fn expand(source: &Endpoint, target: &Endpoint, classes: &Classes) -> Vec<GraphE
             NodeRef::Embed => vec![Component::Input],
             NodeRef::Logits => vec![Component::Logits],
             NodeRef::Head(head) => vec![Component::Head(*head)],
+            NodeRef::Mlp(layer) => vec![Component::Mlp(*layer)],
             NodeRef::Class(name) => classes
                 .iter()
                 .filter(|(_, class)| *class == name)

@@ -62,22 +62,6 @@ pub enum Problem {
     )]
     LoneNode { name: String },
 
-    #[error(
-        "MLP `{name}` has {present} of the {expected} edges that keep it whole; missing: {missing}"
-    )]
-    #[diagnostic(
-        code("eap::partial-mlp"),
-        help(
-            "a listed MLP reads every kept component and is read by every one; this graph wires it to some only"
-        )
-    )]
-    PartialMlp {
-        name: String,
-        present: usize,
-        expected: usize,
-        missing: String,
-    },
-
     #[error("asked for the top {asked} edges, but the graph has only {available} scored edges")]
     #[diagnostic(code("eap::too-few-edges"))]
     TooFewEdges { asked: usize, available: usize },

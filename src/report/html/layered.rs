@@ -1,6 +1,6 @@
 //! The hypothesis graph drawn layer by layer, hand-written in SVG: `embed` on the left,
-//! then one column per layer where a class starts (its first head's layer), `logits` on the
-//! right; each class a coloured box holding its heads, each edge a curve from sender to
+//! then one column per layer where a class starts (its first head's layer) and one per MLP
+//! an edge names, `logits` on the right; each class a coloured box holding its heads, each edge a curve from sender to
 //! receiver labelled with its channels. plotters has no graph layout, no arrows and no
 //! grouped boxes, so this one is drawn by hand.
 
@@ -116,29 +116,43 @@ pub fn class_colours(circuits: &[&Circuit]) -> BTreeMap<String, &'static str> {
 }
 
 /// The columns: embed (0), the layers where classes start (a class's first head's layer),
-/// logits (`last`).
+/// each MLP an edge names (after its layer's classes), logits (`last`).
 struct Columns<'c> {
-    layers: BTreeMap<u32, Vec<&'c Class>>,
+    /// Each middle column's (layer, 0 for classes or 1 for the layer's MLP) and its classes
+    /// (none for an MLP's).
+    slots: Vec<((u32, u8), Vec<&'c Class>)>,
     of_class: BTreeMap<&'c str, usize>,
+    of_mlp: BTreeMap<u32, usize>,
     last: usize,
 }
 
 impl<'c> Columns<'c> {
     fn new(circuit: &'c Circuit) -> Self {
-        let mut layers: BTreeMap<u32, Vec<&Class>> = BTreeMap::new();
+        let mut slots: BTreeMap<(u32, u8), Vec<&Class>> = BTreeMap::new();
         for class in &circuit.classes {
             let first = class.heads.iter().map(|h| h.layer).min().unwrap_or(0);
-            layers.entry(first).or_default().push(class);
+            slots.entry((first, 0)).or_default().push(class);
         }
-        let of_class = layers
-            .values()
+        for layer in circuit.wired_mlps() {
+            slots.entry((layer, 1)).or_default();
+        }
+        let slots: Vec<((u32, u8), Vec<&Class>)> = slots.into_iter().collect();
+        let of_class = slots
+            .iter()
             .enumerate()
-            .flat_map(|(i, classes)| classes.iter().map(move |c| (c.name.as_str(), i + 1)))
+            .flat_map(|(i, (_, classes))| classes.iter().map(move |c| (c.name.as_str(), i + 1)))
             .collect();
-        let last = layers.len() + 1;
+        let of_mlp = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, ((_, kind), _))| *kind == 1)
+            .map(|(i, ((layer, _), _))| (*layer, i + 1))
+            .collect();
+        let last = slots.len() + 1;
         Self {
-            layers,
+            slots,
             of_class,
+            of_mlp,
             last,
         }
     }
@@ -147,17 +161,21 @@ impl<'c> Columns<'c> {
         match &graph.graph[index] {
             GraphNode::Embed => 0,
             GraphNode::Logits => self.last,
+            GraphNode::Mlp { layer } => self.of_mlp[layer],
             GraphNode::Class { name, .. } | GraphNode::Head { class: name, .. } => {
                 self.of_class[name.as_str()]
             }
         }
     }
 
-    /// The height of each layer's stack of boxes.
+    /// The height of each column's stack of boxes (an MLP's pill).
     fn heights(&self) -> Vec<f64> {
-        self.layers
-            .values()
-            .map(|classes| {
+        self.slots
+            .iter()
+            .map(|((_, kind), classes)| {
+                if *kind == 1 {
+                    return TERMINAL_HEIGHT;
+                }
                 classes
                     .iter()
                     .map(|c| box_height(c.heads.len()))
@@ -224,7 +242,7 @@ pub fn draw(circuit: &Circuit, colours: &BTreeMap<String, &'static str>) -> Stri
         .collect();
     long.sort_by_key(|(from, to)| column_of(*to).abs_diff(column_of(*from)));
     let heights = columns.heights();
-    let frame = Frame::new(columns.layers.len(), &heights, long.len());
+    let frame = Frame::new(columns.slots.len(), &heights, long.len());
     let (placed, body) = place(&graph, &columns, &heights, colours, frame.middle);
 
     let mut drawn = String::new();
@@ -274,9 +292,17 @@ fn place(
     placed.insert(graph.embed, Placed::terminal(x, middle, 0));
     body += &column_label(x + TERMINAL_WIDTH / 2.0, "embeddings");
     x += TERMINAL_WIDTH + GAP;
-    for (column, ((layer, classes), column_height)) in
-        columns.layers.iter().zip(heights).enumerate()
+    for (column, (((layer, kind), classes), column_height)) in
+        columns.slots.iter().zip(heights).enumerate()
     {
+        if *kind == 1 {
+            body += &column_label(x + BOX_WIDTH / 2.0, &format!("MLP {layer}"));
+            let pill = Placed::terminal(x + (BOX_WIDTH - TERMINAL_WIDTH) / 2.0, middle, column + 1);
+            body += &terminal(&pill, &format!("mlp.{layer}"));
+            placed.insert(graph.mlps[layer], pill);
+            x += BOX_WIDTH + GAP;
+            continue;
+        }
         body += &column_label(x + BOX_WIDTH / 2.0, &format!("layer {layer}"));
         let mut y = middle - column_height / 2.0;
         for class in classes {
@@ -313,7 +339,7 @@ fn place(
     (placed, body)
 }
 
-/// `embed` or `logits`: a pill with its name, on a line.
+/// `embed`, `logits` or an MLP: a pill with its name, on a line.
 fn terminal(at: &Placed, label: &str) -> String {
     let pill = Element::svg("rect")
         .at("x", at.x)
@@ -331,7 +357,10 @@ fn terminal(at: &Placed, label: &str) -> String {
         .attr("fill", INK)
         .text(label);
     let terminal = Element::svg("g")
-        .attr("class", format!("terminal {label}"))
+        .attr(
+            "class",
+            format!("terminal {}", label.split('.').next().unwrap_or(label)),
+        )
         .child(pill)
         .child(name);
     format!("{terminal}\n")
@@ -565,4 +594,56 @@ fn edge(
         );
     }
     group
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::dsl::{Edge, Head, Mlps, Node, Positions, TaskRef};
+
+    /// An MLP an edge names is a pill in a column of its own, after its layer's classes, with
+    /// its edges.
+    #[test]
+    fn wired_mlps_get_columns_of_their_own() {
+        let class = Class {
+            name: "a".into(),
+            description: None,
+            positions: Positions::All,
+            heads: BTreeSet::from([Head::new(1, 0)]),
+        };
+        let edge = |from: Node, to: Node| Edge {
+            from,
+            to,
+            channel: None,
+        };
+        let circuit = Circuit {
+            name: "wired".into(),
+            model: "gpt2-small".into(),
+            task: TaskRef::Builtin("ioi".into()),
+            ablation: None,
+            level: None,
+            classes: vec![class],
+            mlps: Mlps::All,
+            edges: BTreeSet::from([
+                edge(Node::Mlp(0), Node::Class("a".into())),
+                edge(Node::Class("a".into()), Node::Mlp(1)),
+                edge(Node::Mlp(1), Node::Logits),
+            ]),
+            expectations: Vec::new(),
+            minimality_sets: Vec::new(),
+        };
+        let columns = Columns::new(&circuit);
+        let slots: Vec<(u32, u8)> = columns.slots.iter().map(|(slot, _)| *slot).collect();
+        assert_eq!(slots, [(0, 1), (1, 0), (1, 1)]);
+        let svg = draw(&circuit, &class_colours(&[&circuit]));
+        assert_eq!(svg.matches("class=\"terminal mlp\"").count(), 2);
+        for label in ["MLP 0", "layer 1", "MLP 1", ">mlp.0<", ">mlp.1<"] {
+            assert!(svg.contains(label), "{label}: {svg}");
+        }
+        for name in ["mlp.0 → a", "a → mlp.1", "mlp.1 → logits"] {
+            assert!(svg.contains(name), "{name}: {svg}");
+        }
+    }
 }

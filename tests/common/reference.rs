@@ -163,6 +163,8 @@ pub struct RefPatch {
     /// Edge level: each head's replacement at the positions where it keeps its real output,
     /// so that Δ = real − replacement there.
     pub sender_replacement: HashMap<(usize, usize, usize), Vec<f64>>,
+    /// What the first block reads instead of the prompt's embeddings (EAP-IG's path), `[seq][d]`.
+    pub embeddings: Option<Matrix>,
 }
 
 pub struct RefOutput {
@@ -659,7 +661,10 @@ impl Reference {
     /// A pass with logits only at `positions` (the rest of `logits` is left empty).
     pub fn run_at(&self, tokens: &[u32], patch: &RefPatch, positions: &[usize]) -> RefOutput {
         let (d, seq) = (self.d, tokens.len());
-        let embed = self.embeddings(tokens);
+        let embed = match &patch.embeddings {
+            Some(given) => given.clone(),
+            None => self.embeddings(tokens),
+        };
         let mut x = embed.clone();
         let edge_level = !patch.embed_replacement.is_empty();
         if self.arch == Arch::Gemma2 {

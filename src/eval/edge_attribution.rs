@@ -135,7 +135,10 @@ pub fn score_edges(
     };
     for chunk in chunks(&dataset.prompts) {
         let prompts: Vec<&Prompt> = chunk.iter().map(|i| &dataset.prompts[*i]).collect();
-        let sources: Vec<usize> = chunk.iter().map(|i| reference.source_of_prompt[*i]).collect();
+        let sources: Vec<usize> = chunk
+            .iter()
+            .map(|i| reference.source_of_prompt[*i])
+            .collect();
         let mut chunk_run = Chunk::new(model, dataset, reference, &prompts, &sources)?;
         for alpha in method.alphas() {
             chunk_run.step(alpha, &mut sums)?;
@@ -240,8 +243,7 @@ impl<'a> Chunk<'a> {
         let batch = Batch::new(&tokens, device)?;
         let starts: Vec<(&Prompt, usize)> = prompts.iter().map(|p| (*p, 0)).collect();
         let readout = readout::readout(dataset.metric, &starts, device)?;
-        let objective =
-            readout::objective(dataset, prompts, model.config().vocab_size, device)?;
+        let objective = readout::objective(dataset, prompts, model.config().vocab_size, device)?;
         let inside: Vec<f32> = lengths
             .iter()
             .flat_map(|len| (0..seq).map(move |t| if t < *len { 1.0 } else { 0.0 }))
@@ -298,8 +300,14 @@ impl<'a> Chunk<'a> {
         let flat = |g: &Tensor, rows: usize| -> Result<Tensor> { Ok(g.reshape((rows, ()))?) };
         for layer in 0..config.n_layer {
             let mlp_reach = reach(config, Receiver::Mlp(layer as u32));
-            let head_reach = reach(config, Receiver::Head(Head::new(layer as u32, 0), Channel::Q));
-            let heads = flat(&model.head_input_gradients(&gradients, layer)?, 3 * config.n_head)?;
+            let head_reach = reach(
+                config,
+                Receiver::Head(Head::new(layer as u32, 0), Channel::Q),
+            );
+            let heads = flat(
+                &model.head_input_gradients(&gradients, layer)?,
+                3 * config.n_head,
+            )?;
             let mlp = flat(&gradients.mlps[layer], 1)?;
             let head_scores = deltas.narrow(0, 0, head_reach)?.matmul(&heads.t()?)?;
             let mlp_scores = deltas.narrow(0, 0, mlp_reach)?.matmul(&mlp.t()?)?;
@@ -335,8 +343,13 @@ impl<'a> Chunk<'a> {
                 .get(layer)
                 .ok_or_else(|| ModelError::Internal("no head results captured".into()))?
                 .permute((2, 0, 1, 3))?;
-            let replaced =
-                replacement(&self.reference.heads[layer], self.sources, seq, heads, device)?;
+            let replaced = replacement(
+                &self.reference.heads[layer],
+                self.sources,
+                seq,
+                heads,
+                device,
+            )?;
             let delta = (results - replaced)?.broadcast_mul(&inside)?;
             parts.push(delta.reshape((heads, rows * seq * d))?);
             let mlp = output

@@ -43,9 +43,11 @@ pub fn objective(
 ) -> Result<Objective> {
     let rows = prompts.len();
     Ok(match dataset.metric {
-        MetricKind::LogitDifference => {
-            Objective::Logits(Tensor::from_vec([1f32, -1.0].repeat(rows), (rows, 2), device)?)
-        }
+        MetricKind::LogitDifference => Objective::Logits(Tensor::from_vec(
+            [1f32, -1.0].repeat(rows),
+            (rows, 2),
+            device,
+        )?),
         MetricKind::ProbabilityDifference => {
             let mut weights = vec![0f32; rows * vocab];
             for (r, prompt) in prompts.iter().enumerate() {

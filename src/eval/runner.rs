@@ -657,8 +657,10 @@ impl<'a> Runner<'a> {
 
     /// The answer logits at each row's `END`, as a column of the row's pass.
     fn readout(&self, rows: &[Row]) -> Result<Readout> {
-        let prompts: Vec<(&Prompt, usize)> =
-            rows.iter().map(|row| (self.prompt(row), row.start)).collect();
+        let prompts: Vec<(&Prompt, usize)> = rows
+            .iter()
+            .map(|row| (self.prompt(row), row.start))
+            .collect();
         crate::eval::readout::readout(self.dataset.metric, &prompts, self.model.device())
     }
 

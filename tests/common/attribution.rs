@@ -75,7 +75,10 @@ impl<'a> Attribution<'a> {
             embeddings: Some(self.path(i, alpha)),
             ..RefPatch::default()
         };
-        let out = Rc::new(self.model.run_at(&self.dataset.prompts[i].tokens, &patch, &[]));
+        let out = Rc::new(
+            self.model
+                .run_at(&self.dataset.prompts[i].tokens, &patch, &[]),
+        );
         self.on_path.borrow_mut().insert(key, out.clone());
         out
     }

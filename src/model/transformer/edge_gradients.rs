@@ -121,7 +121,11 @@ impl Transformer {
         let qkv = qkv_vars
             .iter()
             .map(|vars| -> Result<[Tensor; 3]> {
-                Ok([gradient(&vars[0])?, gradient(&vars[1])?, gradient(&vars[2])?])
+                Ok([
+                    gradient(&vars[0])?,
+                    gradient(&vars[1])?,
+                    gradient(&vars[2])?,
+                ])
             })
             .collect::<Result<Vec<_>>>()?;
         let mlps = mlp_vars.iter().map(gradient).collect::<Result<Vec<_>>>()?;

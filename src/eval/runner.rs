@@ -21,7 +21,7 @@ use crate::eval::reference::ReferenceActivations;
 use crate::eval::variant::{Layout, Plan, Scope, Variant};
 use crate::model::{self, error::Result};
 use crate::model::{Batch, Capture, EdgeSender, KeyValues, Readout, Transformer, Window};
-use crate::task::{Dataset, MetricKind};
+use crate::task::{Dataset, MetricKind, Prompt};
 
 /// Upper bounds on one forward pass: token positions, and rows (a window pass's rows each
 /// read every position's keys and values).
@@ -320,36 +320,18 @@ impl<'a> Runner<'a> {
         Ok(estimates)
     }
 
-    /// The metric as weights on the readout: logit differences weigh the answer's logit +1
-    /// and the distractor's −1; probability differences weigh the softmax over the
-    /// vocabulary, +1 on answer tokens and −1 on distractor tokens.
     fn objective(&self, rows: &[Row]) -> Result<model::Objective> {
-        let device = self.model.device();
-        Ok(match self.dataset.metric {
-            MetricKind::LogitDifference => model::Objective::Logits(Tensor::from_vec(
-                [1f32, -1.0].repeat(rows.len()),
-                (rows.len(), 2),
-                device,
-            )?),
-            MetricKind::ProbabilityDifference => {
-                let vocab = self.model.config().vocab_size;
-                let mut weights = vec![0f32; rows.len() * vocab];
-                for (r, row) in rows.iter().enumerate() {
-                    let prompt = &self.dataset.prompts[self.prompts[row.prompt]];
-                    for id in &prompt.answer {
-                        weights[r * vocab + *id as usize] += 1.0;
-                    }
-                    for id in &prompt.distractor {
-                        weights[r * vocab + *id as usize] -= 1.0;
-                    }
-                }
-                model::Objective::Probabilities(Tensor::from_vec(
-                    weights,
-                    (rows.len(), vocab),
-                    device,
-                )?)
-            }
-        })
+        let prompts: Vec<&Prompt> = rows.iter().map(|row| self.prompt(row)).collect();
+        crate::eval::readout::objective(
+            self.dataset,
+            &prompts,
+            self.model.config().vocab_size,
+            self.model.device(),
+        )
+    }
+
+    fn prompt(&self, row: &Row) -> &'a Prompt {
+        &self.dataset.prompts[self.prompts[row.prompt]]
     }
 
     fn context(
@@ -682,21 +664,11 @@ impl<'a> Runner<'a> {
 
     /// The answer logits at each row's `END`, as a column of the row's pass.
     fn readout(&self, rows: &[Row]) -> Result<Readout> {
-        let prompt = |row: &Row| &self.dataset.prompts[self.prompts[row.prompt]];
-        let positions: Vec<usize> = rows.iter().map(|r| prompt(r).end() - r.start).collect();
-        Ok(match self.dataset.metric {
-            MetricKind::LogitDifference => {
-                let tokens: Vec<u32> = rows
-                    .iter()
-                    .flat_map(|r| [prompt(r).answer[0], prompt(r).distractor[0]])
-                    .collect();
-                Readout::Tokens {
-                    positions,
-                    tokens: Tensor::from_vec(tokens, (rows.len(), 2), self.model.device())?,
-                }
-            }
-            MetricKind::ProbabilityDifference => Readout::Full { positions },
-        })
+        let prompts: Vec<(&Prompt, usize)> = rows
+            .iter()
+            .map(|row| (self.prompt(row), row.start))
+            .collect();
+        crate::eval::readout::readout(self.dataset.metric, &prompts, self.model.device())
     }
 
     fn scores_from(&self, logits: &Option<Tensor>, rows: &[Row]) -> Result<Vec<f64>> {

@@ -68,6 +68,29 @@ impl Norm {
             }
         }
     }
+
+    /// The vector-Jacobian product of the norm at `x`: ∂(g · norm(x))/∂x for an upstream
+    /// gradient `g` (any leading dimensions broadcast against `x`'s, last one d). With
+    /// u = g ⊙ w and n̂ the normalised x: LayerNorm (u − mean u − n̂·mean(u ⊙ n̂)) / σ,
+    /// RMSNorm (u − n̂·mean(u ⊙ n̂)) / rms. Lets one pass give the gradient of every
+    /// receiver reading the same stream through its own copy of the norm.
+    pub fn input_gradient(&self, x: &Tensor, upstream: &Tensor) -> Result<Tensor> {
+        let (weight, centered, eps) = match self {
+            Norm::Layer { weight, eps, .. } => {
+                (weight, x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?, eps)
+            }
+            Norm::Rms { weight, eps } => (weight, x.clone(), eps),
+        };
+        let scale = (centered.sqr()?.mean_keepdim(D::Minus1)? + *eps)?.sqrt()?;
+        let normed = centered.broadcast_div(&scale)?;
+        let u = upstream.broadcast_mul(weight)?;
+        let along = u.broadcast_mul(&normed)?.mean_keepdim(D::Minus1)?;
+        let mut out = u.broadcast_sub(&normed.broadcast_mul(&along)?)?;
+        if let Norm::Layer { .. } = self {
+            out = out.broadcast_sub(&u.mean_keepdim(D::Minus1)?)?;
+        }
+        Ok(out.broadcast_div(&scale)?)
+    }
 }
 
 /// The activation between an MLP's matrices.

@@ -15,6 +15,9 @@ use crate::model::layers::{Angles, Mlp, Norm};
 use crate::model::locate::ModelFiles;
 use crate::model::{gemma2, gpt2, llama, neox, weights};
 
+mod edge_gradients;
+pub use edge_gradients::EdgeGradients;
+
 /// One block in the common layout every family loads into.
 pub struct Block {
     /// This block's index in the stack.
@@ -165,6 +168,7 @@ impl Transformer {
             angles: self.angles(batch.rows(), batch.seq(), |_| 0)?,
             window: None,
             probes: Vec::new(),
+            receivers: None,
             interventions,
             capture,
         };
@@ -196,6 +200,7 @@ impl Transformer {
             angles: self.angles(rows, seq, |_| 0)?,
             window: None,
             probes: Vec::new(),
+            receivers: None,
             interventions,
             capture,
         };
@@ -252,6 +257,7 @@ impl Transformer {
             angles: self.angles(rows, width, |r| window.starts[r])?,
             window: Some(window),
             probes: Vec::new(),
+            receivers: None,
             interventions,
             capture,
         };
@@ -300,6 +306,7 @@ impl Transformer {
             angles: self.angles(rows, seq, |_| 0)?,
             window: None,
             probes: probes.iter().map(|p| p.as_tensor().clone()).collect(),
+            receivers: None,
             interventions,
             capture: Capture {
                 head_results: true,
@@ -310,15 +317,7 @@ impl Transformer {
         let logits = output
             .logits
             .ok_or_else(|| ModelError::Input("attribution needs a readout".into()))?;
-        let value = match objective {
-            Objective::Logits(weights) => (logits * weights)?,
-            Objective::Probabilities(weights) => {
-                (candle_nn::ops::softmax(&logits, D::Minus1)? * weights)?
-            }
-        }
-        .sum_all()?
-            / rows as f64;
-        let value = value?;
+        let value = (objective.total(&logits)? / rows as f64)?;
         let grads = value.backward()?;
         let gradients = probes
             .iter()
@@ -401,6 +400,10 @@ impl Transformer {
                 Some(edges) => self.mlp_stream(layer, mlp_input, &deltas, edges)?,
                 None => mlp_input,
             };
+            let mlp_input = match pass.receivers {
+                Some(probes) => (mlp_input + &probes.mlps[layer])?,
+                None => mlp_input,
+            };
             let normed = block.ln_2.forward(&mlp_input, pass.differentiable)?;
             let mut mlp_out = block.mlp.forward(&normed, pass.differentiable)?;
             if let Some((_, after_mlp)) = &block.post_norms {
@@ -427,6 +430,9 @@ impl Transformer {
         }
         if let Some(edges) = &interventions.edges {
             x = subtract_unconnected(&x, &deltas, &edges.logits)?;
+        }
+        if let Some(probes) = pass.receivers {
+            x = (x + &probes.logits)?;
         }
         let (rows, seq, _) = x.dims3()?;
         output.logits = self.readout(&x, rows, seq, readout, pass.differentiable)?;
@@ -505,6 +511,13 @@ impl Transformer {
                 self.qkv_per_receiver(block, x, &normed, &active, deltas, pass)?
             }
             _ => self.qkv(block, &normed, &active)?,
+        };
+        let (q, k, v) = match pass.receivers {
+            Some(probes) => {
+                let [pq, pk, pv] = &probes.qkv[layer];
+                ((q + pq)?, (k + pk)?, (v + pv)?)
+            }
+            None => (q, k, v),
         };
         let (q, k) = match &pass.angles {
             Some(angles) => (
@@ -866,6 +879,9 @@ struct Pass<'a> {
     /// Attribution passes: a zero added to each layer's attention output, whose gradient is
     /// the output's.
     probes: Vec<Tensor>,
+    /// Edge-attribution passes: zeros added to every head's q, k, v and every MLP's and the
+    /// logits' input (see `edge_gradients`).
+    receivers: Option<&'a edge_gradients::ReceiverProbes>,
     interventions: &'a Interventions,
     capture: Capture,
 }
@@ -875,6 +891,19 @@ struct Pass<'a> {
 pub enum Objective {
     Logits(Tensor),
     Probabilities(Tensor),
+}
+
+impl Objective {
+    /// The objective summed over the readout's rows.
+    fn total(&self, logits: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Objective::Logits(weights) => (logits * weights)?,
+            Objective::Probabilities(weights) => {
+                (candle_nn::ops::softmax(logits, D::Minus1)? * weights)?
+            }
+        }
+        .sum_all()?)
+    }
 }
 
 /// See [`Transformer::attribution`].

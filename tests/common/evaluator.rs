@@ -42,10 +42,10 @@ pub enum Scope {
 
 /// Replacement activations for one prompt.
 #[derive(Clone)]
-struct Replacement {
-    heads: Vec<Vec<Matrix>>, // [layer][head][t][d]
-    mlps: Vec<Matrix>,       // [layer][t][d]
-    embed: Matrix,           // [t][d]
+pub struct Replacement {
+    pub heads: Vec<Vec<Matrix>>, // [layer][head][t][d]
+    pub mlps: Vec<Matrix>,       // [layer][t][d]
+    pub embed: Matrix,           // [t][d]
 }
 
 /// The circuit as the file declares it, in plain terms.
@@ -292,7 +292,7 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-fn metric(kind: MetricKind, logits: &[f64], prompt: &Prompt) -> f64 {
+pub fn metric(kind: MetricKind, logits: &[f64], prompt: &Prompt) -> f64 {
     match kind {
         MetricKind::LogitDifference => {
             logits[prompt.answer[0] as usize] - logits[prompt.distractor[0] as usize]
@@ -311,7 +311,7 @@ fn metric(kind: MetricKind, logits: &[f64], prompt: &Prompt) -> f64 {
 }
 
 /// Every reference prompt's real activations, reduced as `scheme` says, for each prompt.
-fn replacements(model: &Reference, dataset: &Dataset, scheme: &Scheme) -> Vec<Replacement> {
+pub fn replacements(model: &Reference, dataset: &Dataset, scheme: &Scheme) -> Vec<Replacement> {
     let (layers, heads, d) = (model.layers, model.heads, model.d);
     let zero = |seq: usize| Replacement {
         heads: vec![vec![vec![vec![0.0; d]; seq]; heads]; layers],

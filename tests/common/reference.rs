@@ -176,6 +176,8 @@ pub struct RefPatch {
     /// Edge level: each wired MLP's replacement `[seq][d]`, so that Δ = (its output, or its
     /// node-level replacement where `mlps` replaces it) − this.
     pub mlp_replacement: HashMap<usize, Matrix>,
+    /// What the first block reads instead of the prompt's embeddings (EAP-IG's path), `[seq][d]`.
+    pub embeddings: Option<Matrix>,
 }
 
 pub struct RefOutput {
@@ -672,7 +674,10 @@ impl Reference {
     /// A pass with logits only at `positions` (the rest of `logits` is left empty).
     pub fn run_at(&self, tokens: &[u32], patch: &RefPatch, positions: &[usize]) -> RefOutput {
         let (d, seq) = (self.d, tokens.len());
-        let embed = self.embeddings(tokens);
+        let embed = match &patch.embeddings {
+            Some(given) => given.clone(),
+            None => self.embeddings(tokens),
+        };
         let mut x = embed.clone();
         let edge_level = !patch.embed_replacement.is_empty();
         if self.arch == Arch::Gemma2 {

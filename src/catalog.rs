@@ -10,6 +10,7 @@ use std::sync::Arc;
 use miette::NamedSource;
 
 use crate::dsl::{Code, Diagnostic, Environment, ModelShape, TaskProblem, TaskRef};
+use crate::graph::eap::{Cfg, Shape};
 use crate::model::{ModelError, ModelFiles, locate};
 use crate::task::{Task, TaskError};
 
@@ -18,6 +19,8 @@ use crate::task::{Task, TaskError};
 pub struct KnownModel {
     pub name: &'static str,
     pub shape: ModelShape,
+    /// The width of the residual stream (`cfg.d_model` of EAP-IG's graph files).
+    pub d_model: u64,
     /// Its Hugging Face repository and older aliases, or none for the project's own models
     /// (in `models/NAME`).
     pub hub: &'static [&'static str],
@@ -46,112 +49,154 @@ pub const MODELS: &[KnownModel] = &[
     KnownModel {
         name: "gpt2-small",
         shape: shape(12, 12),
+        d_model: 768,
         hub: &["openai-community/gpt2", "gpt2"],
     },
     KnownModel {
         name: "gpt2-medium",
         shape: shape(24, 16),
+        d_model: 1024,
         hub: &["openai-community/gpt2-medium", "gpt2-medium"],
     },
     KnownModel {
         name: "gpt2-large",
         shape: shape(36, 20),
+        d_model: 1280,
         hub: &["openai-community/gpt2-large", "gpt2-large"],
     },
     KnownModel {
         name: "gpt2-xl",
         shape: shape(48, 25),
+        d_model: 1600,
         hub: &["openai-community/gpt2-xl", "gpt2-xl"],
     },
     KnownModel {
         name: "distilgpt2",
         shape: shape(6, 12),
+        d_model: 768,
         hub: &["distilbert/distilgpt2", "distilgpt2"],
     },
     KnownModel {
         name: "pythia-70m",
         shape: parallel(6, 8),
+        d_model: 512,
         hub: &["EleutherAI/pythia-70m"],
     },
     KnownModel {
         name: "pythia-70m-deduped",
         shape: parallel(6, 8),
+        d_model: 512,
         hub: &["EleutherAI/pythia-70m-deduped"],
     },
     KnownModel {
         name: "pythia-160m",
         shape: parallel(12, 12),
+        d_model: 768,
         hub: &["EleutherAI/pythia-160m"],
     },
     KnownModel {
         name: "pythia-160m-deduped",
         shape: parallel(12, 12),
+        d_model: 768,
         hub: &["EleutherAI/pythia-160m-deduped"],
     },
     KnownModel {
         name: "pythia-410m",
         shape: parallel(24, 16),
+        d_model: 1024,
         hub: &["EleutherAI/pythia-410m"],
     },
     KnownModel {
         name: "pythia-410m-deduped",
         shape: parallel(24, 16),
+        d_model: 1024,
         hub: &["EleutherAI/pythia-410m-deduped"],
     },
     KnownModel {
         name: "pythia-1b",
         shape: parallel(16, 8),
+        d_model: 2048,
         hub: &["EleutherAI/pythia-1b"],
     },
     KnownModel {
         name: "pythia-1.4b",
         shape: parallel(24, 16),
+        d_model: 2048,
         hub: &["EleutherAI/pythia-1.4b"],
     },
     KnownModel {
         name: "qwen2.5-0.5b",
         shape: shape(24, 14),
+        d_model: 896,
         hub: &["Qwen/Qwen2.5-0.5B"],
     },
     KnownModel {
         name: "qwen2.5-0.5b-instruct",
         shape: shape(24, 14),
+        d_model: 896,
         hub: &["Qwen/Qwen2.5-0.5B-Instruct"],
     },
     KnownModel {
         name: "qwen2.5-1.5b",
         shape: shape(28, 12),
+        d_model: 1536,
         hub: &["Qwen/Qwen2.5-1.5B"],
     },
     KnownModel {
         name: "llama-3.2-1b",
         shape: shape(16, 32),
+        d_model: 2048,
         hub: &["meta-llama/Llama-3.2-1B"],
     },
     KnownModel {
         name: "llama-3.2-3b",
         shape: shape(28, 24),
+        d_model: 3072,
         hub: &["meta-llama/Llama-3.2-3B"],
     },
     KnownModel {
         name: "llama-3.1-8b",
         shape: shape(32, 32),
+        d_model: 4096,
         hub: &["meta-llama/Llama-3.1-8B"],
     },
     KnownModel {
         name: "gemma-2-2b",
         shape: shape(26, 8),
+        d_model: 2304,
         hub: &["google/gemma-2-2b"],
     },
     KnownModel {
         name: "toy-induction",
         shape: shape(2, 4),
+        d_model: 64,
         hub: &[],
     },
 ];
 
 pub fn model(name: &str) -> Option<&'static KnownModel> {
     MODELS.iter().find(|m| m.name == name)
+}
+
+impl KnownModel {
+    /// The shape of its graph in EAP-IG's files.
+    pub fn graph_shape(&self) -> Shape {
+        Shape {
+            layers: self.shape.layers,
+            heads: self.shape.heads,
+            parallel_attn_mlp: self.shape.parallel_residual,
+        }
+    }
+
+    /// Whether a graph file's `cfg` describes this model (`d_model` when the file gives it).
+    pub fn matches(&self, cfg: &Cfg) -> bool {
+        self.graph_shape() == cfg.shape() && cfg.d_model.is_none_or(|d| d == self.d_model)
+    }
+}
+
+/// The known models a graph file's `cfg` describes.
+pub fn models_matching(cfg: &Cfg) -> Vec<&'static KnownModel> {
+    MODELS.iter().filter(|m| m.matches(cfg)).collect()
 }
 
 /// The environment circuits are checked against: the known models and built-in tasks, and

@@ -32,14 +32,20 @@ pub fn check_regular(path: &Path, limit: u64) -> io::Result<u64> {
 /// The file's text, refused when it is not a regular file, larger than `TEXT_LIMIT` or not
 /// UTF-8.
 pub fn read_text(path: &Path) -> io::Result<String> {
-    check_regular(path, TEXT_LIMIT)?;
+    read_text_up_to(path, TEXT_LIMIT)
+}
+
+/// The file's text, refused when it is not a regular file, larger than `limit` or not UTF-8
+/// (for inputs that are data rather than text a person writes, such as a model's graph).
+pub fn read_text_up_to(path: &Path, limit: u64) -> io::Result<String> {
+    check_regular(path, limit)?;
     let mut text = String::new();
     // The file may have grown since it was checked.
     std::fs::File::open(path)?
-        .take(TEXT_LIMIT + 1)
+        .take(limit + 1)
         .read_to_string(&mut text)?;
-    if text.len() as u64 > TEXT_LIMIT {
-        return Err(too_large(TEXT_LIMIT));
+    if text.len() as u64 > limit {
+        return Err(too_large(limit));
     }
     Ok(text)
 }

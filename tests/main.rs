@@ -12,6 +12,7 @@ mod check_cli;
 mod check_probability;
 mod check_reference;
 mod diff;
+mod eap;
 mod eval;
 mod families;
 mod fmt;

@@ -3,8 +3,10 @@
 
 mod check;
 mod diff;
+mod export;
 mod fmt;
 mod graph;
+mod import;
 mod lint;
 mod lsp;
 mod model;
@@ -43,6 +45,10 @@ enum Command {
     Fmt(fmt::Args),
     /// Export the hypothesis graph of a circuit (graphviz DOT or JSON)
     Graph(graph::Args),
+    /// Write a circuit found by EAP-IG, ACDC or MIB's tools (their graph JSON) as a .circuit
+    Import(import::Args),
+    /// Write a circuit as the graph file EAP-IG and MIB's tools score
+    Export(export::Args),
     /// Compare two circuits (files or git revisions) structurally, as a changelog
     Diff(diff::Args),
     /// Serve editors over the Language Server Protocol (stdio)
@@ -94,6 +100,8 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Lsp(args) => lsp::run(&args),
         Command::Model(command) => model::run(&command),

@@ -3,6 +3,7 @@
 //! circuit's edges with their channel. `dot` and `json` export it.
 
 pub mod dot;
+pub mod eap;
 pub mod json;
 
 use std::collections::BTreeMap;

@@ -4,6 +4,7 @@ pub mod attention;
 pub mod bootstrap;
 pub mod cache;
 pub mod check;
+pub mod curve;
 pub mod patch;
 pub mod reference;
 pub mod runner;

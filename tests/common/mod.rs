@@ -9,6 +9,7 @@ use std::process::Command;
 
 use circuitcheck::dsl::Sources;
 
+pub mod curve;
 pub mod evaluator;
 pub mod fixture;
 pub mod reference;

@@ -2,6 +2,7 @@
 //! self-contained page, its charts and drawings as inline SVG.
 
 mod charts;
+mod curve;
 mod components;
 mod heatmap;
 mod histogram;
@@ -14,4 +15,4 @@ mod svg;
 
 pub use heatmap::{diverging_heatmap, heatmap};
 pub use markup::escape;
-pub use page::{Run, Side, check_page, comparison_page, sensitivity_page};
+pub use page::{Run, Side, check_page, comparison_page, curve_page, sensitivity_page};

@@ -34,7 +34,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .edges()
         .into_iter()
         .map(|e| {
-            let entry = serde_json::json!({"score": rng.random_range(-1.0..1.0), "in_graph": false});
+            let entry =
+                serde_json::json!({"score": rng.random_range(-1.0..1.0), "in_graph": false});
             (e.to_string(), entry)
         })
         .collect::<serde_json::Map<_, _>>();

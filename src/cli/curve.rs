@@ -89,7 +89,9 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
                 "{} layers of {} heads{}",
                 cfg.n_layers,
                 cfg.n_heads,
-                cfg.d_model.map(|d| format!(", d_model {d}")).unwrap_or_default()
+                cfg.d_model
+                    .map(|d| format!(", d_model {d}"))
+                    .unwrap_or_default()
             ),
             expected: format!(
                 "{} layers of {} heads, d_model {}",

@@ -301,11 +301,7 @@ fn estimate(bootstrap: &Bootstrap, statistic: &dyn Fn(Mean) -> f64) -> Estimate 
 }
 
 /// The circuit `edges` state, as `import` writes it, checked against the loaded model.
-fn circuit_of(
-    graph: &ReadGraph,
-    edges: &[ScoredEdge],
-    naming: &Naming,
-) -> miette::Result<Circuit> {
+fn circuit_of(graph: &ReadGraph, edges: &[ScoredEdge], naming: &Naming) -> miette::Result<Circuit> {
     let task = match naming.task {
         TaskRef::Builtin(name) => name.clone(),
         TaskRef::File { path, .. } => format!("\"{}\"", path.replace('\\', "/")),

@@ -9,8 +9,7 @@
 use std::collections::BTreeSet;
 
 use circuitcheck::dsl::{
-    Circuit, Class, Edge, Head, Level as DslLevel, MlpEntry, Mlps, Node, Positions,
-    TaskRef,
+    Circuit, Class, Edge, Head, Level as DslLevel, MlpEntry, Mlps, Node, Positions, TaskRef,
 };
 use circuitcheck::graph::eap::{Component, GraphEdge};
 
@@ -117,8 +116,14 @@ pub fn scores(
     edges: &BTreeSet<GraphEdge>,
 ) -> Vec<f64> {
     let circuit = circuit(edges);
-    Evaluator::new(model, dataset, &circuit, scheme, super::evaluator::Level::Edge)
-        .scores(Scope::Circuit, &BTreeSet::new())
+    Evaluator::new(
+        model,
+        dataset,
+        &circuit,
+        scheme,
+        super::evaluator::Level::Edge,
+    )
+    .scores(Scope::Circuit, &BTreeSet::new())
 }
 
 /// The trapezoid rule over the fractions as x, of `f` or of |1 − f|.

@@ -77,7 +77,12 @@ mod tests {
         let kept: Vec<String> = prune(&given).iter().map(|e| e.edge.to_string()).collect();
         assert_eq!(
             kept,
-            ["input->a0.h0<q>", "a0.h0->m0", "m0->a1.h1<v>", "a1.h1->logits"]
+            [
+                "input->a0.h0<q>",
+                "a0.h0->m0",
+                "m0->a1.h1<v>",
+                "a1.h1->logits"
+            ]
         );
         assert!(prune(&edges(&["input->a0.h0<q>", "a0.h0->a1.h0<k>"])).is_empty());
     }

@@ -18,10 +18,7 @@ pub fn curve(report: &CurveReport) -> String {
         .iter()
         .map(|p| format!("{} %", 100.0 * p.fraction))
         .collect();
-    let series = [
-        ("CPR", &report.cpr, SIGNED),
-        ("CMD", &report.cmd, ABSOLUTE),
-    ];
+    let series = [("CPR", &report.cpr, SIGNED), ("CMD", &report.cmd, ABSOLUTE)];
     let (low, high) = extent(
         series
             .iter()
@@ -34,10 +31,18 @@ pub fn curve(report: &CurveReport) -> String {
             Key::new(
                 *colour,
                 Swatch::Line,
-                format!("ranked {} ({name} {})", s.ranking.describe(), said(&s.area, number)),
+                format!(
+                    "ranked {} ({name} {})",
+                    s.ranking.describe(),
+                    said(&s.area, number)
+                ),
             )
         })
-        .chain(std::iter::once(Key::new(MUTED, Swatch::Dashed, "f = 1: the model")))
+        .chain(std::iter::once(Key::new(
+            MUTED,
+            Swatch::Dashed,
+            "f = 1: the model",
+        )))
         .collect();
     let title = format!(
         "Normalized faithfulness at each fraction of the {} edges, {:.0} % intervals",
@@ -84,7 +89,12 @@ pub fn curve(report: &CurveReport) -> String {
     )
 }
 
-fn line(series: &Series, name: &str, colour: &str, px: &crate::report::html::plot::Pixels) -> String {
+fn line(
+    series: &Series,
+    name: &str,
+    colour: &str,
+    px: &crate::report::html::plot::Pixels,
+) -> String {
     let shown = px.y_range();
     let at = |i: usize, v: f64| (px.x(i as f64), px.y(v.clamp(shown.start, shown.end)));
     let points: Vec<String> = series

@@ -2,8 +2,8 @@
 //! self-contained page, its charts and drawings as inline SVG.
 
 mod charts;
-mod curve;
 mod components;
+mod curve;
 mod heatmap;
 mod histogram;
 mod layered;

@@ -5,18 +5,18 @@
 
 use crate::diff::diff;
 use crate::dsl::Circuit;
-use crate::eval::schema::{Options, Report};
 use crate::eval::curve::{CurveReport, Series};
+use crate::eval::schema::{Options, Report};
 use crate::eval::sensitivity::SensitivityReport;
-use crate::report::html::{charts, curve};
-use crate::report::text::curve as curve_text;
 use crate::report::html::components::{
     Colours, breakdowns, by_group, completeness, distribution, expectations, faithfulness, graph,
     grid, key_figures, metric_name, minimality, sensitivity_settings, settings,
 };
 use crate::report::html::layered::class_colours;
 use crate::report::html::markup::Element;
+use crate::report::html::{charts, curve};
 use crate::report::text::check::headline;
+use crate::report::text::curve as curve_text;
 use crate::report::text::sensitivity as sensitivity_text;
 
 const STYLE: &str = include_str!("page.css");

@@ -11,6 +11,7 @@ mod batching;
 mod check_cli;
 mod check_probability;
 mod check_reference;
+mod curve;
 mod diff;
 mod discover;
 mod eap;

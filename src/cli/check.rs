@@ -260,6 +260,21 @@ const CHECK_RENDERERS: Renderers<Report> = Renderers {
 };
 
 impl EvalArgs {
+    /// `--task`, as given.
+    pub fn task_argument(&self) -> Option<String> {
+        self.task.clone()
+    }
+
+    /// `--model DIR`, as given.
+    pub fn model_dir(&self) -> Option<&Path> {
+        self.model.as_deref()
+    }
+
+    /// Whether `--level` was given.
+    pub fn level_given(&self) -> bool {
+        self.level.is_some()
+    }
+
     /// The session these options open for `circuit`: settings from the command line, else
     /// from the circuit's file, else the defaults.
     pub fn session(&self, circuit: &Circuit, path: &Path, quiet: bool) -> miette::Result<Session> {

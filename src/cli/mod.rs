@@ -2,6 +2,7 @@
 //! turns outcomes into exit codes (0 fine, 1 the check found problems, 2 bad usage or input).
 
 mod check;
+mod curve;
 mod diff;
 mod export;
 mod fmt;
@@ -39,6 +40,8 @@ enum Command {
     Check(check::Args),
     /// Faithfulness measured every way that moves it: ablation, level, positions, reference size
     Sensitivity(check::Args),
+    /// Faithfulness of a scored graph's top edges at MIB's edge fractions, and CPR and CMD
+    Curve(curve::Args),
     /// Parse and check circuit files, without the model
     Lint(lint::Args),
     /// Rewrite circuit files in canonical form
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Sensitivity(args) => sensitivity::run(&args),
+        Command::Curve(args) => curve::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),

@@ -4,6 +4,7 @@ pub mod attention;
 pub mod bootstrap;
 pub mod cache;
 pub mod check;
+pub mod curve;
 pub mod edge_attribution;
 pub mod patch;
 pub mod readout;

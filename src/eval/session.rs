@@ -200,6 +200,11 @@ impl Evaluator {
         })
     }
 
+    /// The replacement values of the session's reference set.
+    pub fn reference(&self) -> &ReferenceActivations {
+        &self.reference
+    }
+
     /// The full check of one circuit, which must name this session's model and task.
     pub fn evaluate(
         &self,

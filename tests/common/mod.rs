@@ -10,6 +10,7 @@ use std::process::Command;
 use circuitcheck::dsl::Sources;
 
 pub mod attribution;
+pub mod curve;
 pub mod evaluator;
 pub mod fixture;
 pub mod reference;

@@ -11,6 +11,7 @@ pub mod file;
 pub mod import;
 pub mod names;
 pub mod problem;
+pub mod prune;
 pub mod select;
 pub mod shape;
 

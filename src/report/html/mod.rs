@@ -3,6 +3,7 @@
 
 mod charts;
 mod components;
+mod curve;
 mod heatmap;
 mod histogram;
 mod layered;
@@ -14,4 +15,4 @@ mod svg;
 
 pub use heatmap::{diverging_heatmap, heatmap};
 pub use markup::escape;
-pub use page::{Run, Side, check_page, comparison_page, sensitivity_page};
+pub use page::{Run, Side, check_page, comparison_page, curve_page, sensitivity_page};

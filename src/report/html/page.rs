@@ -5,6 +5,7 @@
 
 use crate::diff::diff;
 use crate::dsl::Circuit;
+use crate::eval::curve::{CurveReport, Series};
 use crate::eval::schema::{Options, Report};
 use crate::eval::sensitivity::SensitivityReport;
 use crate::report::html::components::{
@@ -13,7 +14,9 @@ use crate::report::html::components::{
 };
 use crate::report::html::layered::class_colours;
 use crate::report::html::markup::Element;
+use crate::report::html::{charts, curve};
 use crate::report::text::check::headline;
+use crate::report::text::curve as curve_text;
 use crate::report::text::sensitivity as sensitivity_text;
 
 const STYLE: &str = include_str!("page.css");
@@ -324,4 +327,59 @@ pub fn sensitivity_page(
         &format!("circuitcheck sensitivity: {}", report.circuit),
         &body,
     )
+}
+
+/// The page of `curve --html`: the settings, the curve, and each ranking's table.
+pub fn curve_page(report: &CurveReport, identity: &str, warnings: &[String]) -> String {
+    let settings = Element::html("p").attr("class", "settings").text(&format!(
+        "Model files {identity}. {} ablation; {:.0} % percentile bootstrap intervals over \
+         prompts, the same draws for every point and both areas. At each fraction the top N edges are \
+         pruned as EAP-IG prunes them (edges on no path from the input to the logits are \
+         dropped) and scored as a circuit at level edge; areas by trapezoids over the \
+         fractions as x.",
+        report.ablation.name(),
+        100.0 * report.confidence
+    ));
+    let mut body = header(
+        Element::html("h1")
+            .text("circuitcheck curve: ")
+            .child(code(&report.graph)),
+        Element::html("p").text(&curve_text::headline(report)),
+        warnings,
+        &format!("{settings}\n"),
+    );
+    body += &section("curve", "Faithfulness curve", &curve::curve(report));
+    for (name, series) in [("CPR", &report.cpr), ("CMD", &report.cmd)] {
+        body += &section(
+            &name.to_lowercase(),
+            &format!(
+                "Edges ranked {}: {name} {}",
+                series.ranking.describe(),
+                charts::said(&series.area, charts::number)
+            ),
+            &curve_table(series),
+        );
+    }
+    body += &footer();
+    document(&format!("circuitcheck curve: {}", report.graph), &body)
+}
+
+fn curve_table(series: &Series) -> String {
+    let cell = |tag: &'static str, text: &str| Element::html(tag).text(text);
+    let mut head = Element::html("tr");
+    for title in ["fraction", "edges", "after pruning", "F(C)", "f"] {
+        head = head.child(cell("th", title));
+    }
+    let mut table = Element::html("table").newline().line(head);
+    for p in &series.points {
+        table = table.line(
+            Element::html("tr")
+                .child(cell("td", &format!("{} %", 100.0 * p.fraction)))
+                .child(cell("td", &p.edges.to_string()))
+                .child(cell("td", &p.pruned_edges.to_string()))
+                .child(cell("td", &charts::said(&p.circuit_score, charts::number)))
+                .child(cell("td", &charts::said(&p.normalized, charts::number))),
+        );
+    }
+    format!("{table}\n")
 }

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod comparison;
+pub mod curve;
 pub mod diagnostics;
 pub mod diff;
 pub mod excerpt;

@@ -122,7 +122,7 @@ pub fn render_terminal(report: &SensitivityReport, style: Style) -> String {
     out
 }
 
-fn markdown_table(out: &mut String, rows: &[Vec<String>], left: usize) {
+pub(crate) fn markdown_table(out: &mut String, rows: &[Vec<String>], left: usize) {
     let _ = writeln!(
         out,
         "| {} |",

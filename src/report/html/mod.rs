@@ -3,10 +3,12 @@
 
 mod charts;
 mod components;
+mod graph_edges;
 mod heatmap;
 mod histogram;
 mod layered;
 mod markup;
+mod minimality_shading;
 mod page;
 mod plot;
 mod scatter;

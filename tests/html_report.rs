@@ -196,14 +196,14 @@ fn charts_have_one_mark_per_figure() {
     assert_eq!(graph.matches("class=\"head\"").count(), heads);
     // embed → 2 classes, 3 classes → logits, copy_after_match → padding.
     assert_eq!(graph.matches("class=\"edge\"").count(), 6);
-    // The two layer-0 classes reach the logits past the layer-1 column: in lanes (a path
-    // with a horizontal run), not through the padding box.
-    let lanes = graph
-        .split(" d=\"")
-        .skip(1)
-        .filter(|path| path.split('"').next().unwrap().contains(" H"))
-        .count();
-    assert_eq!(lanes, 2);
+    // padding sits below copy_after_match, in its column (layers are rows): that class
+    // reaches the logits past it through a lane; the others go straight down.
+    assert_eq!(graph.matches("data-route=\"lane\"").count(), 1);
+    assert_eq!(graph.matches("data-route=\"curve\"").count(), 5);
+    // Measured heads are filled by their minimality, with the key to it.
+    assert_eq!(graph.matches("data-minimality=").count(), heads);
+    assert!(graph.contains("class=\"key minimality\""));
+    assert!(graph.contains("class=\"key channels\""));
 }
 
 #[test]

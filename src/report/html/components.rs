@@ -8,6 +8,7 @@ use crate::eval::sensitivity::{Breakdown, Cell, SensitivityReport};
 use crate::report::html::charts::{number, percent};
 use crate::report::html::heatmap::diverging_heatmap_within;
 use crate::report::html::markup::{Element, escape};
+use crate::report::html::minimality_shading::Measured;
 use crate::report::html::page::Run;
 use crate::report::html::{charts, histogram, layered, scatter};
 use crate::report::text::check::{heads, interval, score_rows_shown};
@@ -240,18 +241,30 @@ fn mlps(circuit: &Circuit) -> String {
 }
 
 /// The hypothesis graph, as wide as the page at most, each class in its colour of
-/// `colours` (`layered::class_colours`).
-pub fn graph(circuit: &Circuit, colours: &Colours) -> String {
+/// `colours` (`layered::class_colours`), each head shaded by its minimality where
+/// `measured` has it.
+pub fn graph(circuit: &Circuit, colours: &Colours, measured: &Measured) -> String {
     let caption = Element::html("figcaption")
-        .prose("Classes sit in the column of their first head's layer, their heads inside; edges carry the channels they feed (q, k, v; unlabelled: all). ")
+        .prose("Each layer is a row, each head in its layer's row in a box of its class's colour; a class's boxes are joined by a spine. Edges run from the bottom of their sender to the top of their receiver, marked by the channels they feed (the key below the graph). ")
+        .text(&shading(measured))
         .text(&mlps(circuit))
         .text(".");
     line(
         Element::html("figure")
             .newline()
-            .line(fitting(&layered::draw(circuit, colours)))
+            .line(fitting(&layered::draw(circuit, colours, measured)))
             .line(caption),
     )
+}
+
+/// What the heads' fills say.
+fn shading(measured: &Measured) -> String {
+    if measured.is_empty() {
+        "No head's minimality was measured, so the heads are in their class's colour only. "
+            .into()
+    } else {
+        "Each head is filled by its minimality as a fraction of F(M): darker, more. ".into()
+    }
 }
 
 /// A drawing scaled down to the page's width where it is wider.

@@ -1,106 +1,105 @@
-//! The hypothesis graph drawn layer by layer, hand-written in SVG: `embed` on the left,
-//! then one column per layer where a class starts (its first head's layer) and one per MLP
-//! an edge names, `logits` on the right; each class a coloured box holding its heads, each edge a curve from sender to
-//! receiver labelled with its channels. plotters has no graph layout, no arrows and no
-//! grouped boxes, so this one is drawn by hand.
+//! The hypothesis graph drawn top to bottom, hand-written in SVG: `embed` a bar at the top,
+//! then a row per layer that holds heads (and one per MLP an edge names, below its layer),
+//! `logits` a bar at the bottom. Each head sits in its own layer's row, in a box of its
+//! class's colour; a class spanning layers keeps one column, its boxes joined by a spine.
+//! Layers as rows keep the drawing's width to the circuit's breadth, not its depth, so its
+//! labels keep their size on a narrow page. plotters has no graph layout, no arrows and no
+//! grouped boxes, so this one is drawn by hand; `graph_edges` routes and draws the edges.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use petgraph::graph::NodeIndex;
-use petgraph::visit::EdgeRef;
 
-use crate::dsl::{Channel, Circuit, Class};
-use crate::graph::{GraphEdge, GraphNode, HypothesisGraph};
-use crate::report::html::markup::{Element, coordinate};
+use crate::dsl::{Circuit, Class, Head};
+use crate::graph::HypothesisGraph;
+use crate::report::html::graph_edges::{self, Routes};
+use crate::report::html::markup::Element;
+use crate::report::html::minimality_shading::{self, Measured};
 use crate::report::html::svg::{self, INK, MUTED, palette, tint};
 
 // The layout, in pixels.
-/// Around the drawing, and between the lanes and the boxes.
-const MARGIN: f64 = 14.0;
-/// The band of the column labels at the top, and their baseline below the margin.
-const HEADER: f64 = 30.0;
-const COLUMN_LABEL_DROP: f64 = 8.0;
-/// Between neighbouring columns, where edges cross.
-const GAP: f64 = 34.0;
-/// `embed` and `logits`, pills with their name.
-const TERMINAL_WIDTH: f64 = 64.0;
-const TERMINAL_HEIGHT: f64 = 34.0;
-const TERMINAL_BASELINE_DROP: f64 = 5.0;
-/// A class box, stacked `STACK_GAP` apart in its column: its name and positions on two
-/// lines at the top (baselines `NAME_BASELINE`, `POSITIONS_BASELINE`), then its heads as
-/// chips in rows from `CHIPS_TOP`, `INSET` from the left edge.
-const BOX_WIDTH: f64 = 136.0;
-const BOX_RADIUS: f64 = 8.0;
-const STACK_GAP: f64 = 18.0;
+/// Around the drawing.
+pub(crate) const MARGIN: f64 = 12.0;
+/// The band left of the rows holding their labels (`layer 10`, `MLP 3`).
+const ROW_LABEL_WIDTH: f64 = 64.0;
+const ROW_LABEL_SIZE: f64 = 12.0;
+/// Between neighbouring rows, where edges run; between neighbouring columns.
+pub(crate) const ROW_GAP: f64 = 50.0;
+const COLUMN_GAP: f64 = 16.0;
+/// `embed` and `logits` bars, and MLP pills.
+const BAR_HEIGHT: f64 = 28.0;
+const PILL_WIDTH: f64 = 76.0;
+const TERMINAL_SIZE: f64 = 13.0;
+const TERMINAL_BASELINE_DROP: f64 = 4.5;
+/// A class's box in one row: its name (and, in its first row, its positions) on lines at
+/// the top, then its heads there as chips, `CHIPS_PER_ROW` a line.
 const INSET: f64 = 8.0;
-const NAME_BASELINE: f64 = 18.0;
-const POSITIONS_BASELINE: f64 = 35.0;
-const CHIPS_TOP: f64 = 44.0;
-const CHIPS_BOTTOM_PADDING: f64 = 4.0;
-const CHIP_WIDTH: f64 = 32.0;
-const CHIP_HEIGHT: f64 = 20.0;
+const BOX_RADIUS: f64 = 7.0;
+const NAME_SIZE: f64 = 12.0;
+const NAME_BASELINE: f64 = 17.0;
+const POSITIONS_BASELINE: f64 = 32.0;
+const CHIPS_TOP: f64 = 24.0;
+const CHIPS_TOP_FIRST: f64 = 39.0;
+const BOX_BOTTOM_PADDING: f64 = 7.0;
+const CHIP_WIDTH: f64 = 40.0;
+const CHIP_HEIGHT: f64 = 22.0;
 const CHIP_RADIUS: f64 = 4.0;
-const CHIP_BASELINE: f64 = 14.5;
+const CHIP_SIZE: f64 = 12.0;
+const CHIP_BASELINE: f64 = 15.5;
 const CHIP_GAP: f64 = 4.0;
-const CHIPS_PER_ROW: usize = 3;
+const CHIPS_PER_ROW: usize = 4;
 /// The longest class name a box shows whole; longer ones are cut, whole in the tooltip.
-const NAME_CHARS: usize = 16;
-/// Vertical distance between the lanes that edges skipping columns run in.
-const LANE: f64 = 14.0;
-/// An edge: the arrowhead's length and half its width, the gap its line stops short of the
-/// tip; a straight edge's least control-point reach; where a lane edge turns, and how far
-/// before the receiver its label sits; a label's baseline below the point it marks.
-const ARROW_LENGTH: f64 = 8.0;
-const ARROW_HALF_WIDTH: f64 = 4.0;
-const ARROW_INSET: f64 = 7.0;
-const MIN_REACH: f64 = 20.0;
-const TURN: f64 = 26.0;
-const TURN_EASE: f64 = 4.0;
-const LANE_LABEL_BEFORE: f64 = 34.0;
-const LABEL_BASELINE_DROP: f64 = 4.0;
+const NAME_CHARS: usize = 22;
+/// The spine joining a class's boxes: its width and its distance from their left edge.
+const SPINE_WIDTH: f64 = 4.0;
+const SPINE_INSET: f64 = 5.0;
 
-/// A box on the drawing, and its column (0: embed, then the layers, then logits).
-struct Placed {
-    x: f64,
-    y: f64,
-    width: f64,
-    height: f64,
-    column: usize,
+/// A rectangle of the drawing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Rect {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
 }
 
-impl Placed {
-    fn right(&self) -> (f64, f64) {
-        (self.x + self.width, self.y + self.height / 2.0)
+impl Rect {
+    pub fn right(&self) -> f64 {
+        self.x + self.width
     }
 
-    fn left(&self) -> (f64, f64) {
-        (self.x, self.y + self.height / 2.0)
+    pub fn bottom(&self) -> f64 {
+        self.y + self.height
     }
 
-    /// A terminal pill whose left edge is at `x`, centred on `middle`.
-    fn terminal(x: f64, middle: f64, column: usize) -> Self {
-        Self {
-            x,
-            y: middle - TERMINAL_HEIGHT / 2.0,
-            width: TERMINAL_WIDTH,
-            height: TERMINAL_HEIGHT,
-            column,
-        }
+    pub fn centre_x(&self) -> f64 {
+        self.x + self.width / 2.0
+    }
+
+    /// Whether `(x, y)` lies within `pad` of the rectangle.
+    pub fn near(&self, (x, y): (f64, f64), pad: f64) -> bool {
+        x > self.x - pad && x < self.right() + pad && y > self.y - pad && y < self.bottom() + pad
+    }
+
+    pub fn overlaps(&self, other: &Rect) -> bool {
+        self.x < other.right()
+            && other.x < self.right()
+            && self.y < other.bottom()
+            && other.y < self.bottom()
     }
 }
 
-fn box_height(heads: usize) -> f64 {
-    let rows = heads.div_ceil(CHIPS_PER_ROW).max(1) as f64;
-    CHIPS_TOP + rows * (CHIP_HEIGHT + CHIP_GAP) + CHIPS_BOTTOM_PADDING
-}
-
-/// The top-left corner of the `i`-th head's chip in a box at (`x`, `y`).
-fn chip_at(x: f64, y: f64, i: usize) -> (f64, f64) {
-    let (row, column) = (i / CHIPS_PER_ROW, i % CHIPS_PER_ROW);
-    (
-        x + INSET + column as f64 * (CHIP_WIDTH + CHIP_GAP),
-        y + CHIPS_TOP + row as f64 * (CHIP_HEIGHT + CHIP_GAP),
-    )
+/// Where a node's edges end: incoming ones on `into`'s top edge, in row `row_in`; outgoing
+/// ones on `out_of`'s bottom edge, in row `row_out` (a class's first and last box; a head's
+/// chip's span of its box). `wide`: the embed and logits bars, whose edges leave or arrive
+/// straight above or below the other end.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ends {
+    pub into: Rect,
+    pub out_of: Rect,
+    pub row_in: usize,
+    pub row_out: usize,
+    pub wide: bool,
 }
 
 /// The colour of each class of `circuits`, by name: the first circuit's classes in their
@@ -115,232 +114,360 @@ pub fn class_colours(circuits: &[&Circuit]) -> BTreeMap<String, &'static str> {
     colours
 }
 
-/// The columns: embed (0), the layers where classes start (a class's first head's layer),
-/// each MLP an edge names (after its layer's classes), logits (`last`).
-struct Columns<'c> {
-    /// Each middle column's (layer, 0 for classes or 1 for the layer's MLP) and its classes
-    /// (none for an MLP's).
-    slots: Vec<((u32, u8), Vec<&'c Class>)>,
-    of_class: BTreeMap<&'c str, usize>,
-    of_mlp: BTreeMap<u32, usize>,
+/// A text's width at `size` px, over-estimated for DejaVu Sans (the page's first font), so
+/// that a box sized by it holds the text.
+pub(crate) fn text_width(text: &str, size: f64, bold: bool) -> f64 {
+    let per_char = if bold { 0.68 } else { 0.62 };
+    text.chars().count() as f64 * size * per_char
+}
+
+/// The rows, top to bottom: embed (0), then (layer, 0) for each layer holding heads and
+/// (layer, 1) for each MLP an edge names, then logits (`last`).
+struct Rows {
+    slots: Vec<(u32, u8)>,
     last: usize,
 }
 
-impl<'c> Columns<'c> {
-    fn new(circuit: &'c Circuit) -> Self {
-        let mut slots: BTreeMap<(u32, u8), Vec<&Class>> = BTreeMap::new();
-        for class in &circuit.classes {
-            let first = class.heads.iter().map(|h| h.layer).min().unwrap_or(0);
-            slots.entry((first, 0)).or_default().push(class);
-        }
-        for layer in circuit.wired_mlps() {
-            slots.entry((layer, 1)).or_default();
-        }
-        let slots: Vec<((u32, u8), Vec<&Class>)> = slots.into_iter().collect();
-        let of_class = slots
+impl Rows {
+    fn new(circuit: &Circuit) -> Self {
+        let mut slots: Vec<(u32, u8)> = circuit
+            .classes
             .iter()
-            .enumerate()
-            .flat_map(|(i, (_, classes))| classes.iter().map(move |c| (c.name.as_str(), i + 1)))
+            .flat_map(|c| c.heads.iter().map(|h| (h.layer, 0)))
+            .chain(circuit.wired_mlps().into_iter().map(|layer| (layer, 1)))
             .collect();
-        let of_mlp = slots
-            .iter()
-            .enumerate()
-            .filter(|(_, ((_, kind), _))| *kind == 1)
-            .map(|(i, ((layer, _), _))| (*layer, i + 1))
-            .collect();
+        slots.sort();
+        slots.dedup();
         let last = slots.len() + 1;
-        Self {
-            slots,
-            of_class,
-            of_mlp,
-            last,
-        }
+        Self { slots, last }
     }
 
-    fn of(&self, graph: &HypothesisGraph, index: NodeIndex) -> usize {
-        match &graph.graph[index] {
-            GraphNode::Embed => 0,
-            GraphNode::Logits => self.last,
-            GraphNode::Mlp { layer } => self.of_mlp[layer],
-            GraphNode::Class { name, .. } | GraphNode::Head { class: name, .. } => {
-                self.of_class[name.as_str()]
-            }
-        }
+    fn of(&self, slot: (u32, u8)) -> usize {
+        self.slots.binary_search(&slot).map_or(0, |i| i + 1)
     }
+}
 
-    /// The height of each column's stack of boxes (an MLP's pill).
-    fn heights(&self) -> Vec<f64> {
-        self.slots
+/// The text of a class's box: its name, cut to `NAME_CHARS`.
+fn shown_name(class: &Class) -> String {
+    if class.name.chars().count() > NAME_CHARS {
+        class.name.chars().take(NAME_CHARS - 1).collect::<String>() + "…"
+    } else {
+        class.name.clone()
+    }
+}
+
+/// The width of a class's boxes: room for its name and positions, and its widest row of
+/// chips.
+fn class_width(class: &Class) -> f64 {
+    let mut per_layer: BTreeMap<u32, usize> = BTreeMap::new();
+    for head in &class.heads {
+        *per_layer.entry(head.layer).or_default() += 1;
+    }
+    let chips = per_layer.values().copied().max().unwrap_or(1).min(CHIPS_PER_ROW) as f64;
+    let chips = chips * CHIP_WIDTH + (chips - 1.0) * CHIP_GAP;
+    let name = text_width(&shown_name(class), NAME_SIZE, true);
+    let positions = text_width(&format!("at {}", class.positions), NAME_SIZE, false);
+    chips.max(name).max(positions) + 2.0 * INSET
+}
+
+/// The column of each class: the first whose classes all end (in layer) before it starts,
+/// so a class's boxes stack in one column and columns are shared down the depth.
+fn columns(circuit: &Circuit) -> (BTreeMap<&str, usize>, Vec<f64>) {
+    let span = |c: &Class| {
+        let layers = c.heads.iter().map(|h| h.layer);
+        (layers.clone().min().unwrap_or(0), layers.max().unwrap_or(0))
+    };
+    let mut order: Vec<&Class> = circuit.classes.iter().collect();
+    order.sort_by_key(|c| span(c));
+    let mut ends: Vec<u32> = Vec::new();
+    let mut widths: Vec<f64> = Vec::new();
+    let mut of = BTreeMap::new();
+    for class in order {
+        let (first, last) = span(class);
+        let column = ends.iter().position(|end| *end < first).unwrap_or_else(|| {
+            ends.push(0);
+            widths.push(0.0);
+            ends.len() - 1
+        });
+        ends[column] = last;
+        widths[column] = widths[column].max(class_width(class));
+        of.insert(class.name.as_str(), column);
+    }
+    (of, widths)
+}
+
+/// One class's box in one row: where it is, the class, the heads in it, whether it is the
+/// class's first.
+struct ClassBox<'c> {
+    rect: Rect,
+    class: &'c Class,
+    heads: Vec<Head>,
+    first: bool,
+}
+
+fn box_height(heads: usize, first: bool) -> f64 {
+    let rows = heads.div_ceil(CHIPS_PER_ROW).max(1) as f64;
+    let top = if first { CHIPS_TOP_FIRST } else { CHIPS_TOP };
+    top + rows * CHIP_HEIGHT + (rows - 1.0) * CHIP_GAP + BOX_BOTTOM_PADDING
+}
+
+/// The top-left corner of the `i`-th chip in a box.
+fn chip_at(rect: &Rect, first: bool, i: usize) -> (f64, f64) {
+    let (row, column) = (i / CHIPS_PER_ROW, i % CHIPS_PER_ROW);
+    let top = if first { CHIPS_TOP_FIRST } else { CHIPS_TOP };
+    (
+        rect.x + INSET + column as f64 * (CHIP_WIDTH + CHIP_GAP),
+        rect.y + top + row as f64 * (CHIP_HEIGHT + CHIP_GAP),
+    )
+}
+
+/// Everything placed: the drawing's size, each node's ends, each class's boxes, the MLP
+/// pills, each row's label and height, and where the lanes may go.
+pub(crate) struct Layout<'c> {
+    pub width: f64,
+    pub height: f64,
+    pub ends: BTreeMap<NodeIndex, Ends>,
+    boxes: Vec<ClassBox<'c>>,
+    pills: Vec<(u32, Rect)>,
+    row_labels: Vec<(f64, String)>,
+    /// The left edge of the columns, and their right edge.
+    pub columns_left: f64,
+    pub columns_right: f64,
+    /// The top of the key below the logits.
+    key_top: f64,
+}
+
+impl<'c> Layout<'c> {
+    /// The boxes and pills edges must not cross (the bars are never between two rows).
+    pub fn obstacles(&self) -> Vec<Rect> {
+        self.boxes
             .iter()
-            .map(|((_, kind), classes)| {
-                if *kind == 1 {
-                    return TERMINAL_HEIGHT;
-                }
-                classes
-                    .iter()
-                    .map(|c| box_height(c.heads.len()))
-                    .sum::<f64>()
-                    + STACK_GAP * (classes.len().saturating_sub(1)) as f64
-            })
+            .map(|b| b.rect)
+            .chain(self.pills.iter().map(|(_, r)| *r))
             .collect()
     }
-}
 
-/// The drawing's size, and the heights its parts line up on.
-struct Frame {
-    width: f64,
-    height: f64,
-    /// Just above the boxes and just below them: where the innermost lanes start.
-    content_top: f64,
-    content_bottom: f64,
-    /// The centre line of the columns.
-    middle: f64,
-}
-
-impl Frame {
-    fn new(layers: usize, heights: &[f64], long_edges: usize) -> Self {
-        let (lanes_above, lanes_below) = (long_edges.div_ceil(2), long_edges / 2);
-        let inner = heights.iter().copied().fold(TERMINAL_HEIGHT, f64::max);
-        let above = lanes_above as f64 * LANE;
-        Self {
-            width: 2.0 * MARGIN
-                + 2.0 * TERMINAL_WIDTH
-                + layers as f64 * BOX_WIDTH
-                + (layers + 1) as f64 * GAP,
-            height: HEADER + above + inner + lanes_below as f64 * LANE + 2.0 * MARGIN,
-            content_top: HEADER + above + MARGIN / 2.0,
-            content_bottom: HEADER + above + MARGIN / 2.0 + inner + MARGIN,
-            middle: HEADER + above + MARGIN + inner / 2.0,
+    /// The layout with `left_lanes` px of lanes left of the columns and `right_lanes` right
+    /// of them.
+    fn new(
+        circuit: &'c Circuit,
+        graph: &HypothesisGraph,
+        (left_lanes, right_lanes): (f64, f64),
+        key_height: f64,
+    ) -> Self {
+        let rows = Rows::new(circuit);
+        let (column_of, widths) = columns(circuit);
+        let columns_left = MARGIN + ROW_LABEL_WIDTH + left_lanes;
+        let mut column_x = Vec::new();
+        let mut x = columns_left;
+        for width in &widths {
+            column_x.push(x);
+            x += width + COLUMN_GAP;
         }
+        let columns_right = (x - COLUMN_GAP).max(columns_left + PILL_WIDTH);
+        let width = columns_right + right_lanes + MARGIN;
+        // The bars span the lanes too, so that a lane edge leaves or arrives straight.
+        let bar = |y| Rect {
+            x: MARGIN + ROW_LABEL_WIDTH,
+            y,
+            width: columns_right + right_lanes - MARGIN - ROW_LABEL_WIDTH,
+            height: BAR_HEIGHT,
+        };
+        let mut boxes: Vec<ClassBox> = Vec::new();
+        let mut pills = Vec::new();
+        let mut row_labels = Vec::new();
+        let mut y = MARGIN + BAR_HEIGHT + ROW_GAP;
+        for &(layer, kind) in &rows.slots {
+            let mut height = BAR_HEIGHT;
+            if kind == 1 {
+                let middle = (columns_left + columns_right) / 2.0;
+                let pill = Rect {
+                    x: middle - PILL_WIDTH / 2.0,
+                    y,
+                    width: PILL_WIDTH,
+                    height: BAR_HEIGHT,
+                };
+                pills.push((layer, pill));
+                row_labels.push((y + BAR_HEIGHT / 2.0, format!("MLP {layer}")));
+            } else {
+                for class in &circuit.classes {
+                    let heads: Vec<Head> =
+                        class.heads.iter().filter(|h| h.layer == layer).copied().collect();
+                    if heads.is_empty() {
+                        continue;
+                    }
+                    let first = class.heads.iter().all(|h| h.layer >= layer);
+                    let column = column_of[class.name.as_str()];
+                    let rect = Rect {
+                        x: column_x[column],
+                        y,
+                        width: class_width(class),
+                        height: box_height(heads.len(), first),
+                    };
+                    height = f64::max(height, rect.height);
+                    boxes.push(ClassBox {
+                        rect,
+                        class,
+                        heads,
+                        first,
+                    });
+                }
+                // Level with its boxes' names.
+                let label_y = y + NAME_BASELINE - TERMINAL_BASELINE_DROP;
+                row_labels.push((label_y, format!("layer {layer}")));
+            }
+            y += height + ROW_GAP;
+        }
+        let (top, bottom) = (bar(MARGIN), bar(y));
+        let mut layout = Self {
+            width,
+            height: y + BAR_HEIGHT + key_height + MARGIN,
+            ends: BTreeMap::new(),
+            boxes,
+            pills,
+            row_labels,
+            columns_left,
+            columns_right,
+            key_top: y + BAR_HEIGHT,
+        };
+        layout.ends = layout.place_ends(graph, &rows, top, bottom);
+        layout
     }
 
-    /// The height of the lane of the `i`-th long edge: lane i / 2, above for even i, below
-    /// for odd.
-    fn lane(&self, i: usize) -> f64 {
-        let depth = (i / 2) as f64 * LANE + LANE / 2.0;
-        if i.is_multiple_of(2) {
-            self.content_top - depth
-        } else {
-            self.content_bottom + depth
+    /// Each node's ends (`Ends`).
+    fn place_ends(
+        &self,
+        graph: &HypothesisGraph,
+        rows: &Rows,
+        top: Rect,
+        bottom: Rect,
+    ) -> BTreeMap<NodeIndex, Ends> {
+        let mut ends = BTreeMap::new();
+        let terminal = |rect: Rect, row: usize| Ends {
+            into: rect,
+            out_of: rect,
+            row_in: row,
+            row_out: row,
+            wide: true,
+        };
+        ends.insert(graph.embed, terminal(top, 0));
+        ends.insert(graph.logits, terminal(bottom, rows.last));
+        for (layer, rect) in &self.pills {
+            let row = rows.of((*layer, 1));
+            let mut pill = terminal(*rect, row);
+            pill.wide = false;
+            ends.insert(graph.mlps[layer], pill);
         }
+        for b in &self.boxes {
+            let row = rows.of((b.heads[0].layer, 0));
+            for (i, head) in b.heads.iter().enumerate() {
+                let (x, _) = chip_at(&b.rect, b.first, i);
+                let span = Rect {
+                    x,
+                    width: CHIP_WIDTH,
+                    ..b.rect
+                };
+                let chip = Ends {
+                    into: span,
+                    out_of: span,
+                    row_in: row,
+                    row_out: row,
+                    wide: false,
+                };
+                ends.insert(graph.heads[head], chip);
+            }
+            let index = graph.classes[&b.class.name];
+            let class = ends.entry(index).or_insert(Ends {
+                into: b.rect,
+                out_of: b.rect,
+                row_in: row,
+                row_out: row,
+                wide: false,
+            });
+            // Boxes come row by row: the first seen is the class's first, the last its last.
+            class.out_of = b.rect;
+            class.row_out = row;
+        }
+        ends
+    }
+
+    /// The boxes, pills, bars, spines and row labels, each on a line.
+    fn body(
+        &self,
+        graph: &HypothesisGraph,
+        colours: &BTreeMap<String, &'static str>,
+        measured: &Measured,
+    ) -> String {
+        let mut body = String::new();
+        for (y, label) in &self.row_labels {
+            body += &row_label(*y, label);
+        }
+        let mut previous: BTreeMap<&str, Rect> = BTreeMap::new();
+        for b in &self.boxes {
+            let colour = colours[&b.class.name];
+            if let Some(above) = previous.insert(&b.class.name, b.rect) {
+                body += &spine(&above, &b.rect, colour);
+            }
+            body += &class_box(b, colour, measured);
+        }
+        for (layer, rect) in &self.pills {
+            body += &terminal(rect, &format!("mlp.{layer}"));
+        }
+        body += &terminal(&self.ends[&graph.embed].into, "embed");
+        body += &terminal(&self.ends[&graph.logits].into, "logits");
+        body
     }
 }
 
 /// The `<svg>` of the circuit's hypothesis graph, each class in its colour of `colours`
-/// (`class_colours`).
-pub fn draw(circuit: &Circuit, colours: &BTreeMap<String, &'static str>) -> String {
+/// (`class_colours`), each head's chip shaded by its minimality where `measured` has it.
+pub fn draw(
+    circuit: &Circuit,
+    colours: &BTreeMap<String, &'static str>,
+    measured: &Measured,
+) -> String {
     let graph = HypothesisGraph::build(circuit);
-    let columns = Columns::new(circuit);
-    // Edges into the next column are drawn straight across; the others run in lanes above
-    // and below the boxes (shorter spans nearer), so that none crosses a box on its way.
-    let edges = merged_edges(&graph);
-    let column_of = |index| columns.of(&graph, index);
-    let mut long: Vec<(NodeIndex, NodeIndex)> = edges
-        .keys()
-        .filter(|(from, to)| column_of(*to) != column_of(*from) + 1)
-        .copied()
-        .collect();
-    long.sort_by_key(|(from, to)| column_of(*to).abs_diff(column_of(*from)));
-    let heights = columns.heights();
-    let frame = Frame::new(columns.slots.len(), &heights, long.len());
-    let (placed, body) = place(&graph, &columns, &heights, colours, frame.middle);
-
-    let mut drawn = String::new();
-    for ((from, to), channels) in &edges {
-        let (a, b) = (&placed[from], &placed[to]);
-        let colour = match &graph.graph[*from] {
-            GraphNode::Class { name, .. } | GraphNode::Head { class: name, .. } => colours[name],
-            _ => MUTED,
+    let key_height = ROW_GAP / 3.0
+        + graph_edges::KEY_HEIGHT
+        + if measured.is_empty() {
+            0.0
+        } else {
+            minimality_shading::KEY_HEIGHT
         };
-        let lane = long
-            .iter()
-            .position(|e| *e == (*from, *to))
-            .map(|i| frame.lane(i));
-        debug_assert!(a.column < b.column || lane.is_some());
-        let name = format!("{} → {}", graph.node_id(*from), graph.node_id(*to));
-        drawn += &edge((a.right(), b.left(), lane), colour, channels, &name).to_string();
-        drawn.push('\n');
-    }
+    // The routes decide which edges take lanes and on which side; the columns then make
+    // room for them, which moves every box alike and so changes no route.
+    let first = Layout::new(circuit, &graph, (0.0, 0.0), key_height);
+    let routes = Routes::new(&graph, &first);
+    let layout = Layout::new(circuit, &graph, routes.lane_widths(), key_height);
+    let edges = routes.draw(&graph, &layout, colours);
 
+    let key_top = layout.key_top + ROW_GAP / 3.0;
+    let (mut key, mut key_width) = graph_edges::key(MARGIN, key_top);
+    if !measured.is_empty() {
+        let (shading, width) =
+            minimality_shading::key(MARGIN, key_top + graph_edges::KEY_HEIGHT);
+        key += &shading;
+        key_width = key_width.max(width);
+    }
+    let width = layout.width.max(key_width + 2.0 * MARGIN);
     let title = format!("Hypothesis graph of {}", circuit.name);
-    svg::root("graph", frame.width, frame.height, &title)
+    svg::root("graph", width, layout.height, &title)
         .line(svg::background())
-        .raw(&body)
+        .raw(&layout.body(&graph, colours, measured))
         .line(
             Element::svg("g")
                 .attr("class", "edges")
                 .attr("fill", "none")
                 .newline()
-                .raw(&drawn),
+                .raw(&edges),
         )
+        .raw(&key)
         .to_string()
         + "\n"
 }
 
-/// Every box in its place, left to right: where each node is, and the boxes' markup (each
-/// on a line) with the column labels.
-fn place(
-    graph: &HypothesisGraph,
-    columns: &Columns,
-    heights: &[f64],
-    colours: &BTreeMap<String, &'static str>,
-    middle: f64,
-) -> (BTreeMap<NodeIndex, Placed>, String) {
-    let mut placed: BTreeMap<NodeIndex, Placed> = BTreeMap::new();
-    let mut body = String::new();
-    let mut x = MARGIN;
-    placed.insert(graph.embed, Placed::terminal(x, middle, 0));
-    body += &column_label(x + TERMINAL_WIDTH / 2.0, "embeddings");
-    x += TERMINAL_WIDTH + GAP;
-    for (column, (((layer, kind), classes), column_height)) in
-        columns.slots.iter().zip(heights).enumerate()
-    {
-        if *kind == 1 {
-            body += &column_label(x + BOX_WIDTH / 2.0, &format!("MLP {layer}"));
-            let pill = Placed::terminal(x + (BOX_WIDTH - TERMINAL_WIDTH) / 2.0, middle, column + 1);
-            body += &terminal(&pill, &format!("mlp.{layer}"));
-            placed.insert(graph.mlps[layer], pill);
-            x += BOX_WIDTH + GAP;
-            continue;
-        }
-        body += &column_label(x + BOX_WIDTH / 2.0, &format!("layer {layer}"));
-        let mut y = middle - column_height / 2.0;
-        for class in classes {
-            let height = box_height(class.heads.len());
-            body += &class_box(class, colours[&class.name], x, y, height);
-            for (i, head) in class.heads.iter().enumerate() {
-                let (cx, cy) = chip_at(x, y, i);
-                let chip = Placed {
-                    x: cx,
-                    y: cy,
-                    width: CHIP_WIDTH,
-                    height: CHIP_HEIGHT,
-                    column: column + 1,
-                };
-                placed.insert(graph.heads[head], chip);
-            }
-            let class_box = Placed {
-                x,
-                y,
-                width: BOX_WIDTH,
-                height,
-                column: column + 1,
-            };
-            placed.insert(graph.classes[&class.name], class_box);
-            y += height + STACK_GAP;
-        }
-        x += BOX_WIDTH + GAP;
-    }
-    placed.insert(graph.logits, Placed::terminal(x, middle, columns.last));
-    body += &column_label(x + TERMINAL_WIDTH / 2.0, "unembedding");
-    for (index, label) in [(graph.embed, "embed"), (graph.logits, "logits")] {
-        body += &terminal(&placed[&index], label);
-    }
-    (placed, body)
-}
-
 /// `embed`, `logits` or an MLP: a pill with its name, on a line.
-fn terminal(at: &Placed, label: &str) -> String {
+fn terminal(at: &Rect, label: &str) -> String {
     let pill = Element::svg("rect")
         .at("x", at.x)
         .at("y", at.y)
@@ -350,10 +477,10 @@ fn terminal(at: &Placed, label: &str) -> String {
         .attr("fill", "#f3f4f6")
         .attr("stroke", MUTED);
     let name = Element::svg("text")
-        .at("x", at.x + at.width / 2.0)
+        .at("x", at.centre_x())
         .at("y", at.y + at.height / 2.0 + TERMINAL_BASELINE_DROP)
         .attr("text-anchor", "middle")
-        .attr("font-size", 14)
+        .at("font-size", TERMINAL_SIZE)
         .attr("fill", INK)
         .text(label);
     let terminal = Element::svg("g")
@@ -366,22 +493,34 @@ fn terminal(at: &Placed, label: &str) -> String {
     format!("{terminal}\n")
 }
 
-/// A column's label at the top, centred on `x`, on a line.
-fn column_label(x: f64, text: &str) -> String {
+/// A row's label in the band at the left, its baseline at `y`, on a line.
+fn row_label(y: f64, text: &str) -> String {
     let label = Element::svg("text")
-        .attr("class", "column")
-        .at("x", x)
-        .at("y", MARGIN + COLUMN_LABEL_DROP)
-        .attr("text-anchor", "middle")
-        .attr("font-size", 13)
+        .attr("class", "row")
+        .at("x", MARGIN)
+        .at("y", y + TERMINAL_BASELINE_DROP)
+        .at("font-size", ROW_LABEL_SIZE)
         .attr("fill", MUTED)
         .text(text);
     format!("{label}\n")
 }
 
-/// A class's box at (`x`, `y`): its name, positions and heads, the whole class in the
-/// tooltip; on a line.
-fn class_box(class: &Class, colour: &str, x: f64, y: f64, height: f64) -> String {
+/// The spine from a class's box `above` to its next box `below`, on a line.
+fn spine(above: &Rect, below: &Rect, colour: &str) -> String {
+    let spine = Element::svg("rect")
+        .attr("class", "spine")
+        .at("x", above.x + SPINE_INSET)
+        .at("y", above.bottom())
+        .at("width", SPINE_WIDTH)
+        .at("height", below.y - above.bottom())
+        .attr("fill", tint(colour, 0.4));
+    format!("{spine}\n")
+}
+
+/// A class's box in one row: its name (and, in its first row, positions) and heads, the
+/// whole class in the tooltip; on a line.
+fn class_box(b: &ClassBox, colour: &str, measured: &Measured) -> String {
+    let class = b.class;
     let heads: Vec<String> = class.heads.iter().map(|h| h.to_string()).collect();
     let tooltip = format!(
         "{}{} at {}: {}",
@@ -394,11 +533,7 @@ fn class_box(class: &Class, colour: &str, x: f64, y: f64, height: f64) -> String
         class.positions,
         heads.join(" ")
     );
-    let name: String = if class.name.chars().count() > NAME_CHARS {
-        class.name.chars().take(NAME_CHARS - 1).collect::<String>() + "…"
-    } else {
-        class.name.clone()
-    };
+    let Rect { x, y, .. } = b.rect;
     let mut group = Element::svg("g")
         .attr("class", "class-box")
         .attr("data-class", &class.name)
@@ -407,8 +542,8 @@ fn class_box(class: &Class, colour: &str, x: f64, y: f64, height: f64) -> String
             Element::svg("rect")
                 .at("x", x)
                 .at("y", y)
-                .at("width", BOX_WIDTH)
-                .at("height", height)
+                .at("width", b.rect.width)
+                .at("height", b.rect.height)
                 .at("rx", BOX_RADIUS)
                 .attr("fill", tint(colour, 0.86))
                 .attr("stroke", colour)
@@ -419,29 +554,41 @@ fn class_box(class: &Class, colour: &str, x: f64, y: f64, height: f64) -> String
                 .attr("class", "class-name")
                 .at("x", x + INSET)
                 .at("y", y + NAME_BASELINE)
-                .attr("font-size", 11.5)
+                .at("font-size", NAME_SIZE)
                 .attr("font-weight", "bold")
                 .attr("fill", INK)
-                .text(&name),
-        )
-        .child(
+                .text(&shown_name(class)),
+        );
+    if b.first {
+        group = group.child(
             Element::svg("text")
                 .at("x", x + INSET)
                 .at("y", y + POSITIONS_BASELINE)
-                .attr("font-size", 12)
+                .at("font-size", NAME_SIZE)
                 .attr("fill", MUTED)
                 .text(&format!("at {}", class.positions)),
         );
-    for (i, head) in heads.iter().enumerate() {
-        group = group.child(head_chip(chip_at(x, y, i), colour, head));
+    }
+    for (i, head) in b.heads.iter().enumerate() {
+        let at = chip_at(&b.rect, b.first, i);
+        group = group.child(head_chip(at, colour, *head, measured.get(head).copied()));
     }
     format!("{group}\n")
 }
 
-/// A head's chip in its class's box, its top-left corner at `(x, y)`.
-fn head_chip((x, y): (f64, f64), colour: &str, head: &str) -> Element {
-    Element::svg("g")
-        .attr("class", "head")
+/// A head's chip, its top-left corner at `(x, y)`: ringed in its class's colour, filled by
+/// its minimality (`minimality_shading`) where it was measured, white where not.
+fn head_chip((x, y): (f64, f64), colour: &str, head: Head, minimality: Option<f64>) -> Element {
+    let (fill, ink) = minimality.map_or(("#ffffff", INK), minimality_shading::fill);
+    let tooltip = match minimality {
+        Some(m) => format!("{head}: minimality {:.1} % of F(M)", 100.0 * m),
+        None => format!("{head}: minimality not measured"),
+    };
+    let mut chip = Element::svg("g").attr("class", "head");
+    if let Some(m) = minimality {
+        chip = chip.attr("data-minimality", format!("{m:.4}"));
+    }
+    chip.title(tooltip)
         .child(
             Element::svg("rect")
                 .at("x", x)
@@ -449,151 +596,19 @@ fn head_chip((x, y): (f64, f64), colour: &str, head: &str) -> Element {
                 .at("width", CHIP_WIDTH)
                 .at("height", CHIP_HEIGHT)
                 .at("rx", CHIP_RADIUS)
-                .attr("fill", "#ffffff")
-                .attr("stroke", colour),
+                .attr("fill", fill)
+                .attr("stroke", colour)
+                .attr("stroke-width", 1.5),
         )
         .child(
             Element::svg("text")
                 .at("x", x + CHIP_WIDTH / 2.0)
                 .at("y", y + CHIP_BASELINE)
                 .attr("text-anchor", "middle")
-                .attr("font-size", 11.5)
-                .attr("fill", INK)
-                .text(head),
+                .at("font-size", CHIP_SIZE)
+                .attr("fill", ink)
+                .text(&head.to_string()),
         )
-}
-
-/// The circuit's edges, one per (sender, receiver) with every channel it carries; `None`
-/// in the set means all three (or, into the logits, none to name).
-fn merged_edges(
-    graph: &HypothesisGraph,
-) -> BTreeMap<(NodeIndex, NodeIndex), BTreeSet<Option<Channel>>> {
-    let mut merged: BTreeMap<(NodeIndex, NodeIndex), BTreeSet<Option<Channel>>> = BTreeMap::new();
-    for edge in graph.graph.edge_references() {
-        if let GraphEdge::Reads(channel) = edge.weight() {
-            merged
-                .entry((edge.source(), edge.target()))
-                .or_default()
-                .insert(*channel);
-        }
-    }
-    merged
-}
-
-/// The channels as the edge's label: `q`, `k, v`, or nothing for all of them.
-fn channel_label(channels: &BTreeSet<Option<Channel>>) -> String {
-    if channels.contains(&None) || channels.len() == Channel::ALL.len() {
-        return String::new();
-    }
-    channels
-        .iter()
-        .flatten()
-        .map(|c| c.letter())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A path's points as SVG writes them: `x y`.
-fn point((x, y): (f64, f64)) -> String {
-    format!("{} {}", coordinate(x), coordinate(y))
-}
-
-/// A curve between neighbouring columns, leaving and arriving level; and its middle.
-fn curve((sx, sy): (f64, f64), (tx, ty): (f64, f64)) -> (String, (f64, f64)) {
-    let reach = ((tx - sx) / 2.0).abs().max(MIN_REACH);
-    let (c1, c2) = ((sx + reach, sy), (tx - reach, ty));
-    // The curve's middle: B(½) = (P0 + 3·P1 + 3·P2 + P3) / 8.
-    let middle = (
-        (sx + 3.0 * c1.0 + 3.0 * c2.0 + tx) / 8.0,
-        (sy + 3.0 * c1.1 + 3.0 * c2.1 + ty) / 8.0,
-    );
-    let path = format!(
-        "M{} C{}, {}, {}",
-        point((sx, sy)),
-        point(c1),
-        point(c2),
-        point((tx - ARROW_INSET, ty))
-    );
-    (path, middle)
-}
-
-/// A path that turns into the lane at height `lane`, runs along it, and turns down (or up)
-/// to the receiver; and where its label goes: near the receiver, where the lane turns.
-fn through_lane((sx, sy): (f64, f64), (tx, ty): (f64, f64), lane: f64) -> (String, (f64, f64)) {
-    let path = format!(
-        "M{} C{}, {}, {} H{} C{}, {}, {}",
-        point((sx, sy)),
-        point((sx + TURN, sy)),
-        point((sx + TURN_EASE, lane)),
-        point((sx + TURN, lane)),
-        coordinate(tx - TURN - TURN_EASE),
-        point((tx - ARROW_LENGTH, lane)),
-        point((tx - TURN - TURN_EASE, ty)),
-        point((tx - ARROW_INSET, ty))
-    );
-    (path, (tx - TURN - LANE_LABEL_BEFORE, lane))
-}
-
-/// One edge: from the sender's right side to the receiver's left, straight across the gap
-/// between neighbouring columns, or through `lane` (a height) when it skips columns.
-fn edge(
-    (source, target, lane): ((f64, f64), (f64, f64), Option<f64>),
-    colour: &str,
-    channels: &BTreeSet<Option<Channel>>,
-    name: &str,
-) -> Element {
-    let label = channel_label(channels);
-    let tooltip = if label.is_empty() {
-        name.to_string()
-    } else {
-        format!("{name} ({label})")
-    };
-    // Both shapes end level, so the arrowhead points straight right.
-    let (path, (mx, my)) = match lane {
-        None => curve(source, target),
-        Some(y) => through_lane(source, target, y),
-    };
-    let (tx, ty) = target;
-    let arrowhead = format!(
-        "{},{} {},{} {},{}",
-        coordinate(tx),
-        coordinate(ty),
-        coordinate(tx - ARROW_LENGTH),
-        coordinate(ty - ARROW_HALF_WIDTH),
-        coordinate(tx - ARROW_LENGTH),
-        coordinate(ty + ARROW_HALF_WIDTH)
-    );
-    let mut group = Element::svg("g")
-        .attr("class", "edge")
-        .title(tooltip)
-        .child(
-            Element::svg("path")
-                .attr("d", path)
-                .attr("stroke", colour)
-                .attr("stroke-width", 1.6)
-                .attr("stroke-opacity", 0.85),
-        )
-        .child(
-            Element::svg("polygon")
-                .attr("points", arrowhead)
-                .attr("fill", colour),
-        );
-    if !label.is_empty() {
-        group = group.child(
-            Element::svg("text")
-                .attr("class", "channel")
-                .at("x", mx)
-                .at("y", my + LABEL_BASELINE_DROP)
-                .attr("text-anchor", "middle")
-                .attr("font-size", 12)
-                .attr("fill", INK)
-                .attr("stroke", "#ffffff")
-                .attr("stroke-width", 3)
-                .attr("paint-order", "stroke")
-                .text(&label),
-        );
-    }
-    group
 }
 
 #[cfg(test)]
@@ -601,43 +616,169 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::dsl::{Edge, Head, Mlps, Node, Positions, TaskRef};
+    use crate::dsl::{Channel, Edge, Mlps, Node, Positions, TaskRef};
 
-    /// An MLP an edge names is a pill in a column of its own, after its layer's classes, with
-    /// its edges.
-    #[test]
-    fn wired_mlps_get_columns_of_their_own() {
-        let class = Class {
-            name: "a".into(),
+    fn class(name: &str, heads: &[(u32, u32)]) -> Class {
+        Class {
+            name: name.into(),
             description: None,
             positions: Positions::All,
-            heads: BTreeSet::from([Head::new(1, 0)]),
-        };
-        let edge = |from: Node, to: Node| Edge {
-            from,
-            to,
-            channel: None,
-        };
-        let circuit = Circuit {
-            name: "wired".into(),
+            heads: heads.iter().map(|(l, h)| Head::new(*l, *h)).collect(),
+        }
+    }
+
+    fn edge(from: Node, to: Node, channel: Option<Channel>) -> Edge {
+        Edge { from, to, channel }
+    }
+
+    fn circuit(classes: Vec<Class>, edges: BTreeSet<Edge>) -> Circuit {
+        Circuit {
+            name: "drawn".into(),
             model: "gpt2-small".into(),
             task: TaskRef::Builtin("ioi".into()),
             ablation: None,
             level: None,
-            classes: vec![class],
+            classes,
             mlps: Mlps::All,
-            edges: BTreeSet::from([
-                edge(Node::Mlp(0), Node::Class("a".into())),
-                edge(Node::Class("a".into()), Node::Mlp(1)),
-                edge(Node::Mlp(1), Node::Logits),
-            ]),
+            edges,
             expectations: Vec::new(),
             minimality_sets: Vec::new(),
+        }
+    }
+
+    /// circuits/ioi.circuit's classes and edges.
+    fn ioi() -> Circuit {
+        let c = |name: &str| Node::Class(name.into());
+        let classes = vec![
+            class("duplicate_token", &[(0, 1), (0, 10), (3, 0)]),
+            class("previous_token", &[(2, 2), (4, 11)]),
+            class("induction", &[(5, 5), (5, 8), (5, 9), (6, 9)]),
+            class("s_inhibition", &[(7, 3), (7, 9), (8, 6), (8, 10)]),
+            class(
+                "backup_name_mover",
+                &[(9, 0), (9, 7), (10, 1), (10, 2), (10, 6), (10, 10), (11, 2), (11, 9)],
+            ),
+            class("name_mover", &[(9, 6), (9, 9), (10, 0)]),
+            class("negative_name_mover", &[(10, 7), (11, 10)]),
+        ];
+        let mut edges = BTreeSet::new();
+        for name in ["duplicate_token", "previous_token", "induction", "s_inhibition"] {
+            edges.insert(edge(Node::Embed, c(name), None));
+        }
+        for name in ["backup_name_mover", "name_mover", "negative_name_mover"] {
+            edges.insert(edge(Node::Embed, c(name), Some(Channel::K)));
+            edges.insert(edge(Node::Embed, c(name), Some(Channel::V)));
+            edges.insert(edge(c("s_inhibition"), c(name), Some(Channel::Q)));
+            edges.insert(edge(c(name), Node::Logits, None));
+        }
+        for name in ["duplicate_token", "induction"] {
+            edges.insert(edge(c(name), c("s_inhibition"), Some(Channel::V)));
+        }
+        edges.insert(edge(c("previous_token"), c("induction"), Some(Channel::K)));
+        circuit(classes, edges)
+    }
+
+    /// The numbers of every `d` and `points` attribute of `svg`, as (x, y) pairs.
+    fn drawn_points(svg: &str) -> Vec<(f64, f64)> {
+        let mut points = Vec::new();
+        for attribute in [" d=\"", " points=\""] {
+            for value in svg.split(attribute).skip(1) {
+                let value = value.split('"').next().unwrap();
+                let numbers: Vec<f64> = value
+                    .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+                    .filter(|n| !n.is_empty())
+                    .map(|n| n.parse().unwrap())
+                    .collect();
+                points.extend(numbers.chunks(2).map(|p| (p[0], p[1])));
+            }
+        }
+        points
+    }
+
+    /// IOI's 26 heads over 11 layers: each head in its layer's row, no two boxes meeting,
+    /// everything inside the drawing, and narrow enough to keep its labels' size on an
+    /// 800 px page (whose card holds about 700 px).
+    #[test]
+    fn ioi_lays_out_by_layer_inside_a_narrow_drawing() {
+        let circuit = ioi();
+        let graph = HypothesisGraph::build(&circuit);
+        let first = Layout::new(&circuit, &graph, (0.0, 0.0), 0.0);
+        let routes = Routes::new(&graph, &first);
+        let layout = Layout::new(&circuit, &graph, routes.lane_widths(), 40.0);
+        assert!(layout.width <= 700.0, "{} px wide", layout.width);
+        let obstacles = layout.obstacles();
+        assert_eq!(obstacles.len(), 15, "a box per class and layer");
+        for (i, a) in obstacles.iter().enumerate() {
+            assert!(a.x >= 0.0 && a.y >= 0.0, "{a:?}");
+            assert!(a.right() <= layout.width && a.bottom() <= layout.height, "{a:?}");
+            for b in &obstacles[i + 1..] {
+                assert!(!a.overlaps(b), "{a:?} meets {b:?}");
+            }
+        }
+        let mut row_of_layer: BTreeMap<u32, f64> = BTreeMap::new();
+        for (head, index) in &graph.heads {
+            let y = layout.ends[index].into.y;
+            assert_eq!(*row_of_layer.entry(head.layer).or_insert(y), y, "{head}");
+        }
+        let rows: Vec<f64> = row_of_layer.values().copied().collect();
+        assert!(rows.windows(2).all(|w| w[0] < w[1]), "{rows:?}");
+        let embed = layout.ends[&graph.embed].into;
+        let logits = layout.ends[&graph.logits].into;
+        assert!(embed.bottom() < rows[0] && logits.y > rows[rows.len() - 1]);
+
+        let svg = draw(&circuit, &class_colours(&[&circuit]), &Measured::new());
+        let (width, height) = (layout.width, layout.height);
+        for (x, y) in drawn_points(&svg) {
+            assert!((0.0..=width).contains(&x) && (0.0..=height).contains(&y), "{x} {y}");
+        }
+        // One edge per sender and receiver; the long ones in lanes.
+        assert_eq!(svg.matches("class=\"edge\"").count(), 16);
+        assert!(svg.contains("data-route=\"lane\""));
+        assert!(svg.contains("data-route=\"curve\""));
+        assert!(!svg.contains("class=\"key minimality\""));
+    }
+
+    /// A measured head's chip is filled by its minimality's step and carries its value; an
+    /// unmeasured one stays white in its class's ring; the key appears with the measures.
+    #[test]
+    fn a_heads_fill_follows_its_minimality() {
+        let circuit = ioi();
+        let colours = class_colours(&[&circuit]);
+        let measured = Measured::from([(Head::new(9, 9), 0.31), (Head::new(10, 7), 0.002)]);
+        let svg = draw(&circuit, &colours, &measured);
+        let chip = |head: &str| -> String {
+            svg.split("<g class=\"head\"")
+                .find(|chip| chip.contains(&format!(">{head}</text>")))
+                .unwrap_or_else(|| panic!("no chip of {head}"))
+                .to_string()
         };
-        let columns = Columns::new(&circuit);
-        let slots: Vec<(u32, u8)> = columns.slots.iter().map(|(slot, _)| *slot).collect();
-        assert_eq!(slots, [(0, 1), (1, 0), (1, 1)]);
-        let svg = draw(&circuit, &class_colours(&[&circuit]));
+        let strong = chip("9.9");
+        assert!(strong.contains("data-minimality=\"0.3100\""), "{strong}");
+        assert!(strong.contains("fill=\"#8c2d04\""), "{strong}");
+        assert!(strong.contains("fill=\"#ffffff\">9.9<"), "{strong}");
+        assert!(strong.contains("minimality 31.0 % of F(M)"), "{strong}");
+        assert!(chip("10.7").contains("fill=\"#ffffd4\""));
+        let unmeasured = chip("5.5");
+        assert!(!unmeasured.contains("data-minimality"), "{unmeasured}");
+        let ring = format!("fill=\"#ffffff\" stroke=\"{}\"", colours["induction"]);
+        assert!(unmeasured.contains(&ring), "{unmeasured}");
+        assert!(svg.contains("class=\"key minimality\""));
+    }
+
+    /// An MLP an edge names is a pill in a row of its own, below its layer's heads, with its
+    /// edges.
+    #[test]
+    fn wired_mlps_get_rows_of_their_own() {
+        let circuit = circuit(
+            vec![class("a", &[(1, 0)])],
+            BTreeSet::from([
+                edge(Node::Mlp(0), Node::Class("a".into()), None),
+                edge(Node::Class("a".into()), Node::Mlp(1), None),
+                edge(Node::Mlp(1), Node::Logits, None),
+            ]),
+        );
+        assert_eq!(Rows::new(&circuit).slots, [(0, 1), (1, 0), (1, 1)]);
+        let svg = draw(&circuit, &class_colours(&[&circuit]), &Measured::new());
         assert_eq!(svg.matches("class=\"terminal mlp\"").count(), 2);
         for label in ["MLP 0", "layer 1", "MLP 1", ">mlp.0<", ">mlp.1<"] {
             assert!(svg.contains(label), "{label}: {svg}");
@@ -645,5 +786,24 @@ mod tests {
         for name in ["mlp.0 → a", "a → mlp.1", "mlp.1 → logits"] {
             assert!(svg.contains(name), "{name}: {svg}");
         }
+    }
+
+    /// A class's boxes share its column; another class whose layers come after it takes
+    /// the same column, one whose layers overlap it another.
+    #[test]
+    fn classes_share_columns_down_the_depth() {
+        let circuit = circuit(
+            vec![
+                class("early", &[(0, 0), (2, 0)]),
+                class("overlapping", &[(1, 0)]),
+                class("late", &[(3, 0), (3, 1)]),
+            ],
+            BTreeSet::new(),
+        );
+        let (of, widths) = columns(&circuit);
+        assert_eq!(of["early"], 0);
+        assert_eq!(of["overlapping"], 1);
+        assert_eq!(of["late"], 0);
+        assert_eq!(widths.len(), 2);
     }
 }

@@ -4,10 +4,12 @@
 mod charts;
 mod components;
 mod curve;
+mod graph_edges;
 mod heatmap;
 mod histogram;
 mod layered;
 mod markup;
+mod minimality_shading;
 mod page;
 mod plot;
 mod scatter;

@@ -13,6 +13,7 @@ use crate::report::html::components::{
     grid, key_figures, metric_name, minimality, sensitivity_settings, settings,
 };
 use crate::report::html::layered::class_colours;
+use crate::report::html::minimality_shading::{Measured, measured};
 use crate::report::html::markup::Element;
 use crate::report::html::{charts, curve};
 use crate::report::text::check::headline;
@@ -145,7 +146,11 @@ pub fn check_page(report: &Report, circuit: &Circuit, run: &Run) -> String {
         &expectations(report, warned),
     );
     let colours = class_colours(&[circuit]);
-    body += &section("graph", "Hypothesis", &graph(circuit, &colours));
+    body += &section(
+        "graph",
+        "Hypothesis",
+        &graph(circuit, &colours, &measured(report)),
+    );
     let metric = metric_name(report, circuit);
     body += &section(
         "faithfulness",
@@ -252,7 +257,7 @@ pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String 
     body += &section(
         "graph",
         "Hypotheses",
-        &sides(old, new, |s| graph(s.circuit, &colours)),
+        &sides(old, new, |s| graph(s.circuit, &colours, &measured(s.report))),
     );
     body += &section(
         "faithfulness",
@@ -314,7 +319,7 @@ pub fn sensitivity_page(
     body += &section(
         "graph",
         "Hypothesis",
-        &graph(circuit, &class_colours(&[circuit])),
+        &graph(circuit, &class_colours(&[circuit]), &Measured::new()),
     );
     body += &section("grid", "Faithfulness, measured every way", &grid(report));
     body += &section(

@@ -260,8 +260,7 @@ pub fn graph(circuit: &Circuit, colours: &Colours, measured: &Measured) -> Strin
 /// What the heads' fills say.
 fn shading(measured: &Measured) -> String {
     if measured.is_empty() {
-        "No head's minimality was measured, so the heads are in their class's colour only. "
-            .into()
+        "No head's minimality was measured, so the heads are in their class's colour only. ".into()
     } else {
         "Each head is filled by its minimality as a fraction of F(M): darker, more. ".into()
     }

@@ -14,6 +14,10 @@ use crate::report::html::layered::{Ends, Layout, Rect, text_width};
 use crate::report::html::markup::{Element, coordinate};
 use crate::report::html::svg::{INK, MUTED};
 
+/// A point of the drawing, and a lane: its x and its track.
+type Point = (f64, f64);
+type Lane = (f64, usize);
+
 /// The space between neighbouring lanes.
 const LANE: f64 = 12.0;
 /// A glyph's length along its edge and half its width, and the gap between stacked ones.
@@ -308,7 +312,7 @@ fn rounded(points: &[(f64, f64)]) -> String {
 /// down out of the sender, across to the lane, along it, across above the receiver and down
 /// into it; its glyphs at the receiver and its label; and the label's point.
 fn edge(
-    (source, target, lane): ((f64, f64), (f64, f64), Option<(f64, usize)>),
+    (source, target, lane): (Point, Point, Option<Lane>),
     colour: &str,
     channels: &BTreeSet<Option<Channel>>,
     name: &str,
@@ -321,7 +325,10 @@ fn edge(
     };
     let marks = glyphs(channels);
     let (tx, ty) = target;
-    let line_end = (tx, ty - marks.len() as f64 * (GLYPH + GLYPH_GAP) + GLYPH_GAP);
+    let line_end = (
+        tx,
+        ty - marks.len() as f64 * (GLYPH + GLYPH_GAP) + GLYPH_GAP,
+    );
     let (path, (lx, ly)) = match lane {
         None => {
             let p = controls(source, target);
@@ -338,8 +345,16 @@ fn edge(
         Some((x, track)) => {
             let step = (track % 3) as f64 * STAGGER;
             let (out, into) = (source.1 + OUT_DROP + step, ty - IN_RISE - step);
-            let points = [source, (source.0, out), (x, out), (x, into), (tx, into), line_end];
-            let label_y = (into - 2.0 * LABEL_SIZE - (track % 2) as f64 * 16.0).max((out + into) / 2.0);
+            let points = [
+                source,
+                (source.0, out),
+                (x, out),
+                (x, into),
+                (tx, into),
+                line_end,
+            ];
+            let label_y =
+                (into - 2.0 * LABEL_SIZE - (track % 2) as f64 * 16.0).max((out + into) / 2.0);
             (rounded(&points), (x, label_y))
         }
     };
@@ -394,8 +409,13 @@ fn glyph(channel: Option<Channel>, (x, y): (f64, f64), colour: &str) -> Element 
             .attr("fill", "#ffffff")
             .attr("stroke", colour)
             .attr("stroke-width", 1.4),
-        Some(Channel::K) => polygon(&[(x, y), (x - w, y - h / 2.0), (x, y - h), (x + w, y - h / 2.0)])
-            .attr("fill", colour),
+        Some(Channel::K) => polygon(&[
+            (x, y),
+            (x - w, y - h / 2.0),
+            (x, y - h),
+            (x + w, y - h / 2.0),
+        ])
+        .attr("fill", colour),
         Some(Channel::V) => Element::svg("circle")
             .at("cx", x)
             .at("cy", y - h / 2.0)

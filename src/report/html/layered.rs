@@ -163,7 +163,12 @@ fn class_width(class: &Class) -> f64 {
     for head in &class.heads {
         *per_layer.entry(head.layer).or_default() += 1;
     }
-    let chips = per_layer.values().copied().max().unwrap_or(1).min(CHIPS_PER_ROW) as f64;
+    let chips = per_layer
+        .values()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .min(CHIPS_PER_ROW) as f64;
     let chips = chips * CHIP_WIDTH + (chips - 1.0) * CHIP_GAP;
     let name = text_width(&shown_name(class), NAME_SIZE, true);
     let positions = text_width(&format!("at {}", class.positions), NAME_SIZE, false);
@@ -291,8 +296,12 @@ impl<'c> Layout<'c> {
                 row_labels.push((y + BAR_HEIGHT / 2.0, format!("MLP {layer}")));
             } else {
                 for class in &circuit.classes {
-                    let heads: Vec<Head> =
-                        class.heads.iter().filter(|h| h.layer == layer).copied().collect();
+                    let heads: Vec<Head> = class
+                        .heads
+                        .iter()
+                        .filter(|h| h.layer == layer)
+                        .copied()
+                        .collect();
                     if heads.is_empty() {
                         continue;
                     }
@@ -444,8 +453,7 @@ pub fn draw(
     let key_top = layout.key_top + ROW_GAP / 3.0;
     let (mut key, mut key_width) = graph_edges::key(MARGIN, key_top);
     if !measured.is_empty() {
-        let (shading, width) =
-            minimality_shading::key(MARGIN, key_top + graph_edges::KEY_HEIGHT);
+        let (shading, width) = minimality_shading::key(MARGIN, key_top + graph_edges::KEY_HEIGHT);
         key += &shading;
         key_width = key_width.max(width);
     }
@@ -656,13 +664,27 @@ mod tests {
             class("s_inhibition", &[(7, 3), (7, 9), (8, 6), (8, 10)]),
             class(
                 "backup_name_mover",
-                &[(9, 0), (9, 7), (10, 1), (10, 2), (10, 6), (10, 10), (11, 2), (11, 9)],
+                &[
+                    (9, 0),
+                    (9, 7),
+                    (10, 1),
+                    (10, 2),
+                    (10, 6),
+                    (10, 10),
+                    (11, 2),
+                    (11, 9),
+                ],
             ),
             class("name_mover", &[(9, 6), (9, 9), (10, 0)]),
             class("negative_name_mover", &[(10, 7), (11, 10)]),
         ];
         let mut edges = BTreeSet::new();
-        for name in ["duplicate_token", "previous_token", "induction", "s_inhibition"] {
+        for name in [
+            "duplicate_token",
+            "previous_token",
+            "induction",
+            "s_inhibition",
+        ] {
             edges.insert(edge(Node::Embed, c(name), None));
         }
         for name in ["backup_name_mover", "name_mover", "negative_name_mover"] {
@@ -710,7 +732,10 @@ mod tests {
         assert_eq!(obstacles.len(), 15, "a box per class and layer");
         for (i, a) in obstacles.iter().enumerate() {
             assert!(a.x >= 0.0 && a.y >= 0.0, "{a:?}");
-            assert!(a.right() <= layout.width && a.bottom() <= layout.height, "{a:?}");
+            assert!(
+                a.right() <= layout.width && a.bottom() <= layout.height,
+                "{a:?}"
+            );
             for b in &obstacles[i + 1..] {
                 assert!(!a.overlaps(b), "{a:?} meets {b:?}");
             }
@@ -729,7 +754,10 @@ mod tests {
         let svg = draw(&circuit, &class_colours(&[&circuit]), &Measured::new());
         let (width, height) = (layout.width, layout.height);
         for (x, y) in drawn_points(&svg) {
-            assert!((0.0..=width).contains(&x) && (0.0..=height).contains(&y), "{x} {y}");
+            assert!(
+                (0.0..=width).contains(&x) && (0.0..=height).contains(&y),
+                "{x} {y}"
+            );
         }
         // One edge per sender and receiver; the long ones in lanes.
         assert_eq!(svg.matches("class=\"edge\"").count(), 16);

@@ -13,8 +13,8 @@ use crate::report::html::components::{
     grid, key_figures, metric_name, minimality, sensitivity_settings, settings,
 };
 use crate::report::html::layered::class_colours;
-use crate::report::html::minimality_shading::{Measured, measured};
 use crate::report::html::markup::Element;
+use crate::report::html::minimality_shading::{Measured, measured};
 use crate::report::html::{charts, curve};
 use crate::report::text::check::headline;
 use crate::report::text::curve as curve_text;
@@ -257,7 +257,9 @@ pub fn comparison_page(old: &Side, new: &Side, run: &Run, diff: &str) -> String 
     body += &section(
         "graph",
         "Hypotheses",
-        &sides(old, new, |s| graph(s.circuit, &colours, &measured(s.report))),
+        &sides(old, new, |s| {
+            graph(s.circuit, &colours, &measured(s.report))
+        }),
     );
     body += &section(
         "faithfulness",

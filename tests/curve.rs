@@ -228,6 +228,50 @@ fn the_full_graph_is_the_model() {
 }
 
 #[test]
+fn terminal_and_html_say_which_ranking_each_area_used() {
+    let setup = Setup::new(4, &random_scores(5));
+    let page = setup.path("curve.html");
+    let run = setup.run(&["--html", &page]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[1].starts_with("F(M) = "), "{}", run.stdout);
+    assert!(lines[1].contains("pruned as EAP-IG prunes them"));
+    assert!(
+        lines.contains(&"Edges ranked by score (CPR)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines.contains(&"Edges ranked by |score| (CMD)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[lines.len() - 2].starts_with("CPR = ")
+            && lines[lines.len() - 2]
+                .ends_with("(edges ranked by score; trapezoids over the fractions, linear x)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[lines.len() - 1].starts_with("CMD = "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.split_whitespace().take(4).eq(["100", "%", "262", "262"])),
+        "{}",
+        run.stdout
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("class=\"series\"").count(), 2);
+    assert_eq!(html.matches("class=\"point\"").count(), 20);
+    assert!(html.contains("Edges ranked by |score|: CMD"));
+}
+
+#[test]
 fn negative_scores_split_the_rankings() {
     // Edges into the logits score −2 (large in magnitude, last by sign): the absolute
     // ranking takes them first, the signed one last.

@@ -229,7 +229,8 @@ pub fn curve(
     };
     let series = |ranking: Ranking, circuits: &[Vec<ScoredEdge>], area: Area| {
         let fc = per_fraction(circuits);
-        let normalized = |m: Mean, fc: &[f64]| (m(fc) - m(&fe)) / (m(&fm) - m(&fe));
+        // `+ 0.0`: F(C) = F(∅) reads 0, not −0, when F(M) < F(∅).
+        let normalized = |m: Mean, fc: &[f64]| (m(fc) - m(&fe)) / (m(&fm) - m(&fe)) + 0.0;
         let points = FRACTIONS
             .iter()
             .zip(circuits)

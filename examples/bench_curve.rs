@@ -4,13 +4,12 @@
 //!
 //!     cargo run --release --no-default-features --example bench_curve [-- N]
 
-use std::collections::BTreeSet;
 use std::time::Instant;
 
 use candle_core::Device;
-use circuitcheck::dsl::{Circuit, Level, Mlps, ModelShape, TaskRef};
+use circuitcheck::dsl::{Level, ModelShape, TaskRef};
 use circuitcheck::eval::check::Silent;
-use circuitcheck::eval::curve::{Naming, curve};
+use circuitcheck::eval::curve::{Naming, curve, empty_circuit};
 use circuitcheck::eval::schema::Options;
 use circuitcheck::eval::session::{Evaluator, Session, Settings};
 use circuitcheck::graph::eap::{Cfg, GraphFile, ReadGraph};
@@ -44,18 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     .to_string();
     let graph = ReadGraph::read(&GraphFile::parse(&text)?).map_err(|p| format!("{p:?}"))?;
     let task = TaskRef::Builtin("ioi".into());
-    let placeholder = Circuit {
-        name: "curve".into(),
-        model: "gpt2-small".into(),
-        task: task.clone(),
-        ablation: None,
-        level: Some(Level::Edge),
-        classes: Vec::new(),
-        mlps: Mlps::Listed(Vec::new()),
-        edges: BTreeSet::new(),
-        expectations: Vec::new(),
-        minimality_sets: Vec::new(),
-    };
+    let placeholder = empty_circuit("gpt2-small", task.clone());
     let start = Instant::now();
     let settings = Settings {
         model_dir: Some(dir.path().to_path_buf()),

@@ -3,7 +3,6 @@
 //! CPR and CMD with their intervals (docs/formats.md, "What curve computes"). Exit 0, or 2 on
 //! bad input.
 
-use std::collections::BTreeSet;
 use std::io;
 use std::path::PathBuf;
 
@@ -11,8 +10,8 @@ use crate::catalog;
 use crate::cli::Outcome;
 use crate::cli::check::{Bar, EvalArgs, progress_bar, warn};
 use crate::cli::output::{Format, HtmlOutput, Renderers};
-use crate::dsl::{Circuit, Level, Mlps, ModelShape, TaskRef};
-use crate::eval::curve::{Naming, curve};
+use crate::dsl::ModelShape;
+use crate::eval::curve::{Naming, curve, empty_circuit};
 use crate::eval::session::Evaluator;
 use crate::graph::eap::{GraphFile, Problem, ReadGraph, file::GRAPH_LIMIT};
 use crate::report::html;
@@ -152,21 +151,5 @@ fn model_name(eval: &EvalArgs, file: &GraphFile) -> miette::Result<String> {
             file.cfg.n_layers,
             file.cfg.n_heads
         ),
-    }
-}
-
-/// The circuit with no edges: what the session is opened on (its model and task).
-fn empty_circuit(model: &str, task: TaskRef) -> Circuit {
-    Circuit {
-        name: "curve".to_string(),
-        model: model.to_string(),
-        task,
-        ablation: None,
-        level: Some(Level::Edge),
-        classes: Vec::new(),
-        mlps: Mlps::Listed(Vec::new()),
-        edges: BTreeSet::new(),
-        expectations: Vec::new(),
-        minimality_sets: Vec::new(),
     }
 }

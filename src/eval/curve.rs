@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::catalog::Catalog;
 use crate::dsl::{
-    Ablation, Circuit, Environment, Level, Loader, ModelShape, Sources, TaskProblem, TaskRef,
+    Ablation, Circuit, Environment, Level, Loader, Mlps, ModelShape, Sources, TaskProblem, TaskRef,
 };
 use crate::eval::bootstrap::{Bootstrap, Mean, mean};
 use crate::eval::check::Progress;
@@ -30,6 +30,22 @@ pub const REPORT_VERSION: u32 = 1;
 pub const FRACTIONS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0];
 
 /// The edges taken at `fraction` of `total`: the f64 product rounded down, as Python's
+/// The circuit with no edges: what the session is opened on (its model and task).
+pub fn empty_circuit(model: &str, task: TaskRef) -> Circuit {
+    Circuit {
+        name: "curve".to_string(),
+        model: model.to_string(),
+        task,
+        ablation: None,
+        level: Some(Level::Edge),
+        classes: Vec::new(),
+        mlps: Mlps::Listed(Vec::new()),
+        edges: BTreeSet::new(),
+        expectations: Vec::new(),
+        minimality_sets: Vec::new(),
+    }
+}
+
 /// `int(pct * n)`.
 pub fn edges_at(fraction: f64, total: usize) -> usize {
     (fraction * total as f64).floor() as usize

@@ -18,6 +18,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    circuitcheck::model::reuse_freed_memory();
     let n: usize = std::env::args().nth(1).map_or(Ok(100), |a| a.parse())?;
     let dir = tempfile::tempdir()?;
     write_hub_shaped(dir.path(), "gpt2-small", None)?;

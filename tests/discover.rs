@@ -31,8 +31,7 @@ fn writer(s: Sender) -> Writer {
     }
 }
 
-/// The receivers the reference wires directly (head channels and the logits).
-fn reader(r: Receiver) -> Option<Reader> {
+fn reader(r: Receiver) -> Reader {
     match r {
         Receiver::Head(h, c) => {
             let channel = match c {
@@ -40,10 +39,10 @@ fn reader(r: Receiver) -> Option<Reader> {
                 Channel::K => 1,
                 Channel::V => 2,
             };
-            Some(Reader::Head(h.layer as usize, h.head as usize, channel))
+            Reader::Head(h.layer as usize, h.head as usize, channel)
         }
-        Receiver::Logits => Some(Reader::Logits),
-        Receiver::Mlp(_) => None,
+        Receiver::Logits => Reader::Logits,
+        Receiver::Mlp(l) => Reader::Mlp(l as usize),
     }
 }
 
@@ -76,7 +75,7 @@ fn scored(dir: &Path, ablation: Ablation, method: Method, seed: u64) -> Scored {
     }
 }
 
-/// Every edge the reference wires that `chosen` picks, and every sender's total, against
+/// Every edge that `chosen` picks (MLPs sending and receiving too), and every sender's total, against
 /// the reference's derivatives.
 fn assert_matches_reference(
     s: &Scored,
@@ -103,11 +102,7 @@ fn assert_matches_reference(
         .fold(1e-2, f64::max);
     let mut compared = 0;
     for edge in s.scores.edges.iter().filter(|e| chosen(e)) {
-        let (Some(r), false) = (reader(edge.receiver), matches!(edge.sender, Sender::Mlp(_)))
-        else {
-            continue;
-        };
-        let expected = attribution.edge_score(writer(edge.sender), r, steps);
+        let expected = attribution.edge_score(writer(edge.sender), reader(edge.receiver), steps);
         close(edge.score, expected, scale, &format!("{edge:?}"));
         compared += 1;
     }
@@ -232,10 +227,12 @@ fn eap_estimates_exact_removal() {
         .scores
         .edges
         .iter()
-        .filter(|e| !matches!(e.sender, Sender::Mlp(_)))
-        .filter_map(|e| {
-            let removal = attribution.removal(writer(e.sender), reader(e.receiver)?);
-            Some((e.score, removal))
+        .filter(|e| !matches!(e.sender, Sender::Mlp(_)) && !matches!(e.receiver, Receiver::Mlp(_)))
+        .map(|e| {
+            (
+                e.score,
+                attribution.removal(writer(e.sender), reader(e.receiver)),
+            )
         })
         .collect();
     let correlation = pearson(&pairs);

@@ -968,11 +968,18 @@ fn streams_hearing(x: &Tensor, deltas: &[Option<Tensor>], heard: &[&[bool]]) -> 
     if present.is_empty() || heard.is_empty() {
         return Ok(x.broadcast_as((heard.len(), rows, seq, d))?.contiguous()?);
     }
-    let stacked = Tensor::stack(&present.iter().map(|(_, delta)| *delta).collect::<Vec<_>>(), 0)?
-        .reshape((present.len(), rows * seq * d))?;
+    let stacked = Tensor::stack(
+        &present.iter().map(|(_, delta)| *delta).collect::<Vec<_>>(),
+        0,
+    )?
+    .reshape((present.len(), rows * seq * d))?;
     let unheard: Vec<f32> = heard
         .iter()
-        .flat_map(|heard| present.iter().map(|(slot, _)| f32::from(u8::from(!heard[*slot]))))
+        .flat_map(|heard| {
+            present
+                .iter()
+                .map(|(slot, _)| f32::from(u8::from(!heard[*slot])))
+        })
         .collect();
     let unheard = Tensor::from_vec(unheard, (heard.len(), present.len()), x.device())?;
     let removed = unheard

@@ -29,10 +29,11 @@ pub enum Writer {
     Mlp(usize),
 }
 
-/// What reads it: a head's channel (0 = q, 1 = k, 2 = v), or the logits.
+/// What reads it: a head's channel (0 = q, 1 = k, 2 = v), an MLP, or the logits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reader {
     Head(usize, usize, usize),
+    Mlp(usize),
     Logits,
 }
 
@@ -123,8 +124,7 @@ impl<'a> Attribution<'a> {
         metric(self.dataset.metric, &out.logits[end], prompt)
     }
 
-    /// Prompt `i`'s metric at path point α with `r` reading x_r − ε·Δ_s (s the embeddings
-    /// or a head).
+    /// Prompt `i`'s metric at path point α with `r` reading x_r − ε·Δ_s.
     pub fn edge_metric(&self, i: usize, alpha: f64, s: Writer, r: Reader, eps: f64) -> f64 {
         let embeddings = self.path(i, alpha);
         let on_path = self.run_on_path(i, alpha);
@@ -155,6 +155,9 @@ impl<'a> Attribution<'a> {
         match r {
             Reader::Head(l, h, c) => {
                 patch.unconnected.insert((l, h, c), vec![sender]);
+            }
+            Reader::Mlp(l) => {
+                patch.mlp_unconnected.insert(l, vec![sender]);
             }
             Reader::Logits => patch.logits_unconnected = vec![sender],
         }

@@ -30,6 +30,7 @@ mod lsp;
 mod model_errors;
 mod model_reference;
 mod sensitivity;
+mod suggest;
 mod task;
 mod task_files;
 mod tokenizer;

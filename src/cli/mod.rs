@@ -13,6 +13,7 @@ mod lsp;
 mod model;
 mod output;
 mod sensitivity;
+mod suggest;
 mod task;
 mod train;
 
@@ -40,6 +41,8 @@ enum Command {
     Check(check::Args),
     /// Faithfulness measured every way that moves it: ablation, level, positions, reference size
     Sensitivity(check::Args),
+    /// Heads, MLPs or edges to add that most bring the circuit closer to the model
+    Suggest(suggest::Args),
     /// Faithfulness of a scored graph's top edges at MIB's edge fractions, and CPR and CMD
     Curve(curve::Args),
     /// Parse and check circuit files, without the model
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Sensitivity(args) => sensitivity::run(&args),
+        Command::Suggest(args) => suggest::run(&args),
         Command::Curve(args) => curve::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),

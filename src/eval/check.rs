@@ -50,7 +50,7 @@ pub fn check(
     let mut evaluation = Evaluation::new(model, dataset, reference, circuit, options, &progress);
     let (_, group) = used_groups(dataset);
     let scores = evaluation.faithfulness(group)?;
-    let completeness = evaluation.completeness()?;
+    let (completeness, _) = evaluation.completeness()?;
     let minimality = evaluation.minimality(&scores.model)?;
     let mut report = Report {
         version: REPORT_VERSION,
@@ -81,6 +81,44 @@ pub fn check(
         .map(|e| judge(e, &report))
         .collect();
     Ok(report)
+}
+
+/// What `suggest` starts from (GRAMMAR.md, "What suggest computes"): F(M) and F(C) per
+/// prompt, and the worst K of the completeness `check` reports, found as `check` finds it
+/// (same steps, same draws), with F(C \ K) and F(M \ K) per prompt.
+pub struct Baseline {
+    pub model: Vec<f64>,
+    pub circuit: Vec<f64>,
+    pub worst: KSet,
+    pub worst_circuit: Vec<f64>,
+    pub worst_model: Vec<f64>,
+}
+
+/// The [`Baseline`] of `circuit`: `check`'s faithfulness and completeness steps, without
+/// minimality.
+pub fn baseline(
+    model: &Transformer,
+    dataset: &Dataset,
+    reference: &ReferenceActivations,
+    circuit: &Circuit,
+    options: &Options,
+    progress: &mut dyn Progress,
+) -> Result<Baseline> {
+    let progress = std::cell::RefCell::new(progress);
+    let mut evaluation = Evaluation::new(model, dataset, reference, circuit, options, &progress);
+    let (_, group) = used_groups(dataset);
+    let scores = evaluation.faithfulness(group)?;
+    let (completeness, mut per_k) = evaluation.completeness()?;
+    let at = completeness.worst;
+    let worst_model = per_k.swap_remove(2 * at + 1);
+    let worst_circuit = per_k.swap_remove(2 * at);
+    Ok(Baseline {
+        model: scores.model,
+        circuit: scores.circuit,
+        worst: completeness.sets[at].clone(),
+        worst_circuit,
+        worst_model,
+    })
 }
 
 /// One check in progress: a runner over every prompt, one over the search prompts, the
@@ -198,8 +236,9 @@ impl<'a, 'p> Evaluation<'a, 'p> {
         }
     }
 
-    /// F(C \ K) and F(M \ K) for K = ∅, each class, random sets and a greedy search.
-    fn completeness(&mut self) -> Result<Completeness> {
+    /// F(C \ K) and F(M \ K) for K = ∅, each class, random sets and a greedy search; and
+    /// each K's per-prompt scores, F(C \ K) then F(M \ K).
+    fn completeness(&mut self) -> Result<(Completeness, Vec<Vec<f64>>)> {
         let mut candidates: Vec<Candidate> = vec![("empty".into(), BTreeSet::new())];
         for class in &self.circuit.classes {
             candidates.push((format!("class {}", class.name), class.heads.clone()));
@@ -271,7 +310,7 @@ impl<'a, 'p> Evaluation<'a, 'p> {
                     .total_cmp(&sets[*b].incompleteness.value)
             })
             .unwrap_or(0);
-        Ok(Completeness { sets, worst })
+        Ok((Completeness { sets, worst }, scores))
     }
 
     /// A random K: each head in with probability ½, redrawn (a bounded number of times)

@@ -13,4 +13,5 @@ pub mod runner;
 pub mod schema;
 pub mod sensitivity;
 pub mod session;
+pub mod suggest;
 pub mod variant;

@@ -8,4 +8,5 @@ pub mod diff;
 pub mod excerpt;
 pub mod sensitivity;
 pub mod style;
+pub mod suggest;
 pub mod warnings;

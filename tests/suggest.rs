@@ -340,7 +340,7 @@ fn on_the_toy_model_a_removed_head_is_found_and_restored() {
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     let first = &report["candidates"][0];
     assert_eq!(first["addition"], "0.0", "{report:#}");
-    assert_eq!(first["attribution_rank"], 1, "{report:#}");
+    // First by exact effect; its attribution rank (taken on M, to first order) may be any.
     assert!(number(&report["faithfulness"]["value"]) < 0.8, "{report:#}");
     let restored = number(&report["written"]["faithfulness"]["value"]);
     assert!(restored > 0.9, "{report:#}");

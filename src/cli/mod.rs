@@ -4,6 +4,7 @@
 mod check;
 mod curve;
 mod diff;
+mod discover;
 mod export;
 mod fmt;
 mod graph;
@@ -42,6 +43,8 @@ enum Command {
     Sensitivity(check::Args),
     /// Faithfulness of a scored graph's top edges at MIB's edge fractions, and CPR and CMD
     Curve(curve::Args),
+    /// Find a circuit: score every edge by EAP or EAP-IG, take the best, checked exactly
+    Discover(discover::Args),
     /// Parse and check circuit files, without the model
     Lint(lint::Args),
     /// Rewrite circuit files in canonical form
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Sensitivity(args) => sensitivity::run(&args),
         Command::Curve(args) => curve::run(&args),
+        Command::Discover(args) => discover::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),

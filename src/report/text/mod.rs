@@ -4,6 +4,7 @@ pub mod check;
 pub mod comparison;
 pub mod curve;
 pub mod diagnostics;
+pub mod discover;
 pub mod diff;
 pub mod excerpt;
 pub mod sensitivity;

@@ -15,6 +15,7 @@ use crate::eval::curve::{Naming, empty_circuit};
 use crate::eval::discover::{Request, Target, discover, graph::scores_json};
 use crate::eval::edge_attribution::Method;
 use crate::eval::session::Evaluator;
+use crate::graph::eap::Ranking;
 use crate::model::Config;
 use crate::report::text::{discover as render, warnings};
 
@@ -47,8 +48,12 @@ pub struct Args {
     #[arg(long, value_name = "N", value_parser = edges, conflicts_with = "faithfulness")]
     edges: Option<usize>,
     /// Take the fewest top edges whose circuit reaches this faithfulness F(C)/F(M) [default: 0.9]
-    #[arg(long, value_name = "F", value_parser = faithfulness)]
+    #[arg(long, value_name = "F", value_parser = faithfulness, allow_negative_numbers = true)]
     faithfulness: Option<f64>,
+    /// Rank edges by the magnitude of their score (an edge that hurts the task counts as much
+    /// as one that helps) instead of by score
+    #[arg(long)]
+    absolute: bool,
     /// Keep each head only at the task's named positions where it acts
     #[arg(long)]
     positions: bool,
@@ -180,6 +185,11 @@ pub fn run(args: &Args) -> miette::Result<Outcome> {
     let request = Request {
         method,
         target,
+        ranking: if args.absolute {
+            Ranking::Absolute
+        } else {
+            Ranking::Signed
+        },
         positions: args.positions.then_some(args.position_threshold),
         naming: &naming,
     };

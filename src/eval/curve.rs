@@ -349,7 +349,10 @@ impl Naming<'_> {
     /// `text` as a circuit, checked against the loaded model's shape; else its diagnostics.
     pub fn check_text(&self, text: &str) -> Result<Circuit, String> {
         let path = PathBuf::from("discovered.circuit");
-        let sources = Text { path: path.clone(), text };
+        let sources = Text {
+            path: path.clone(),
+            text,
+        };
         let environment = LoadedModel {
             name: self.model,
             shape: self.shape,

@@ -43,6 +43,8 @@ pub enum Target {
 pub struct Request<'a> {
     pub method: Method,
     pub target: Target,
+    /// Signed (EAP-IG's convention: the edges that help F first), or by |score|.
+    pub ranking: Ranking,
     /// `--positions`: the threshold, as a fraction of F(M).
     pub positions: Option<f64>,
     pub naming: &'a Naming<'a>,
@@ -76,6 +78,8 @@ pub struct DiscoverReport {
     /// F(M).
     pub model_score: f64,
     pub target: Target,
+    /// `signed` or `absolute`.
+    pub ranking: &'static str,
     /// Every size scored, in the order tried.
     pub tried: Vec<Candidate>,
     /// The size taken; `None` when no size reaches the faithfulness asked.
@@ -160,7 +164,7 @@ pub fn discover(
         progress.advance(n)
     })?;
     let graph = graph::scored_graph(&scores, shape).map_err(DiscoverError::Internal)?;
-    let mut scorer = Scorer::new(evaluator, &graph, request.naming)?;
+    let mut scorer = Scorer::new(evaluator, &graph, request.naming, request.ranking)?;
     let chosen = match request.target {
         Target::Edges { edges } => {
             progress.phase("faithfulness", 1);
@@ -214,7 +218,15 @@ pub fn discover(
         total_edges: total,
         model_score: scorer.model_score,
         target: request.target,
-        tried: scorer.order.iter().map(|n| scorer.tried[n].clone()).collect(),
+        ranking: match request.ranking {
+            Ranking::Signed => "signed",
+            Ranking::Absolute => "absolute",
+        },
+        tried: scorer
+            .order
+            .iter()
+            .map(|n| scorer.tried[n].clone())
+            .collect(),
         chosen: chosen_candidate,
         positions,
         circuit: None,
@@ -233,6 +245,7 @@ struct Scorer<'a> {
     evaluator: &'a Evaluator,
     graph: &'a ReadGraph,
     naming: &'a Naming<'a>,
+    ranking: Ranking,
     /// F(M).
     model_score: f64,
     /// F(C) by edge set.
@@ -247,6 +260,7 @@ impl<'a> Scorer<'a> {
         evaluator: &'a Evaluator,
         graph: &'a ReadGraph,
         naming: &'a Naming<'a>,
+        ranking: Ranking,
     ) -> miette::Result<Self> {
         let empty = empty_circuit(naming.model, naming.task.clone());
         let model_score = mean(&score(evaluator, &empty, &Variant::model())?);
@@ -254,6 +268,7 @@ impl<'a> Scorer<'a> {
             evaluator,
             graph,
             naming,
+            ranking,
             model_score,
             by_set: BTreeMap::new(),
             tried: BTreeMap::new(),
@@ -261,7 +276,7 @@ impl<'a> Scorer<'a> {
         })
     }
 
-    /// The top `n` edges by signed score, pruned.
+    /// The top `n` edges of the ranking, pruned.
     fn edges(&self, n: usize) -> Vec<ScoredEdge> {
         if n == 0 {
             return Vec::new();
@@ -269,7 +284,7 @@ impl<'a> Scorer<'a> {
         prune(
             &self
                 .graph
-                .select(Selection::Top(n), Ranking::Signed)
+                .select(Selection::Top(n), self.ranking)
                 .expect("every edge is scored and n is at most their number"),
         )
     }

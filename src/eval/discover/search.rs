@@ -67,6 +67,9 @@ mod tests {
         assert_eq!(asked, [1, 2, 4, 8, 10]);
         assert_eq!(search(0, 0.5, |_| 1.0), (None, vec![]));
         // The last size only.
-        assert_eq!(search(10, 0.5, |n| if n == 10 { 1.0 } else { 0.0 }).0, Some(10));
+        assert_eq!(
+            search(10, 0.5, |n| if n == 10 { 1.0 } else { 0.0 }).0,
+            Some(10)
+        );
     }
 }

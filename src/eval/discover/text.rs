@@ -97,7 +97,7 @@ fn write(
             &format!("class {class} at {at} {{"),
         );
     }
-    if let Some(ablation) = ablation {
+    if let Some(ablation) = ablation.filter(|a| *a != Ablation::Mean) {
         text = with_ablation(&text, ablation);
     }
     canonical(&text)
@@ -143,6 +143,11 @@ fn comments(discovered: &Discovered) -> Vec<String> {
         _ => format!("EAP-IG ({} steps)", r.steps),
     };
     let percent = |f: f64| format!("{:.1} %", 100.0 * f);
+    let by = if r.ranking == "absolute" {
+        "|score|"
+    } else {
+        "score"
+    };
     let mut lines = vec![
         format!(
             "Discovered by `circuitcheck discover`: {method} scores of all {} edges of the model's graph,",
@@ -158,11 +163,11 @@ fn comments(discovered: &Discovered) -> Vec<String> {
     ];
     match r.target {
         Target::Edges { edges } => lines.push(format!(
-            "Selection: the top {edges} edges by score, pruned as EAP-IG prunes them."
+            "Selection: the top {edges} edges by {by}, pruned as EAP-IG prunes them."
         )),
         Target::Faithfulness { faithfulness } => {
             lines.push(format!(
-                "Selection: the fewest top edges by score, pruned as EAP-IG prunes them, whose circuit reaches faithfulness {}",
+                "Selection: the fewest top edges by {by}, pruned as EAP-IG prunes them, whose circuit reaches faithfulness {}",
                 percent(faithfulness)
             ));
             lines.push(

@@ -32,10 +32,15 @@ pub fn render_summary(report: &DiscoverReport) -> String {
             "warning: F(M) is not positive: F(C)/F(M) does not say how much of the task a circuit keeps\n",
         );
     }
+    let by = if report.ranking == "absolute" {
+        "|score|"
+    } else {
+        "score"
+    };
     let rule = match report.target {
-        Target::Edges { edges } => format!("the top {edges} edges by score, pruned"),
+        Target::Edges { edges } => format!("the top {edges} edges by {by}, pruned"),
         Target::Faithfulness { faithfulness } => format!(
-            "the fewest top edges by score, pruned, reaching faithfulness {} (doubling, then bisection)",
+            "the fewest top edges by {by}, pruned, reaching faithfulness {} (doubling, then bisection)",
             percent(faithfulness)
         ),
     };

@@ -14,6 +14,7 @@ mod check_reference;
 mod curve;
 mod diff;
 mod discover;
+mod discover_cli;
 mod eap;
 mod eval;
 mod families;

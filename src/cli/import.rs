@@ -226,7 +226,7 @@ fn task(args: &Args) -> Result<String, Failure> {
 
 /// `target` as a path from the directory of `file` (both as the current directory sees
 /// them); `target` itself when either cannot be resolved.
-fn relative_to(file: &Path, target: &Path) -> PathBuf {
+pub(super) fn relative_to(file: &Path, target: &Path) -> PathBuf {
     let directory = match file.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -248,7 +248,7 @@ fn relative_to(file: &Path, target: &Path) -> PathBuf {
 }
 
 /// A circuit's name from a file's: its stem, with what a name cannot hold as `_`.
-fn circuit_name(path: &Path) -> String {
+pub(super) fn circuit_name(path: &Path) -> String {
     let stem = path.file_stem().unwrap_or_default().to_string_lossy();
     let mut name: String = stem
         .chars()

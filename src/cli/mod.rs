@@ -4,6 +4,7 @@
 mod check;
 mod curve;
 mod diff;
+mod discover;
 mod export;
 mod fmt;
 mod graph;
@@ -45,6 +46,8 @@ enum Command {
     Suggest(suggest::Args),
     /// Faithfulness of a scored graph's top edges at MIB's edge fractions, and CPR and CMD
     Curve(curve::Args),
+    /// Find a circuit: score every edge by EAP or EAP-IG, take the best, checked exactly
+    Discover(discover::Args),
     /// Parse and check circuit files, without the model
     Lint(lint::Args),
     /// Rewrite circuit files in canonical form
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
         Command::Sensitivity(args) => sensitivity::run(&args),
         Command::Suggest(args) => suggest::run(&args),
         Command::Curve(args) => curve::run(&args),
+        Command::Discover(args) => discover::run(&args),
         Command::Lint(args) => lint::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Graph(args) => graph::run(&args),

@@ -319,10 +319,7 @@ fn estimate(bootstrap: &Bootstrap, statistic: &dyn Fn(Mean) -> f64) -> Estimate 
 
 /// The circuit `edges` state, as `import` writes it, checked against the loaded model.
 fn circuit_of(graph: &ReadGraph, edges: &[ScoredEdge], naming: &Naming) -> miette::Result<Circuit> {
-    let task = match naming.task {
-        TaskRef::Builtin(name) => name.clone(),
-        TaskRef::File { path, .. } => format!("\"{}\"", path.replace('\\', "/")),
-    };
+    let task = naming.task_text();
     let header = Header {
         comments: &[],
         name: "curve",
@@ -331,28 +328,45 @@ fn circuit_of(graph: &ReadGraph, edges: &[ScoredEdge], naming: &Naming) -> miett
         named_classes: &BTreeMap::new(),
     };
     let text = import::circuit_text(&graph.shape, edges, &header);
-    let path = PathBuf::from("curve.circuit");
-    let sources = Text {
-        path: path.clone(),
-        text: &text,
-    };
-    let environment = LoadedModel {
-        name: naming.model,
-        shape: naming.shape,
-    };
-    let mut loader = Loader::new(&environment, &sources);
-    loader.load(&path).circuit.clone().ok_or_else(|| {
-        let found: Vec<String> = loader
-            .files()
-            .flat_map(|f| f.diagnostics.iter())
-            .map(|d| d.to_string())
-            .collect();
+    naming.check_text(&text).map_err(|found| {
         miette::miette!(
-            "the circuit of {} edges does not check (a bug: please report it): {}",
-            edges.len(),
-            found.join("; ")
+            "the circuit of {} edges does not check (a bug: please report it): {found}",
+            edges.len()
         )
     })
+}
+
+impl Naming<'_> {
+    /// The task as a circuit's header writes it: a built-in task's name, or a task file's
+    /// path in quotes.
+    pub fn task_text(&self) -> String {
+        match self.task {
+            TaskRef::Builtin(name) => name.clone(),
+            TaskRef::File { path, .. } => format!("\"{}\"", path.replace('\\', "/")),
+        }
+    }
+
+    /// `text` as a circuit, checked against the loaded model's shape; else its diagnostics.
+    pub fn check_text(&self, text: &str) -> Result<Circuit, String> {
+        let path = PathBuf::from("discovered.circuit");
+        let sources = Text {
+            path: path.clone(),
+            text,
+        };
+        let environment = LoadedModel {
+            name: self.model,
+            shape: self.shape,
+        };
+        let mut loader = Loader::new(&environment, &sources);
+        loader.load(&path).circuit.clone().ok_or_else(|| {
+            let found: Vec<String> = loader
+                .files()
+                .flat_map(|f| f.diagnostics.iter())
+                .map(|d| d.to_string())
+                .collect();
+            found.join("; ")
+        })
+    }
 }
 
 /// The circuit's text at its path; task files from the file system.

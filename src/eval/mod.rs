@@ -5,6 +5,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod check;
 pub mod curve;
+pub mod discover;
 pub mod edge_attribution;
 pub mod patch;
 pub mod readout;

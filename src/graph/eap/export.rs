@@ -61,6 +61,7 @@ pub fn graph_json(circuit: &Circuit, shape: &Shape, d_model: u64) -> Exported {
         in_graph: &in_graph,
         edge_in_graph: &edge_in_graph,
         class_of: &class_of,
+        score: &|_: &GraphEdge| 0.0,
     });
     Exported {
         json,

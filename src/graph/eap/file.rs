@@ -108,10 +108,14 @@ pub struct Written<'a> {
     pub in_graph: &'a dyn Fn(Component) -> bool,
     pub edge_in_graph: &'a dyn Fn(&GraphEdge) -> bool,
     pub class_of: &'a dyn Fn(Component) -> Option<String>,
+    /// Each edge's score (an export's are all 0).
+    pub score: &'a dyn Fn(&GraphEdge) -> f64,
 }
 
 /// The file as `Graph.to_json` writes it (keys in its order, `json.dump`'s separators), with
-/// every edge's score 0 and no node scores; heads in the graph also carry their `class`.
+/// each edge's score (the shortest text that reads back as the same f64; a score that is not
+/// finite as `NaN`, as Python writes it) and no node scores; heads in the graph also carry
+/// their `class`.
 pub fn write(graph: &Written) -> String {
     let shape = graph.shape;
     let mut out = String::new();
@@ -139,14 +143,24 @@ pub fn write(graph: &Written) -> String {
     for (i, edge) in shape.edges().iter().enumerate() {
         let separator = if i == 0 { "" } else { ", " };
         let in_graph = (graph.edge_in_graph)(edge);
+        let score = score_text((graph.score)(edge));
         write!(
             out,
-            "{separator}\"{edge}\": {{\"score\": 0.0, \"in_graph\": {in_graph}}}"
+            "{separator}\"{edge}\": {{\"score\": {score}, \"in_graph\": {in_graph}}}"
         )
         .unwrap();
     }
     out.push_str("}}\n");
     out
+}
+
+/// A score as JSON: the shortest decimal that reads back as the same f64 (`0.0`, `1e-7`).
+fn score_text(score: f64) -> String {
+    if score.is_finite() {
+        serde_json::to_string(&score).expect("a finite number serialises")
+    } else {
+        "NaN".to_string()
+    }
 }
 
 #[cfg(test)]

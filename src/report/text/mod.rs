@@ -5,6 +5,7 @@ pub mod comparison;
 pub mod curve;
 pub mod diagnostics;
 pub mod diff;
+pub mod discover;
 pub mod excerpt;
 pub mod sensitivity;
 pub mod style;

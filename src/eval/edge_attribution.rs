@@ -42,21 +42,8 @@ impl Method {
     }
 }
 
-/// What writes to the residual stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Sender {
-    Embed,
-    Head(Head),
-    Mlp(u32),
-}
-
-/// What reads the residual stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Receiver {
-    Head(Head, Channel),
-    Mlp(u32),
-    Logits,
-}
+/// The edges of the model's graph join the same ends as a circuit's edges.
+pub use crate::dsl::{Receiver, Sender};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EdgeScore {

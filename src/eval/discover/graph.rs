@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::eval::edge_attribution::{EdgeScores, Receiver, Sender};
+use crate::eval::edge_attribution::EdgeScores;
 use crate::graph::eap::file::{self, Written};
 use crate::graph::eap::{Component, GraphEdge, ReadGraph, ScoredEdge, Shape};
 use crate::model::Config;
@@ -18,21 +18,6 @@ pub fn shape_of(config: &Config) -> Shape {
     }
 }
 
-/// An attribution edge under its graph name: `a0.h1->a5.h5<k>`, `m3->a7.h2<q>`, `input->m0`.
-pub fn graph_edge(sender: Sender, receiver: Receiver) -> GraphEdge {
-    let from = match sender {
-        Sender::Embed => Component::Input,
-        Sender::Head(head) => Component::Head(head),
-        Sender::Mlp(layer) => Component::Mlp(layer),
-    };
-    let (to, channel) = match receiver {
-        Receiver::Head(head, channel) => (Component::Head(head), Some(channel)),
-        Receiver::Mlp(layer) => (Component::Mlp(layer), None),
-        Receiver::Logits => (Component::Logits, None),
-    };
-    GraphEdge { from, to, channel }
-}
-
 /// Every edge of `shape`'s graph with its score, in the full graph's order (which breaks
 /// ties in rankings, as for a file read back); `Err` names an edge the scores lack or one
 /// they have that the graph does not (either is a bug).
@@ -40,7 +25,7 @@ pub fn scored_graph(scores: &EdgeScores, shape: Shape) -> Result<ReadGraph, Stri
     let by_edge: HashMap<GraphEdge, f64> = scores
         .edges
         .iter()
-        .map(|e| (graph_edge(e.sender, e.receiver), e.score))
+        .map(|e| (GraphEdge::between(e.sender, e.receiver), e.score))
         .collect();
     let all = shape.edges();
     if let Some(extra) = by_edge.keys().find(|e| !shape.has_edge(e)) {

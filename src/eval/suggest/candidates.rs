@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::dsl::{Circuit, Head, Level, Mlps, Receiver, Sender};
-use crate::eval::edge_attribution::{self, EdgeScores};
+use crate::eval::edge_attribution::EdgeScores;
 
 /// One addition to a circuit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,7 +75,7 @@ impl Graph {
         let scores = scored
             .edges
             .iter()
-            .map(|e| ((sender(e.sender), receiver(e.receiver)), e.score))
+            .map(|e| ((e.sender, e.receiver), e.score))
             .collect();
         Self { scores }
     }
@@ -87,22 +87,6 @@ impl Graph {
 
     fn score(&self, sender: Sender, receiver: Receiver) -> f64 {
         self.scores.get(&(sender, receiver)).copied().unwrap_or(0.0)
-    }
-}
-
-fn sender(s: edge_attribution::Sender) -> Sender {
-    match s {
-        edge_attribution::Sender::Embed => Sender::Embed,
-        edge_attribution::Sender::Head(head) => Sender::Head(head),
-        edge_attribution::Sender::Mlp(layer) => Sender::Mlp(layer),
-    }
-}
-
-fn receiver(r: edge_attribution::Receiver) -> Receiver {
-    match r {
-        edge_attribution::Receiver::Head(head, channel) => Receiver::Head(head, channel),
-        edge_attribution::Receiver::Mlp(layer) => Receiver::Mlp(layer),
-        edge_attribution::Receiver::Logits => Receiver::Logits,
     }
 }
 

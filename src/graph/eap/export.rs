@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use crate::dsl::{Circuit, Level, Mlps, Positions, Receiver, Sender};
+use crate::dsl::{Circuit, Level, Mlps, Positions};
 use crate::graph::eap::file::{self, Written};
 use crate::graph::eap::names::{Component, GraphEdge};
 use crate::graph::eap::shape::Shape;
@@ -74,19 +74,7 @@ fn wiring(circuit: &Circuit) -> Vec<GraphEdge> {
     circuit
         .wires()
         .into_iter()
-        .map(|(sender, receiver)| {
-            let from = match sender {
-                Sender::Embed => Component::Input,
-                Sender::Head(head) => Component::Head(head),
-                Sender::Mlp(layer) => Component::Mlp(layer),
-            };
-            let (to, channel) = match receiver {
-                Receiver::Head(head, channel) => (Component::Head(head), Some(channel)),
-                Receiver::Mlp(layer) => (Component::Mlp(layer), None),
-                Receiver::Logits => (Component::Logits, None),
-            };
-            GraphEdge { from, to, channel }
-        })
+        .map(|(sender, receiver)| GraphEdge::between(sender, receiver))
         .collect()
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::dsl::{Channel, Head};
+use crate::dsl::{Channel, Head, Receiver, Sender};
 
 /// A node of the graph: what writes to the residual stream, or reads it at the end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -78,6 +78,22 @@ impl fmt::Display for GraphEdge {
 }
 
 impl GraphEdge {
+    /// The edge `sender -> receiver` under its graph name: `a0.h1->a5.h5<k>`, `m3->a7.h2<q>`,
+    /// `input->m0`.
+    pub fn between(sender: Sender, receiver: Receiver) -> Self {
+        let from = match sender {
+            Sender::Embed => Component::Input,
+            Sender::Head(head) => Component::Head(head),
+            Sender::Mlp(layer) => Component::Mlp(layer),
+        };
+        let (to, channel) = match receiver {
+            Receiver::Head(head, channel) => (Component::Head(head), Some(channel)),
+            Receiver::Mlp(layer) => (Component::Mlp(layer), None),
+            Receiver::Logits => (Component::Logits, None),
+        };
+        GraphEdge { from, to, channel }
+    }
+
     /// Parses an edge name; `None` when it is not `SENDER->RECEIVER[<q|k|v>]` of node names.
     /// Whether the model's graph has the edge is `Shape::has_edge`'s question.
     pub fn parse(name: &str) -> Option<Self> {

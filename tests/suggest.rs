@@ -308,8 +308,8 @@ fn the_terminal_and_markdown_tables_state_what_was_measured() {
     );
 }
 
-/// The toy model's circuit without 0.0: suggest ranks 0.0 first, by attribution and by its
-/// exact effect, and the variant it writes is clean, shows in `diff`, and `check` of it
+/// The toy model's circuit without 0.0: suggest ranks 0.0 first by its exact effect, and the
+/// variant it writes is clean, shows in `diff`, and `check` of it
 /// gives the faithfulness suggest printed, back near the whole circuit's.
 #[test]
 fn on_the_toy_model_a_removed_head_is_found_and_restored() {

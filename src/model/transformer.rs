@@ -429,7 +429,7 @@ impl Transformer {
             output.residuals.push(x.clone());
         }
         if let Some(edges) = &interventions.edges {
-            x = streams_hearing(&x, &deltas, &[&edges.logits])?.get(0)?;
+            x = subtract_unconnected(&x, &deltas, &edges.logits)?;
         }
         if let Some(probes) = pass.receivers {
             x = (x + &probes.logits)?;
@@ -452,20 +452,18 @@ impl Transformer {
         let Some(connections) = edges.mlp_receivers.get(&layer) else {
             return Ok(input);
         };
-        // With a parallel residual the input holds no head of the MLP's own layer: those
-        // count as heard.
         let parallel = self.config.parallel_residual;
-        let heard: Vec<bool> = connections
-            .iter()
-            .enumerate()
-            .map(|(slot, connected)| {
-                *connected
-                    || (parallel
-                        && slot > 0
-                        && matches!(edges.senders[slot - 1], EdgeSender::Head(l, _) if l == layer))
-            })
-            .collect();
-        Ok(streams_hearing(&input, deltas, &[&heard])?.get(0)?)
+        let mut out = input;
+        for (slot, (delta, connected)) in deltas.iter().zip(connections).enumerate() {
+            let own_layer_head =
+                slot > 0 && matches!(edges.senders[slot - 1], EdgeSender::Head(l, _) if l == layer);
+            if let (Some(delta), false) = (delta, *connected)
+                && !(parallel && own_layer_head)
+            {
+                out = out.sub(delta)?;
+            }
+        }
+        Ok(out)
     }
 
     fn attention(
@@ -737,11 +735,16 @@ impl Transformer {
             .ok_or_else(|| ModelError::Input("edge receivers need an edge patch".into()))?;
         let (rows, seq, d) = x.dims3()?;
         let (n_head, d_head) = (self.config.n_head, self.config.d_head());
+        // A receiver hears few senders: its stream is x less every Δ, plus the Δs it hears.
         // The heads of one class share their connections, and an edge without a channel gives
         // q, k and v the same ones: each distinct set's stream is made (and normed) once, and
         // each stream goes through one product with the columns of every (channel, head) that
         // reads it. Stream 0 is the ordinary one.
-        let mut heard_sets: Vec<&[bool]> = Vec::new();
+        let unheard = deltas
+            .iter()
+            .flatten()
+            .try_fold(x.clone(), |acc, delta| acc.sub(delta))?;
+        let mut streams: Vec<(Option<&[bool]>, Tensor)> = vec![(None, normed.clone())];
         let mut source = vec![[0usize; 3]; active.len()];
         for (i, head) in active.iter().enumerate() {
             let Some(connections) = edges.receivers.get(&(layer, *head)) else {
@@ -749,24 +752,19 @@ impl Transformer {
             };
             for (channel, heard) in connections.iter().enumerate() {
                 let heard = heard.as_slice();
-                source[i][channel] = 1 + match heard_sets.iter().position(|set| *set == heard) {
+                source[i][channel] = match streams.iter().position(|(set, _)| *set == Some(heard)) {
                     Some(at) => at,
                     None => {
-                        heard_sets.push(heard);
-                        heard_sets.len() - 1
+                        let own = add_connected(&unheard, deltas, heard)?;
+                        streams.push((Some(heard), block.ln_1.forward(&own, differentiable)?));
+                        streams.len() - 1
                     }
                 };
             }
         }
-        let own = block
-            .ln_1
-            .forward(&streams_hearing(x, deltas, &heard_sets)?, differentiable)?;
-        let streams: Vec<Tensor> = std::iter::once(Ok(normed.clone()))
-            .chain((0..heard_sets.len()).map(|i| own.get(i)))
-            .collect::<candle_core::Result<_>>()?;
         let mut pieces: [Vec<Option<Tensor>>; 3] =
             std::array::from_fn(|_| vec![None; active.len()]);
-        for (at, input) in streams.iter().enumerate() {
+        for (at, (_, input)) in streams.iter().enumerate() {
             let readers: Vec<(usize, usize)> = (0..3)
                 .flat_map(|channel| {
                     let source = &source;
@@ -953,39 +951,34 @@ fn blend(real: &Tensor, keep: &Tensor, replacement: &Tensor) -> Result<Tensor> {
     Ok((kept + dropped)?)
 }
 
-/// For each receiver's `heard` senders, the stream `x` less the Δ of every sender it does not
-/// hear: `[receivers, rows, seq, d]`. One product of the receivers' masks with the stacked
-/// Δs: a discovered graph's receivers each hear their own set of up to every earlier sender,
-/// and one subtraction per receiver and sender was thousands of small passes over the stream.
-fn streams_hearing(x: &Tensor, deltas: &[Option<Tensor>], heard: &[&[bool]]) -> Result<Tensor> {
-    let (rows, seq, d) = x.dims3()?;
-    let present: Vec<(usize, &Tensor)> = deltas
-        .iter()
-        .enumerate()
-        .filter_map(|(slot, delta)| delta.as_ref().map(|delta| (slot, delta)))
-        .collect();
-    let x = x.unsqueeze(0)?;
-    if present.is_empty() || heard.is_empty() {
-        return Ok(x.broadcast_as((heard.len(), rows, seq, d))?.contiguous()?);
+/// The stream minus Δ of every sender this input is not connected to.
+/// `unheard` (the stream less every sender's Δ) plus the Δ of each sender `connected` marks.
+fn add_connected(
+    unheard: &Tensor,
+    deltas: &[Option<Tensor>],
+    connected: &[bool],
+) -> Result<Tensor> {
+    let mut out = unheard.clone();
+    for (delta, connected) in deltas.iter().zip(connected) {
+        if let (Some(delta), true) = (delta, connected) {
+            out = out.add(delta)?;
+        }
     }
-    let stacked = Tensor::stack(
-        &present.iter().map(|(_, delta)| *delta).collect::<Vec<_>>(),
-        0,
-    )?
-    .reshape((present.len(), rows * seq * d))?;
-    let unheard: Vec<f32> = heard
-        .iter()
-        .flat_map(|heard| {
-            present
-                .iter()
-                .map(|(slot, _)| f32::from(u8::from(!heard[*slot])))
-        })
-        .collect();
-    let unheard = Tensor::from_vec(unheard, (heard.len(), present.len()), x.device())?;
-    let removed = unheard
-        .matmul(&stacked)?
-        .reshape((heard.len(), rows, seq, d))?;
-    Ok(x.broadcast_sub(&removed)?)
+    Ok(out)
+}
+
+fn subtract_unconnected(
+    x: &Tensor,
+    deltas: &[Option<Tensor>],
+    connected: &[bool],
+) -> Result<Tensor> {
+    let mut out = x.clone();
+    for (delta, connected) in deltas.iter().zip(connected) {
+        if let (Some(delta), false) = (delta, connected) {
+            out = out.sub(delta)?;
+        }
+    }
+    Ok(out)
 }
 
 /// A model with the tokenizer that came with it.

@@ -6,6 +6,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::eval::schema::Estimate;
+
 /// The mean a statistic is computed with: the plain mean, or a resampled one.
 pub type Mean<'a> = &'a dyn Fn(&[f64]) -> f64;
 
@@ -52,6 +54,14 @@ impl Bootstrap {
 
     pub fn resamples(&self) -> usize {
         self.counts.len()
+    }
+
+    /// `statistic` on every prompt, with its [`interval`](Self::interval).
+    pub fn estimate(&self, statistic: &dyn Fn(Mean) -> f64) -> Estimate {
+        Estimate {
+            value: statistic(&mean),
+            interval: self.interval(statistic),
+        }
     }
 
     /// The interval of `statistic`, which computes its value from per-prompt vectors through

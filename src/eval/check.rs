@@ -202,10 +202,7 @@ impl<'a, 'p> Evaluation<'a, 'p> {
     }
 
     fn estimate(&self, statistic: &dyn Fn(Mean) -> f64) -> Estimate {
-        Estimate {
-            value: statistic(&mean),
-            interval: self.bootstrap.interval(statistic),
-        }
+        self.bootstrap.estimate(statistic)
     }
 
     fn passes(&self) -> usize {
@@ -521,10 +518,7 @@ fn breakdown(buckets: Vec<Bucket>, scores: &PerPrompt, options: &Options) -> Vec
                     options.seed,
                     options.confidence,
                 );
-                let estimate = |statistic: &dyn Fn(Mean) -> f64| Estimate {
-                    value: statistic(&mean),
-                    interval: bootstrap.interval(statistic),
-                };
+                let estimate = |statistic: &dyn Fn(Mean) -> f64| bootstrap.estimate(statistic);
                 GroupFigures {
                     name,
                     family,

@@ -13,7 +13,7 @@ use crate::catalog::Catalog;
 use crate::dsl::{
     Ablation, Circuit, Environment, Level, Loader, Mlps, ModelShape, Sources, TaskProblem, TaskRef,
 };
-use crate::eval::bootstrap::{Bootstrap, Mean, mean};
+use crate::eval::bootstrap::{Bootstrap, Mean};
 use crate::eval::check::Progress;
 use crate::eval::runner::Runner;
 use crate::eval::schema::Estimate;
@@ -255,8 +255,8 @@ pub fn curve(
                 fraction,
                 edges: edges_at(fraction, total),
                 pruned_edges: edges.len(),
-                circuit_score: estimate(&bootstrap, &|m| m(fc)),
-                normalized: estimate(&bootstrap, &|m| normalized(m, fc)),
+                circuit_score: bootstrap.estimate(&|m| m(fc)),
+                normalized: bootstrap.estimate(&|m| normalized(m, fc)),
             })
             .collect();
         let area_of = |m: Mean| {
@@ -266,7 +266,7 @@ pub fn curve(
         Series {
             ranking: RankingName::of(ranking),
             points,
-            area: estimate(&bootstrap, &area_of),
+            area: bootstrap.estimate(&area_of),
         }
     };
     Ok(CurveReport {
@@ -279,8 +279,8 @@ pub fn curve(
         seed: options.seed,
         confidence: options.confidence,
         total_edges: total,
-        model_score: estimate(&bootstrap, &|m| m(&fm)),
-        empty_score: estimate(&bootstrap, &|m| m(&fe)),
+        model_score: bootstrap.estimate(&|m| m(&fm)),
+        empty_score: bootstrap.estimate(&|m| m(&fe)),
         cpr: series(Ranking::Signed, &signed, Area::Under),
         cmd: series(Ranking::Absolute, &absolute, Area::FromOne),
     })
@@ -307,13 +307,6 @@ impl Area {
             .zip(f.windows(2))
             .map(|(x, f)| (x[1] - x[0]) * (y(f[0]) + y(f[1])) / 2.0)
             .sum()
-    }
-}
-
-fn estimate(bootstrap: &Bootstrap, statistic: &dyn Fn(Mean) -> f64) -> Estimate {
-    Estimate {
-        value: statistic(&mean),
-        interval: bootstrap.interval(statistic),
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions};
-use crate::eval::bootstrap::{Bootstrap, mean, quantile};
+use crate::eval::bootstrap::{Bootstrap, quantile};
 use crate::eval::check::{Bucket, Progress, by_family, by_group};
 use crate::eval::runner::Runner;
 use crate::eval::schema::{Estimate, ReferenceCounts};
@@ -251,7 +251,7 @@ pub fn sensitivity(
                         positions: *positions,
                         reference: uses_reference.then_some(*size),
                         reference_counts: uses_reference.then(|| ReferenceCounts::of(&dataset)),
-                        circuit_score: estimate(bootstrap, &|m| m(&scores)),
+                        circuit_score: bootstrap.estimate(&|m| m(&scores)),
                         faithfulness: faithfulness(bootstrap, fm, &scores),
                     });
                 }
@@ -271,7 +271,7 @@ pub fn sensitivity(
         prompts: dataset.prompts.len(),
         seed: settings.seed,
         confidence: settings.confidence,
-        model_score: estimate(&bootstrap, &|m| m(&fm)),
+        model_score: bootstrap.estimate(&|m| m(&fm)),
         cells,
         baseline: baseline.clone(),
         families: breakdown(by_family(&dataset)),
@@ -313,22 +313,12 @@ fn breakdown(buckets: Vec<Bucket>, fm: &[f64], fc: &[f64], settings: &Settings) 
             Breakdown {
                 name: bucket.name,
                 prompts: bucket.prompts.len(),
-                model_score: estimate(&local, &|m| m(&fm)),
-                circuit_score: estimate(&local, &|m| m(&fc)),
+                model_score: local.estimate(&|m| m(&fm)),
+                circuit_score: local.estimate(&|m| m(&fc)),
                 faithfulness: faithfulness(&local, &fm, &fc),
             }
         })
         .collect()
-}
-
-fn estimate(
-    bootstrap: &Bootstrap,
-    statistic: &dyn Fn(crate::eval::bootstrap::Mean) -> f64,
-) -> Estimate {
-    Estimate {
-        value: statistic(&mean),
-        interval: bootstrap.interval(statistic),
-    }
 }
 
 fn faithfulness(bootstrap: &Bootstrap, fm: &[f64], fc: &[f64]) -> Faithfulness {
@@ -340,7 +330,7 @@ fn faithfulness(bootstrap: &Bootstrap, fm: &[f64], fc: &[f64]) -> Faithfulness {
         .collect();
     ratios.sort_by(f64::total_cmp);
     Faithfulness {
-        ratio: estimate(bootstrap, &|m| m(fc) / m(fm)),
+        ratio: bootstrap.estimate(&|m| m(fc) / m(fm)),
         median: quantile(&ratios, 0.5),
         quartiles: [quantile(&ratios, 0.25), quantile(&ratios, 0.75)],
     }

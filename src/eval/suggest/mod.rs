@@ -170,10 +170,7 @@ pub fn suggest(
         options.seed,
         options.confidence,
     );
-    let estimate = |statistic: &dyn Fn(Mean) -> f64| Estimate {
-        value: statistic(&mean),
-        interval: bootstrap.interval(statistic),
-    };
+    let estimate = |statistic: &dyn Fn(Mean) -> f64| bootstrap.estimate(statistic);
     let (fm, fc) = (&base.model, &base.circuit);
     let gap = mean(fm) - mean(fc);
     let ranked = candidates::ranked(circuit, layers, &graph, all, gap);

@@ -2,13 +2,10 @@
 //! for machines (JSON, `eval::discover::DiscoverReport` serialised).
 
 use crate::eval::discover::{DiscoverReport, Target};
+use crate::report::text::check::percent;
 
 pub fn render_json(report: &DiscoverReport) -> String {
     serde_json::to_string_pretty(report).expect("reports serialise") + "\n"
-}
-
-fn percent(f: f64) -> String {
-    format!("{:.1} %", 100.0 * f)
 }
 
 /// A few lines: what was scored, the sizes tried with their faithfulness, the size chosen.

@@ -23,18 +23,35 @@ use circuitcheck::model::{LoadedModel, ModelFiles};
 use circuitcheck::task::Task;
 use circuitcheck::testing::write_hub_shaped;
 
-/// Counts variants per phase, so the printout says where the time went.
-#[derive(Default)]
+/// Times each phase and counts its variants, passes and work, so the printout says where the
+/// time went.
 struct Phases {
-    started: Option<(String, Instant, usize)>,
+    /// Positions × layers of one full pass over the prompts, unpadded.
+    full_pass: usize,
+    /// Passes and positions × layers so far (as the check last reported them).
+    work: (usize, usize),
+    started: Option<Started>,
+}
+
+struct Started {
+    name: String,
+    at: Instant,
+    variants: usize,
+    work: (usize, usize),
 }
 
 impl Phases {
     fn finish(&mut self) {
-        if let Some((name, start, variants)) = self.started.take() {
+        if let Some(started) = self.started.take() {
+            let passes = self.work.0 - started.work.0;
+            let positions = self.work.1 - started.work.1;
             println!(
-                "  {name:<20} {variants:>4} variants  {:>8.2} s",
-                start.elapsed().as_secs_f64()
+                "  {:<20} {:>4} variants  {:>8.2} s  {passes:>4} passes  {:>9} positions × layers = {:>5.2} full passes",
+                started.name,
+                started.variants,
+                started.at.elapsed().as_secs_f64(),
+                positions,
+                positions as f64 / self.full_pass as f64
             );
         }
     }
@@ -43,10 +60,19 @@ impl Phases {
 impl Progress for Phases {
     fn phase(&mut self, name: &str, variants: usize) {
         self.finish();
-        self.started = Some((name.to_string(), Instant::now(), variants));
+        self.started = Some(Started {
+            name: name.to_string(),
+            at: Instant::now(),
+            variants,
+            work: self.work,
+        });
     }
 
     fn advance(&mut self, _: usize) {}
+
+    fn work(&mut self, passes: usize, positions: usize) {
+        self.work = (passes, positions);
+    }
 }
 
 /// circuits/ioi.circuit naming `model`, with its heads moved where `heads` per layer need it.
@@ -180,7 +206,12 @@ fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error
         "reference",
         phase.elapsed().as_secs_f64()
     );
-    let mut phases = Phases::default();
+    let tokens: usize = dataset.prompts.iter().map(|p| p.tokens.len()).sum();
+    let mut phases = Phases {
+        full_pass: tokens * loaded.model.config().n_layer,
+        work: (0, 0),
+        started: None,
+    };
     let report = check(
         &loaded.model,
         &dataset,

@@ -81,6 +81,35 @@ fn runner<'a>(f: &'a Fixture, level: Level, prompts: &[usize]) -> Runner<'a> {
     )
 }
 
+/// A runner that gives each prompt length its own group.
+fn grouped<'a>(f: &'a Fixture, level: Level, prompts: &[usize]) -> Runner<'a> {
+    Runner::with_pass_cost(
+        &f.loaded.model,
+        &f.dataset,
+        &f.reference,
+        &f.circuit,
+        level,
+        prompts.to_vec(),
+        0,
+    )
+}
+
+/// The plain path: one group padded to the longest prompt, every variant a full or resumed
+/// pass.
+fn plain<'a>(f: &'a Fixture, level: Level, prompts: &[usize]) -> Runner<'a> {
+    let mut runner = Runner::with_pass_cost(
+        &f.loaded.model,
+        &f.dataset,
+        &f.reference,
+        &f.circuit,
+        level,
+        prompts.to_vec(),
+        usize::MAX / 2,
+    );
+    runner.windows = false;
+    runner
+}
+
 fn variant() -> impl Strategy<Value = Variant> {
     let heads: Vec<Head> = (0..3)
         .flat_map(|l| (0..4).map(move |h| Head::new(l, h)))
@@ -118,6 +147,93 @@ proptest! {
             assert_same(scores, &alone[0], &format!("{variant} at {level:?} level"));
         }
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Prompts scored in groups of one length each, with windows (only the positions that
+    /// can change) and ∅ at the readout's positions only, give what one padded plain group
+    /// gives, on bases a search keeps too.
+    #[test]
+    fn groups_by_length_give_what_one_plain_group_gives(
+        bases in proptest::collection::vec(variant(), 0..3),
+        variants in proptest::collection::vec(variant(), 1..6),
+        edge in any::<bool>(),
+        subset in proptest::sample::subsequence((0..12).collect::<Vec<usize>>(), 1..=12),
+    ) {
+        let f = fixture();
+        let level = if edge { Level::Edge } else { Level::Node };
+        let mut fast = grouped(f, level, &subset);
+        fast.keep_bases(&bases).unwrap();
+        let variants: Vec<Variant> = variants
+            .iter()
+            .chain(&bases)
+            .flat_map(|v| [v.clone(), v.without([Head::new(2, 1)])])
+            .collect();
+        let fast_scores = fast.scores(&variants).unwrap();
+        let slow = plain(f, level, &subset).scores(&variants).unwrap();
+        for (variant, (a, b)) in variants.iter().zip(fast_scores.iter().zip(&slow)) {
+            assert_same(a, b, &format!("{variant} at {level:?} level, grouped against plain"));
+        }
+    }
+}
+
+#[test]
+fn groups_split_prompts_by_length() {
+    let f = fixture();
+    let all: Vec<usize> = (0..12).collect();
+    let lengths: BTreeSet<usize> = all
+        .iter()
+        .map(|p| f.dataset.prompts[*p].tokens.len())
+        .collect();
+    let mut grouped = grouped(f, Level::Node, &all);
+    grouped.scores(&[Variant::model()]).unwrap();
+    // One full pass per length.
+    assert_eq!(grouped.passes(), lengths.len());
+    let mut one = plain(f, Level::Node, &all);
+    one.scores(&[Variant::model()]).unwrap();
+    assert_eq!(one.passes(), 1);
+    // Each length's own positions only: fewer than one group padded to the longest.
+    let layers = f.loaded.model.config().n_layer;
+    let positions: usize = all.iter().map(|p| f.dataset.prompts[*p].tokens.len()).sum();
+    assert_eq!(grouped.work(), positions * layers);
+    let longest = *lengths.last().unwrap();
+    assert_eq!(one.work(), 12 * longest * layers);
+}
+
+#[test]
+fn empty_is_computed_at_the_readout_only() {
+    let f = fixture();
+    let all: Vec<usize> = (0..12).collect();
+    let mut fast = runner(f, Level::Node, &all);
+    let scores = fast.scores(&[Variant::empty()]).unwrap();
+    let layers = f.loaded.model.config().n_layer;
+    // END is each prompt's last position: one column per prompt.
+    assert_eq!(fast.work(), 12 * layers);
+    let slow = plain(f, Level::Node, &all)
+        .scores(&[Variant::empty()])
+        .unwrap();
+    assert_same(&scores[0], &slow[0], "∅ at the readout against a full pass");
+}
+
+#[test]
+fn a_window_recomputes_only_positions_where_heads_are_kept() {
+    // C \ {2.0}: 2.0 is kept at END only; from layer 2 the heads kept are 2.0, 2.2 (END),
+    // 2.1, 2.3 (S2): the window holds END alone, one column.
+    let f = fixture();
+    let all: Vec<usize> = (0..12).collect();
+    let mut fast = runner(f, Level::Node, &all);
+    fast.scores(&[Variant::circuit()]).unwrap();
+    let before = fast.work();
+    let variant = Variant::circuit().without([Head::new(2, 0)]);
+    let scores = fast.scores(std::slice::from_ref(&variant)).unwrap();
+    let layers = f.loaded.model.config().n_layer;
+    assert_eq!(fast.work() - before, 12 * (layers - 2));
+    let slow = plain(f, Level::Node, &all)
+        .scores(std::slice::from_ref(&variant))
+        .unwrap();
+    assert_same(&scores[0], &slow[0], "C \\ {2.0} by window against plain");
 }
 
 #[test]
@@ -185,7 +301,7 @@ fn windows_are_taken_where_the_circuit_keeps_heads_late() {
         assert_same(a, b, "windowed against plain");
     }
     // END only and from S1+1 on are windows; 1.3 acts at every position: a full resume.
-    assert_eq!((windowed.window_passes, plain.window_passes), (2, 0));
+    assert_eq!((windowed.window_passes(), plain.window_passes()), (2, 0));
 }
 
 proptest! {
@@ -234,9 +350,9 @@ fn a_window_from_a_base_reads_heads_the_base_kept_before_its_own_window() {
     let child = base.without([Head::new(2, 3)]);
     let mut built = runner(f, Level::Node, &all);
     built.keep_bases(std::slice::from_ref(&base)).unwrap();
-    let windows_before = built.window_passes;
+    let windows_before = built.window_passes();
     let fast = built.scores(std::slice::from_ref(&child)).unwrap();
-    assert_eq!(built.window_passes, windows_before + 1);
+    assert_eq!(built.window_passes(), windows_before + 1);
     let mut plain = runner(f, Level::Node, &all);
     plain.windows = false;
     let slow = plain.scores(std::slice::from_ref(&child)).unwrap();

@@ -28,6 +28,9 @@ type Candidate = (String, BTreeSet<Head>);
 pub trait Progress {
     fn phase(&mut self, name: &str, variants: usize);
     fn advance(&mut self, variants: usize);
+    /// The work done so far, before each phase and at the end: forward passes, and positions
+    /// computed through one layer (a full pass over prompts of n tokens in all is n · layers).
+    fn work(&mut self, _passes: usize, _positions: usize) {}
 }
 
 /// Progress that shows nothing.
@@ -52,6 +55,7 @@ pub fn check(
     let scores = evaluation.faithfulness(group)?;
     let (completeness, _) = evaluation.completeness()?;
     let minimality = evaluation.minimality(&scores.model)?;
+    evaluation.report_work();
     let mut report = Report {
         version: REPORT_VERSION,
         circuit: circuit.name.clone(),
@@ -198,7 +202,13 @@ impl<'a, 'p> Evaluation<'a, 'p> {
     }
 
     fn phase(&self, name: &str, variants: usize) {
+        self.report_work();
         self.progress.borrow_mut().phase(name, variants);
+    }
+
+    fn report_work(&self) {
+        let positions = self.full.work() + self.searcher.as_ref().map_or(0, Runner::work);
+        self.progress.borrow_mut().work(self.passes(), positions);
     }
 
     fn estimate(&self, statistic: &dyn Fn(Mean) -> f64) -> Estimate {
@@ -206,7 +216,7 @@ impl<'a, 'p> Evaluation<'a, 'p> {
     }
 
     fn passes(&self) -> usize {
-        self.full.passes + self.searcher.as_ref().map_or(0, |s| s.passes)
+        self.full.passes() + self.searcher.as_ref().map_or(0, Runner::passes)
     }
 
     /// F(M), F(C) and F(∅) per prompt; `group` is each prompt's.

@@ -229,8 +229,8 @@ impl<'a> Chunk<'a> {
         }
         let tokens: Vec<Vec<u32>> = prompts.iter().map(|p| p.tokens.clone()).collect();
         let batch = Batch::new(&tokens, device)?;
-        let starts: Vec<(&Prompt, usize)> = prompts.iter().map(|p| (*p, 0)).collect();
-        let readout = readout::readout(dataset.metric, &starts, device)?;
+        let ends: Vec<(&Prompt, usize)> = prompts.iter().map(|p| (*p, p.end())).collect();
+        let readout = readout::readout(dataset.metric, &ends, device)?;
         let objective = readout::objective(dataset, prompts, model.config().vocab_size, device)?;
         let inside: Vec<f32> = lengths
             .iter()

@@ -12,15 +12,16 @@ use crate::eval::variant::{Kept, Layout, Plan, Variant};
 use crate::model::error::Result;
 use crate::model::{EdgePatch, EdgeSender, HeadPatch, Interventions, MlpPatch, mask_tensor};
 
-/// One row of a batch: a variant on one prompt, from position `start` on.
-#[derive(Clone, Copy, Debug)]
+/// One row of a batch: a variant on one prompt, at some of its positions.
+#[derive(Clone, Debug)]
 pub struct Row {
     /// Index into the batch's variants.
     pub variant: usize,
     /// Index into the runner's prompts (and the plan's layouts).
     pub prompt: usize,
-    /// The row's first column is this position (0 for a full pass).
-    pub start: usize,
+    /// The position of each column, ascending (0, 1, … for a full pass); those past the
+    /// prompt's end are padding.
+    pub positions: Vec<usize>,
 }
 
 /// The circuit's edges as connection lists over senders (embeddings first, then heads and
@@ -139,7 +140,7 @@ impl Patcher<'_> {
                 })
                 .collect();
             for i in 0..width {
-                let position = row.start + i;
+                let position = row.positions[i];
                 let valid = position < self.layouts[row.prompt].len;
                 for (h, kept) in kept.iter().enumerate() {
                     if kept.at(position) {
@@ -191,7 +192,7 @@ impl Patcher<'_> {
                 .mlp(&variants[row.variant], layer as u32, row.prompt)
                 .unwrap_or(Kept::Everywhere);
             for i in 0..width {
-                if kept.at(row.start + i) {
+                if kept.at(row.positions[i]) {
                     keep[r * width + i] = 1.0;
                 }
             }
@@ -224,7 +225,7 @@ impl Patcher<'_> {
         for (r, row) in rows.iter().enumerate() {
             let source = self.sources[row.prompt];
             for i in 0..width {
-                let position = row.start + i;
+                let position = row.positions[i];
                 if position >= self.layouts[row.prompt].len {
                     continue;
                 }
@@ -260,7 +261,7 @@ impl Patcher<'_> {
         for (r, row) in rows.iter().enumerate() {
             let source = self.sources[row.prompt];
             for i in 0..width {
-                let position = row.start + i;
+                let position = row.positions[i];
                 if position < self.layouts[row.prompt].len {
                     out[(r * width + i) * d..(r * width + i + 1) * d]
                         .copy_from_slice(at(source, position));

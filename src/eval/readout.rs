@@ -8,7 +8,7 @@ use crate::model::error::Result;
 use crate::model::{Objective, Readout};
 use crate::task::{Dataset, MetricKind, Prompt};
 
-/// The readout of rows that hold `prompts`, each from a first position (0 for full rows):
+/// The readout of rows that hold `prompts`, each with the column that holds its `END`:
 /// the answer and distractor logits at `END` for logit differences, every logit there for
 /// probability differences.
 pub fn readout(
@@ -16,7 +16,7 @@ pub fn readout(
     prompts: &[(&Prompt, usize)],
     device: &Device,
 ) -> Result<Readout> {
-    let positions: Vec<usize> = prompts.iter().map(|(p, start)| p.end() - start).collect();
+    let positions: Vec<usize> = prompts.iter().map(|(_, column)| *column).collect();
     Ok(match metric {
         MetricKind::LogitDifference => {
             let tokens: Vec<u32> = prompts

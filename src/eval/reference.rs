@@ -133,13 +133,20 @@ impl ReferenceActivations {
             residuals: true,
             ..Default::default()
         };
-        let needed: Vec<usize> = (0..n).filter(|j| !weights[*j].is_empty()).collect();
+        // Shortest first, so each chunk is padded only to its own longest prompt.
+        let mut needed: Vec<usize> = (0..n).filter(|j| !weights[*j].is_empty()).collect();
+        needed.sort_by_key(|j| dataset.reference[*j].tokens.len());
         for chunk in needed.chunks(CHUNK) {
+            let longest = chunk
+                .iter()
+                .map(|j| dataset.reference[*j].tokens.len())
+                .max()
+                .unwrap_or(0);
             let padded: Vec<Vec<u32>> = chunk
                 .iter()
                 .map(|j| {
                     let mut row = dataset.reference[*j].tokens.clone();
-                    row.resize(seq, 0);
+                    row.resize(longest, 0);
                     row
                 })
                 .collect();

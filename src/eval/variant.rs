@@ -209,6 +209,30 @@ impl Plan {
         self.mlps.is_some()
     }
 
+    /// Where `variant` keeps some head of layer `layer` or later in prompt `prompt`: the
+    /// positions whose stream, from `layer` on, reads other positions.
+    pub fn kept_from(&self, variant: &Variant, layer: u32, prompt: usize) -> Kept {
+        match variant.scope {
+            Scope::Model => return Kept::Everywhere,
+            Scope::Empty => return Kept::Nowhere,
+            Scope::Circuit => {}
+        }
+        let mut at = Vec::new();
+        for (head, kept) in &self.circuit {
+            if head.layer < layer || variant.knocked_out.contains(head) {
+                continue;
+            }
+            match &kept[prompt] {
+                Kept::Everywhere => return Kept::Everywhere,
+                Kept::Nowhere => {}
+                Kept::At(positions) => at.extend(positions),
+            }
+        }
+        at.sort();
+        at.dedup();
+        Kept::from(Some(at))
+    }
+
     /// The first position at which C \ K differs from C in prompt `prompt`: the first where
     /// the circuit keeps a head of K (`None` when it keeps none, and C \ K is C).
     pub fn first_difference(&self, knocked_out: &BTreeSet<Head>, prompt: usize) -> Option<usize> {

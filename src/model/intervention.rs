@@ -149,15 +149,18 @@ impl Interventions {
     }
 }
 
-/// A pass that recomputes only a window at the end of each row, from some layer on: row r's
-/// columns are its positions `starts[r]`, `starts[r] + 1`, …; every earlier position is as it
-/// was in a base pass, which gave its keys and values ([`Capture::key_values`]). A variant
-/// that differs from the base only from position p on (a head knocked out where the base keeps
-/// it only at p and later) needs nothing else: attention is causal.
+/// A pass that recomputes only some positions of each row, from some layer on: row r's
+/// columns are its positions `positions[r]`; every other position is as it was in a base
+/// pass, which gave its keys and values ([`Capture::key_values`]). A variant that differs
+/// from the base only from position p on (a head knocked out where the base keeps it only at
+/// p and later) needs nothing before p, attention being causal; and after p only the
+/// positions where some head is kept, and the readout's: elsewhere no head reads another
+/// position, so the stream is as the base's.
 #[derive(Clone, Copy, Debug)]
 pub struct Window<'a> {
-    /// First recomputed position of each row.
-    pub starts: &'a [usize],
+    /// The positions each row recomputes, ascending, as many for every row; a row's columns
+    /// past its prompt's end are padding (any positions past it).
+    pub positions: &'a [Vec<usize>],
     /// Each row's row in the base pass.
     pub base_rows: &'a [usize],
     pub base: &'a KeyValues,

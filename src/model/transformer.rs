@@ -207,7 +207,7 @@ impl Transformer {
         self.run(&pass, residual, readout)
     }
 
-    /// A pass over a window at the end of each row (see [`Window`]), from `layer` on, with
+    /// A pass over some positions of each row (see [`Window`]), from `layer` on, with
     /// `residual` the stream entering that layer at the window's positions,
     /// `[rows, width, d_model]`. Interventions, the readout positions and captured residuals
     /// are the window's columns; captured keys and values cover every position. Node level
@@ -227,9 +227,12 @@ impl Transformer {
             ));
         }
         let (rows, width, _) = residual.dims3()?;
-        if window.starts.len() != rows || window.base_rows.len() != rows {
+        if window.positions.len() != rows
+            || window.base_rows.len() != rows
+            || window.positions.iter().any(|p| p.len() != width)
+        {
             return Err(ModelError::Input(
-                "a window needs a start and a base row per row".into(),
+                "a window needs a base row and a position per column for each row".into(),
             ));
         }
         let seq = window
@@ -241,11 +244,11 @@ impl Transformer {
             .next()
             .transpose()?
             .unwrap_or(width);
-        // Column i of row r is position starts[r] + i; it sees the positions up to there.
+        // Column i of row r is position positions[r][i]; it sees the positions up to there.
         let mut mask = vec![f32::NEG_INFINITY; rows * width * seq];
-        for (r, start) in window.starts.iter().enumerate() {
-            for i in 0..width {
-                let visible = (start + i + 1).min(seq);
+        for (r, positions) in window.positions.iter().enumerate() {
+            for (i, position) in positions.iter().enumerate() {
+                let visible = (position + 1).min(seq);
                 mask[(r * width + i) * seq..(r * width + i) * seq + visible].fill(0.0);
             }
         }
@@ -254,7 +257,7 @@ impl Transformer {
             start: layer,
             embeddings: None,
             mask: Tensor::from_vec(mask, (rows, 1, width, seq), &self.device)?,
-            angles: self.angles(rows, width, |r| window.starts[r])?,
+            angles: self.angles_at(window.positions)?,
             window: Some(window),
             probes: Vec::new(),
             receivers: None,
@@ -272,13 +275,18 @@ impl Transformer {
         width: usize,
         start_of: impl Fn(usize) -> usize,
     ) -> Result<Option<Angles>> {
-        let Some(rotary) = &self.config.rotary else {
-            return Ok(None);
-        };
         let positions: Vec<Vec<usize>> = (0..rows)
             .map(|r| (start_of(r)..start_of(r) + width).collect())
             .collect();
-        Ok(Some(Angles::new(rotary, &positions, &self.device)?))
+        self.angles_at(&positions)
+    }
+
+    /// The rotary angles of a pass whose row r holds the positions `positions[r]`.
+    fn angles_at(&self, positions: &[Vec<usize>]) -> Result<Option<Angles>> {
+        let Some(rotary) = &self.config.rotary else {
+            return Ok(None);
+        };
+        Ok(Some(Angles::new(rotary, positions, &self.device)?))
     }
 
     /// First-order attribution for a pass: runs it with every operation differentiable and
@@ -621,8 +629,8 @@ impl Transformer {
             .index_select(&Tensor::new(rows, &self.device)?, 0)?)
     }
 
-    /// Keys and values over every position for a window pass: the base pass's before each
-    /// row's window, the window's own from there, `[rows, seq, active, d_head]` each.
+    /// Keys and values over every position for a window pass: the window's own at the
+    /// positions it recomputes, the base pass's elsewhere, `[rows, seq, active, d_head]` each.
     fn with_prefix(
         &self,
         layer: usize,
@@ -649,18 +657,17 @@ impl Transformer {
                 ))
             })?;
         let (base_count, seq) = (base_k.dim(0)?, base_k.dim(1)?);
-        // Row r, position j: the base's (its base row, j) before the window, the window's
-        // column j − start after; positions past the window are masked, any index does.
+        // Row r, position j: the window's column where it recomputes j, else its base row's.
         let picks: Vec<u32> = (0..rows)
             .flat_map(|r| {
-                let (start, base_row) = (window.starts[r], window.base_rows[r]);
-                (0..seq).map(move |j| {
-                    if j >= start && j - start < width {
-                        (base_count * seq + r * width + j - start) as u32
-                    } else {
-                        (base_row * seq + j) as u32
+                let (positions, base_row) = (&window.positions[r], window.base_rows[r]);
+                let mut picks: Vec<u32> = (0..seq).map(|j| (base_row * seq + j) as u32).collect();
+                for (i, position) in positions.iter().enumerate() {
+                    if let Some(pick) = picks.get_mut(*position) {
+                        *pick = (base_count * seq + r * width + i) as u32;
                     }
-                })
+                }
+                picks
             })
             .collect();
         let picks = Tensor::from_vec(picks, rows * seq, &self.device)?;

@@ -111,6 +111,7 @@ impl ReferenceActivations {
         let device = model.device().clone();
         let config = model.config();
         let (layers, heads, d) = (config.n_layer, config.n_head, config.n_embd);
+        let d_head = config.d_head();
         let seq = dataset
             .prompts
             .iter()
@@ -124,11 +125,13 @@ impl ReferenceActivations {
             of_prompt: source_of_prompt,
             weights,
         } = Sources::of(dataset, ablation, seed)?;
-        let mut sums = Sums::new(layers, sources, seq, heads, d);
+        // Heads are averaged as their z, and the averages mapped through W_O after: the map
+        // is linear, and a z is 1/d_head-th the size of a result.
+        let mut sums = Sums::new(layers, sources, seq, heads * d_head, d);
         // Global means average over positions too: count valid positions per source.
         let mut position_count = 0f64;
         let capture = Capture {
-            head_results: true,
+            head_z: true,
             mlp_outputs: true,
             residuals: true,
             ..Default::default()
@@ -175,11 +178,22 @@ impl ReferenceActivations {
             }
         }
         let Sums {
-            heads: head_sums,
+            heads: z_sums,
             mlps: mlp_sums,
             embeddings: embed_sums,
             ..
         } = sums;
+        let head_sums = z_sums
+            .iter()
+            .enumerate()
+            .map(|(layer, z)| {
+                let z: Vec<f32> = z.iter().map(|v| *v as f32).collect();
+                let z = Tensor::from_vec(z, (sources * seq, heads, d_head), &device)?;
+                let results: Vec<f32> =
+                    model.head_results_of(layer, &z)?.flatten_all()?.to_vec1()?;
+                Ok(results.into_iter().map(f64::from).collect())
+            })
+            .collect::<Result<Vec<Vec<f64>>>>()?;
         let head_totals = head_sums
             .iter()
             .map(|sums| Table::from_sums(&sum_over_heads(sums, heads, d), sources, seq, d))
@@ -350,6 +364,7 @@ struct Sums {
 
 /// One reference prompt's captured activations, its own rows only, flattened.
 struct PromptValues {
+    /// Per layer, each head's z.
     heads: Vec<Vec<f32>>,
     mlps: Vec<Vec<f32>>,
     embeddings: Vec<f32>,
@@ -362,7 +377,7 @@ impl PromptValues {
             Ok(t.get(offset)?.narrow(0, 0, len)?.flatten_all()?.to_vec1()?)
         };
         Ok(Self {
-            heads: out.head_results.iter().map(own).collect::<Result<_>>()?,
+            heads: out.head_z.iter().map(own).collect::<Result<_>>()?,
             mlps: out.mlp_outputs.iter().map(own).collect::<Result<_>>()?,
             embeddings: own(embeddings)?,
         })
@@ -370,14 +385,16 @@ impl PromptValues {
 }
 
 impl Sums {
-    fn new(layers: usize, sources: usize, seq: usize, heads: usize, d: usize) -> Self {
+    /// Sums of `head_width` floats per position for the heads of each layer, `d` for the
+    /// MLPs and the embeddings.
+    fn new(layers: usize, sources: usize, seq: usize, head_width: usize, d: usize) -> Self {
         Self {
-            heads: vec![vec![0f64; sources * seq * heads * d]; layers],
+            heads: vec![vec![0f64; sources * seq * head_width]; layers],
             mlps: vec![vec![0f64; sources * seq * d]; layers],
             embeddings: vec![0f64; sources * seq * d],
             seq,
             d,
-            head_width: heads * d,
+            head_width,
         }
     }
 

@@ -178,6 +178,10 @@ pub struct KeyValues {
 pub struct Capture {
     /// Every head's real result per layer, `[rows, seq, heads, d_model]`.
     pub head_results: bool,
+    /// Every head's z per layer (its attention-weighted values, which W_O maps to its
+    /// result), `[rows, seq, heads, d_head]`: a result's 1/d_head-th the size, for averages
+    /// taken before the (linear) map.
+    pub head_z: bool,
     /// Every MLP's real output per layer, `[rows, seq, d_model]`.
     pub mlp_outputs: bool,
     /// The residual stream entering each layer (and after the last), `[rows, seq, d_model]`.
@@ -212,6 +216,7 @@ pub struct Output {
     /// The embeddings (token + position), `[rows, seq, d_model]`, when residuals are captured.
     pub embeddings: Option<Tensor>,
     pub head_results: Vec<Tensor>,
+    pub head_z: Vec<Tensor>,
     pub mlp_outputs: Vec<Tensor>,
     pub residuals: Vec<Tensor>,
     pub patterns: Vec<Tensor>,

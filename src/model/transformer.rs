@@ -289,6 +289,23 @@ impl Transformer {
         Ok(Some(Angles::new(rotary, positions, &self.device)?))
     }
 
+    /// Each head's result from its z, `[n, heads, d_head]` → `[n, heads, d_model]` (W_O of
+    /// `layer`, without its bias, which the attention block adds once).
+    pub fn head_results_of(&self, layer: usize, z: &Tensor) -> Result<Tensor> {
+        let block = self
+            .weights
+            .blocks
+            .get(layer)
+            .ok_or_else(|| ModelError::Input(format!("the model has no layer {layer}")))?;
+        let (n, heads, d_head) = z.dims3()?;
+        let results = per_head_results(
+            &z.reshape((1, n, heads, d_head))?,
+            &block.c_proj_w,
+            self.config.n_embd,
+        )?;
+        Ok(results.reshape((n, heads, self.config.n_embd))?)
+    }
+
     /// First-order attribution for a pass: runs it with every operation differentiable and
     /// returns F (`objective` of the readout, averaged over rows), ∂F/∂(each layer's attention
     /// output) and every head's result. Knocking out head h of layer l, which writes r
@@ -380,6 +397,9 @@ impl Transformer {
             let attention = self.attention(block, &x, pass, &mut deltas)?;
             if let Some(results) = attention.results {
                 output.head_results.push(results);
+            }
+            if let Some(z) = attention.z {
+                output.head_z.push(z);
             }
             if let Some(pattern) = attention.pattern {
                 output.patterns.push(pattern);
@@ -508,6 +528,7 @@ impl Transformer {
             return Ok(Attention {
                 out,
                 results: None,
+                z: None,
                 pattern: None,
                 key_values: None,
             });
@@ -577,6 +598,7 @@ impl Transformer {
         Ok(Attention {
             out,
             results,
+            z: capture.head_z.then_some(z),
             pattern: capture.patterns.then_some(pattern),
             key_values,
         })
@@ -929,6 +951,8 @@ struct Attention {
     key_values: Option<(Vec<usize>, Tensor, Tensor)>,
     /// Per-head results when captured, `[rows, seq, heads, d]`.
     results: Option<Tensor>,
+    /// Per-head z when captured, `[rows, seq, heads, d_head]`.
+    z: Option<Tensor>,
     /// `[rows, heads, seq, seq]`, when captured.
     pattern: Option<Tensor>,
 }
@@ -1028,13 +1052,18 @@ impl LoadedModel {
 /// The heads a layer must compute: those whose output is replaced everywhere need no
 /// attention at all, unless their results or patterns are captured.
 fn active_heads(patch: Option<&HeadPatch>, capture: &Capture, n_head: usize) -> Result<Vec<usize>> {
-    Ok(match (patch, capture.head_results || capture.patterns) {
-        (Some(patch), false) => {
-            let used: Vec<f32> = patch.keep.sum((0, 1))?.to_vec1()?;
-            (0..n_head).filter(|h| used[*h] > 0.0).collect()
-        }
-        _ => (0..n_head).collect(),
-    })
+    Ok(
+        match (
+            patch,
+            capture.head_results || capture.head_z || capture.patterns,
+        ) {
+            (Some(patch), false) => {
+                let used: Vec<f32> = patch.keep.sum((0, 1))?.to_vec1()?;
+                (0..n_head).filter(|h| used[*h] > 0.0).collect()
+            }
+            _ => (0..n_head).collect(),
+        },
+    )
 }
 
 /// Per-head results z_h · W_O[h]: `[active, rows·seq, d_head] × [active, d_head, d]`,

@@ -656,46 +656,42 @@ impl<'a> Group<'a> {
                 self.model
                     .forward_from(*layer, stacked, &interventions, capture, &readout)?
             }
-            Route::Window { base, layer, .. } => {
+            Route::Window { .. } | Route::Readout { .. } => {
                 self.window_passes += 1;
                 let interventions = self.patcher().interventions(variants, &rows, width)?;
-                let base = self.base(*base);
-                let key_values = base.key_values.as_ref().ok_or_else(|| {
-                    model::ModelError::Internal("a window's base kept no keys".into())
-                })?;
-                let window_residual = self.window_of(&base.residuals[*layer], &rows, true)?;
+                let no_keys = KeyValues::default();
+                // Each row's columns of the stream entering the first layer computed, and the
+                // keys and values of the positions it does not recompute.
+                let (layer, residual, base_rows, key_values): (
+                    usize,
+                    Tensor,
+                    Vec<usize>,
+                    &KeyValues,
+                ) = match route {
+                    Route::Window { base, layer, .. } => {
+                        let base = self.base(*base);
+                        let key_values = base.key_values.as_ref().ok_or_else(|| {
+                            model::ModelError::Internal("a window's base kept no keys".into())
+                        })?;
+                        let residual = self.window_of(&base.residuals[*layer], &rows, true)?;
+                        let base_rows = rows.iter().map(|r| r.prompt).collect();
+                        (*layer, residual, base_rows, key_values)
+                    }
+                    _ => {
+                        let embeddings = self.model.embed(&self.batch(&rows)?)?;
+                        let residual = self.window_of(&embeddings, &rows, false)?;
+                        (0, residual, (0..rows.len()).collect(), &no_keys)
+                    }
+                };
                 let positions: Vec<Vec<usize>> = rows.iter().map(|r| r.positions.clone()).collect();
-                let base_rows: Vec<usize> = rows.iter().map(|r| r.prompt).collect();
                 let window = Window {
                     positions: &positions,
                     base_rows: &base_rows,
                     base: key_values,
                 };
                 self.model.forward_window(
-                    *layer,
-                    window_residual,
-                    &window,
-                    &interventions,
-                    capture,
-                    &readout,
-                )?
-            }
-            Route::Readout { .. } => {
-                self.window_passes += 1;
-                let interventions = self.patcher().interventions(variants, &rows, width)?;
-                let embeddings = self.model.embed(&self.batch(&rows)?)?;
-                let window_residual = self.window_of(&embeddings, &rows, false)?;
-                let positions: Vec<Vec<usize>> = rows.iter().map(|r| r.positions.clone()).collect();
-                let base_rows: Vec<usize> = (0..rows.len()).collect();
-                let no_keys = KeyValues::default();
-                let window = Window {
-                    positions: &positions,
-                    base_rows: &base_rows,
-                    base: &no_keys,
-                };
-                self.model.forward_window(
-                    0,
-                    window_residual,
+                    layer,
+                    residual,
                     &window,
                     &interventions,
                     capture,

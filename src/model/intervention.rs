@@ -147,6 +147,55 @@ impl Interventions {
     pub fn mlp(&self, layer: usize) -> Option<&MlpPatch> {
         self.mlps.get(layer).and_then(Option::as_ref)
     }
+
+    /// The node-level patches of the first `rows` rows.
+    pub fn first_rows(&self, rows: usize) -> Result<Self> {
+        if self.edges.is_some() {
+            return Err(ModelError::Input(
+                "edge-level patches cover every row of a pass".into(),
+            ));
+        }
+        let heads = self
+            .heads
+            .iter()
+            .map(|patch| {
+                patch
+                    .as_ref()
+                    .map(|p| -> Result<HeadPatch> {
+                        Ok(HeadPatch {
+                            keep: p.keep.narrow(0, 0, rows)?,
+                            replaced: p.replaced.narrow(0, 0, rows)?,
+                            senders: p
+                                .senders
+                                .iter()
+                                .map(|(h, t)| Ok((*h, t.narrow(0, 0, rows)?)))
+                                .collect::<Result<_>>()?,
+                        })
+                    })
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        let mlps = self
+            .mlps
+            .iter()
+            .map(|patch| {
+                patch
+                    .as_ref()
+                    .map(|p| -> Result<MlpPatch> {
+                        Ok(MlpPatch {
+                            keep: p.keep.narrow(0, 0, rows)?,
+                            replacement: p.replacement.narrow(0, 0, rows)?,
+                        })
+                    })
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self {
+            heads,
+            mlps,
+            edges: None,
+        })
+    }
 }
 
 /// A pass that recomputes only some positions of each row, from some layer on: row r's
@@ -163,6 +212,9 @@ pub struct Window<'a> {
     pub positions: &'a [Vec<usize>],
     /// Each row's row in the base pass.
     pub base_rows: &'a [usize],
+    /// The layer at which each row joins the pass, ascending: before it the row is as the
+    /// base has it (its stream at that layer is what the pass is given).
+    pub joins: &'a [usize],
     pub base: &'a KeyValues,
 }
 

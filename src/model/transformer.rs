@@ -163,6 +163,7 @@ impl Transformer {
         let pass = Pass {
             differentiable: self.differentiable,
             start: 0,
+            end: self.config.n_layer,
             embeddings: Some(embeddings.clone()),
             mask,
             angles: self.angles(batch.rows(), batch.seq(), |_| 0)?,
@@ -195,6 +196,7 @@ impl Transformer {
         let pass = Pass {
             differentiable: self.differentiable,
             start: layer,
+            end: self.config.n_layer,
             embeddings: None,
             mask: causal_mask(seq, &self.device)?,
             angles: self.angles(rows, seq, |_| 0)?,
@@ -229,10 +231,17 @@ impl Transformer {
         let (rows, width, _) = residual.dims3()?;
         if window.positions.len() != rows
             || window.base_rows.len() != rows
+            || window.joins.len() != rows
             || window.positions.iter().any(|p| p.len() != width)
         {
             return Err(ModelError::Input(
-                "a window needs a base row and a position per column for each row".into(),
+                "a window needs a base row, a first layer and a position per column for each row"
+                    .into(),
+            ));
+        }
+        if window.joins.first() != Some(&layer) || !window.joins.is_sorted() {
+            return Err(ModelError::Input(
+                "a window's rows join in order, the first at the pass's first layer".into(),
             ));
         }
         let seq = window
@@ -244,27 +253,68 @@ impl Transformer {
             .next()
             .transpose()?
             .unwrap_or(width);
-        // Column i of row r is position positions[r][i]; it sees the positions up to there.
-        let mut mask = vec![f32::NEG_INFINITY; rows * width * seq];
-        for (r, positions) in window.positions.iter().enumerate() {
-            for (i, position) in positions.iter().enumerate() {
-                let visible = (position + 1).min(seq);
-                mask[(r * width + i) * seq..(r * width + i) * seq + visible].fill(0.0);
-            }
+        // Rows join at their own first layer: each span of layers runs over the rows that
+        // have joined, and hands its stream on with the next rows' appended.
+        let mut starts: Vec<usize> = window.joins.to_vec();
+        starts.dedup();
+        if starts.len() > 1 && (capture.residuals || capture.key_values || capture.head_results) {
+            return Err(ModelError::Input(
+                "a window whose rows join at different layers captures nothing".into(),
+            ));
         }
-        let pass = Pass {
-            differentiable: self.differentiable,
-            start: layer,
-            embeddings: None,
-            mask: Tensor::from_vec(mask, (rows, 1, width, seq), &self.device)?,
-            angles: self.angles_at(window.positions)?,
-            window: Some(window),
-            probes: Vec::new(),
-            receivers: None,
-            interventions,
-            capture,
-        };
-        self.run(&pass, residual, readout)
+        let mut x: Option<Tensor> = None;
+        for (span, start) in starts.iter().enumerate() {
+            let end = starts.get(span + 1).copied().unwrap_or(self.config.n_layer);
+            let joined = window.joins.partition_point(|j| j <= start);
+            let before = x.as_ref().map_or(Ok(0), |x| x.dim(0))?;
+            let arriving = residual.narrow(0, before, joined - before)?;
+            let stream = match x.take() {
+                Some(x) => Tensor::cat(&[x, arriving], 0)?,
+                None => arriving,
+            };
+            let positions = &window.positions[..joined];
+            let own = Window {
+                positions,
+                base_rows: &window.base_rows[..joined],
+                joins: &window.joins[..joined],
+                base: window.base,
+            };
+            let last = end == self.config.n_layer;
+            let narrowed;
+            let interventions = if joined == rows {
+                interventions
+            } else {
+                narrowed = interventions.first_rows(joined)?;
+                &narrowed
+            };
+            let pass = Pass {
+                differentiable: self.differentiable,
+                start: *start,
+                end,
+                embeddings: None,
+                mask: window_mask(positions, width, seq, &self.device)?,
+                angles: self.angles_at(positions)?,
+                window: Some(&own),
+                probes: Vec::new(),
+                receivers: None,
+                interventions,
+                capture: if last {
+                    capture
+                } else {
+                    Capture {
+                        residuals: true,
+                        ..Default::default()
+                    }
+                },
+            };
+            let mut output =
+                self.run(&pass, stream, if last { readout } else { &Readout::None })?;
+            if last {
+                return Ok(output);
+            }
+            x = output.residuals.pop();
+        }
+        Err(ModelError::Internal("a window pass ran no layer".into()))
     }
 
     /// The rotary angles of a pass whose row r holds the positions `start_of(r)` onwards,
@@ -326,6 +376,7 @@ impl Transformer {
         let pass = Pass {
             differentiable: true,
             start: 0,
+            end: self.config.n_layer,
             embeddings: Some(embeddings.clone()),
             mask: causal_mask(seq, &self.device)?,
             angles: self.angles(rows, seq, |_| 0)?,
@@ -389,7 +440,7 @@ impl Transformer {
             ));
             deltas.extend(edges.senders.iter().map(|_| None));
         }
-        for block in self.weights.blocks.iter().skip(pass.start) {
+        for block in self.weights.blocks[..pass.end].iter().skip(pass.start) {
             let layer = block.layer;
             if capture.residuals {
                 output.residuals.push(x.clone());
@@ -898,6 +949,8 @@ struct Pass<'a> {
     /// Plain, differentiable ops instead of the fused inference kernels.
     differentiable: bool,
     start: usize,
+    /// The layer after the last one the pass computes (`n_layer` for a whole pass).
+    end: usize,
     /// The embeddings, when the pass starts from them.
     embeddings: Option<Tensor>,
     /// Additive attention mask: `[seq, seq]` causal, or `[rows, 1, width, seq]` for a window.
@@ -1064,6 +1117,25 @@ fn active_heads(patch: Option<&HeadPatch>, capture: &Capture, n_head: usize) -> 
             _ => (0..n_head).collect(),
         },
     )
+}
+
+/// The additive mask of a window pass, `[rows, 1, width, seq]`: column i of row r is
+/// position `positions[r][i]` and sees the positions up to there.
+fn window_mask(
+    positions: &[Vec<usize>],
+    width: usize,
+    seq: usize,
+    device: &Device,
+) -> Result<Tensor> {
+    let rows = positions.len();
+    let mut mask = vec![f32::NEG_INFINITY; rows * width * seq];
+    for (r, positions) in positions.iter().enumerate() {
+        for (i, position) in positions.iter().enumerate() {
+            let visible = (position + 1).min(seq);
+            mask[(r * width + i) * seq..(r * width + i) * seq + visible].fill(0.0);
+        }
+    }
+    Ok(Tensor::from_vec(mask, (rows, 1, width, seq), device)?)
 }
 
 /// Per-head results z_h · W_O[h]: `[active, rows·seq, d_head] × [active, d_head, d]`,

@@ -81,18 +81,22 @@ enum Route {
     Full,
     /// From a base's residual stream at a layer.
     Resume { base: usize, layer: usize },
-    /// From a base's residual stream at a layer, only some positions of each prompt (as
-    /// many for each, padded): from its first changed one on, those where a head is kept
-    /// and the readout's.
+    /// From a base's residual streams, only some positions of each row (as many for each,
+    /// padded): from its first changed one on, those where a head is kept and the
+    /// readout's; each row from its own first changed layer (`joins`, ascending), rows
+    /// variant by variant, prompt by prompt.
     Window {
         base: usize,
-        layer: usize,
+        joins: Vec<usize>,
         columns: Vec<Vec<usize>>,
     },
     /// From the embeddings, only the readout's positions: a pass in which no head is kept,
     /// where each position reads only itself.
     Readout { columns: Vec<Vec<usize>> },
 }
+
+/// A variant's window from a base: the layer it starts at, and each prompt's columns.
+type WindowOf = (usize, Variant, Vec<Vec<usize>>);
 
 impl Wiring {
     /// Senders: the circuit's heads, then the MLPs its edges name; every circuit head
@@ -224,11 +228,57 @@ impl<'a> Group<'a> {
             }
         }
         let mut groups: BTreeMap<Route, Vec<Variant>> = BTreeMap::new();
+        // Windows from one base share passes whatever layer they start at: each row joins
+        // at its own.
+        let mut windows: BTreeMap<usize, Vec<WindowOf>> = BTreeMap::new();
         for variant in todo {
-            groups
-                .entry(self.route(&variant))
-                .or_default()
-                .push(variant);
+            match self.route(&variant) {
+                Route::Window {
+                    base,
+                    joins,
+                    columns,
+                } => windows
+                    .entry(base)
+                    .or_default()
+                    .push((joins[0], variant, columns)),
+                route => groups.entry(route).or_default().push(variant),
+            }
+        }
+        for (base, mut members) in windows {
+            members.sort_by_key(|(layer, _, _)| *layer);
+            let width = members
+                .iter()
+                .flat_map(|(_, _, columns)| columns.iter().map(Vec::len))
+                .max()
+                .unwrap_or(1);
+            let per_pass = (MAX_TOKENS / (self.prompts.len() * width).max(1))
+                .min(MAX_ROWS / self.prompts.len().max(1))
+                .max(1);
+            for chunk in members.chunks(per_pass) {
+                let variants: Vec<Variant> = chunk.iter().map(|(_, v, _)| v.clone()).collect();
+                let n = self.prompts.len();
+                let route = Route::Window {
+                    base,
+                    joins: chunk
+                        .iter()
+                        .flat_map(|(layer, _, _)| std::iter::repeat_n(*layer, n))
+                        .collect(),
+                    columns: self.padded(
+                        chunk
+                            .iter()
+                            .flat_map(|(_, _, columns)| columns.iter().cloned())
+                            .collect(),
+                    ),
+                };
+                let scores = self
+                    .run_batch(&variants, &route, Capture::default())
+                    .map_err(|e| self.context(e, &variants, &route))?
+                    .0;
+                for (variant, scores) in variants.into_iter().zip(scores) {
+                    self.memo.insert(variant, scores);
+                }
+                report(chunk.len());
+            }
         }
         for (route, group) in groups {
             let width = match &route {
@@ -420,7 +470,7 @@ impl<'a> Group<'a> {
                         (layers - layer) * width,
                         Route::Window {
                             base: base.id,
-                            layer,
+                            joins: vec![layer; self.prompts.len()],
                             columns,
                         },
                     );
@@ -473,9 +523,10 @@ impl<'a> Group<'a> {
             Route::Readout { .. } => unreachable!("bases are never readout passes"),
             Route::Window {
                 base,
-                layer,
+                joins,
                 columns,
             } => {
+                let layer = &joins[0];
                 let parent = self.base(*base);
                 let mut residuals = parent.residuals[..*layer].to_vec();
                 let recomputed = self.plan.layers as usize - layer;
@@ -571,11 +622,13 @@ impl<'a> Group<'a> {
         self.dataset.prompts[self.prompts[p]].end()
     }
 
-    /// Each prompt's positions padded to the longest list with positions past its end.
+    /// Each row's positions (rows prompt by prompt, variant after variant) padded to the
+    /// longest list with positions past the prompt's end.
     fn padded(&self, mut columns: Vec<Vec<usize>>) -> Vec<Vec<usize>> {
         let width = columns.iter().map(Vec::len).max().unwrap_or(0);
-        for (p, positions) in columns.iter_mut().enumerate() {
-            let len = self.layouts[p].len;
+        let n = self.prompts.len();
+        for (i, positions) in columns.iter_mut().enumerate() {
+            let len = self.layouts[i % n].len;
             let missing = width - positions.len();
             positions.extend(len..len + missing);
         }
@@ -597,19 +650,18 @@ impl<'a> Group<'a> {
         }
     }
 
-    /// One row per prompt for each of `copies` variants, at the positions `columns` gives
-    /// for the prompt (every position when `None`).
+    /// One row per prompt for each of `copies` variants (variant by variant), each at the
+    /// positions `columns` gives for the row (every position when `None`).
     fn rows(&self, copies: usize, columns: Option<&[Vec<usize>]>) -> Vec<Row> {
-        (0..copies)
-            .flat_map(|variant| {
-                (0..self.prompts.len()).map(move |prompt| Row {
-                    variant,
-                    prompt,
-                    positions: match columns {
-                        Some(columns) => columns[prompt].clone(),
-                        None => (0..self.seq).collect(),
-                    },
-                })
+        let n = self.prompts.len();
+        (0..copies * n)
+            .map(|i| Row {
+                variant: i / n,
+                prompt: i % n,
+                positions: match columns {
+                    Some(columns) => columns[i].clone(),
+                    None => (0..self.seq).collect(),
+                },
             })
             .collect()
     }
@@ -636,8 +688,23 @@ impl<'a> Group<'a> {
         capture: Capture,
     ) -> Result<(Vec<Vec<f64>>, model::Output)> {
         let (rows, width) = match route {
-            Route::Window { columns, .. } | Route::Readout { columns } => (
+            Route::Window { columns, .. } => (
                 self.rows(variants.len(), Some(columns)),
+                columns.first().map_or(0, Vec::len),
+            ),
+            // The same positions for every variant's rows.
+            Route::Readout { columns } => (
+                self.rows(
+                    variants.len(),
+                    Some(
+                        &columns
+                            .iter()
+                            .cycle()
+                            .take(variants.len() * columns.len())
+                            .cloned()
+                            .collect::<Vec<_>>(),
+                    ),
+                ),
                 columns.first().map_or(0, Vec::len),
             ),
             _ => (self.rows(variants.len(), None), self.seq),
@@ -668,14 +735,27 @@ impl<'a> Group<'a> {
                     Vec<usize>,
                     &KeyValues,
                 ) = match route {
-                    Route::Window { base, layer, .. } => {
+                    Route::Window { base, joins, .. } => {
                         let base = self.base(*base);
                         let key_values = base.key_values.as_ref().ok_or_else(|| {
                             model::ModelError::Internal("a window's base kept no keys".into())
                         })?;
-                        let residual = self.window_of(&base.residuals[*layer], &rows, true)?;
+                        // Each row's columns of the base's stream at the layer it joins.
+                        let mut pieces = Vec::new();
+                        let mut at = 0;
+                        while at < rows.len() {
+                            let join = joins[at];
+                            let end = at + joins[at..].partition_point(|j| *j == join);
+                            pieces.push(self.window_of(
+                                &base.residuals[join],
+                                &rows[at..end],
+                                true,
+                            )?);
+                            at = end;
+                        }
+                        let residual = Tensor::cat(&pieces, 0)?;
                         let base_rows = rows.iter().map(|r| r.prompt).collect();
-                        (*layer, residual, base_rows, key_values)
+                        (joins[0], residual, base_rows, key_values)
                     }
                     _ => {
                         let embeddings = self.model.embed(&self.batch(&rows)?)?;
@@ -684,9 +764,14 @@ impl<'a> Group<'a> {
                     }
                 };
                 let positions: Vec<Vec<usize>> = rows.iter().map(|r| r.positions.clone()).collect();
+                let joins = match route {
+                    Route::Window { joins, .. } => joins.clone(),
+                    _ => vec![0; rows.len()],
+                };
                 let window = Window {
                     positions: &positions,
                     base_rows: &base_rows,
+                    joins: &joins,
                     base: key_values,
                 };
                 self.model.forward_window(
@@ -700,13 +785,12 @@ impl<'a> Group<'a> {
             }
         };
         let layers = self.plan.layers as usize;
-        self.work += rows.len()
-            * match route {
-                Route::Full => self.seq * layers,
-                Route::Resume { layer, .. } => self.seq * (layers - layer),
-                Route::Window { layer, .. } => width * (layers - layer),
-                Route::Readout { .. } => width * layers,
-            };
+        self.work += match route {
+            Route::Full => rows.len() * self.seq * layers,
+            Route::Resume { layer, .. } => rows.len() * self.seq * (layers - layer),
+            Route::Window { joins, .. } => joins.iter().map(|j| width * (layers - j)).sum(),
+            Route::Readout { .. } => rows.len() * width * layers,
+        };
         self.passes += 1;
         let all = self.scores_from(&output.logits, &rows)?;
         let scores = all

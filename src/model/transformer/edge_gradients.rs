@@ -93,6 +93,7 @@ impl Transformer {
         let pass = Pass {
             differentiable: true,
             start: 0,
+            end: self.config.n_layer,
             embeddings: Some(embeddings.clone()),
             mask: causal_mask(seq, &self.device)?,
             angles: self.angles(rows, seq, |_| 0)?,

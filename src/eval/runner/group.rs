@@ -520,7 +520,11 @@ impl<'a> Group<'a> {
                 });
                 (residuals, key_values)
             }
-            Route::Readout { .. } => unreachable!("bases are never readout passes"),
+            Route::Readout { .. } => {
+                return Err(model::ModelError::Internal(
+                    "a base is never a readout pass".into(),
+                ));
+            }
             Route::Window {
                 base,
                 joins,

@@ -81,8 +81,8 @@ fn runner<'a>(f: &'a Fixture, level: Level, prompts: &[usize]) -> Runner<'a> {
     )
 }
 
-/// A runner that gives each prompt length its own group.
-fn grouped<'a>(f: &'a Fixture, level: Level, prompts: &[usize]) -> Runner<'a> {
+/// A runner whose groups take `pass_cost` as the cost of one more pass.
+fn costing<'a>(f: &'a Fixture, level: Level, prompts: &[usize], pass_cost: usize) -> Runner<'a> {
     Runner::with_pass_cost(
         &f.loaded.model,
         &f.dataset,
@@ -90,22 +90,19 @@ fn grouped<'a>(f: &'a Fixture, level: Level, prompts: &[usize]) -> Runner<'a> {
         &f.circuit,
         level,
         prompts.to_vec(),
-        0,
+        pass_cost,
     )
+}
+
+/// A runner that gives each prompt length its own group.
+fn grouped<'a>(f: &'a Fixture, level: Level, prompts: &[usize]) -> Runner<'a> {
+    costing(f, level, prompts, 0)
 }
 
 /// The plain path: one group padded to the longest prompt, every variant a full or resumed
 /// pass.
 fn plain<'a>(f: &'a Fixture, level: Level, prompts: &[usize]) -> Runner<'a> {
-    let mut runner = Runner::with_pass_cost(
-        &f.loaded.model,
-        &f.dataset,
-        &f.reference,
-        &f.circuit,
-        level,
-        prompts.to_vec(),
-        usize::MAX / 2,
-    );
+    let mut runner = costing(f, level, prompts, usize::MAX / 2);
     runner.windows = false;
     runner
 }

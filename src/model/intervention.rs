@@ -218,6 +218,37 @@ pub struct Window<'a> {
     pub base: &'a KeyValues,
 }
 
+/// Every position of each row of a window: its own column where `positions[r]` recomputes
+/// it, else its base row's (`base_rows[r]`). `base` is `[base rows · seq, w]`, `own`
+/// `[rows · width, w]`; the result `[rows · seq, w]`.
+pub fn merge_positions(
+    base: &Tensor,
+    own: &Tensor,
+    positions: &[Vec<usize>],
+    base_rows: &[usize],
+    seq: usize,
+) -> Result<Tensor> {
+    let base_count = base.dim(0)? / seq.max(1);
+    let rows = positions.len();
+    let width = positions.first().map_or(0, Vec::len);
+    let picks: Vec<u32> = positions
+        .iter()
+        .zip(base_rows)
+        .enumerate()
+        .flat_map(|(r, (positions, base_row))| {
+            let mut picks: Vec<u32> = (0..seq).map(|j| (base_row * seq + j) as u32).collect();
+            for (i, position) in positions.iter().enumerate() {
+                if let Some(pick) = picks.get_mut(*position) {
+                    *pick = (base_count * seq + r * width + i) as u32;
+                }
+            }
+            picks
+        })
+        .collect();
+    let picks = Tensor::from_vec(picks, rows * seq, base.device())?;
+    Ok(Tensor::cat(&[base, own], 0)?.index_select(&picks, 0)?)
+}
+
 /// Keys and values of the heads a pass computed, per layer: the heads, and
 /// `[rows, seq, heads, d_head]` each.
 #[derive(Clone, Debug, Default)]

@@ -166,7 +166,7 @@ impl Transformer {
             end: self.config.n_layer,
             embeddings: Some(embeddings.clone()),
             mask,
-            angles: self.angles(batch.rows(), batch.seq(), |_| 0)?,
+            angles: self.angles(batch.rows(), batch.seq())?,
             window: None,
             probes: Vec::new(),
             receivers: None,
@@ -199,7 +199,7 @@ impl Transformer {
             end: self.config.n_layer,
             embeddings: None,
             mask: causal_mask(seq, &self.device)?,
-            angles: self.angles(rows, seq, |_| 0)?,
+            angles: self.angles(rows, seq)?,
             window: None,
             probes: Vec::new(),
             receivers: None,
@@ -317,18 +317,10 @@ impl Transformer {
         Err(ModelError::Internal("a window pass ran no layer".into()))
     }
 
-    /// The rotary angles of a pass whose row r holds the positions `start_of(r)` onwards,
-    /// `width` of them; `None` for families with learned positions.
-    fn angles(
-        &self,
-        rows: usize,
-        width: usize,
-        start_of: impl Fn(usize) -> usize,
-    ) -> Result<Option<Angles>> {
-        let positions: Vec<Vec<usize>> = (0..rows)
-            .map(|r| (start_of(r)..start_of(r) + width).collect())
-            .collect();
-        self.angles_at(&positions)
+    /// The rotary angles of a pass whose rows hold the positions 0 to `seq`; `None` for
+    /// families with learned positions.
+    fn angles(&self, rows: usize, seq: usize) -> Result<Option<Angles>> {
+        self.angles_at(&vec![(0..seq).collect(); rows])
     }
 
     /// The rotary angles of a pass whose row r holds the positions `positions[r]`.
@@ -379,7 +371,7 @@ impl Transformer {
             end: self.config.n_layer,
             embeddings: Some(embeddings.clone()),
             mask: causal_mask(seq, &self.device)?,
-            angles: self.angles(rows, seq, |_| 0)?,
+            angles: self.angles(rows, seq)?,
             window: None,
             probes: probes.iter().map(|p| p.as_tensor().clone()).collect(),
             receivers: None,
@@ -730,29 +722,16 @@ impl Transformer {
                 ))
             })?;
         let (base_count, seq) = (base_k.dim(0)?, base_k.dim(1)?);
-        // Row r, position j: the window's column where it recomputes j, else its base row's.
-        let picks: Vec<u32> = (0..rows)
-            .flat_map(|r| {
-                let (positions, base_row) = (&window.positions[r], window.base_rows[r]);
-                let mut picks: Vec<u32> = (0..seq).map(|j| (base_row * seq + j) as u32).collect();
-                for (i, position) in positions.iter().enumerate() {
-                    if let Some(pick) = picks.get_mut(*position) {
-                        *pick = (base_count * seq + r * width + i) as u32;
-                    }
-                }
-                picks
-            })
-            .collect();
-        let picks = Tensor::from_vec(picks, rows * seq, &self.device)?;
         let heads = index(&slots, &self.device)?;
         let merge = |base: &Tensor, own: &Tensor| -> Result<Tensor> {
             let base = base
                 .index_select(&heads, 2)?
                 .reshape((base_count * seq, a * d_head))?;
             let own = own.reshape((rows * width, a * d_head))?;
-            Ok(Tensor::cat(&[base, own], 0)?
-                .index_select(&picks, 0)?
-                .reshape((rows, seq, a, d_head))?)
+            Ok(
+                merge_positions(&base, &own, window.positions, window.base_rows, seq)?
+                    .reshape((rows, seq, a, d_head))?,
+            )
         };
         Ok((merge(base_k, k)?, merge(base_v, v)?))
     }

@@ -90,13 +90,43 @@ enum Route {
         joins: Vec<usize>,
         columns: Vec<Vec<usize>>,
     },
-    /// From the embeddings, only the readout's positions: a pass in which no head is kept,
-    /// where each position reads only itself.
+    /// From the embeddings, only the readout's positions (per row, as for windows): a pass
+    /// in which no head is kept, where each position reads only itself.
     Readout { columns: Vec<Vec<usize>> },
 }
 
-/// A variant's window from a base: the layer it starts at, and each prompt's columns.
-type WindowOf = (usize, Variant, Vec<Vec<usize>>);
+/// Where passes start that can share a batch: the embeddings (every position, or the
+/// readout's), a base at a layer, or a base's windows (at any layer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Shared {
+    Full,
+    Resume { base: usize, layer: usize },
+    Window { base: usize },
+    Readout,
+}
+
+impl Route {
+    fn shared(&self) -> Shared {
+        match self {
+            Route::Full => Shared::Full,
+            Route::Resume { base, layer } => Shared::Resume {
+                base: *base,
+                layer: *layer,
+            },
+            Route::Window { base, .. } => Shared::Window { base: *base },
+            Route::Readout { .. } => Shared::Readout,
+        }
+    }
+
+    /// The first layer the route's pass computes.
+    fn first_layer(&self) -> usize {
+        match self {
+            Route::Resume { layer, .. } => *layer,
+            Route::Window { joins, .. } => joins.first().copied().unwrap_or(0),
+            Route::Full | Route::Readout { .. } => 0,
+        }
+    }
+}
 
 impl Wiring {
     /// Senders: the circuit's heads, then the MLPs its edges name; every circuit head
@@ -227,49 +257,29 @@ impl<'a> Group<'a> {
                 report(1);
             }
         }
-        let mut groups: BTreeMap<Route, Vec<Variant>> = BTreeMap::new();
-        // Windows from one base share passes whatever layer they start at: each row joins
-        // at its own.
-        let mut windows: BTreeMap<usize, Vec<WindowOf>> = BTreeMap::new();
+        // Variants that start from the same place share passes; windows from one base do
+        // whatever layer they start at, each row joining at its own.
+        let mut batches: BTreeMap<Shared, Vec<(Variant, Route)>> = BTreeMap::new();
         for variant in todo {
-            match self.route(&variant) {
-                Route::Window {
-                    base,
-                    joins,
-                    columns,
-                } => windows
-                    .entry(base)
-                    .or_default()
-                    .push((joins[0], variant, columns)),
-                route => groups.entry(route).or_default().push(variant),
-            }
+            let route = self.route(&variant);
+            batches
+                .entry(route.shared())
+                .or_default()
+                .push((variant, route));
         }
-        for (base, mut members) in windows {
-            members.sort_by_key(|(layer, _, _)| *layer);
+        for (_, mut members) in batches {
+            members.sort_by_key(|(_, route)| route.first_layer());
             let width = members
                 .iter()
-                .flat_map(|(_, _, columns)| columns.iter().map(Vec::len))
+                .map(|(_, route)| self.width(route))
                 .max()
                 .unwrap_or(1);
             let per_pass = (MAX_TOKENS / (self.prompts.len() * width).max(1))
                 .min(MAX_ROWS / self.prompts.len().max(1))
                 .max(1);
             for chunk in members.chunks(per_pass) {
-                let variants: Vec<Variant> = chunk.iter().map(|(_, v, _)| v.clone()).collect();
-                let n = self.prompts.len();
-                let route = Route::Window {
-                    base,
-                    joins: chunk
-                        .iter()
-                        .flat_map(|(layer, _, _)| std::iter::repeat_n(*layer, n))
-                        .collect(),
-                    columns: self.padded(
-                        chunk
-                            .iter()
-                            .flat_map(|(_, _, columns)| columns.iter().cloned())
-                            .collect(),
-                    ),
-                };
+                let variants: Vec<Variant> = chunk.iter().map(|(v, _)| v.clone()).collect();
+                let route = self.joined(chunk);
                 let scores = self
                     .run_batch(&variants, &route, Capture::default())
                     .map_err(|e| self.context(e, &variants, &route))?
@@ -280,28 +290,44 @@ impl<'a> Group<'a> {
                 report(chunk.len());
             }
         }
-        for (route, group) in groups {
-            let width = match &route {
-                Route::Window { columns, .. } | Route::Readout { columns } => {
-                    columns.first().map_or(0, Vec::len)
-                }
-                _ => self.seq,
-            };
-            let per_pass = (MAX_TOKENS / (self.prompts.len() * width).max(1))
-                .min(MAX_ROWS / self.prompts.len().max(1))
-                .max(1);
-            for chunk in group.chunks(per_pass) {
-                let scores = self
-                    .run_batch(chunk, &route, Capture::default())
-                    .map_err(|e| self.context(e, chunk, &route))?
-                    .0;
-                for (variant, scores) in chunk.iter().zip(scores) {
-                    self.memo.insert(variant.clone(), scores);
-                }
-                report(chunk.len());
-            }
-        }
         Ok(variants.iter().map(|v| self.memo[v].clone()).collect())
+    }
+
+    /// Columns per row of a route's pass (every position for full and resumed passes).
+    fn width(&self, route: &Route) -> usize {
+        match route {
+            Route::Window { columns, .. } | Route::Readout { columns } => {
+                columns.first().map_or(0, Vec::len)
+            }
+            Route::Full | Route::Resume { .. } => self.seq,
+        }
+    }
+
+    /// One route for the variants of `chunk`, which share a start: their rows one after the
+    /// other, each with its own columns (padded to the widest) and first layer.
+    fn joined(&self, chunk: &[(Variant, Route)]) -> Route {
+        let columns = || {
+            let rows = chunk.iter().flat_map(|(_, route)| match route {
+                Route::Window { columns, .. } | Route::Readout { columns } => columns.clone(),
+                Route::Full | Route::Resume { .. } => Vec::new(),
+            });
+            self.padded(rows.collect())
+        };
+        match &chunk[0].1 {
+            Route::Window { base, .. } => Route::Window {
+                base: *base,
+                joins: chunk
+                    .iter()
+                    .flat_map(|(_, route)| match route {
+                        Route::Window { joins, .. } => joins.clone(),
+                        _ => Vec::new(),
+                    })
+                    .collect(),
+                columns: columns(),
+            },
+            Route::Readout { .. } => Route::Readout { columns: columns() },
+            route => route.clone(),
+        }
     }
 
     /// Scores `variants` and keeps their passes as bases for the variants that extend them
@@ -597,28 +623,15 @@ impl<'a> Group<'a> {
     ) -> Result<Tensor> {
         let (prompts, seq, d) = base.dims3()?;
         let width = window.dim(1)?;
-        let picks: Vec<u32> = columns
-            .iter()
-            .enumerate()
-            .flat_map(|(p, positions)| {
-                let mut picks: Vec<u32> = (0..seq).map(|j| (p * seq + j) as u32).collect();
-                for (i, position) in positions.iter().enumerate() {
-                    if let Some(pick) = picks.get_mut(*position) {
-                        *pick = (prompts * seq + p * width + i) as u32;
-                    }
-                }
-                picks
-            })
-            .collect();
-        let picks = Tensor::from_vec(picks, prompts * seq, base.device())?;
-        let both = Tensor::cat(
-            &[
-                base.reshape((prompts * seq, d))?,
-                window.reshape((prompts * width, d))?,
-            ],
-            0,
-        )?;
-        Ok(both.index_select(&picks, 0)?.reshape((prompts, seq, d))?)
+        let base_rows: Vec<usize> = (0..prompts).collect();
+        Ok(model::merge_positions(
+            &base.reshape((prompts * seq, d))?,
+            &window.reshape((prompts * width, d))?,
+            columns,
+            &base_rows,
+            seq,
+        )?
+        .reshape((prompts, seq, d))?)
     }
 
     /// Prompt `p`'s `END`.
@@ -691,28 +704,12 @@ impl<'a> Group<'a> {
         route: &Route,
         capture: Capture,
     ) -> Result<(Vec<Vec<f64>>, model::Output)> {
-        let (rows, width) = match route {
-            Route::Window { columns, .. } => (
-                self.rows(variants.len(), Some(columns)),
-                columns.first().map_or(0, Vec::len),
-            ),
-            // The same positions for every variant's rows.
-            Route::Readout { columns } => (
-                self.rows(
-                    variants.len(),
-                    Some(
-                        &columns
-                            .iter()
-                            .cycle()
-                            .take(variants.len() * columns.len())
-                            .cloned()
-                            .collect::<Vec<_>>(),
-                    ),
-                ),
-                columns.first().map_or(0, Vec::len),
-            ),
-            _ => (self.rows(variants.len(), None), self.seq),
+        let columns = match route {
+            Route::Window { columns, .. } | Route::Readout { columns } => Some(columns.as_slice()),
+            Route::Full | Route::Resume { .. } => None,
         };
+        let rows = self.rows(variants.len(), columns);
+        let width = self.width(route);
         let readout = self.readout(&rows)?;
         let output = match route {
             Route::Full => {
@@ -733,8 +730,8 @@ impl<'a> Group<'a> {
                 let no_keys = KeyValues::default();
                 // Each row's columns of the stream entering the first layer computed, and the
                 // keys and values of the positions it does not recompute.
-                let (layer, residual, base_rows, key_values): (
-                    usize,
+                let (joins, residual, base_rows, key_values): (
+                    Vec<usize>,
                     Tensor,
                     Vec<usize>,
                     &KeyValues,
@@ -759,19 +756,16 @@ impl<'a> Group<'a> {
                         }
                         let residual = Tensor::cat(&pieces, 0)?;
                         let base_rows = rows.iter().map(|r| r.prompt).collect();
-                        (joins[0], residual, base_rows, key_values)
+                        (joins.clone(), residual, base_rows, key_values)
                     }
                     _ => {
                         let embeddings = self.model.embed(&self.batch(&rows)?)?;
                         let residual = self.window_of(&embeddings, &rows, false)?;
-                        (0, residual, (0..rows.len()).collect(), &no_keys)
+                        let starts = vec![0; rows.len()];
+                        (starts, residual, (0..rows.len()).collect(), &no_keys)
                     }
                 };
                 let positions: Vec<Vec<usize>> = rows.iter().map(|r| r.positions.clone()).collect();
-                let joins = match route {
-                    Route::Window { joins, .. } => joins.clone(),
-                    _ => vec![0; rows.len()],
-                };
                 let window = Window {
                     positions: &positions,
                     base_rows: &base_rows,
@@ -779,7 +773,7 @@ impl<'a> Group<'a> {
                     base: key_values,
                 };
                 self.model.forward_window(
-                    layer,
+                    joins[0],
                     residual,
                     &window,
                     &interventions,

@@ -96,7 +96,7 @@ impl Transformer {
             end: self.config.n_layer,
             embeddings: Some(embeddings.clone()),
             mask: causal_mask(seq, &self.device)?,
-            angles: self.angles(rows, seq, |_| 0)?,
+            angles: self.angles(rows, seq)?,
             window: None,
             probes: Vec::new(),
             receivers: Some(&probes),

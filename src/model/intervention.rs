@@ -58,6 +58,21 @@ pub struct HeadPatch {
     pub senders: BTreeMap<usize, Tensor>,
 }
 
+impl HeadPatch {
+    /// The patch at one column per row (see [`at_columns`]).
+    pub fn at_columns(&self, columns: &[usize]) -> Result<Self> {
+        Ok(Self {
+            keep: at_columns(&self.keep, columns)?,
+            replaced: at_columns(&self.replaced, columns)?,
+            senders: self
+                .senders
+                .iter()
+                .map(|(h, t)| Ok((*h, at_columns(t, columns)?)))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
 /// Node-level patch of one layer's MLP output.
 #[derive(Clone, Debug)]
 pub struct MlpPatch {
@@ -65,6 +80,41 @@ pub struct MlpPatch {
     pub keep: Tensor,
     /// `[rows, seq, d_model]`.
     pub replacement: Tensor,
+}
+
+impl MlpPatch {
+    /// The patch at one column per row (see [`at_columns`]).
+    pub fn at_columns(&self, columns: &[usize]) -> Result<Self> {
+        Ok(Self {
+            keep: at_columns(&self.keep, columns)?,
+            replacement: at_columns(&self.replacement, columns)?,
+        })
+    }
+}
+
+/// Row r's column `columns[r]` of a `[rows, seq, …]` tensor, as `[rows, 1, …]`.
+pub fn at_columns(t: &Tensor, columns: &[usize]) -> Result<Tensor> {
+    let dims = t.dims();
+    let [rows, seq, ..] = *dims else {
+        return Err(ModelError::Input("columns of a tensor without rows".into()));
+    };
+    if columns.len() != rows || columns.iter().any(|c| *c >= seq) {
+        return Err(ModelError::Input(
+            "one column per row, inside the sequence".into(),
+        ));
+    }
+    let width: usize = dims[2..].iter().product();
+    let picks: Vec<u32> = columns
+        .iter()
+        .enumerate()
+        .map(|(r, c)| (r * seq + c) as u32)
+        .collect();
+    let picked = t
+        .reshape((rows * seq, width))?
+        .index_select(&Tensor::new(picks, t.device())?, 0)?;
+    let mut shape = vec![rows, 1];
+    shape.extend_from_slice(&dims[2..]);
+    Ok(picked.reshape(shape)?)
 }
 
 /// An input of a receiving head: its position in each receiver's connection lists of an
@@ -268,6 +318,8 @@ pub struct Capture {
     /// Every MLP's real output per layer, `[rows, seq, d_model]`.
     pub mlp_outputs: bool,
     /// The residual stream entering each layer (and after the last), `[rows, seq, d_model]`.
+    /// After the last it is `[rows, 1, d_model]` at the readout's positions where the last
+    /// layer computed only those (a pass that captures nothing else per position there).
     pub residuals: bool,
     /// Every head's attention pattern per layer, `[rows, heads, seq (query), seq (key)]`.
     pub patterns: bool,

@@ -432,12 +432,22 @@ impl Transformer {
             ));
             deltas.extend(edges.senders.iter().map(|_| None));
         }
+        let (rows, seq, _) = x.dims3()?;
+        let readout_queries = self.readout_queries(pass, readout, rows, seq)?;
+        let mut narrowed = false;
         for block in self.weights.blocks[..pass.end].iter().skip(pass.start) {
             let layer = block.layer;
             if capture.residuals {
                 output.residuals.push(x.clone());
             }
-            let attention = self.attention(block, &x, pass, &mut deltas)?;
+            let queries = readout_queries
+                .as_ref()
+                .filter(|_| layer + 1 == self.config.n_layer);
+            let attention = self.attention(block, &x, pass, &mut deltas, queries)?;
+            if let Some(queries) = queries {
+                x = at_columns(&x, &queries.columns)?;
+                narrowed = true;
+            }
             if let Some(results) = attention.results {
                 output.head_results.push(results);
             }
@@ -483,8 +493,15 @@ impl Transformer {
             if capture.mlp_outputs {
                 output.mlp_outputs.push(mlp_out.clone());
             }
-            if let Some(patch) = interventions.mlp(layer) {
-                mlp_out = blend(&mlp_out, &patch.keep, &patch.replacement)?;
+            match (interventions.mlp(layer), queries) {
+                (Some(patch), Some(queries)) => {
+                    let patch = patch.at_columns(&queries.columns)?;
+                    mlp_out = blend(&mlp_out, &patch.keep, &patch.replacement)?;
+                }
+                (Some(patch), None) => {
+                    mlp_out = blend(&mlp_out, &patch.keep, &patch.replacement)?;
+                }
+                (None, _) => {}
             }
             if let Some(edges) = &interventions.edges
                 && let Some(slot) = edges.slot(EdgeSender::Mlp(layer))
@@ -505,9 +522,60 @@ impl Transformer {
         if let Some(probes) = pass.receivers {
             x = (x + &probes.logits)?;
         }
+        // A narrowed last layer leaves one column per row: the readout's.
+        let at_first = vec![0; rows];
+        let readout = match readout {
+            Readout::Tokens { tokens, .. } if narrowed => Readout::Tokens {
+                positions: at_first,
+                tokens: tokens.clone(),
+            },
+            Readout::Full { .. } if narrowed => Readout::Full {
+                positions: at_first,
+            },
+            readout => readout.clone(),
+        };
         let (rows, seq, _) = x.dims3()?;
-        output.logits = self.readout(&x, rows, seq, readout, pass.differentiable)?;
+        output.logits = self.readout(&x, rows, seq, &readout, pass.differentiable)?;
         Ok(output)
+    }
+
+    /// The queries of the last layer, where only the readout's need computing: the stream
+    /// after the last layer is read at the readout's column of each row and nowhere else,
+    /// unless the pass captures per-position outputs of that layer, records gradients or
+    /// wires edges. (Keys and values, made from the layer's input, cover every position.)
+    fn readout_queries(
+        &self,
+        pass: &Pass,
+        readout: &Readout,
+        rows: usize,
+        seq: usize,
+    ) -> Result<Option<Queries>> {
+        let capture = pass.capture;
+        let plain = !pass.differentiable
+            && pass.probes.is_empty()
+            && pass.receivers.is_none()
+            && pass.interventions.edges.is_none()
+            && pass.end == self.config.n_layer
+            && !(capture.head_results || capture.head_z || capture.patterns || capture.mlp_outputs);
+        let columns = match readout {
+            Readout::Tokens { positions, .. } | Readout::Full { positions } => positions,
+            Readout::None | Readout::All => return Ok(None),
+        };
+        if !plain || seq < 2 || columns.len() != rows || columns.iter().any(|c| *c >= seq) {
+            return Ok(None);
+        }
+        let picks = index(columns, &self.device)?;
+        let mask = match pass.mask.rank() {
+            // Causal `[seq, seq]`: the readout column's row.
+            2 => pass.mask.index_select(&picks, 0)?,
+            // A window's `[rows, 1, width, seq]`: each row's readout column.
+            _ => at_columns(&pass.mask.squeeze(1)?, columns)?.squeeze(1)?,
+        };
+        let seq_keys = mask.dim(D::Minus1)?;
+        Ok(Some(Queries {
+            columns: columns.clone(),
+            mask: mask.reshape((rows, 1, 1, seq_keys))?,
+        }))
     }
 
     /// The stream a wired MLP reads: `input` less the Δ of every sender it holds that is not
@@ -543,11 +611,21 @@ impl Transformer {
         x: &Tensor,
         pass: &Pass,
         deltas: &mut [Option<Tensor>],
+        queries: Option<&Queries>,
     ) -> Result<Attention> {
         let (layer, interventions, capture) = (block.layer, pass.interventions, pass.capture);
         let (rows, seq, d) = x.dims3()?;
         let (n_head, d_head) = (self.config.n_head, self.config.d_head());
         let patch = interventions.head(layer);
+        // Keys and values come from every position, so every head that any position keeps is
+        // computed (a base's captured keys and values serve windows at any column).
+        let active = active_heads(patch, &capture, n_head)?;
+        let narrowed_patch = match (patch, queries) {
+            (Some(patch), Some(queries)) => Some(patch.at_columns(&queries.columns)?),
+            _ => None,
+        };
+        let patch = narrowed_patch.as_ref().or(patch);
+        let width = if queries.is_some() { 1 } else { seq };
         let edges = interventions.edges.as_ref();
         let senders_here: Vec<(usize, usize)> = edges
             .map(|e| {
@@ -561,10 +639,9 @@ impl Transformer {
                     .collect()
             })
             .unwrap_or_default();
-        let active = active_heads(patch, &capture, n_head)?;
         let mut out = match patch {
             Some(patch) => patch.replaced.broadcast_add(&block.c_proj_b)?,
-            None => Tensor::zeros((rows, seq, d), DType::F32, &self.device)?
+            None => Tensor::zeros((rows, width, d), DType::F32, &self.device)?
                 .broadcast_add(&block.c_proj_b)?,
         };
         if active.is_empty() {
@@ -602,7 +679,11 @@ impl Transformer {
             Some(window) => self.with_prefix(layer, window, &active, &k, &v)?,
             None => (k, v),
         };
-        let (z, pattern) = self.attend(&q, &k, &v, &pass.mask, pass.differentiable)?; // z: [rows, seq, active, d_head]
+        let (q, mask) = match queries {
+            Some(queries) => (at_columns(&q, &queries.columns)?, &queries.mask),
+            None => (q, &pass.mask),
+        };
+        let (z, pattern) = self.attend(&q, &k, &v, mask, pass.differentiable)?; // z: [rows, width, active, d_head]
         let key_values = capture.key_values.then(|| (active.clone(), k, v));
         let a = active.len();
         let w_o = self.output_weights(block, &active)?;
@@ -615,8 +696,8 @@ impl Transformer {
             Some(keep) => z.broadcast_mul(&keep.unsqueeze(3)?)?,
             None => z.clone(),
         };
-        let real = z_kept.reshape((rows * seq, a * d_head))?.matmul(&w_o)?;
-        out = (out + real.reshape((rows, seq, d))?)?;
+        let real = z_kept.reshape((rows * width, a * d_head))?.matmul(&w_o)?;
+        out = (out + real.reshape((rows, width, d))?)?;
 
         let need_results = capture.head_results || !senders_here.is_empty();
         let results = if need_results {
@@ -974,6 +1055,14 @@ pub struct Attribution {
     pub gradients: Vec<Tensor>,
     /// Per layer, every head's result, `[rows, seq, heads, d_model]`.
     pub results: Vec<Tensor>,
+}
+
+/// The last layer's queries where only the readout's are computed.
+struct Queries {
+    /// Each row's readout column.
+    columns: Vec<usize>,
+    /// Their additive mask, `[rows, 1, 1, seq]`.
+    mask: Tensor,
 }
 
 struct Attention {

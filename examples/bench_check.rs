@@ -46,12 +46,13 @@ impl Phases {
             let passes = self.work.0 - started.work.0;
             let positions = self.work.1 - started.work.1;
             println!(
-                "  {:<20} {:>4} variants  {:>8.2} s  {passes:>4} passes  {:>9} positions × layers = {:>5.2} full passes",
+                "  {:<20} {:>4} variants  {:>8.2} s  {passes:>4} passes  {:>9} positions × layers = {:>5.2} full passes  {}",
                 started.name,
                 started.variants,
                 started.at.elapsed().as_secs_f64(),
                 positions,
-                positions as f64 / self.full_pass as f64
+                positions as f64 / self.full_pass as f64,
+                peak()
             );
         }
     }
@@ -129,10 +130,23 @@ fn configurations() -> Vec<(&'static str, Options)> {
     ]
 }
 
+/// Writes the model, then runs each configuration in a process of its own, so that each
+/// one's time and peak memory are those of a whole `circuitcheck check` run.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     circuitcheck::model::reuse_freed_memory();
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100);
+    let first = args.next();
+    if first.as_deref() == Some(CONFIGURATION) {
+        let name = args.next().ok_or("a configuration's name")?;
+        let dir = PathBuf::from(args.next().ok_or("the model's directory")?);
+        let n: usize = args.next().ok_or("the number of prompts")?.parse()?;
+        let (_, options) = configurations()
+            .into_iter()
+            .find(|(known, _)| *known == name)
+            .ok_or_else(|| format!("no configuration {name}"))?;
+        return run(&dir, n, &options);
+    }
+    let n: usize = first.map(|a| a.parse()).transpose()?.unwrap_or(100);
     let only: Option<String> = args.next().filter(|o| o != "all");
     let model = args.next().unwrap_or_else(|| "gpt2-small".into());
     let dir = tempfile::tempdir()?;
@@ -149,29 +163,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "circuits/ioi.circuit, {model} shapes (random weights, written in {:.1} s), {n} IOI prompts, {threads} threads",
         start.elapsed().as_secs_f64()
     );
-    for (name, options) in configurations() {
+    println!(
+        "each configuration runs in a process of its own; peak: its peak resident memory so far"
+    );
+    for (name, _) in configurations() {
         if only.as_deref().is_some_and(|o| !name.starts_with(o)) {
             continue;
         }
         println!("{name}:");
-        run(dir.path(), n, &options)?;
-    }
-    if let Some(peak) = peak_memory() {
-        println!(
-            "peak resident memory {:.2} GiB",
-            peak as f64 / (1u64 << 30) as f64
-        );
+        let status = std::process::Command::new(std::env::current_exe()?)
+            .arg(CONFIGURATION)
+            .arg(name)
+            .arg(dir.path())
+            .arg(n.to_string())
+            .status()?;
+        if !status.success() {
+            return Err(format!("{name} failed ({status})").into());
+        }
     }
     Ok(())
 }
 
-/// The process's peak resident set (`VmHWM`), where the system reports it.
-fn peak_memory() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
+/// The first argument of a child process that runs one configuration.
+const CONFIGURATION: &str = "--configuration";
 
 /// One whole check as the command runs it (load, dataset, reference, check), timed by phase.
 fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error::Error>> {
@@ -188,9 +202,10 @@ fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error
     })?;
     let dataset = Task::load("ioi")?.dataset(&loaded.tokenizer, n, 0)?;
     println!(
-        "  {:<20}                {:>8.2} s",
+        "  {:<20}                {:>8.2} s{:>70}",
         "load + dataset",
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        peak()
     );
     let phase = Instant::now();
     let (reference, _) = load_or_compute(
@@ -202,9 +217,10 @@ fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error
         &Cache::new(None),
     )?;
     println!(
-        "  {:<20}                {:>8.2} s",
+        "  {:<20}                {:>8.2} s{:>70}",
         "reference",
-        phase.elapsed().as_secs_f64()
+        phase.elapsed().as_secs_f64(),
+        peak()
     );
     let tokens: usize = dataset.prompts.iter().map(|p| p.tokens.len()).sum();
     let mut phases = Phases {
@@ -229,5 +245,23 @@ fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error
         options.greedy_budget,
         options.minimality_budget
     );
+    println!("  {}", peak());
     Ok(())
+}
+
+/// The process's peak resident set so far (`VmHWM`), where the system reports it.
+fn peak() -> String {
+    let kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))?
+                .to_string();
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    match kib {
+        Some(kib) => format!("peak {:.2} GiB", kib as f64 / (1u64 << 20) as f64),
+        None => String::new(),
+    }
 }

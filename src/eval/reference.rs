@@ -133,7 +133,7 @@ impl ReferenceActivations {
         let capture = Capture {
             head_z: true,
             mlp_outputs: true,
-            residuals: true,
+            embeddings: true,
             ..Default::default()
         };
         // Shortest first, so each chunk is padded only to its own longest prompt.
@@ -183,27 +183,30 @@ impl ReferenceActivations {
             embeddings: embed_sums,
             ..
         } = sums;
-        let head_sums = z_sums
-            .iter()
-            .enumerate()
-            .map(|(layer, z)| {
-                let z: Vec<f32> = z.iter().map(|v| *v as f32).collect();
-                let z = Tensor::from_vec(z, (sources * seq, heads, d_head), &device)?;
-                let results: Vec<f32> =
-                    model.head_results_of(layer, &z)?.flatten_all()?.to_vec1()?;
-                Ok(results.into_iter().map(f64::from).collect())
-            })
-            .collect::<Result<Vec<Vec<f64>>>>()?;
-        let head_totals = head_sums
-            .iter()
-            .map(|sums| Table::from_sums(&sum_over_heads(sums, heads, d), sources, seq, d))
-            .collect();
+        // Layer by layer, so that no more than one layer's results are held in f64.
+        let mut heads_tables = Vec::with_capacity(layers);
+        let mut head_totals = Vec::with_capacity(layers);
+        for (layer, z) in z_sums.iter().enumerate() {
+            let z: Vec<f32> = z.iter().map(|v| *v as f32).collect();
+            let z = Tensor::from_vec(z, (sources * seq, heads, d_head), &device)?;
+            let results: Vec<f64> = model
+                .head_results_of(layer, &z)?
+                .flatten_all()?
+                .to_vec1::<f32>()?
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            head_totals.push(Table::from_sums(
+                &sum_over_heads(&results, heads, d),
+                sources,
+                seq,
+                d,
+            ));
+            heads_tables.push(Table::from_sums(&results, sources, seq, heads * d));
+        }
         Ok(Self {
             ablation,
-            heads: head_sums
-                .iter()
-                .map(|sums| Table::from_sums(sums, sources, seq, heads * d))
-                .collect(),
+            heads: heads_tables,
             head_sums: head_totals,
             mlps: mlp_sums
                 .iter()

@@ -317,6 +317,8 @@ pub struct Capture {
     pub head_z: bool,
     /// Every MLP's real output per layer, `[rows, seq, d_model]`.
     pub mlp_outputs: bool,
+    /// The embeddings the pass starts from, `[rows, seq, d_model]` (also with `residuals`).
+    pub embeddings: bool,
     /// The residual stream entering each layer (and after the last), `[rows, seq, d_model]`.
     /// After the last it is `[rows, 1, d_model]` at the readout's positions where the last
     /// layer computed only those (a pass that captures nothing else per position there).
@@ -348,7 +350,8 @@ pub enum Readout {
 #[derive(Clone, Debug, Default)]
 pub struct Output {
     pub logits: Option<Tensor>,
-    /// The embeddings (token + position), `[rows, seq, d_model]`, when residuals are captured.
+    /// The embeddings (token + position), `[rows, seq, d_model]`, when they or residuals are
+    /// captured.
     pub embeddings: Option<Tensor>,
     pub head_results: Vec<Tensor>,
     pub head_z: Vec<Tensor>,

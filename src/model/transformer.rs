@@ -406,7 +406,7 @@ impl Transformer {
     fn run(&self, pass: &Pass, mut x: Tensor, readout: &Readout) -> Result<Output> {
         let (interventions, capture) = (pass.interventions, pass.capture);
         let mut output = Output::default();
-        if capture.residuals {
+        if capture.residuals || capture.embeddings {
             output.embeddings = pass.embeddings.clone();
         }
         if interventions.edges.is_some() && self.config.gemma.is_some() {

@@ -509,6 +509,14 @@ impl Transformer {
                 let replacement = edges.mlp_replacements.get(&layer).ok_or_else(|| {
                     ModelError::Input(format!("edge sender mlp.{layer} needs its replacement"))
                 })?;
+                let narrowed;
+                let replacement = match queries {
+                    Some(queries) => {
+                        narrowed = at_columns(replacement, &queries.columns)?;
+                        &narrowed
+                    }
+                    None => replacement,
+                };
                 deltas[slot] = Some(mlp_out.sub(replacement)?.broadcast_mul(&edges.rows)?);
             }
             x = (x + mlp_out)?;
@@ -541,8 +549,8 @@ impl Transformer {
 
     /// The queries of the last layer, where only the readout's need computing: the stream
     /// after the last layer is read at the readout's column of each row and nowhere else,
-    /// unless the pass captures per-position outputs of that layer, records gradients or
-    /// wires edges. (Keys and values, made from the layer's input, cover every position.)
+    /// unless the pass captures per-position outputs of that layer or records gradients.
+    /// (Keys and values, made from the layer's input, cover every position.)
     fn readout_queries(
         &self,
         pass: &Pass,
@@ -554,7 +562,6 @@ impl Transformer {
         let plain = !pass.differentiable
             && pass.probes.is_empty()
             && pass.receivers.is_none()
-            && pass.interventions.edges.is_none()
             && pass.end == self.config.n_layer
             && !(capture.head_results || capture.head_z || capture.patterns || capture.mlp_outputs);
         let columns = match readout {
@@ -645,6 +652,7 @@ impl Transformer {
                 .broadcast_add(&block.c_proj_b)?,
         };
         if active.is_empty() {
+            narrow_deltas(deltas, queries)?;
             return Ok(Attention {
                 out,
                 results: None,
@@ -661,6 +669,7 @@ impl Transformer {
             }
             _ => self.qkv(block, &normed, &active)?,
         };
+        narrow_deltas(deltas, queries)?;
         let (q, k, v) = match pass.receivers {
             Some(probes) => {
                 let [pq, pk, pv] = &probes.qkv[layer];
@@ -1089,6 +1098,17 @@ fn causal_mask(seq: usize, device: &Device) -> Result<Tensor> {
         .flat_map(|i| (0..seq).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY }))
         .collect();
     Ok(Tensor::from_vec(values, (seq, seq), device)?)
+}
+
+/// Once the last layer's keys and values are made, the senders' Δs are read at the readout's
+/// columns only.
+fn narrow_deltas(deltas: &mut [Option<Tensor>], queries: Option<&Queries>) -> Result<()> {
+    if let Some(queries) = queries {
+        for delta in deltas.iter_mut().flatten() {
+            *delta = at_columns(delta, &queries.columns)?;
+        }
+    }
+    Ok(())
 }
 
 /// c·tanh(x / c).

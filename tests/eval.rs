@@ -403,7 +403,12 @@ fn reference_activations_are_cached_and_corruption_is_rebuilt() {
     )
     .unwrap();
     assert_eq!(lookup, Lookup::Hit);
-    assert_eq!(first.heads[1].values, second.heads[1].values);
+    assert_eq!(first.head_z[1].values, second.head_z[1].values);
+    // A head's result, made from its z when asked for, is the same from the cache.
+    assert_eq!(
+        first.head(1, 1).unwrap().values,
+        second.head(1, 1).unwrap().values
+    );
     // Another scheme is another entry.
     let (_, lookup) = load_or_compute(
         &s.loaded.model,
@@ -433,7 +438,11 @@ fn reference_activations_are_cached_and_corruption_is_rebuilt() {
     )
     .unwrap();
     assert!(matches!(lookup, Lookup::Corrupt(_)), "{lookup:?}");
-    assert_eq!(first.heads[1].values, third.heads[1].values);
+    assert_eq!(first.head_z[1].values, third.head_z[1].values);
+    assert_eq!(
+        first.head(1, 1).unwrap().values,
+        third.head(1, 1).unwrap().values
+    );
 }
 
 #[test]

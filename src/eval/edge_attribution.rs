@@ -238,7 +238,7 @@ impl<'a> Chunk<'a> {
             .collect();
         let inside = Tensor::from_vec(inside, (prompts.len(), seq, 1), device)?;
         let embeddings = model.embed(&batch)?;
-        let replaced = replacement(&reference.embeddings, sources, seq, 1, device)?.squeeze(0)?;
+        let replaced = replacement(&[&reference.embeddings], sources, seq, device)?.squeeze(0)?;
         let embed_delta = (&embeddings - replaced)?.broadcast_mul(&inside)?;
         Ok(Self {
             model,
@@ -331,20 +331,17 @@ impl<'a> Chunk<'a> {
                 .get(layer)
                 .ok_or_else(|| ModelError::Internal("no head results captured".into()))?
                 .permute((2, 0, 1, 3))?;
-            let replaced = replacement(
-                &self.reference.heads[layer],
-                self.sources,
-                seq,
-                heads,
-                device,
-            )?;
+            let tables = (0..heads)
+                .map(|h| self.reference.head(layer, h))
+                .collect::<Result<Vec<_>>>()?;
+            let replaced = replacement(&tables, self.sources, seq, device)?;
             let delta = (results - replaced)?.broadcast_mul(&inside)?;
             parts.push(delta.reshape((heads, rows * seq * d))?);
             let mlp = output
                 .mlp_outputs
                 .get(layer)
                 .ok_or_else(|| ModelError::Internal("no MLP outputs captured".into()))?;
-            let replaced = replacement(&self.reference.mlps[layer], self.sources, seq, 1, device)?;
+            let replaced = replacement(&[&self.reference.mlps[layer]], self.sources, seq, device)?;
             let delta = (mlp.unsqueeze(0)? - replaced)?.broadcast_mul(&inside)?;
             parts.push(delta.reshape((1, rows * seq * d))?);
         }
@@ -353,27 +350,26 @@ impl<'a> Chunk<'a> {
     }
 }
 
-/// The replacements `table` gives each row's source at positions 0..seq, as
-/// `[parts, rows, seq, width / parts]` (a table of heads × d_model splits into heads).
+/// The replacements each of `tables` gives each row's source at positions 0..seq, as
+/// `[tables, rows, seq, width]`.
 fn replacement(
-    table: &Table,
+    tables: &[&Table],
     sources: &[usize],
     seq: usize,
-    parts: usize,
     device: &Device,
 ) -> Result<Tensor> {
-    let width = table.width / parts;
-    let mut values = Vec::with_capacity(parts * sources.len() * seq * width);
-    for part in 0..parts {
+    let width = tables.first().map_or(0, |t| t.width);
+    let mut values = Vec::with_capacity(tables.len() * sources.len() * seq * width);
+    for table in tables {
         for source in sources {
             for t in 0..seq {
-                values.extend_from_slice(&table.at(*source, t)[part * width..(part + 1) * width]);
+                values.extend_from_slice(table.at(*source, t));
             }
         }
     }
     Ok(Tensor::from_vec(
         values,
-        (parts, sources.len(), seq, width),
+        (tables.len(), sources.len(), seq, width),
         device,
     )?)
 }

@@ -80,7 +80,7 @@ impl Patcher<'_> {
                 out.heads.push(None);
                 continue;
             }
-            let replaced = self.replaced(layer, rows, width, &keep, heads, d);
+            let replaced = self.replaced(layer, rows, width, &keep, heads, d)?;
             let senders = self.sender_replacements(layer, &senders, rows, width)?;
             out.heads.push(Some(HeadPatch {
                 keep: Tensor::from_vec(keep, (rows.len(), width, heads), self.device)?,
@@ -163,12 +163,12 @@ impl Patcher<'_> {
         width: usize,
     ) -> Result<BTreeMap<usize, Tensor>> {
         let d = self.reference.embeddings.width;
-        let table = &self.reference.heads[layer];
         senders
             .iter()
             .map(|h| {
+                let table = self.reference.head(layer, *h)?;
                 let values = self.gather(rows, width, d, |source, position| {
-                    &table.at(source, position)[h * d..(h + 1) * d]
+                    table.at(source, position)
                 });
                 let values = Tensor::from_vec(values, (rows.len(), width, d), self.device)?;
                 Ok((*h, values))
@@ -216,11 +216,8 @@ impl Patcher<'_> {
         keep: &[f32],
         heads: usize,
         d: usize,
-    ) -> Vec<f32> {
-        let (table, sums) = (
-            &self.reference.heads[layer],
-            &self.reference.head_sums[layer],
-        );
+    ) -> Result<Vec<f32>> {
+        let sums = &self.reference.head_sums[layer];
         let mut out = vec![0f32; rows.len() * width * d];
         for (r, row) in rows.iter().enumerate() {
             let source = self.sources[row.prompt];
@@ -232,20 +229,27 @@ impl Patcher<'_> {
                 let mask = &keep[(r * width + i) * heads..(r * width + i + 1) * heads];
                 let kept = mask.iter().filter(|k| **k == 1.0).count();
                 let target = &mut out[(r * width + i) * d..(r * width + i + 1) * d];
-                let values = table.at(source, position);
                 if heads - kept <= kept {
                     for h in (0..heads).filter(|h| mask[*h] == 0.0) {
-                        add(target, &values[h * d..(h + 1) * d], 1.0);
+                        add(
+                            target,
+                            self.reference.head(layer, h)?.at(source, position),
+                            1.0,
+                        );
                     }
                 } else {
                     target.copy_from_slice(sums.at(source, position));
                     for h in (0..heads).filter(|h| mask[*h] == 1.0) {
-                        add(target, &values[h * d..(h + 1) * d], -1.0);
+                        add(
+                            target,
+                            self.reference.head(layer, h)?.at(source, position),
+                            -1.0,
+                        );
                     }
                 }
             }
         }
-        out
+        Ok(out)
     }
 
     /// `[rows, width, d]` values of a table at every valid position of every row (zero past

@@ -3,6 +3,7 @@
 //! zero.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
@@ -67,8 +68,15 @@ impl Table {
 #[derive(Clone, Debug)]
 pub struct ReferenceActivations {
     pub ablation: Ablation,
-    /// Per layer, each head's replacement: width heads × d_model, head-major.
-    pub heads: Vec<Table>,
+    /// Per layer, each head's replacement z (its attention output before W_O): width
+    /// heads × d_head, head-major.
+    pub head_z: Vec<Table>,
+    /// Per layer, W_O `[heads · d_head, d_model]`, which maps a head's z to its result.
+    output_weights: Vec<Tensor>,
+    /// Per layer and head, its replacement result (width d_model), made from its z when first
+    /// asked for ([`Self::head`]): a check reads few heads' own results, and every head's
+    /// would take d_model / d_head times the memory of their z.
+    results: Vec<Vec<OnceLock<Table>>>,
     /// Per layer, the sum of every head's replacement (width d_model): what a layer whose
     /// heads are all replaced writes, summed before rounding.
     pub head_sums: Vec<Table>,
@@ -90,13 +98,6 @@ fn average_over_positions(sums: &mut [f64], seq: usize, position_count: f64) {
     for row in sums.chunks_mut(width) {
         row.copy_from_slice(&mean);
     }
-}
-
-/// Rows of `heads · d` sums (one `d`-vector per head) summed over the heads: rows of `d`.
-fn sum_over_heads(sums: &[f64], heads: usize, d: usize) -> Vec<f64> {
-    sums.chunks(heads * d)
-        .flat_map(|row| (0..d).map(move |j| (0..heads).map(|h| row[h * d + j]).sum()))
-        .collect()
 }
 
 impl ReferenceActivations {
@@ -183,30 +184,30 @@ impl ReferenceActivations {
             embeddings: embed_sums,
             ..
         } = sums;
-        // Layer by layer, so that no more than one layer's results are held in f64.
-        let mut heads_tables = Vec::with_capacity(layers);
+        // Heads are kept as their z; the sum of every head's result is made here, in f64,
+        // one head at a time, from the same products `head` gives.
+        let mut head_z = Vec::with_capacity(layers);
+        let mut output_weights = Vec::with_capacity(layers);
         let mut head_totals = Vec::with_capacity(layers);
         for (layer, z) in z_sums.iter().enumerate() {
-            let z: Vec<f32> = z.iter().map(|v| *v as f32).collect();
-            let z = Tensor::from_vec(z, (sources * seq, heads, d_head), &device)?;
-            let results: Vec<f64> = model
-                .head_results_of(layer, &z)?
-                .flatten_all()?
-                .to_vec1::<f32>()?
-                .into_iter()
-                .map(f64::from)
-                .collect();
-            head_totals.push(Table::from_sums(
-                &sum_over_heads(&results, heads, d),
-                sources,
-                seq,
-                d,
-            ));
-            heads_tables.push(Table::from_sums(&results, sources, seq, heads * d));
+            let z = Table::from_sums(z, sources, seq, heads * d_head);
+            let weights = model.head_output_weights(layer)?;
+            let mut total = vec![0f64; sources * seq * d];
+            for head in 0..heads {
+                let result = head_result(&z, &weights, head, heads)?;
+                for (sum, value) in total.iter_mut().zip(&result.values) {
+                    *sum += f64::from(*value);
+                }
+            }
+            head_totals.push(Table::from_sums(&total, sources, seq, d));
+            head_z.push(z);
+            output_weights.push(weights);
         }
         Ok(Self {
             ablation,
-            heads: heads_tables,
+            head_z,
+            output_weights,
+            results: empty_results(layers, heads),
             head_sums: head_totals,
             mlps: mlp_sums
                 .iter()
@@ -215,6 +216,24 @@ impl ReferenceActivations {
             embeddings: Table::from_sums(&embed_sums, sources, seq, d),
             source_of_prompt,
         })
+    }
+
+    /// Head `head` of `layer`'s replacement result, width d_model.
+    pub fn head(&self, layer: usize, head: usize) -> Result<&Table> {
+        let (Some(slot), Some(z), Some(weights)) = (
+            self.results.get(layer).and_then(|heads| heads.get(head)),
+            self.head_z.get(layer),
+            self.output_weights.get(layer),
+        ) else {
+            return Err(ModelError::Internal(format!(
+                "the reference values have no head {layer}.{head}"
+            )));
+        };
+        if let Some(table) = slot.get() {
+            return Ok(table);
+        }
+        let table = head_result(z, weights, head, self.results[layer].len())?;
+        Ok(slot.get_or_init(|| table))
     }
 
     /// The longest prompt the activations cover.
@@ -227,8 +246,8 @@ impl ReferenceActivations {
     pub fn to_tensors(&self) -> Result<BTreeMap<String, Tensor>> {
         let device = &Device::Cpu;
         let mut out = BTreeMap::new();
-        for (layer, table) in self.heads.iter().enumerate() {
-            out.insert(format!("heads.{layer:03}"), table.to_tensor(device)?);
+        for (layer, table) in self.head_z.iter().enumerate() {
+            out.insert(format!("head_z.{layer:03}"), table.to_tensor(device)?);
             out.insert(
                 format!("head_sums.{layer:03}"),
                 self.head_sums[layer].to_tensor(device)?,
@@ -247,11 +266,15 @@ impl ReferenceActivations {
         Ok(out)
     }
 
+    /// The activations [`Self::to_tensors`] gave, for `model` (whose W_O maps the heads' z);
+    /// `None` where they do not fit it.
     pub fn from_tensors(
         ablation: Ablation,
         tensors: BTreeMap<String, Tensor>,
-        layers: usize,
+        model: &Transformer,
     ) -> Option<Self> {
+        let config = model.config();
+        let (layers, heads) = (config.n_layer, config.n_head);
         let table = |name: &str| Table::from_tensor(tensors.get(name)?);
         let per_layer = |prefix: &str| -> Option<Vec<Table>> {
             (0..layers)
@@ -259,15 +282,59 @@ impl ReferenceActivations {
                 .collect()
         };
         let sources: Vec<f32> = tensors.get("source_of_prompt")?.to_vec1().ok()?;
+        let head_z = per_layer("head_z")?;
+        let output_weights = (0..layers)
+            .map(|layer| model.head_output_weights(layer))
+            .collect::<Result<Vec<_>>>()
+            .ok()?;
+        let fits = head_z
+            .iter()
+            .zip(&output_weights)
+            .all(|(z, w)| w.dim(0).is_ok_and(|rows| rows == z.width));
+        if !fits {
+            return None;
+        }
         Some(Self {
             ablation,
-            heads: per_layer("heads")?,
+            head_z,
+            output_weights,
+            results: empty_results(layers, heads),
             head_sums: per_layer("head_sums")?,
             mlps: per_layer("mlps")?,
             embeddings: table("embeddings")?,
             source_of_prompt: sources.iter().map(|s| *s as usize).collect(),
         })
     }
+}
+
+/// No head's result made yet.
+fn empty_results(layers: usize, heads: usize) -> Vec<Vec<OnceLock<Table>>> {
+    (0..layers)
+        .map(|_| (0..heads).map(|_| OnceLock::new()).collect())
+        .collect()
+}
+
+/// Head `head`'s result from a table of `heads` heads' z: its z times its rows of W_O.
+fn head_result(z: &Table, output_weights: &Tensor, head: usize, heads: usize) -> Result<Table> {
+    let d_head = z.width / heads.max(1);
+    let columns: Vec<f32> = z
+        .values
+        .chunks(z.width)
+        .flat_map(|row| row[head * d_head..(head + 1) * d_head].iter().copied())
+        .collect();
+    let z_head = Tensor::from_vec(
+        columns,
+        (z.sources * z.seq, d_head),
+        output_weights.device(),
+    )?;
+    let weights = output_weights.narrow(0, head * d_head, d_head)?;
+    let values: Vec<f32> = z_head.matmul(&weights)?.flatten_all()?.to_vec1()?;
+    Ok(Table {
+        sources: z.sources,
+        seq: z.seq,
+        width: output_weights.dim(1)?,
+        values,
+    })
 }
 
 /// What the replacement values are made of: `count` sources, the source of each prompt,
@@ -503,10 +570,9 @@ pub fn load_or_compute(
         })
         .to_le_bytes(),
     ]);
-    let layers = model.config().n_layer;
     let (lookup, tensors) = cache.load(&key, &Device::Cpu);
     if let Some(activations) =
-        tensors.and_then(|t| ReferenceActivations::from_tensors(ablation, t, layers))
+        tensors.and_then(|t| ReferenceActivations::from_tensors(ablation, t, model))
     {
         return Ok((activations, lookup));
     }

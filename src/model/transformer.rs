@@ -331,21 +331,15 @@ impl Transformer {
         Ok(Some(Angles::new(rotary, positions, &self.device)?))
     }
 
-    /// Each head's result from its z, `[n, heads, d_head]` → `[n, heads, d_model]` (W_O of
-    /// `layer`, without its bias, which the attention block adds once).
-    pub fn head_results_of(&self, layer: usize, z: &Tensor) -> Result<Tensor> {
+    /// W_O of `layer`, `[heads · d_head, d_model]`: head h's result is its z times rows
+    /// h·d_head to (h + 1)·d_head (the output bias is added once per layer, not per head).
+    pub fn head_output_weights(&self, layer: usize) -> Result<Tensor> {
         let block = self
             .weights
             .blocks
             .get(layer)
             .ok_or_else(|| ModelError::Input(format!("the model has no layer {layer}")))?;
-        let (n, heads, d_head) = z.dims3()?;
-        let results = per_head_results(
-            &z.reshape((1, n, heads, d_head))?,
-            &block.c_proj_w,
-            self.config.n_embd,
-        )?;
-        Ok(results.reshape((n, heads, self.config.n_embd))?)
+        Ok(block.c_proj_w.clone())
     }
 
     /// First-order attribution for a pass: runs it with every operation differentiable and

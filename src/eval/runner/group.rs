@@ -384,8 +384,8 @@ impl<'a> Group<'a> {
                     attribution.results[layer].flatten_all()?.to_vec1()?,
                 )),
             };
-            let table = &self.reference.heads[layer];
             let h = head.head as usize;
+            let table = self.reference.head(layer, h)?;
             let mut total = 0f64;
             for row in &rows {
                 let kept = self.plan.head(variant, *head, row.prompt);
@@ -398,7 +398,7 @@ impl<'a> Group<'a> {
                     let g = &gradients[at * d..(at + 1) * d];
                     let r = &results
                         [(at * heads_per_layer + h) * d..(at * heads_per_layer + h + 1) * d];
-                    let replacement = &table.at(source, t)[h * d..(h + 1) * d];
+                    let replacement = table.at(source, t);
                     total += (0..d)
                         .map(|j| ((replacement[j] - r[j]) * g[j]) as f64)
                         .sum::<f64>();

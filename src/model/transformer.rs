@@ -956,19 +956,7 @@ impl Transformer {
     ) -> Result<Option<Tensor>> {
         let d = self.config.n_embd;
         let at_positions = |positions: &[usize]| -> Result<Tensor> {
-            if positions.len() != rows || positions.iter().any(|p| *p >= seq) {
-                return Err(ModelError::Input(
-                    "one readout position per row, inside the sequence".into(),
-                ));
-            }
-            let flat: Vec<u32> = positions
-                .iter()
-                .enumerate()
-                .map(|(r, p)| (r * seq + p) as u32)
-                .collect();
-            let picked = x
-                .reshape((rows * seq, d))?
-                .index_select(&Tensor::new(flat, &self.device)?, 0)?;
+            let picked = at_columns(x, positions)?.squeeze(1)?; // [rows, d]
             self.weights.final_norm.forward(&picked, differentiable)
         };
         let logits = match readout {

@@ -487,15 +487,16 @@ impl Transformer {
             if capture.mlp_outputs {
                 output.mlp_outputs.push(mlp_out.clone());
             }
-            match (interventions.mlp(layer), queries) {
-                (Some(patch), Some(queries)) => {
-                    let patch = patch.at_columns(&queries.columns)?;
-                    mlp_out = blend(&mlp_out, &patch.keep, &patch.replacement)?;
-                }
-                (Some(patch), None) => {
-                    mlp_out = blend(&mlp_out, &patch.keep, &patch.replacement)?;
-                }
-                (None, _) => {}
+            if let Some(patch) = interventions.mlp(layer) {
+                let narrowed;
+                let patch = match queries {
+                    Some(queries) => {
+                        narrowed = patch.at_columns(&queries.columns)?;
+                        &narrowed
+                    }
+                    None => patch,
+                };
+                mlp_out = blend(&mlp_out, &patch.keep, &patch.replacement)?;
             }
             if let Some(edges) = &interventions.edges
                 && let Some(slot) = edges.slot(EdgeSender::Mlp(layer))

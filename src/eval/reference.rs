@@ -109,6 +109,19 @@ impl ReferenceActivations {
         ablation: Ablation,
         seed: u64,
     ) -> Result<Self> {
+        let mut each = Self::compute_each(model, dataset, &[ablation], seed)?;
+        each.pop()
+            .ok_or_else(|| ModelError::Internal("no reference values computed".into()))
+    }
+
+    /// [`Self::compute`] for each of `ablations`, from one pass over the reference prompts
+    /// any of them reads (the schemes differ only in how they reduce the activations).
+    pub fn compute_each(
+        model: &Transformer,
+        dataset: &Dataset,
+        ablations: &[Ablation],
+        seed: u64,
+    ) -> Result<Vec<Self>> {
         let device = model.device().clone();
         let config = model.config();
         let (layers, heads, d) = (config.n_layer, config.n_head, config.n_embd);
@@ -121,16 +134,20 @@ impl ReferenceActivations {
             .max()
             .unwrap_or(0);
         let n = dataset.reference.len();
-        let Sources {
-            count: sources,
-            of_prompt: source_of_prompt,
-            weights,
-        } = Sources::of(dataset, ablation, seed)?;
         // Heads are averaged as their z, and the averages mapped through W_O after: the map
         // is linear, and a z is 1/d_head-th the size of a result.
-        let mut sums = Sums::new(layers, sources, seq, heads * d_head, d);
-        // Global means average over positions too: count valid positions per source.
-        let mut position_count = 0f64;
+        let mut reductions = ablations
+            .iter()
+            .map(|ablation| {
+                let sources = Sources::of(dataset, *ablation, seed)?;
+                Ok(Reduction {
+                    ablation: *ablation,
+                    sums: Sums::new(layers, sources.count, seq, heads * d_head, d),
+                    sources,
+                    position_count: 0.0,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let capture = Capture {
             head_z: true,
             mlp_outputs: true,
@@ -138,7 +155,9 @@ impl ReferenceActivations {
             ..Default::default()
         };
         // Shortest first, so each chunk is padded only to its own longest prompt.
-        let mut needed: Vec<usize> = (0..n).filter(|j| !weights[*j].is_empty()).collect();
+        let mut needed: Vec<usize> = (0..n)
+            .filter(|j| reductions.iter().any(|r| !r.sources.weights[*j].is_empty()))
+            .collect();
         needed.sort_by_key(|j| dataset.reference[*j].tokens.len());
         for chunk in needed.chunks(CHUNK) {
             let longest = chunk
@@ -163,59 +182,15 @@ impl ReferenceActivations {
             for (offset, j) in chunk.iter().enumerate() {
                 let len = dataset.reference[*j].tokens.len();
                 let values = PromptValues::of(&out, embeddings, offset, len)?;
-                let positions: Vec<(usize, usize)> = match ablation {
-                    Ablation::GlobalMean => (0..len).map(|p| (p, 0)).collect(),
-                    _ => (0..len).map(|p| (p, p)).collect(),
-                };
-                position_count += len as f64;
-                for &(source, weight) in &weights[*j] {
-                    sums.add(&values, source, &positions, weight);
+                for reduction in &mut reductions {
+                    reduction.add(&values, *j, len);
                 }
             }
         }
-        if ablation == Ablation::GlobalMean {
-            for sums in sums.every_mut() {
-                average_over_positions(sums, seq, position_count);
-            }
-        }
-        let Sums {
-            heads: z_sums,
-            mlps: mlp_sums,
-            embeddings: embed_sums,
-            ..
-        } = sums;
-        // Heads are kept as their z; the sum of every head's result is made here, in f64,
-        // one head at a time, from the same products `head` gives.
-        let mut head_z = Vec::with_capacity(layers);
-        let mut output_weights = Vec::with_capacity(layers);
-        let mut head_totals = Vec::with_capacity(layers);
-        for (layer, z) in z_sums.iter().enumerate() {
-            let z = Table::from_sums(z, sources, seq, heads * d_head);
-            let weights = model.head_output_weights(layer)?;
-            let mut total = vec![0f64; sources * seq * d];
-            for head in 0..heads {
-                let result = head_result(&z, &weights, head, heads)?;
-                for (sum, value) in total.iter_mut().zip(&result.values) {
-                    *sum += f64::from(*value);
-                }
-            }
-            head_totals.push(Table::from_sums(&total, sources, seq, d));
-            head_z.push(z);
-            output_weights.push(weights);
-        }
-        Ok(Self {
-            ablation,
-            head_z,
-            output_weights,
-            results: empty_results(layers, heads),
-            head_sums: head_totals,
-            mlps: mlp_sums
-                .iter()
-                .map(|sums| Table::from_sums(sums, sources, seq, d))
-                .collect(),
-            embeddings: Table::from_sums(&embed_sums, sources, seq, d),
-            source_of_prompt,
-        })
+        reductions
+            .into_iter()
+            .map(|reduction| reduction.finish(model, seq))
+            .collect()
     }
 
     /// Head `head` of `layer`'s replacement result, width d_model.
@@ -303,6 +278,84 @@ impl ReferenceActivations {
             mlps: per_layer("mlps")?,
             embeddings: table("embeddings")?,
             source_of_prompt: sources.iter().map(|s| *s as usize).collect(),
+        })
+    }
+}
+
+/// One scheme's reduction of the reference activations, filled prompt by prompt.
+struct Reduction {
+    ablation: Ablation,
+    sources: Sources,
+    sums: Sums,
+    /// Global means average over positions too: the valid positions added.
+    position_count: f64,
+}
+
+impl Reduction {
+    /// Adds reference prompt `j`, of `len` tokens, to the sources it weighs in.
+    fn add(&mut self, values: &PromptValues, j: usize, len: usize) {
+        let weights = &self.sources.weights[j];
+        if weights.is_empty() {
+            return;
+        }
+        let positions: Vec<(usize, usize)> = match self.ablation {
+            Ablation::GlobalMean => (0..len).map(|p| (p, 0)).collect(),
+            _ => (0..len).map(|p| (p, p)).collect(),
+        };
+        self.position_count += len as f64;
+        for &(source, weight) in weights {
+            self.sums.add(values, source, &positions, weight);
+        }
+    }
+
+    /// The replacement values.
+    fn finish(mut self, model: &Transformer, seq: usize) -> Result<ReferenceActivations> {
+        let config = model.config();
+        let (layers, heads, d) = (config.n_layer, config.n_head, config.n_embd);
+        let d_head = config.d_head();
+        let sources = self.sources.count;
+        if self.ablation == Ablation::GlobalMean {
+            for sums in self.sums.every_mut() {
+                average_over_positions(sums, seq, self.position_count);
+            }
+        }
+        let Sums {
+            heads: z_sums,
+            mlps: mlp_sums,
+            embeddings: embed_sums,
+            ..
+        } = self.sums;
+        // Heads are kept as their z; the sum of every head's result is made here, in f64,
+        // one head at a time, from the same products `head` gives.
+        let mut head_z = Vec::with_capacity(layers);
+        let mut output_weights = Vec::with_capacity(layers);
+        let mut head_totals = Vec::with_capacity(layers);
+        for (layer, z) in z_sums.iter().enumerate() {
+            let z = Table::from_sums(z, sources, seq, heads * d_head);
+            let weights = model.head_output_weights(layer)?;
+            let mut total = vec![0f64; sources * seq * d];
+            for head in 0..heads {
+                let result = head_result(&z, &weights, head, heads)?;
+                for (sum, value) in total.iter_mut().zip(&result.values) {
+                    *sum += f64::from(*value);
+                }
+            }
+            head_totals.push(Table::from_sums(&total, sources, seq, d));
+            head_z.push(z);
+            output_weights.push(weights);
+        }
+        Ok(ReferenceActivations {
+            ablation: self.ablation,
+            head_z,
+            output_weights,
+            results: empty_results(layers, heads),
+            head_sums: head_totals,
+            mlps: mlp_sums
+                .iter()
+                .map(|sums| Table::from_sums(sums, sources, seq, d))
+                .collect(),
+            embeddings: Table::from_sums(&embed_sums, sources, seq, d),
+            source_of_prompt: self.sources.of_prompt,
         })
     }
 }
@@ -554,31 +607,66 @@ pub fn load_or_compute(
     seed: u64,
     cache: &crate::eval::cache::Cache,
 ) -> Result<(ReferenceActivations, crate::eval::cache::Lookup)> {
+    load_or_compute_each(model, model_identity, dataset, &[ablation], seed, cache)?
+        .pop()
+        .ok_or_else(|| ModelError::Internal("no reference values computed".into()))
+}
+
+/// [`load_or_compute`] for each of `ablations`; those the cache lacks are computed together,
+/// from one pass over the reference prompts.
+pub fn load_or_compute_each(
+    model: &Transformer,
+    model_identity: &str,
+    dataset: &Dataset,
+    ablations: &[Ablation],
+    seed: u64,
+    cache: &crate::eval::cache::Cache,
+) -> Result<Vec<(ReferenceActivations, crate::eval::cache::Lookup)>> {
     use crate::eval::cache::Cache;
     let dataset_json = serde_json::to_vec(dataset).expect("datasets serialise");
-    let key = Cache::key(&[
-        COMPUTATION.concat().as_bytes(),
-        model_identity.as_bytes(),
-        &dataset_json,
-        ablation.name().as_bytes(),
-        // Only resampling draws with the seed (the dataset, which the seed also made, is
-        // part of the key already).
-        &(if ablation == Ablation::Resample {
-            seed
-        } else {
-            0
+    let key = |ablation: Ablation| {
+        Cache::key(&[
+            COMPUTATION.concat().as_bytes(),
+            model_identity.as_bytes(),
+            &dataset_json,
+            ablation.name().as_bytes(),
+            // Only resampling draws with the seed (the dataset, which the seed also made, is
+            // part of the key already).
+            &(if ablation == Ablation::Resample {
+                seed
+            } else {
+                0
+            })
+            .to_le_bytes(),
+        ])
+    };
+    let mut found = Vec::with_capacity(ablations.len());
+    let mut missing = Vec::new();
+    for ablation in ablations {
+        let (lookup, tensors) = cache.load(&key(*ablation), &Device::Cpu);
+        let cached = tensors.and_then(|t| ReferenceActivations::from_tensors(*ablation, t, model));
+        if cached.is_none() {
+            missing.push(*ablation);
+        }
+        found.push((cached, lookup));
+    }
+    let mut computed =
+        ReferenceActivations::compute_each(model, dataset, &missing, seed)?.into_iter();
+    found
+        .into_iter()
+        .map(|(cached, lookup)| match cached {
+            Some(activations) => Ok((activations, lookup)),
+            None => {
+                let activations = computed.next().ok_or_else(|| {
+                    ModelError::Internal("fewer reference values computed than asked".into())
+                })?;
+                if let Err(reason) =
+                    cache.store(&key(activations.ablation), &activations.to_tensors()?)
+                {
+                    eprintln!("warning: could not cache reference activations: {reason}");
+                }
+                Ok((activations, lookup))
+            }
         })
-        .to_le_bytes(),
-    ]);
-    let (lookup, tensors) = cache.load(&key, &Device::Cpu);
-    if let Some(activations) =
-        tensors.and_then(|t| ReferenceActivations::from_tensors(ablation, t, model))
-    {
-        return Ok((activations, lookup));
-    }
-    let activations = ReferenceActivations::compute(model, dataset, ablation, seed)?;
-    if let Err(reason) = cache.store(&key, &activations.to_tensors()?) {
-        eprintln!("warning: could not cache reference activations: {reason}");
-    }
-    Ok((activations, lookup))
+        .collect()
 }

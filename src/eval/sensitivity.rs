@@ -211,8 +211,9 @@ pub fn sensitivity(
                 settings.confidence,
             )
         });
-        for ablation in &grid.ablations {
-            let reference = session.activations(&dataset, *ablation)?;
+        // Every scheme of one size reads the same reference prompts: one pass for all.
+        let references = session.activations_each(&dataset, &grid.ablations)?;
+        for (ablation, reference) in grid.ablations.iter().zip(references) {
             for level in &grid.levels {
                 for positions in &grid.positions {
                     let scores = match zero.get(&(*level, *positions)) {

@@ -10,7 +10,7 @@ use crate::catalog;
 use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions, Receiver, Sender, TaskRef};
 use crate::eval::cache::{Cache, Lookup, short_identity};
 use crate::eval::check::{Progress, check};
-use crate::eval::reference::{ReferenceActivations, load_or_compute};
+use crate::eval::reference::{ReferenceActivations, load_or_compute_each};
 use crate::eval::schema::{Options, Report};
 use crate::model::{Config, LoadedModel};
 use crate::task::{Dataset, MIN_REFERENCE, ReferenceSize, Task};
@@ -138,24 +138,46 @@ impl Session {
         dataset: &Dataset,
         ablation: Ablation,
     ) -> miette::Result<ReferenceActivations> {
-        let (reference, lookup) = load_or_compute(
+        self.activations_each(dataset, &[ablation])?
+            .pop()
+            .ok_or_else(|| miette::miette!("internal error: no reference values computed"))
+    }
+
+    /// [`Self::activations`] under each of `ablations`; those not cached are computed from one
+    /// pass over the reference prompts.
+    pub fn activations_each(
+        &self,
+        dataset: &Dataset,
+        ablations: &[Ablation],
+    ) -> miette::Result<Vec<ReferenceActivations>> {
+        let each = load_or_compute_each(
             &self.loaded.model,
             &self.identity,
             dataset,
-            ablation,
+            ablations,
             self.options.seed,
             &self.cache,
         )?;
-        if !self.quiet {
-            let note = match &lookup {
-                Lookup::Hit => "read from the cache".to_string(),
-                Lookup::Missing => "computed and cached".to_string(),
-                Lookup::Corrupt(why) => format!("recomputed (the cached copy was corrupt: {why})"),
-                Lookup::Disabled => "computed (cache off)".to_string(),
-            };
-            eprintln!("reference activations ({}): {note}", ablation.name());
-        }
-        Ok(reference)
+        Ok(each
+            .into_iter()
+            .map(|(reference, lookup)| {
+                if !self.quiet {
+                    let note = match &lookup {
+                        Lookup::Hit => "read from the cache".to_string(),
+                        Lookup::Missing => "computed and cached".to_string(),
+                        Lookup::Corrupt(why) => {
+                            format!("recomputed (the cached copy was corrupt: {why})")
+                        }
+                        Lookup::Disabled => "computed (cache off)".to_string(),
+                    };
+                    eprintln!(
+                        "reference activations ({}): {note}",
+                        reference.ablation.name()
+                    );
+                }
+                reference
+            })
+            .collect())
     }
 
     /// `circuit` can be evaluated here: it names this model and task (or `--task` gives one

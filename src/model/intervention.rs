@@ -59,17 +59,22 @@ pub struct HeadPatch {
 }
 
 impl HeadPatch {
-    /// The patch at one column per row (see [`at_columns`]).
-    pub fn at_columns(&self, columns: &[usize]) -> Result<Self> {
+    /// The patch with `f` applied to each of its tensors (all `[rows, seq, …]`).
+    pub fn map(&self, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Self> {
         Ok(Self {
-            keep: at_columns(&self.keep, columns)?,
-            replaced: at_columns(&self.replaced, columns)?,
+            keep: f(&self.keep)?,
+            replaced: f(&self.replaced)?,
             senders: self
                 .senders
                 .iter()
-                .map(|(h, t)| Ok((*h, at_columns(t, columns)?)))
+                .map(|(h, t)| Ok((*h, f(t)?)))
                 .collect::<Result<_>>()?,
         })
+    }
+
+    /// The patch at one column per row (see [`at_columns`]).
+    pub fn at_columns(&self, columns: &[usize]) -> Result<Self> {
+        self.map(|t| at_columns(t, columns))
     }
 }
 
@@ -83,12 +88,17 @@ pub struct MlpPatch {
 }
 
 impl MlpPatch {
+    /// The patch with `f` applied to each of its tensors (all `[rows, seq, …]`).
+    pub fn map(&self, f: impl Fn(&Tensor) -> Result<Tensor>) -> Result<Self> {
+        Ok(Self {
+            keep: f(&self.keep)?,
+            replacement: f(&self.replacement)?,
+        })
+    }
+
     /// The patch at one column per row (see [`at_columns`]).
     pub fn at_columns(&self, columns: &[usize]) -> Result<Self> {
-        Ok(Self {
-            keep: at_columns(&self.keep, columns)?,
-            replacement: at_columns(&self.replacement, columns)?,
-        })
+        self.map(|t| at_columns(t, columns))
     }
 }
 
@@ -205,40 +215,16 @@ impl Interventions {
                 "edge-level patches cover every row of a pass".into(),
             ));
         }
+        let first = |t: &Tensor| Ok(t.narrow(0, 0, rows)?);
         let heads = self
             .heads
             .iter()
-            .map(|patch| {
-                patch
-                    .as_ref()
-                    .map(|p| -> Result<HeadPatch> {
-                        Ok(HeadPatch {
-                            keep: p.keep.narrow(0, 0, rows)?,
-                            replaced: p.replaced.narrow(0, 0, rows)?,
-                            senders: p
-                                .senders
-                                .iter()
-                                .map(|(h, t)| Ok((*h, t.narrow(0, 0, rows)?)))
-                                .collect::<Result<_>>()?,
-                        })
-                    })
-                    .transpose()
-            })
+            .map(|patch| patch.as_ref().map(|p| p.map(first)).transpose())
             .collect::<Result<_>>()?;
         let mlps = self
             .mlps
             .iter()
-            .map(|patch| {
-                patch
-                    .as_ref()
-                    .map(|p| -> Result<MlpPatch> {
-                        Ok(MlpPatch {
-                            keep: p.keep.narrow(0, 0, rows)?,
-                            replacement: p.replacement.narrow(0, 0, rows)?,
-                        })
-                    })
-                    .transpose()
-            })
+            .map(|patch| patch.as_ref().map(|p| p.map(first)).transpose())
             .collect::<Result<_>>()?;
         Ok(Self {
             heads,

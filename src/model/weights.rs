@@ -30,15 +30,18 @@ pub fn load(files: &ModelFiles, config: &Config, device: &Device) -> Result<VarB
         .iter()
         .map(|shard| Shard::open(shard))
         .collect::<Result<Vec<_>>>()?;
-    // Name without prefix → (its file, its name there).
-    let names: HashMap<String, (usize, String)> = opened
+    // Name without prefix → (its file, its header entry there).
+    let names: HashMap<String, (usize, &TensorInfo)> = opened
         .iter()
         .enumerate()
         .flat_map(|(at, file)| {
-            file.metadata.tensors().into_keys().map(move |name| {
-                let bare = name.strip_prefix(PREFIX).unwrap_or(&name).to_string();
-                (bare, (at, name))
-            })
+            file.metadata
+                .tensors()
+                .into_iter()
+                .map(move |(name, info)| {
+                    let bare = name.strip_prefix(PREFIX).unwrap_or(&name).to_string();
+                    (bare, (at, info))
+                })
         })
         .collect();
 
@@ -56,11 +59,7 @@ pub fn load(files: &ModelFiles, config: &Config, device: &Device) -> Result<VarB
     }
     let mut stored = Vec::with_capacity(expected.len());
     for (name, shape) in expected {
-        let (at, stored_name) = &names[&name];
-        let info = opened[*at]
-            .metadata
-            .info(stored_name)
-            .ok_or_else(|| ModelError::Internal(format!("{stored_name} left the header")))?;
+        let (at, info) = names[&name];
         if info.shape != shape {
             return Err(ModelError::Shape {
                 path: path.to_path_buf(),
@@ -80,7 +79,7 @@ pub fn load(files: &ModelFiles, config: &Config, device: &Device) -> Result<VarB
                 });
             }
         };
-        stored.push((name, shape, dtype, *at, info));
+        stored.push((name, shape, dtype, at, info));
     }
     let mut tensors = HashMap::new();
     for (name, shape, dtype, at, info) in stored {

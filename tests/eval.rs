@@ -446,6 +446,57 @@ fn reference_activations_are_cached_and_corruption_is_rebuilt() {
 }
 
 #[test]
+fn schemes_computed_together_are_each_computed_alone() {
+    let s = setup();
+    let schemes = [
+        Ablation::Mean,
+        Ablation::GlobalMean,
+        Ablation::Resample,
+        Ablation::Zero,
+    ];
+    let together =
+        ReferenceActivations::compute_each(&s.loaded.model, &s.dataset, &schemes, 3).unwrap();
+    assert_eq!(together.len(), schemes.len());
+    let close = |a: &[f32], b: &[f32], what: &str| {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                "{what}: {x} vs {y}"
+            );
+        }
+    };
+    for (scheme, joint) in schemes.iter().zip(&together) {
+        let alone = ReferenceActivations::compute(&s.loaded.model, &s.dataset, *scheme, 3).unwrap();
+        let what = scheme.name();
+        assert_eq!(joint.ablation, *scheme);
+        assert_eq!(joint.source_of_prompt, alone.source_of_prompt, "{what}");
+        close(&joint.embeddings.values, &alone.embeddings.values, what);
+        for layer in 0..alone.head_z.len() {
+            close(
+                &joint.head_z[layer].values,
+                &alone.head_z[layer].values,
+                what,
+            );
+            close(
+                &joint.head_sums[layer].values,
+                &alone.head_sums[layer].values,
+                what,
+            );
+            close(&joint.mlps[layer].values, &alone.mlps[layer].values, what);
+            close(
+                &joint.head(layer, 1).unwrap().values,
+                &alone.head(layer, 1).unwrap().values,
+                what,
+            );
+        }
+    }
+    // The schemes differ: the test compares each with its own.
+    assert_ne!(together[0].head_z[1].values, together[1].head_z[1].values);
+    assert_ne!(together[0].head_z[1].values, together[2].head_z[1].values);
+}
+
+#[test]
 fn every_ablation_scheme_runs_and_zero_differs_from_mean() {
     let s = setup();
     let c = circuit("class a at S2, END { 0.1 1.1 }\nclass b at END { 2.2 2.0 }\n");

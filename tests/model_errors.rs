@@ -99,6 +99,28 @@ fn truncated_file() {
     std::fs::write(&path, &bytes[..bytes.len() - 100]).unwrap();
     let error = load(dir.path()).unwrap_err();
     assert_eq!(code(&error), "model::unreadable");
+    assert!(error.to_string().contains("(truncated?)"), "{error}");
+}
+
+#[test]
+fn a_header_longer_than_the_file() {
+    let dir = tiny();
+    let path = dir.path().join("model.safetensors");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let length = bytes.len() as u64;
+    bytes[..8].copy_from_slice(&length.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let error = load(dir.path()).unwrap_err();
+    assert_eq!(code(&error), "model::unreadable");
+    assert!(
+        error.to_string().contains("more than the file holds"),
+        "{error}"
+    );
+    // Shorter than a header's length at all.
+    std::fs::write(&path, &bytes[..5]).unwrap();
+    let error = load(dir.path()).unwrap_err();
+    assert_eq!(code(&error), "model::unreadable");
+    assert!(error.to_string().contains("too short"), "{error}");
 }
 
 #[test]

@@ -220,12 +220,15 @@ impl TinyGpt2 {
 }
 
 /// GPT-2-initialised random weights for `config` (layer-norm gains 1, everything else
-/// N(0, 0.02²), unseeded): real shapes without a download, for the benchmarks.
+/// N(0, 0.02²), from a fixed seed, so two runs of a benchmark compute the same model and
+/// take the same search paths): real shapes without a download, for the benchmarks.
 pub fn random_weights(
     config: &crate::model::Config,
     device: &candle_core::Device,
 ) -> candle_core::Result<std::collections::HashMap<String, candle_core::Tensor>> {
     use candle_core::{DType, Tensor};
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     config
         .expected_tensors()
         .into_iter()
@@ -233,7 +236,17 @@ pub fn random_weights(
             let tensor = if name.contains("ln_") && name.ends_with("weight") {
                 Tensor::ones(shape.as_slice(), DType::F32, device)?
             } else {
-                (Tensor::randn(0f32, 1.0, shape.as_slice(), device)? * 0.02)?
+                let n: usize = shape.iter().product();
+                // Box–Muller: two uniform draws give one standard normal.
+                let values: Vec<f32> = (0..n)
+                    .map(|_| {
+                        let u: f64 = 1.0 - rng.random::<f64>();
+                        let v: f64 = rng.random();
+                        let z = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+                        (0.02 * z) as f32
+                    })
+                    .collect();
+                Tensor::from_vec(values, shape.as_slice(), device)?
             };
             Ok((name, tensor))
         })

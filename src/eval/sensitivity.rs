@@ -188,12 +188,11 @@ pub fn sensitivity(
 ) -> miette::Result<SensitivityReport> {
     let model = &session.loaded.model;
     let baseline = &settings.baseline;
-    let mut sizes = grid.sizes.clone();
-    if !sizes.contains(&baseline.reference) {
-        sizes.push(baseline.reference);
-    }
-    let cells_per_size = grid.ablations.len() * grid.levels.len() * grid.positions.len();
-    progress.phase("sensitivity", 1 + sizes.len() * cells_per_size);
+    let plan = plan(grid, baseline);
+    progress.phase(
+        "sensitivity",
+        1 + plan.iter().map(|(_, cells)| cells.len()).sum::<usize>(),
+    );
     let mut f_model: Option<Vec<f64>> = None;
     let mut bootstrap: Option<Bootstrap> = None;
     let mut cells = Vec::new();
@@ -201,7 +200,7 @@ pub fn sensitivity(
     // Zero ablation uses no reference set: one cell per level and positions.
     let mut zero: BTreeMap<(Level, PositionsChoice), (Vec<f64>, Option<ReferenceCounts>)> =
         BTreeMap::new();
-    for size in &sizes {
+    for (size, planned) in &plan {
         let dataset = session.with_reference(*size)?;
         let bootstrap = bootstrap.get_or_insert_with(|| {
             Bootstrap::new(
@@ -212,57 +211,70 @@ pub fn sensitivity(
             )
         });
         // Every scheme of one size reads the same reference prompts: one pass for all.
-        let references = session.activations_each(&dataset, &grid.ablations)?;
-        for (ablation, reference) in grid.ablations.iter().zip(references) {
-            for level in &grid.levels {
-                for positions in &grid.positions {
-                    let scores = match zero.get(&(*level, *positions)) {
-                        Some((scores, _)) if *ablation == Ablation::Zero => scores.clone(),
-                        _ => {
-                            let shaped = positions.apply(circuit);
-                            let all: Vec<usize> = (0..dataset.prompts.len()).collect();
-                            let mut runner =
-                                Runner::new(model, &dataset, &reference, &shaped, *level, all);
-                            // F(M) knocks out nothing: one cell gives it for all.
-                            if f_model.is_none() {
-                                f_model = Some(runner.scores(&[Variant::model()])?.remove(0));
-                            }
-                            runner.scores(&[Variant::circuit()])?.remove(0)
-                        }
-                    };
-                    progress.advance(1);
-                    if *ablation == Ablation::Zero {
-                        zero.insert((*level, *positions), (scores.clone(), None));
-                    }
-                    let fm = f_model.as_ref().expect("set by the first cell");
-                    if *ablation == baseline.ablation
-                        && *level == baseline.level
-                        && *positions == PositionsChoice::AsWritten
-                        && *size == baseline.reference
-                    {
-                        baseline_scores = Some((dataset.clone(), scores.clone()));
-                    }
-                    if !grid.sizes.contains(size) {
-                        continue;
-                    }
-                    let uses_reference = *ablation != Ablation::Zero;
-                    cells.push(Cell {
-                        ablation: *ablation,
-                        level: *level,
-                        positions: *positions,
-                        reference: uses_reference.then_some(*size),
-                        reference_counts: uses_reference.then(|| ReferenceCounts::of(&dataset)),
-                        circuit_score: bootstrap.estimate(&|m| m(&scores)),
-                        faithfulness: faithfulness(bootstrap, fm, &scores),
-                    });
-                }
+        let mut schemes: Vec<Ablation> = Vec::new();
+        for (cell, _) in planned {
+            if !schemes.contains(&cell.ablation) {
+                schemes.push(cell.ablation);
             }
+        }
+        let references = session.activations_each(&dataset, &schemes)?;
+        for (
+            PlannedCell {
+                ablation,
+                level,
+                positions,
+            },
+            in_grid,
+        ) in planned
+        {
+            let reference = &references[schemes
+                .iter()
+                .position(|a| a == ablation)
+                .expect("every planned scheme is computed")];
+            let scores = match zero.get(&(*level, *positions)) {
+                Some((scores, _)) if *ablation == Ablation::Zero => scores.clone(),
+                _ => {
+                    let shaped = positions.apply(circuit);
+                    let all: Vec<usize> = (0..dataset.prompts.len()).collect();
+                    let mut runner = Runner::new(model, &dataset, reference, &shaped, *level, all);
+                    // F(M) knocks out nothing: one cell gives it for all.
+                    if f_model.is_none() {
+                        f_model = Some(runner.scores(&[Variant::model()])?.remove(0));
+                    }
+                    runner.scores(&[Variant::circuit()])?.remove(0)
+                }
+            };
+            progress.advance(1);
+            if *ablation == Ablation::Zero {
+                zero.insert((*level, *positions), (scores.clone(), None));
+            }
+            let fm = f_model.as_ref().expect("set by the first cell");
+            if *ablation == baseline.ablation
+                && *level == baseline.level
+                && *positions == PositionsChoice::AsWritten
+                && *size == baseline.reference
+            {
+                baseline_scores = Some((dataset.clone(), scores.clone()));
+            }
+            if !in_grid {
+                continue;
+            }
+            let uses_reference = *ablation != Ablation::Zero;
+            cells.push(Cell {
+                ablation: *ablation,
+                level: *level,
+                positions: *positions,
+                reference: uses_reference.then_some(*size),
+                reference_counts: uses_reference.then(|| ReferenceCounts::of(&dataset)),
+                circuit_score: bootstrap.estimate(&|m| m(&scores)),
+                faithfulness: faithfulness(bootstrap, fm, &scores),
+            });
         }
     }
     put_in_grid_order(&mut cells, grid);
     let fm = f_model.unwrap_or_default();
     let bootstrap = bootstrap.expect("the grid has a size");
-    let (dataset, fc) = baseline_scores.expect("the baseline is in the grid");
+    let (dataset, fc) = baseline_scores.expect("the plan holds the baseline cell");
     let breakdown = |buckets| breakdown(buckets, &fm, &fc, settings);
     Ok(SensitivityReport {
         version: REPORT_VERSION,
@@ -278,6 +290,54 @@ pub fn sensitivity(
         families: breakdown(by_family(&dataset)),
         templates: breakdown(by_group(&dataset)),
     })
+}
+
+/// One way of measuring F(C) at a given reference size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PlannedCell {
+    ablation: Ablation,
+    level: Level,
+    positions: PositionsChoice,
+}
+
+/// The cells to compute, by reference size, each marked whether the grid shows it: every
+/// cell of the grid, and the baseline's (which the breakdowns read) where the grid lacks it,
+/// alone at its size when the grid lacks that size.
+fn plan(grid: &Grid, baseline: &Baseline) -> Vec<(ReferenceSize, Vec<(PlannedCell, bool)>)> {
+    let mut plan: Vec<(ReferenceSize, Vec<(PlannedCell, bool)>)> = grid
+        .sizes
+        .iter()
+        .map(|size| {
+            let mut cells = Vec::new();
+            for ablation in &grid.ablations {
+                for level in &grid.levels {
+                    for positions in &grid.positions {
+                        let cell = PlannedCell {
+                            ablation: *ablation,
+                            level: *level,
+                            positions: *positions,
+                        };
+                        cells.push((cell, true));
+                    }
+                }
+            }
+            (*size, cells)
+        })
+        .collect();
+    let cell = PlannedCell {
+        ablation: baseline.ablation,
+        level: baseline.level,
+        positions: PositionsChoice::AsWritten,
+    };
+    match plan
+        .iter_mut()
+        .find(|(size, _)| *size == baseline.reference)
+    {
+        Some((_, cells)) if cells.iter().any(|(c, _)| *c == cell) => {}
+        Some((_, cells)) => cells.push((cell, false)),
+        None => plan.push((baseline.reference, vec![(cell, false)])),
+    }
+    plan
 }
 
 /// In the grid's order, the reference size varying fastest; zero ablation has one cell per
@@ -334,5 +394,72 @@ fn faithfulness(bootstrap: &Bootstrap, fm: &[f64], fc: &[f64]) -> Faithfulness {
         ratio: bootstrap.estimate(&|m| m(fc) / m(fm)),
         median: quantile(&ratios, 0.5),
         quartiles: [quantile(&ratios, 0.25), quantile(&ratios, 0.75)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(ablation: Ablation, level: Level) -> PlannedCell {
+        PlannedCell {
+            ablation,
+            level,
+            positions: PositionsChoice::AsWritten,
+        }
+    }
+
+    fn baseline(level: Level, reference: ReferenceSize) -> Baseline {
+        Baseline {
+            ablation: Ablation::Mean,
+            level,
+            reference,
+        }
+    }
+
+    #[test]
+    fn a_baseline_size_the_grid_lacks_computes_the_baseline_cell_alone() {
+        let grid = Grid::default();
+        let plan = plan(&grid, &baseline(Level::Node, ReferenceSize::AtLeast(5)));
+        let sizes: Vec<ReferenceSize> = plan.iter().map(|(size, _)| *size).collect();
+        assert_eq!(
+            sizes,
+            [grid.sizes.clone(), vec![ReferenceSize::AtLeast(5)]].concat()
+        );
+        for (_, cells) in &plan[..grid.sizes.len()] {
+            assert_eq!(cells.len(), 4 * 2 * 2);
+            assert!(cells.iter().all(|(_, shown)| *shown));
+        }
+        let (_, extra) = plan.last().expect("a plan");
+        assert_eq!(extra, &vec![(cell(Ablation::Mean, Level::Node), false)]);
+    }
+
+    #[test]
+    fn a_baseline_the_grid_holds_adds_no_cell() {
+        let grid = Grid::default();
+        let plan = plan(&grid, &baseline(Level::Node, ReferenceSize::Exactly(5)));
+        assert_eq!(plan.len(), grid.sizes.len());
+        for (_, cells) in &plan {
+            assert_eq!(cells.len(), 4 * 2 * 2);
+            assert!(cells.iter().all(|(_, shown)| *shown));
+        }
+    }
+
+    #[test]
+    fn a_baseline_level_the_grid_lacks_is_computed_but_not_shown() {
+        let grid = Grid {
+            levels: vec![Level::Node],
+            ..Grid::default()
+        };
+        let plan = plan(&grid, &baseline(Level::Edge, ReferenceSize::Exactly(5)));
+        let (_, at_five) = plan
+            .iter()
+            .find(|(size, _)| *size == ReferenceSize::Exactly(5))
+            .expect("a grid size");
+        assert_eq!(at_five.len(), 4 * 2 + 1);
+        assert_eq!(
+            at_five.last(),
+            Some(&(cell(Ablation::Mean, Level::Edge), false))
+        );
     }
 }

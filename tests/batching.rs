@@ -358,3 +358,32 @@ fn a_window_from_a_base_reads_heads_the_base_kept_before_its_own_window() {
     let slow = plain.scores(std::slice::from_ref(&child)).unwrap();
     assert_same(&fast[0], &slow[0], "C \\ {1.1, 2.3} from its base");
 }
+
+#[test]
+fn a_released_base_is_no_longer_resumed_from_and_scores_stay() {
+    // M \ {0.1, 2.2} resumes at layer 2 from the kept M \ {0.1}; once that base is released,
+    // from M at layer 0, with the same scores.
+    let f = fixture();
+    let all: Vec<usize> = (0..12).collect();
+    let base = Variant::model().without([Head::new(0, 1)]);
+    let child = base.without([Head::new(2, 2)]);
+    let work_for_child = |release: bool| {
+        let mut runner = runner(f, Level::Node, &all);
+        runner.keep_bases(std::slice::from_ref(&base)).unwrap();
+        if release {
+            runner.release_bases();
+        }
+        let before = runner.work();
+        let mut scores = runner.scores(std::slice::from_ref(&child)).unwrap();
+        (runner.work() - before, scores.remove(0))
+    };
+    let (from_base, kept) = work_for_child(false);
+    let (from_model, released) = work_for_child(true);
+    assert_eq!(f.loaded.model.config().n_layer, 3);
+    assert_eq!(
+        from_model,
+        3 * from_base,
+        "three layers against the last one"
+    );
+    assert_same(&kept, &released, "M \\ {0.1, 2.2} from its base and from M");
+}

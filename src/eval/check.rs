@@ -557,7 +557,8 @@ fn search_prompts(n: usize, options: &Options, rng: &mut ChaCha8Rng) -> Vec<usiz
 /// Greedy search for K: up to `budget` times, add to K the candidate whose pair of variants
 /// differs most in mean score. Returns the K with the largest difference seen; with
 /// `beat_empty`, ∅ unless some K beats K = ∅ (completeness, where ∅ is a K of its own).
-/// Each step keeps the current K's pair as bases, so every candidate resumes from them.
+/// Each step keeps the current K's pair as bases, so every candidate resumes from them;
+/// the search lets go of them when it ends.
 /// With a `shortlist` shorter than the candidates, each step first ranks them all by
 /// attribution (one differentiable pass per side of the pair) and scores only that many.
 fn greedy(
@@ -608,6 +609,7 @@ fn greedy(
             best_k = k.clone();
         }
     }
+    runner.release_bases();
     Ok(best_k)
 }
 

@@ -121,6 +121,14 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    /// Lets go of the bases `keep_bases` kept (M and C stay): a finished search's bases
+    /// serve no later variant, and each holds every layer's stream.
+    pub fn release_bases(&mut self) {
+        for (_, group) in &mut self.groups {
+            group.release_bases();
+        }
+    }
+
     /// First-order estimates of how much knocking out each of `heads` on top of `variant`
     /// changes F, the mean score over this runner's prompts: each group's estimate of its own
     /// mean, weighted by its share of the prompts.

@@ -26,14 +26,15 @@ use crate::model::{self, error::Result};
 use crate::model::{Batch, Capture, EdgeSender, KeyValues, Readout, Transformer, Window};
 use crate::task::{Dataset, MetricKind, Prompt};
 
-/// Upper bounds on one forward pass: token positions, and rows (a window pass's rows each
-/// read every position's keys and values).
-const MAX_TOKENS: usize = 4096;
+/// Upper bounds on one forward pass: token positions (which also bound the memory a pass
+/// holds), and rows (a window pass's rows each read every position's keys and values).
+const MAX_TOKENS: usize = 1024;
 const MAX_ROWS: usize = 512;
 
 /// Bases kept besides M and C (each holds every layer's residual stream for every prompt);
-/// the least recently made goes first.
-const MAX_EXTRA_BASES: usize = 6;
+/// the least recently made goes first. A greedy step's candidates resume from the current
+/// K's pair, never from an earlier step's.
+const MAX_EXTRA_BASES: usize = 2;
 
 pub(super) struct Group<'a> {
     model: &'a Transformer,
@@ -353,6 +354,11 @@ impl<'a> Group<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Drops every base but M and C.
+    pub fn release_bases(&mut self) {
+        self.bases.retain(|b| b.variant.knocked_out.is_empty());
     }
 
     /// First-order estimates of how much knocking out each of `heads` on top of `variant`

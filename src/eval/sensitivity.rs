@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions};
 use crate::eval::bootstrap::{Bootstrap, quantile};
 use crate::eval::check::{Bucket, Progress, by_family, by_group};
+use crate::eval::reference::ReferenceActivations;
 use crate::eval::runner::Runner;
 use crate::eval::schema::{Estimate, ReferenceCounts};
 use crate::eval::session::Session;
@@ -217,20 +218,26 @@ pub fn sensitivity(
                 schemes.push(cell.ablation);
             }
         }
-        let references = session.activations_each(&dataset, &schemes)?;
-        for (
-            PlannedCell {
+        // Each scheme's values are let go of after its last cell (a scheme's lazily made head
+        // results can be a hundred megabytes).
+        let mut references: Vec<Option<ReferenceActivations>> = session
+            .activations_each(&dataset, &schemes)?
+            .into_iter()
+            .map(Some)
+            .collect();
+        for (at, (cell, in_grid)) in planned.iter().enumerate() {
+            let PlannedCell {
                 ablation,
                 level,
                 positions,
-            },
-            in_grid,
-        ) in planned
-        {
-            let reference = &references[schemes
+            } = cell;
+            let slot = schemes
                 .iter()
                 .position(|a| a == ablation)
-                .expect("every planned scheme is computed")];
+                .expect("every planned scheme is computed");
+            let reference = references[slot]
+                .as_ref()
+                .expect("a scheme's values are kept until its last cell");
             let scores = match zero.get(&(*level, *positions)) {
                 Some((scores, _)) if *ablation == Ablation::Zero => scores.clone(),
                 _ => {
@@ -245,6 +252,12 @@ pub fn sensitivity(
                 }
             };
             progress.advance(1);
+            if planned[at + 1..]
+                .iter()
+                .all(|(c, _)| c.ablation != *ablation)
+            {
+                references[slot] = None;
+            }
             if *ablation == Ablation::Zero {
                 zero.insert((*level, *positions), (scores.clone(), None));
             }

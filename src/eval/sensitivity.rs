@@ -11,7 +11,6 @@ use serde::Serialize;
 use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions};
 use crate::eval::bootstrap::{Bootstrap, quantile};
 use crate::eval::check::{Bucket, Progress, by_family, by_group};
-use crate::eval::reference::ReferenceActivations;
 use crate::eval::runner::Runner;
 use crate::eval::schema::{Estimate, ReferenceCounts};
 use crate::eval::session::Session;
@@ -190,10 +189,12 @@ pub fn sensitivity(
     let model = &session.loaded.model;
     let baseline = &settings.baseline;
     let plan = plan(grid, baseline);
-    progress.phase(
-        "sensitivity",
-        1 + plan.iter().map(|(_, cells)| cells.len()).sum::<usize>(),
-    );
+    let planned_cells: usize = plan
+        .iter()
+        .flat_map(|(_, schemes)| schemes)
+        .map(|scheme| scheme.cells.len())
+        .sum();
+    progress.phase("sensitivity", 1 + planned_cells);
     let mut f_model: Option<Vec<f64>> = None;
     let mut bootstrap: Option<Bootstrap> = None;
     let mut cells = Vec::new();
@@ -201,7 +202,7 @@ pub fn sensitivity(
     // Zero ablation uses no reference set: one cell per level and positions.
     let mut zero: BTreeMap<(Level, PositionsChoice), (Vec<f64>, Option<ReferenceCounts>)> =
         BTreeMap::new();
-    for (size, planned) in &plan {
+    for (size, schemes) in &plan {
         let dataset = session.with_reference(*size)?;
         let bootstrap = bootstrap.get_or_insert_with(|| {
             Bootstrap::new(
@@ -211,77 +212,54 @@ pub fn sensitivity(
                 settings.confidence,
             )
         });
-        // Every scheme of one size reads the same reference prompts: one pass for all.
-        let mut schemes: Vec<Ablation> = Vec::new();
-        for (cell, _) in planned {
-            if !schemes.contains(&cell.ablation) {
-                schemes.push(cell.ablation);
-            }
-        }
-        // Each scheme's values are let go of after its last cell (a scheme's lazily made head
-        // results can be a hundred megabytes).
-        let mut references: Vec<Option<ReferenceActivations>> = session
-            .activations_each(&dataset, &schemes)?
-            .into_iter()
-            .map(Some)
-            .collect();
-        for (at, (cell, in_grid)) in planned.iter().enumerate() {
-            let PlannedCell {
-                ablation,
-                level,
-                positions,
-            } = cell;
-            let slot = schemes
-                .iter()
-                .position(|a| a == ablation)
-                .expect("every planned scheme is computed");
-            let reference = references[slot]
-                .as_ref()
-                .expect("a scheme's values are kept until its last cell");
-            let scores = match zero.get(&(*level, *positions)) {
-                Some((scores, _)) if *ablation == Ablation::Zero => scores.clone(),
-                _ => {
-                    let shaped = positions.apply(circuit);
-                    let all: Vec<usize> = (0..dataset.prompts.len()).collect();
-                    let mut runner = Runner::new(model, &dataset, reference, &shaped, *level, all);
-                    // F(M) knocks out nothing: one cell gives it for all.
-                    if f_model.is_none() {
-                        f_model = Some(runner.scores(&[Variant::model()])?.remove(0));
+        // Every scheme of one size reads the same reference prompts: one pass for all. Each
+        // scheme's values go with its cells (its lazily made head results can be a hundred
+        // megabytes).
+        let ablations: Vec<Ablation> = schemes.iter().map(|scheme| scheme.ablation).collect();
+        let references = session.activations_each(&dataset, &ablations)?;
+        for (scheme, reference) in schemes.iter().zip(references) {
+            let ablation = scheme.ablation;
+            for &(level, positions, in_grid) in &scheme.cells {
+                let scores = match zero.get(&(level, positions)) {
+                    Some((scores, _)) if ablation == Ablation::Zero => scores.clone(),
+                    _ => {
+                        let shaped = positions.apply(circuit);
+                        let all: Vec<usize> = (0..dataset.prompts.len()).collect();
+                        let mut runner =
+                            Runner::new(model, &dataset, &reference, &shaped, level, all);
+                        // F(M) knocks out nothing: one cell gives it for all.
+                        if f_model.is_none() {
+                            f_model = Some(runner.scores(&[Variant::model()])?.remove(0));
+                        }
+                        runner.scores(&[Variant::circuit()])?.remove(0)
                     }
-                    runner.scores(&[Variant::circuit()])?.remove(0)
+                };
+                progress.advance(1);
+                if ablation == Ablation::Zero {
+                    zero.insert((level, positions), (scores.clone(), None));
                 }
-            };
-            progress.advance(1);
-            if planned[at + 1..]
-                .iter()
-                .all(|(c, _)| c.ablation != *ablation)
-            {
-                references[slot] = None;
+                let fm = f_model.as_ref().expect("set by the first cell");
+                if ablation == baseline.ablation
+                    && level == baseline.level
+                    && positions == PositionsChoice::AsWritten
+                    && *size == baseline.reference
+                {
+                    baseline_scores = Some((dataset.clone(), scores.clone()));
+                }
+                if !in_grid {
+                    continue;
+                }
+                let uses_reference = ablation != Ablation::Zero;
+                cells.push(Cell {
+                    ablation,
+                    level,
+                    positions,
+                    reference: uses_reference.then_some(*size),
+                    reference_counts: uses_reference.then(|| ReferenceCounts::of(&dataset)),
+                    circuit_score: bootstrap.estimate(&|m| m(&scores)),
+                    faithfulness: faithfulness(bootstrap, fm, &scores),
+                });
             }
-            if *ablation == Ablation::Zero {
-                zero.insert((*level, *positions), (scores.clone(), None));
-            }
-            let fm = f_model.as_ref().expect("set by the first cell");
-            if *ablation == baseline.ablation
-                && *level == baseline.level
-                && *positions == PositionsChoice::AsWritten
-                && *size == baseline.reference
-            {
-                baseline_scores = Some((dataset.clone(), scores.clone()));
-            }
-            if !in_grid {
-                continue;
-            }
-            let uses_reference = *ablation != Ablation::Zero;
-            cells.push(Cell {
-                ablation: *ablation,
-                level: *level,
-                positions: *positions,
-                reference: uses_reference.then_some(*size),
-                reference_counts: uses_reference.then(|| ReferenceCounts::of(&dataset)),
-                circuit_score: bootstrap.estimate(&|m| m(&scores)),
-                faithfulness: faithfulness(bootstrap, fm, &scores),
-            });
         }
     }
     put_in_grid_order(&mut cells, grid);
@@ -305,50 +283,57 @@ pub fn sensitivity(
     })
 }
 
-/// One way of measuring F(C) at a given reference size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct PlannedCell {
+/// The cells of one ablation scheme at one reference size: level and positions, and whether
+/// the grid shows the cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Scheme {
     ablation: Ablation,
-    level: Level,
-    positions: PositionsChoice,
+    cells: Vec<(Level, PositionsChoice, bool)>,
 }
 
-/// The cells to compute, by reference size, each marked whether the grid shows it: every
-/// cell of the grid, and the baseline's (which the breakdowns read) where the grid lacks it,
-/// alone at its size when the grid lacks that size.
-fn plan(grid: &Grid, baseline: &Baseline) -> Vec<(ReferenceSize, Vec<(PlannedCell, bool)>)> {
-    let mut plan: Vec<(ReferenceSize, Vec<(PlannedCell, bool)>)> = grid
+/// The cells to compute, by reference size and scheme: every cell of the grid, and the
+/// baseline's (which the breakdowns read) where the grid lacks it, alone at its size when
+/// the grid lacks that size.
+fn plan(grid: &Grid, baseline: &Baseline) -> Vec<(ReferenceSize, Vec<Scheme>)> {
+    let shown: Vec<(Level, PositionsChoice, bool)> = grid
+        .levels
+        .iter()
+        .flat_map(|level| grid.positions.iter().map(|p| (*level, *p, true)))
+        .collect();
+    let mut plan: Vec<(ReferenceSize, Vec<Scheme>)> = grid
         .sizes
         .iter()
         .map(|size| {
-            let mut cells = Vec::new();
-            for ablation in &grid.ablations {
-                for level in &grid.levels {
-                    for positions in &grid.positions {
-                        let cell = PlannedCell {
-                            ablation: *ablation,
-                            level: *level,
-                            positions: *positions,
-                        };
-                        cells.push((cell, true));
-                    }
-                }
-            }
-            (*size, cells)
+            let schemes = grid
+                .ablations
+                .iter()
+                .map(|ablation| Scheme {
+                    ablation: *ablation,
+                    cells: shown.clone(),
+                })
+                .collect();
+            (*size, schemes)
         })
         .collect();
-    let cell = PlannedCell {
-        ablation: baseline.ablation,
-        level: baseline.level,
-        positions: PositionsChoice::AsWritten,
-    };
-    match plan
-        .iter_mut()
-        .find(|(size, _)| *size == baseline.reference)
+    let cell = (baseline.level, PositionsChoice::AsWritten);
+    let extra = (baseline.level, PositionsChoice::AsWritten, false);
+    let at_size = match plan
+        .iter()
+        .position(|(size, _)| *size == baseline.reference)
     {
-        Some((_, cells)) if cells.iter().any(|(c, _)| *c == cell) => {}
-        Some((_, cells)) => cells.push((cell, false)),
-        None => plan.push((baseline.reference, vec![(cell, false)])),
+        Some(at) => &mut plan[at].1,
+        None => {
+            plan.push((baseline.reference, Vec::new()));
+            &mut plan.last_mut().expect("just pushed").1
+        }
+    };
+    match at_size.iter_mut().find(|s| s.ablation == baseline.ablation) {
+        Some(scheme) if scheme.cells.iter().any(|(l, p, _)| (*l, *p) == cell) => {}
+        Some(scheme) => scheme.cells.push(extra),
+        None => at_size.push(Scheme {
+            ablation: baseline.ablation,
+            cells: vec![extra],
+        }),
     }
     plan
 }
@@ -414,20 +399,24 @@ fn faithfulness(bootstrap: &Bootstrap, fm: &[f64], fc: &[f64]) -> Faithfulness {
 mod tests {
     use super::*;
 
-    fn cell(ablation: Ablation, level: Level) -> PlannedCell {
-        PlannedCell {
-            ablation,
-            level,
-            positions: PositionsChoice::AsWritten,
-        }
-    }
-
     fn baseline(level: Level, reference: ReferenceSize) -> Baseline {
         Baseline {
             ablation: Ablation::Mean,
             level,
             reference,
         }
+    }
+
+    /// Each planned cell at one size, scheme by scheme.
+    fn flat(schemes: &[Scheme]) -> Vec<(Ablation, Level, PositionsChoice, bool)> {
+        schemes
+            .iter()
+            .flat_map(|s| {
+                s.cells
+                    .iter()
+                    .map(|(l, p, shown)| (s.ablation, *l, *p, *shown))
+            })
+            .collect()
     }
 
     #[test]
@@ -439,12 +428,21 @@ mod tests {
             sizes,
             [grid.sizes.clone(), vec![ReferenceSize::AtLeast(5)]].concat()
         );
-        for (_, cells) in &plan[..grid.sizes.len()] {
+        for (_, schemes) in &plan[..grid.sizes.len()] {
+            let cells = flat(schemes);
             assert_eq!(cells.len(), 4 * 2 * 2);
-            assert!(cells.iter().all(|(_, shown)| *shown));
+            assert!(cells.iter().all(|(.., shown)| *shown));
         }
         let (_, extra) = plan.last().expect("a plan");
-        assert_eq!(extra, &vec![(cell(Ablation::Mean, Level::Node), false)]);
+        assert_eq!(
+            flat(extra),
+            vec![(
+                Ablation::Mean,
+                Level::Node,
+                PositionsChoice::AsWritten,
+                false
+            )]
+        );
     }
 
     #[test]
@@ -452,9 +450,10 @@ mod tests {
         let grid = Grid::default();
         let plan = plan(&grid, &baseline(Level::Node, ReferenceSize::Exactly(5)));
         assert_eq!(plan.len(), grid.sizes.len());
-        for (_, cells) in &plan {
+        for (_, schemes) in &plan {
+            let cells = flat(schemes);
             assert_eq!(cells.len(), 4 * 2 * 2);
-            assert!(cells.iter().all(|(_, shown)| *shown));
+            assert!(cells.iter().all(|(.., shown)| *shown));
         }
     }
 
@@ -469,10 +468,14 @@ mod tests {
             .iter()
             .find(|(size, _)| *size == ReferenceSize::Exactly(5))
             .expect("a grid size");
-        assert_eq!(at_five.len(), 4 * 2 + 1);
-        assert_eq!(
-            at_five.last(),
-            Some(&(cell(Ablation::Mean, Level::Edge), false))
-        );
+        let cells = flat(at_five);
+        assert_eq!(cells.len(), 4 * 2 + 1);
+        assert!(cells.contains(&(
+            Ablation::Mean,
+            Level::Edge,
+            PositionsChoice::AsWritten,
+            false
+        )));
+        assert_eq!(cells.iter().filter(|(.., shown)| !*shown).count(), 1);
     }
 }

@@ -8,14 +8,29 @@ use std::path::{Path, PathBuf};
 /// Writes `bytes` to `path` whole. A file that was there keeps its permissions; a new one
 /// gets the usual 0644 (tempfile's own are 0600).
 pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_whole_with(path, |temporary| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(temporary)?
+            .write_all(bytes)
+    })
+}
+
+/// [`write_whole`] for a writer that takes a path (and writes the file in pieces): `write`
+/// writes the temporary file at the path it is given.
+pub fn write_whole_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let permissions = match std::fs::metadata(path) {
         Ok(metadata) => metadata.permissions(),
         Err(_) => new_file_permissions(),
     };
-    let mut file = tempfile::Builder::new()
+    let file = tempfile::Builder::new()
         .prefix(".circuitcheck-")
         .tempfile_in(directory_of(path))?;
-    file.write_all(bytes)?;
+    write(file.path())?;
     file.as_file().set_permissions(permissions)?;
     file.persist(path).map_err(|e| e.error)?;
     Ok(())

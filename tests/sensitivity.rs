@@ -160,60 +160,15 @@ fn cells_match_the_reference_implementation() {
         "--bootstrap",
         "20",
     ]);
-    let dataset_with = |size| model_and_dataset(dir, "ioi", n, seed, size).1;
-    let (loaded, plain) = model_and_dataset(dir, "ioi", n, seed, ReferenceSize::Counterparts);
-    let lengths: BTreeSet<usize> = plain.prompts.iter().map(|p| p.tokens.len()).collect();
-    assert!(lengths.len() > 1, "groups of different token lengths");
-    let reference = reference_of(&loaded);
-    let size_of = |value: &Value| -> ReferenceSize {
-        match value["kind"].as_str().unwrap() {
-            "exactly" => ReferenceSize::Exactly(value["n"].as_u64().unwrap() as usize),
-            _ => ReferenceSize::Counterparts,
-        }
-    };
-    let cells = report["cells"].as_array().unwrap();
-    let none = BTreeSet::new();
-    let mut checked = 0;
-    for (i, cell) in cells.iter().enumerate() {
-        // One size per (scheme, level, positions), a different one each time.
-        let ablation = Ablation::from_name(cell["ablation"].as_str().unwrap()).unwrap();
-        if ablation != Ablation::Zero && i % 5 != (i / 5) % 5 {
-            continue;
-        }
-        let size = if cell["reference"].is_null() {
-            ReferenceSize::Counterparts
-        } else {
-            size_of(&cell["reference"])
-        };
-        let dataset = dataset_with(size);
-        let scheme = scheme(ablation, &dataset, seed);
-        let level = fixture::level(cell["level"].as_str().unwrap());
-        let positions = if cell["positions"] == "all" {
-            PositionsChoice::All
-        } else {
-            PositionsChoice::AsWritten
-        };
-        let shaped = positions.apply(circuit);
-        let evaluator = Evaluator::new(&reference, &dataset, &shaped, &scheme, level);
-        let fc = evaluator.mean(Scope::Circuit, &none);
-        let fm = evaluator.mean(Scope::Model, &none);
-        let (got_fc, got_ratio) = (
-            cell["circuit_score"]["value"].as_f64().unwrap(),
-            cell["faithfulness"]["ratio"]["value"].as_f64().unwrap(),
-        );
-        let what = format!("{cell}");
-        assert!(
-            (got_fc - fc).abs() <= 1e-4 * fc.abs().max(1.0),
-            "F(C) {got_fc} vs {fc}: {what}"
-        );
-        assert!(
-            (got_ratio - fc / fm).abs() <= 1e-4 * (fc / fm).abs().max(1.0),
-            "ratio {got_ratio} vs {}: {what}",
-            fc / fm
-        );
-        checked += 1;
-    }
+    // One size per (scheme, level, positions), a different one each time.
+    let checked = cells_agree_with_the_evaluator(&f, &report, (n, seed), |i, cell| {
+        cell["ablation"] == "zero" || i % 5 == (i / 5) % 5
+    });
     assert!(checked >= 16, "{checked} cells checked");
+    let dataset_with = |size| model_and_dataset(dir, "ioi", n, seed, size).1;
+    let reference =
+        reference_of(&model_and_dataset(dir, "ioi", n, seed, ReferenceSize::Counterparts).0);
+    let none = BTreeSet::new();
 
     // The breakdowns, at the baseline (mean, node, as written, at least 5 per group): each
     // template's and family's F(M), F(C) and ratio over its own prompts, in order.
@@ -274,4 +229,106 @@ fn cells_match_the_reference_implementation() {
             );
         }
     }
+}
+
+/// A circuit whose edges name MLPs it does not list: only its edge level reads their
+/// replacement values (each wired MLP's Δ), which sensitivity keeps for such a circuit.
+#[test]
+fn edge_cells_of_a_circuit_wiring_unlisted_mlps_match_the_reference_implementation() {
+    let f = Fixture::ioi(
+        9,
+        "circuit wired {
+  model gpt2-small
+  task ioi
+}
+
+class a at S2 { 0.1 0.3 }
+class d at END { 2.1 2.3 }
+
+edge embed -> a, mlp.0
+edge mlp.0 -> d.q
+edge a -> d.v, mlp.1
+edge d, mlp.1 -> logits
+",
+    );
+    let (n, seed) = (8, 2);
+    let report = report(&[
+        f.circuit_file(),
+        "--model",
+        f.model(),
+        "--n",
+        &n.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--bootstrap",
+        "20",
+    ]);
+    let checked = cells_agree_with_the_evaluator(&f, &report, (n, seed), |_, cell| {
+        cell["level"] == "edge" && cell["ablation"] != "global-mean"
+    });
+    assert!(checked >= 20, "{checked} cells checked");
+}
+
+/// Checks F(C) and the ratio of each cell of `report` that `wanted` picks (by index and
+/// cell) against the independent evaluator, with the reference set of the cell's size;
+/// returns how many it checked.
+fn cells_agree_with_the_evaluator(
+    f: &Fixture,
+    report: &Value,
+    (n, seed): (usize, u64),
+    wanted: impl Fn(usize, &Value) -> bool,
+) -> usize {
+    let (dir, circuit) = (f.dir.path(), &f.circuit);
+    let dataset_with = |size| model_and_dataset(dir, "ioi", n, seed, size).1;
+    let (loaded, plain) = model_and_dataset(dir, "ioi", n, seed, ReferenceSize::Counterparts);
+    let lengths: BTreeSet<usize> = plain.prompts.iter().map(|p| p.tokens.len()).collect();
+    assert!(lengths.len() > 1, "groups of different token lengths");
+    let reference = reference_of(&loaded);
+    let size_of = |value: &Value| -> ReferenceSize {
+        match value["kind"].as_str().unwrap() {
+            "exactly" => ReferenceSize::Exactly(value["n"].as_u64().unwrap() as usize),
+            _ => ReferenceSize::Counterparts,
+        }
+    };
+    let none = BTreeSet::new();
+    let mut checked = 0;
+    for (i, cell) in report["cells"].as_array().unwrap().iter().enumerate() {
+        if !wanted(i, cell) {
+            continue;
+        }
+        let ablation = Ablation::from_name(cell["ablation"].as_str().unwrap()).unwrap();
+        let size = if cell["reference"].is_null() {
+            ReferenceSize::Counterparts
+        } else {
+            size_of(&cell["reference"])
+        };
+        let dataset = dataset_with(size);
+        let scheme = scheme(ablation, &dataset, seed);
+        let level = fixture::level(cell["level"].as_str().unwrap());
+        let positions = if cell["positions"] == "all" {
+            PositionsChoice::All
+        } else {
+            PositionsChoice::AsWritten
+        };
+        let shaped = positions.apply(circuit);
+        let evaluator = Evaluator::new(&reference, &dataset, &shaped, &scheme, level);
+        let fc = evaluator.mean(Scope::Circuit, &none);
+        let fm = evaluator.mean(Scope::Model, &none);
+        let (got_fc, got_ratio) = (
+            cell["circuit_score"]["value"].as_f64().unwrap(),
+            cell["faithfulness"]["ratio"]["value"].as_f64().unwrap(),
+        );
+        let what = format!("{cell}");
+        assert!(
+            (got_fc - fc).abs() <= 1e-4 * fc.abs().max(1.0),
+            "F(C) {got_fc} vs {fc}: {what}"
+        );
+        assert!(
+            (got_ratio - fc / fm).abs() <= 1e-4 * (fc / fm).abs().max(1.0),
+            "ratio {got_ratio} vs {}: {what}",
+            fc / fm
+        );
+        checked += 1;
+    }
+    checked
 }

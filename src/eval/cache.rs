@@ -2,11 +2,11 @@
 //! a hash of everything they depend on. Files are written atomically and carry a checksum of
 //! their tensors, so a torn or corrupted file is detected on read and rebuilt.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use safetensors::tensor::{Dtype, TensorView};
+use safetensors::tensor::{Dtype, View};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -16,6 +16,8 @@ const CHECKSUM: &str = "circuitcheck.sha256";
 const KEY: &str = "circuitcheck.key";
 /// Digests of large files, remembered by path, size and modification time.
 const DIGESTS: &str = "digests.json";
+/// The largest header a cache file may have (safetensors' own limit).
+const MAX_HEADER: u64 = 100_000_000;
 
 /// Where cached files live; `None` disables caching (`--no-cache`).
 #[derive(Clone, Debug)]
@@ -115,15 +117,16 @@ impl Cache {
             .map(|dir| dir.join(format!("{key}.safetensors")))
     }
 
-    pub fn load(&self, key: &str, device: &Device) -> (Lookup, Option<BTreeMap<String, Tensor>>) {
+    /// The arrays stored under `key`, read one at a time (never the whole file beside them).
+    pub fn load(&self, key: &str) -> (Lookup, Option<Arrays<'static>>) {
         let Some(path) = self.path(key) else {
             return (Lookup::Disabled, None);
         };
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Ok(file) = std::fs::File::open(&path) else {
             return (Lookup::Missing, None);
         };
-        match decode(&bytes, key, device) {
-            Ok(tensors) => (Lookup::Hit, Some(tensors)),
+        match decode(file, key) {
+            Ok(arrays) => (Lookup::Hit, Some(arrays)),
             Err(reason) => {
                 let _ = std::fs::remove_file(&path);
                 (Lookup::Corrupt(reason), None)
@@ -131,14 +134,51 @@ impl Cache {
         }
     }
 
-    /// Stores `tensors` under `key`. Failing to write a cache is not an error of the run:
-    /// the reason is returned for a warning.
-    pub fn store(&self, key: &str, tensors: &BTreeMap<String, Tensor>) -> Result<(), String> {
+    /// Stores `arrays` under `key`, written one at a time (never a copy of them all). Failing
+    /// to write a cache is not an error of the run: the reason is returned for a warning.
+    pub fn store(&self, key: &str, arrays: &Arrays) -> Result<(), String> {
         let Some(path) = self.path(key) else {
             return Ok(());
         };
-        let bytes = encode(key, tensors)?;
-        write_whole(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+        let metadata = HashMap::from([
+            (CHECKSUM.to_string(), checksum(arrays)),
+            (KEY.to_string(), key.to_string()),
+        ]);
+        let views = arrays.iter().map(|(name, array)| (name.as_str(), array));
+        write_whole_with(&path, |temporary| {
+            safetensors::serialize_to_file(views, Some(metadata), temporary)
+                .map_err(std::io::Error::other)
+        })
+        .map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// One array of a cache entry, f32.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Array<'a> {
+    pub shape: Vec<usize>,
+    pub values: Cow<'a, [f32]>,
+}
+
+/// A cache entry's arrays by name.
+pub type Arrays<'a> = BTreeMap<String, Array<'a>>;
+
+impl View for &Array<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// One array's bytes at a time, made as the file is written.
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
+    fn data_len(&self) -> usize {
+        self.values.len() * 4
     }
 }
 
@@ -182,74 +222,84 @@ fn digest_file(path: &Path) -> std::io::Result<String> {
     }
 }
 
-fn checksum(tensors: &[(String, Vec<usize>, Vec<u8>)]) -> String {
+/// SHA-256 over every array in name order: its name, its shape and its values' bytes.
+fn checksum(arrays: &Arrays) -> String {
     let mut hasher = Sha256::new();
-    for (name, shape, data) in tensors {
+    for (name, array) in arrays {
         hasher.update(name.as_bytes());
-        for dim in shape {
+        for dim in &array.shape {
             hasher.update((*dim as u64).to_le_bytes());
         }
-        hasher.update(data);
+        for chunk in array.values.chunks(4096) {
+            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+            hasher.update(&bytes);
+        }
     }
     format!("{:x}", hasher.finalize())
 }
 
-fn encode(key: &str, tensors: &BTreeMap<String, Tensor>) -> Result<Vec<u8>, String> {
-    let mut raw = Vec::new();
-    for (name, tensor) in tensors {
-        let tensor = tensor.to_dtype(DType::F32).map_err(|e| e.to_string())?;
-        let values: Vec<f32> = tensor
-            .flatten_all()
-            .and_then(|t| t.to_vec1())
-            .map_err(|e| e.to_string())?;
-        let data: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        raw.push((name.clone(), tensor.dims().to_vec(), data));
-    }
-    let metadata = std::collections::HashMap::from([
-        (CHECKSUM.to_string(), checksum(&raw)),
-        (KEY.to_string(), key.to_string()),
-    ]);
-    let views: Vec<(String, TensorView)> = raw
-        .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(Dtype::F32, shape.clone(), data)
-                .map(|view| (name.clone(), view))
-                .map_err(|e| e.to_string())
-        })
-        .collect::<Result<_, _>>()?;
-    safetensors::serialize(views, Some(metadata)).map_err(|e| e.to_string())
+/// Where one array of a safetensors file lies, as its header says.
+#[derive(Deserialize)]
+struct Stored {
+    dtype: String,
+    shape: Vec<usize>,
+    data_offsets: (u64, u64),
 }
 
-fn decode(bytes: &[u8], key: &str, device: &Device) -> Result<BTreeMap<String, Tensor>, String> {
-    let (_, metadata) =
-        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
-    let stored = metadata.metadata().clone().unwrap_or_default();
-    if stored.get(KEY).map(String::as_str) != Some(key) {
+/// The arrays of a safetensors file written by [`Cache::store`] for `key`, each read and
+/// converted on its own, and their checksum verified.
+fn decode(mut file: std::fs::File, key: &str) -> Result<Arrays<'static>, String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let io = |e: std::io::Error| e.to_string();
+    let length = file.metadata().map_err(io)?.len();
+    let mut prefix = [0u8; 8];
+    file.read_exact(&mut prefix).map_err(io)?;
+    let header_length = u64::from_le_bytes(prefix);
+    if header_length > MAX_HEADER.min(length.saturating_sub(8)) {
+        return Err("the header is larger than the file".into());
+    }
+    let mut header = vec![0u8; header_length as usize];
+    file.read_exact(&mut header).map_err(io)?;
+    let mut header: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(|e| e.to_string())?;
+    let metadata: HashMap<String, String> = match header.remove("__metadata__") {
+        Some(value) => serde_json::from_value(value).map_err(|e| e.to_string())?,
+        None => HashMap::new(),
+    };
+    if metadata.get(KEY).map(String::as_str) != Some(key) {
         return Err("the file belongs to another key".into());
     }
-    let file = safetensors::SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-    let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
-    names.sort();
-    let mut raw = Vec::new();
-    let mut tensors = BTreeMap::new();
-    for name in names {
-        let view = file.tensor(&name).map_err(|e| e.to_string())?;
-        if view.dtype() != Dtype::F32 {
+    let data_start = 8 + header_length;
+    let mut arrays = Arrays::new();
+    for (name, value) in header {
+        let stored: Stored = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        if stored.dtype != "F32" {
             return Err(format!("tensor {name} is not f32"));
         }
-        let values: Vec<f32> = view
-            .data()
+        let (start, end) = stored.data_offsets;
+        let count: usize = stored.shape.iter().product();
+        if end < start || end - start != count as u64 * 4 || data_start + end > length {
+            return Err(format!("tensor {name} does not fit the file"));
+        }
+        let mut bytes = vec![0u8; (end - start) as usize];
+        file.seek(SeekFrom::Start(data_start + start)).map_err(io)?;
+        file.read_exact(&mut bytes).map_err(io)?;
+        let values: Vec<f32> = bytes
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        let tensor = Tensor::from_vec(values, view.shape(), device).map_err(|e| e.to_string())?;
-        raw.push((name.clone(), view.shape().to_vec(), view.data().to_vec()));
-        tensors.insert(name, tensor);
+        arrays.insert(
+            name,
+            Array {
+                shape: stored.shape,
+                values: Cow::Owned(values),
+            },
+        );
     }
-    if stored.get(CHECKSUM) != Some(&checksum(&raw)) {
+    if metadata.get(CHECKSUM) != Some(&checksum(&arrays)) {
         return Err("checksum mismatch".into());
     }
-    Ok(tensors)
+    Ok(arrays)
 }
 
 /// Writes a cache file whole, making the cache's directory on the first write.
@@ -258,6 +308,17 @@ fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     crate::output::write_whole(path, bytes)
+}
+
+/// [`crate::output::write_whole_with`], making the cache's directory on the first write.
+fn write_whole_with(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::output::write_whole_with(path, write)
 }
 
 /// The model files' identity as people read it: the first 12 hex digits of each SHA-256
@@ -275,20 +336,17 @@ pub fn short_identity(identity: &str) -> String {
 mod tests {
     use super::*;
 
-    fn sample() -> BTreeMap<String, Tensor> {
-        let device = Device::Cpu;
+    fn sample() -> Arrays<'static> {
+        let array = |shape: Vec<usize>, values: Vec<f32>| Array {
+            shape,
+            values: Cow::Owned(values),
+        };
         BTreeMap::from([
             (
                 "a".to_string(),
-                Tensor::arange(0f32, 6.0, &device)
-                    .unwrap()
-                    .reshape((2, 3))
-                    .unwrap(),
+                array(vec![2, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]),
             ),
-            (
-                "b".to_string(),
-                Tensor::new(&[1.5f32, -2.0], &device).unwrap(),
-            ),
+            ("b".to_string(), array(vec![2], vec![1.5, -2.0])),
         ])
     }
 
@@ -297,15 +355,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(Some(dir.path().to_path_buf()));
         let key = Cache::key(&[b"model", b"task"]);
-        assert_eq!(cache.load(&key, &Device::Cpu).0, Lookup::Missing);
+        assert_eq!(cache.load(&key).0, Lookup::Missing);
         cache.store(&key, &sample()).unwrap();
-        let (lookup, tensors) = cache.load(&key, &Device::Cpu);
+        let (lookup, arrays) = cache.load(&key);
         assert_eq!(lookup, Lookup::Hit);
-        let tensors = tensors.unwrap();
-        assert_eq!(
-            tensors["a"].to_vec2::<f32>().unwrap(),
-            [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
-        );
+        assert_eq!(arrays.unwrap(), sample());
 
         // Flip one byte of tensor data: detected, removed, reported.
         let path = dir.path().join(format!("{key}.safetensors"));
@@ -313,20 +367,14 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 0x40;
         std::fs::write(&path, &bytes).unwrap();
-        assert!(matches!(
-            cache.load(&key, &Device::Cpu).0,
-            Lookup::Corrupt(_)
-        ));
+        assert!(matches!(cache.load(&key).0, Lookup::Corrupt(_)));
         assert!(!path.exists());
 
         // A truncated file too.
         cache.store(&key, &sample()).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
-        assert!(matches!(
-            cache.load(&key, &Device::Cpu).0,
-            Lookup::Corrupt(_)
-        ));
+        assert!(matches!(cache.load(&key).0, Lookup::Corrupt(_)));
     }
 
     #[test]
@@ -339,6 +387,6 @@ mod tests {
     fn disabled_cache_stores_nothing() {
         let cache = Cache::new(None);
         cache.store("k", &sample()).unwrap();
-        assert_eq!(cache.load("k", &Device::Cpu).0, Lookup::Disabled);
+        assert_eq!(cache.load("k").0, Lookup::Disabled);
     }
 }

@@ -101,7 +101,7 @@ impl Patcher<'_> {
             let mut mlp_replacements = BTreeMap::new();
             for sender in &wiring.senders {
                 if let EdgeSender::Mlp(layer) = sender {
-                    let table = &self.reference.mlps[*layer];
+                    let table = self.reference.mlp(*layer)?;
                     let values = self.gather(rows, width, d, |s, p| table.at(s, p));
                     let values = Tensor::from_vec(values, (rows.len(), width, d), self.device)?;
                     mlp_replacements.insert(*layer, values);
@@ -197,7 +197,7 @@ impl Patcher<'_> {
                 }
             }
         }
-        let table = &self.reference.mlps[layer];
+        let table = self.reference.mlp(layer)?;
         let replacement = self.gather(rows, width, d, |s, p| table.at(s, p));
         Ok(MlpPatch {
             keep: Tensor::from_vec(keep, (rows.len(), width, 1), self.device)?,

@@ -2,15 +2,16 @@
 //! per template and position means (the paper's), global means, resampled activations, or
 //! zero.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use rand::SeedableRng;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::dsl::Ablation;
+use crate::eval::cache::{Array, Arrays};
 use crate::model::error::Result;
 use crate::model::{Batch, Capture, Interventions, ModelError, Output, Readout, Transformer};
 use crate::task::Dataset;
@@ -29,11 +30,20 @@ pub struct Table {
 
 impl Table {
     fn from_sums(sums: &[f64], sources: usize, seq: usize, width: usize) -> Self {
+        Self::new(
+            sums.iter().map(|v| *v as f32).collect(),
+            sources,
+            seq,
+            width,
+        )
+    }
+
+    fn new(values: Vec<f32>, sources: usize, seq: usize, width: usize) -> Self {
         Self {
             sources,
             seq,
             width,
-            values: sums.iter().map(|v| *v as f32).collect(),
+            values,
         }
     }
 
@@ -43,22 +53,18 @@ impl Table {
         &self.values[start..start + self.width]
     }
 
-    fn to_tensor(&self, device: &Device) -> Result<Tensor> {
-        Ok(Tensor::from_vec(
-            self.values.clone(),
-            (self.sources, self.seq, self.width),
-            device,
-        )?)
+    fn as_array(&self) -> Array<'_> {
+        Array {
+            shape: vec![self.sources, self.seq, self.width],
+            values: Cow::Borrowed(&self.values),
+        }
     }
 
-    fn from_tensor(tensor: &Tensor) -> Option<Self> {
-        let (sources, seq, width) = tensor.dims3().ok()?;
-        Some(Self {
-            sources,
-            seq,
-            width,
-            values: tensor.flatten_all().ok()?.to_vec1().ok()?,
-        })
+    fn from_array(array: Array<'static>) -> Option<Self> {
+        let &[sources, seq, width] = array.shape.as_slice() else {
+            return None;
+        };
+        Some(Self::new(array.values.into_owned(), sources, seq, width))
     }
 }
 
@@ -97,6 +103,45 @@ fn average_over_positions(sums: &mut [f64], seq: usize, position_count: f64) {
     let mean: Vec<f64> = sums[..width].iter().map(|v| v / position_count).collect();
     for row in sums.chunks_mut(width) {
         row.copy_from_slice(&mean);
+    }
+}
+
+/// One layer's (or the embeddings') reduced values, `[sources, seq, width]`.
+enum Values {
+    /// Weighted sums, in f64: several reference prompts add into each source.
+    Sums(Vec<f64>),
+    /// Each source is one reference prompt's own values, with weight 1 (resample), kept as
+    /// they are: the same f32 values the sums would round back to, in half the memory (up to
+    /// one source per prompt).
+    Copies(Vec<f32>),
+}
+
+impl Values {
+    fn zeros(len: usize, copies: bool) -> Self {
+        if copies {
+            Values::Copies(vec![0f32; len])
+        } else {
+            Values::Sums(vec![0f64; len])
+        }
+    }
+
+    /// Adds `weight × row` at `target` (for copies, whose weight is 1, sets it).
+    fn add(&mut self, target: usize, row: &[f32], weight: f64) {
+        match self {
+            Values::Sums(sums) => {
+                for (sum, value) in sums[target..target + row.len()].iter_mut().zip(row) {
+                    *sum += weight * *value as f64;
+                }
+            }
+            Values::Copies(values) => values[target..target + row.len()].copy_from_slice(row),
+        }
+    }
+
+    fn into_table(self, sources: usize, seq: usize, width: usize) -> Table {
+        match self {
+            Values::Sums(sums) => Table::from_sums(&sums, sources, seq, width),
+            Values::Copies(values) => Table::new(values, sources, seq, width),
+        }
     }
 }
 
@@ -142,7 +187,14 @@ impl ReferenceActivations {
                 let sources = Sources::of(dataset, *ablation, seed)?;
                 Ok(Reduction {
                     ablation: *ablation,
-                    sums: Sums::new(layers, sources.count, seq, heads * d_head, d),
+                    sums: Sums::new(
+                        layers,
+                        sources.count,
+                        seq,
+                        heads * d_head,
+                        d,
+                        sources.copies,
+                    ),
                     sources,
                     position_count: 0.0,
                 })
@@ -211,53 +263,73 @@ impl ReferenceActivations {
         Ok(slot.get_or_init(|| table))
     }
 
+    /// Lets go of the MLPs' replacement values, for a holder whose circuits neither list nor
+    /// wire an MLP (a hundred resampled prompts' MLP outputs take as much memory as their
+    /// heads' z); a pass that asks for them afterwards fails.
+    pub fn release_mlps(&mut self) {
+        self.mlps = Vec::new();
+    }
+
+    /// Layer `layer`'s MLP replacement values, unless let go of.
+    pub fn mlp(&self, layer: usize) -> Result<&Table> {
+        self.mlps.get(layer).ok_or_else(|| {
+            ModelError::Internal(format!(
+                "the MLP replacement values of layer {layer} were let go of"
+            ))
+        })
+    }
+
     /// The longest prompt the activations cover.
     pub fn seq(&self) -> usize {
         self.embeddings.seq
     }
 
-    /// The tables as tensors to cache (`source_of_prompt` too, to keep the cache
+    /// The tables as arrays to cache, borrowed (`source_of_prompt` too, to keep the cache
     /// self-contained).
-    pub fn to_tensors(&self) -> Result<BTreeMap<String, Tensor>> {
-        let device = &Device::Cpu;
-        let mut out = BTreeMap::new();
+    pub fn to_arrays(&self) -> Arrays<'_> {
+        let mut out = Arrays::new();
         for (layer, table) in self.head_z.iter().enumerate() {
-            out.insert(format!("head_z.{layer:03}"), table.to_tensor(device)?);
+            out.insert(format!("head_z.{layer:03}"), table.as_array());
             out.insert(
                 format!("head_sums.{layer:03}"),
-                self.head_sums[layer].to_tensor(device)?,
+                self.head_sums[layer].as_array(),
             );
         }
         for (layer, table) in self.mlps.iter().enumerate() {
-            out.insert(format!("mlps.{layer:03}"), table.to_tensor(device)?);
+            out.insert(format!("mlps.{layer:03}"), table.as_array());
         }
-        out.insert("embeddings".into(), self.embeddings.to_tensor(device)?);
+        out.insert("embeddings".into(), self.embeddings.as_array());
         let sources: Vec<f32> = self.source_of_prompt.iter().map(|s| *s as f32).collect();
-        let len = sources.len();
         out.insert(
             "source_of_prompt".into(),
-            Tensor::from_vec(sources, len, device)?,
+            Array {
+                shape: vec![sources.len()],
+                values: Cow::Owned(sources),
+            },
         );
-        Ok(out)
+        out
     }
 
-    /// The activations [`Self::to_tensors`] gave, for `model` (whose W_O maps the heads' z);
+    /// The activations [`Self::to_arrays`] gave, for `model` (whose W_O maps the heads' z);
     /// `None` where they do not fit it.
-    pub fn from_tensors(
+    pub fn from_arrays(
         ablation: Ablation,
-        tensors: BTreeMap<String, Tensor>,
+        mut arrays: Arrays<'static>,
         model: &Transformer,
     ) -> Option<Self> {
         let config = model.config();
         let (layers, heads) = (config.n_layer, config.n_head);
-        let table = |name: &str| Table::from_tensor(tensors.get(name)?);
-        let per_layer = |prefix: &str| -> Option<Vec<Table>> {
+        let mut table = |name: &str| Table::from_array(arrays.remove(name)?);
+        let mut per_layer = |prefix: &str| -> Option<Vec<Table>> {
             (0..layers)
                 .map(|l| table(&format!("{prefix}.{l:03}")))
                 .collect()
         };
-        let sources: Vec<f32> = tensors.get("source_of_prompt")?.to_vec1().ok()?;
         let head_z = per_layer("head_z")?;
+        let head_sums = per_layer("head_sums")?;
+        let mlps = per_layer("mlps")?;
+        let embeddings = table("embeddings")?;
+        let sources = arrays.remove("source_of_prompt")?.values;
         let output_weights = (0..layers)
             .map(|layer| model.head_output_weights(layer))
             .collect::<Result<Vec<_>>>()
@@ -274,9 +346,9 @@ impl ReferenceActivations {
             head_z,
             output_weights,
             results: empty_results(layers, heads),
-            head_sums: per_layer("head_sums")?,
-            mlps: per_layer("mlps")?,
-            embeddings: table("embeddings")?,
+            head_sums,
+            mlps,
+            embeddings,
             source_of_prompt: sources.iter().map(|s| *s as usize).collect(),
         })
     }
@@ -315,8 +387,10 @@ impl Reduction {
         let d_head = config.d_head();
         let sources = self.sources.count;
         if self.ablation == Ablation::GlobalMean {
-            for sums in self.sums.every_mut() {
-                average_over_positions(sums, seq, self.position_count);
+            for values in self.sums.every_mut() {
+                if let Values::Sums(sums) = values {
+                    average_over_positions(sums, seq, self.position_count);
+                }
             }
         }
         let Sums {
@@ -330,8 +404,8 @@ impl Reduction {
         let mut head_z = Vec::with_capacity(layers);
         let mut output_weights = Vec::with_capacity(layers);
         let mut head_totals = Vec::with_capacity(layers);
-        for (layer, z) in z_sums.iter().enumerate() {
-            let z = Table::from_sums(z, sources, seq, heads * d_head);
+        for (layer, z) in z_sums.into_iter().enumerate() {
+            let z = z.into_table(sources, seq, heads * d_head);
             let weights = model.head_output_weights(layer)?;
             let mut total = vec![0f64; sources * seq * d];
             for head in 0..heads {
@@ -351,10 +425,10 @@ impl Reduction {
             results: empty_results(layers, heads),
             head_sums: head_totals,
             mlps: mlp_sums
-                .iter()
-                .map(|sums| Table::from_sums(sums, sources, seq, d))
+                .into_iter()
+                .map(|values| values.into_table(sources, seq, d))
                 .collect(),
-            embeddings: Table::from_sums(&embed_sums, sources, seq, d),
+            embeddings: embed_sums.into_table(sources, seq, d),
             source_of_prompt: self.sources.of_prompt,
         })
     }
@@ -396,6 +470,8 @@ struct Sources {
     count: usize,
     of_prompt: Vec<usize>,
     weights: Vec<Vec<(usize, f64)>>,
+    /// Every source is one reference prompt's values, with weight 1.
+    copies: bool,
 }
 
 impl Sources {
@@ -416,12 +492,14 @@ impl Sources {
                         .iter()
                         .map(|p| vec![(p.group, 1.0 / sizes[p.group] as f64)])
                         .collect(),
+                    copies: false,
                 }
             }
             Ablation::GlobalMean => Self {
                 count: 1,
                 of_prompt: vec![0; dataset.prompts.len()],
                 weights: vec![vec![(0, 1.0)]; n],
+                copies: false,
             },
             Ablation::Resample => {
                 // Only the reference prompts drawn are sources, numbered as first drawn.
@@ -443,12 +521,14 @@ impl Sources {
                         .iter()
                         .map(|s| s.map(|s| vec![(s, 1.0)]).unwrap_or_default())
                         .collect(),
+                    copies: true,
                 }
             }
             Ablation::Zero => Self {
                 count: 1,
                 of_prompt: vec![0; dataset.prompts.len()],
                 weights: vec![Vec::new(); n],
+                copies: false,
             },
         })
     }
@@ -477,9 +557,9 @@ pub fn resample(dataset: &Dataset, seed: u64) -> Result<Vec<usize>> {
 /// each value at position `from` into position `to`.
 /// Weighted sums of the activations of reference prompts, per source, position and layer.
 struct Sums {
-    heads: Vec<Vec<f64>>,
-    mlps: Vec<Vec<f64>>,
-    embeddings: Vec<f64>,
+    heads: Vec<Values>,
+    mlps: Vec<Values>,
+    embeddings: Values,
     seq: usize,
     d: usize,
     head_width: usize,
@@ -510,11 +590,20 @@ impl PromptValues {
 impl Sums {
     /// Sums of `head_width` floats per position for the heads of each layer, `d` for the
     /// MLPs and the embeddings.
-    fn new(layers: usize, sources: usize, seq: usize, head_width: usize, d: usize) -> Self {
+    /// `copies`: each source is one reference prompt's own values, with weight 1.
+    fn new(
+        layers: usize,
+        sources: usize,
+        seq: usize,
+        head_width: usize,
+        d: usize,
+        copies: bool,
+    ) -> Self {
+        let zeros = |width: usize| Values::zeros(sources * seq * width, copies);
         Self {
-            heads: vec![vec![0f64; sources * seq * head_width]; layers],
-            mlps: vec![vec![0f64; sources * seq * d]; layers],
-            embeddings: vec![0f64; sources * seq * d],
+            heads: (0..layers).map(|_| zeros(head_width)).collect(),
+            mlps: (0..layers).map(|_| zeros(d)).collect(),
+            embeddings: zeros(d),
             seq,
             d,
             head_width,
@@ -552,7 +641,7 @@ impl Sums {
         }
     }
 
-    fn every_mut(&mut self) -> impl Iterator<Item = &mut Vec<f64>> {
+    fn every_mut(&mut self) -> impl Iterator<Item = &mut Values> {
         self.heads
             .iter_mut()
             .chain(self.mlps.iter_mut())
@@ -561,7 +650,7 @@ impl Sums {
 }
 
 fn accumulate(
-    sums: &mut [f64],
+    sums: &mut Values,
     values: &[f32],
     source: usize,
     seq: usize,
@@ -571,10 +660,7 @@ fn accumulate(
 ) {
     for &(from, to) in positions {
         let target = (source * seq + to) * width;
-        let row = &values[from * width..(from + 1) * width];
-        for (sum, value) in sums[target..target + width].iter_mut().zip(row) {
-            *sum += weight * *value as f64;
-        }
+        sums.add(target, &values[from * width..(from + 1) * width], weight);
     }
 }
 
@@ -643,8 +729,8 @@ pub fn load_or_compute_each(
     let mut found = Vec::with_capacity(ablations.len());
     let mut missing = Vec::new();
     for ablation in ablations {
-        let (lookup, tensors) = cache.load(&key(*ablation), &Device::Cpu);
-        let cached = tensors.and_then(|t| ReferenceActivations::from_tensors(*ablation, t, model));
+        let (lookup, arrays) = cache.load(&key(*ablation));
+        let cached = arrays.and_then(|a| ReferenceActivations::from_arrays(*ablation, a, model));
         if cached.is_none() {
             missing.push(*ablation);
         }
@@ -661,7 +747,7 @@ pub fn load_or_compute_each(
                     ModelError::Internal("fewer reference values computed than asked".into())
                 })?;
                 if let Err(reason) =
-                    cache.store(&key(activations.ablation), &activations.to_tensors()?)
+                    cache.store(&key(activations.ablation), &activations.to_arrays())
                 {
                     eprintln!("warning: could not cache reference activations: {reason}");
                 }

@@ -26,6 +26,10 @@ pub struct Runner<'a> {
     /// Recompute only the changed window of C's variants (on by default; off gives the plain
     /// path, to compare with).
     pub windows: bool,
+    /// Keep M's and C's passes as bases for the variants that extend them (on by default;
+    /// a caller that scores M and C alone turns it off: each base holds every layer's stream
+    /// for every prompt).
+    pub roots: bool,
     /// Called as variants are scored, with how many more are done (over every prompt).
     pub on_progress: Option<Box<dyn FnMut(usize) + 'a>>,
 }
@@ -67,6 +71,7 @@ impl<'a> Runner<'a> {
             prompts,
             groups,
             windows: true,
+            roots: true,
             on_progress: None,
         }
     }
@@ -97,6 +102,7 @@ impl<'a> Runner<'a> {
         let mut progress = Progress::new(self.on_progress.as_mut(), total);
         for (members, group) in &mut self.groups {
             group.windows = self.windows;
+            group.roots = self.roots;
             let mut report = |done: usize| progress.advance(done * members.len());
             let own = group.scores(variants, &mut report)?;
             for (all, own) in scores.iter_mut().zip(own) {
@@ -115,6 +121,7 @@ impl<'a> Runner<'a> {
         let mut progress = Progress::new(self.on_progress.as_mut(), total);
         for (members, group) in &mut self.groups {
             group.windows = self.windows;
+            group.roots = self.roots;
             let mut report = |done: usize| progress.advance(done * members.len());
             group.keep_bases(variants, &mut report)?;
         }

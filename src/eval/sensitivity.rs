@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::dsl::{Ablation, Circuit, Level, Mlps, Positions};
 use crate::eval::bootstrap::{Bootstrap, quantile};
 use crate::eval::check::{Bucket, Progress, by_family, by_group};
+use crate::eval::reference::ReferenceActivations;
 use crate::eval::runner::Runner;
 use crate::eval::schema::{Estimate, ReferenceCounts};
 use crate::eval::session::Session;
@@ -216,7 +217,12 @@ pub fn sensitivity(
         // scheme's values go with its cells (its lazily made head results can be a hundred
         // megabytes).
         let ablations: Vec<Ablation> = schemes.iter().map(|scheme| scheme.ablation).collect();
-        let references = session.activations_each(&dataset, &ablations)?;
+        let mut references = session.activations_each(&dataset, &ablations)?;
+        if !reads_mlp_replacements(circuit) {
+            references
+                .iter_mut()
+                .for_each(ReferenceActivations::release_mlps);
+        }
         for (scheme, reference) in schemes.iter().zip(references) {
             let ablation = scheme.ablation;
             for &(level, positions, in_grid) in &scheme.cells {
@@ -227,6 +233,8 @@ pub fn sensitivity(
                         let all: Vec<usize> = (0..dataset.prompts.len()).collect();
                         let mut runner =
                             Runner::new(model, &dataset, &reference, &shaped, level, all);
+                        // A cell scores M and C and nothing that extends them.
+                        runner.roots = false;
                         // F(M) knocks out nothing: one cell gives it for all.
                         if f_model.is_none() {
                             f_model = Some(runner.scores(&[Variant::model()])?.remove(0));
@@ -281,6 +289,12 @@ pub fn sensitivity(
         families: breakdown(by_family(&dataset)),
         templates: breakdown(by_group(&dataset)),
     })
+}
+
+/// Whether a check of `circuit` may read MLP replacement values: it lists MLPs (each replaced
+/// where it is not listed), or its edges name some (each wired MLP's Δ at edge level).
+fn reads_mlp_replacements(circuit: &Circuit) -> bool {
+    matches!(circuit.mlps, Mlps::Listed(_)) || !circuit.wired_mlps().is_empty()
 }
 
 /// The cells of one ablation scheme at one reference size: level and positions, and whether

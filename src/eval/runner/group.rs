@@ -31,6 +31,9 @@ use crate::task::{Dataset, MetricKind, Prompt};
 const MAX_TOKENS: usize = 1024;
 const MAX_ROWS: usize = 512;
 
+/// Positions per pass that only scores, at edge level (see `rows_per_pass`).
+const MAX_EDGE_TOKENS: usize = 256;
+
 /// Bases kept besides M and C (each holds every layer's residual stream for every prompt);
 /// the least recently made goes first. A greedy step's candidates resume from the current
 /// K's pair, never from an earlier step's.
@@ -54,6 +57,8 @@ pub(super) struct Group<'a> {
     /// Recompute only the changed window of C's variants (on by default; off gives the plain
     /// path, to compare with).
     pub windows: bool,
+    /// Keep M's and C's passes as bases when their scope is scored (see [`super::Runner`]).
+    pub roots: bool,
     /// Forward passes run so far (for tests and progress), and how many of them recomputed
     /// a window only.
     pub passes: usize,
@@ -228,6 +233,7 @@ impl<'a> Group<'a> {
             memo: HashMap::new(),
             bases: Vec::new(),
             windows: true,
+            roots: true,
             passes: 0,
             window_passes: 0,
             work: 0,
@@ -249,7 +255,8 @@ impl<'a> Group<'a> {
         // M and C first: the other variants of their scope build on them.
         for scope in [Scope::Model, Scope::Circuit] {
             let root = Variant::new(scope, Default::default());
-            if todo.iter().any(|v| v.scope == scope)
+            if self.roots
+                && todo.iter().any(|v| v.scope == scope)
                 && self.can_resume(scope)
                 && !self.bases.iter().any(|b| b.variant == root)
             {
@@ -716,21 +723,31 @@ impl<'a> Group<'a> {
         };
         let rows = self.rows(variants.len(), columns);
         let width = self.width(route);
-        let readout = self.readout(&rows)?;
         let output = match route {
-            Route::Full => {
-                let interventions = self.patcher().interventions(variants, &rows, self.seq)?;
-                self.model
-                    .forward(&self.batch(&rows)?, &interventions, capture, &readout)?
-            }
-            Route::Resume { base, layer } => {
-                let interventions = self.patcher().interventions(variants, &rows, self.seq)?;
-                let residual = &self.base(*base).residuals[*layer];
-                let stacked = Tensor::cat(&vec![residual.clone(); variants.len()], 0)?;
-                self.model
-                    .forward_from(*layer, stacked, &interventions, capture, &readout)?
+            Route::Full | Route::Resume { .. } => {
+                let per_pass = self.rows_per_pass(rows.len(), capture);
+                if per_pass >= rows.len() {
+                    self.stream_pass(variants, &rows, 0, route, capture)?
+                } else {
+                    // Scores only: the pieces' logits, one after the other.
+                    let mut logits = Vec::new();
+                    for (i, piece) in rows.chunks(per_pass).enumerate() {
+                        let output =
+                            self.stream_pass(variants, piece, i * per_pass, route, capture)?;
+                        logits.push(output.logits.ok_or_else(|| {
+                            model::ModelError::Internal("the pass read no logits".into())
+                        })?);
+                    }
+                    // Each piece is a pass; the last is counted with every pass below.
+                    self.passes += logits.len() - 1;
+                    model::Output {
+                        logits: Some(Tensor::cat(&logits, 0)?),
+                        ..Default::default()
+                    }
+                }
             }
             Route::Window { .. } | Route::Readout { .. } => {
+                let readout = self.readout(&rows)?;
                 self.window_passes += 1;
                 let interventions = self.patcher().interventions(variants, &rows, width)?;
                 let no_keys = KeyValues::default();
@@ -802,6 +819,60 @@ impl<'a> Group<'a> {
             .map(<[f64]>::to_vec)
             .collect();
         Ok((scores, output))
+    }
+
+    /// Rows per pass of a full or resumed pass of `rows` rows: at edge level a pass holds
+    /// each sender's replacement and Δ at every position, so a pass that only scores takes
+    /// at most `MAX_EDGE_TOKENS` positions (a prompt's score never depends on its batch).
+    fn rows_per_pass(&self, rows: usize, capture: Capture) -> usize {
+        let scores_only = !(capture.head_results
+            || capture.head_z
+            || capture.mlp_outputs
+            || capture.embeddings
+            || capture.residuals
+            || capture.patterns
+            || capture.key_values);
+        if self.level == Level::Edge && scores_only {
+            (MAX_EDGE_TOKENS / self.seq.max(1)).max(1)
+        } else {
+            rows
+        }
+    }
+
+    /// A full or resumed pass of `rows`, the rows from `first` on of the route's variants
+    /// one after the other.
+    fn stream_pass(
+        &self,
+        variants: &[Variant],
+        rows: &[Row],
+        first: usize,
+        route: &Route,
+        capture: Capture,
+    ) -> Result<model::Output> {
+        let readout = self.readout(rows)?;
+        let interventions = self.patcher().interventions(variants, rows, self.seq)?;
+        match route {
+            Route::Resume { base, layer } => {
+                let residual = &self.base(*base).residuals[*layer];
+                let n = self.prompts.len();
+                // The base's stream of each row's prompt: a run of prompts, wrapping at each
+                // next variant's rows.
+                let mut pieces = Vec::new();
+                let mut at = first;
+                while at < first + rows.len() {
+                    let end = (first + rows.len()).min((at / n + 1) * n);
+                    pieces.push(residual.narrow(0, at % n, end - at)?);
+                    at = end;
+                }
+                let stream = Tensor::cat(&pieces, 0)?;
+                Ok(self
+                    .model
+                    .forward_from(*layer, stream, &interventions, capture, &readout)?)
+            }
+            _ => Ok(self
+                .model
+                .forward(&self.batch(rows)?, &interventions, capture, &readout)?),
+        }
     }
 
     /// Each row's columns of `stream` (`[prompts, seq, d]` with `per_prompt`, one row per

@@ -149,17 +149,7 @@ fn cells_match_the_reference_implementation() {
     let f = Fixture::ioi(9, CIRCUIT);
     let (dir, circuit) = (f.dir.path(), &f.circuit);
     let (n, seed) = (8, 2);
-    let report = report(&[
-        f.circuit_file(),
-        "--model",
-        f.model(),
-        "--n",
-        &n.to_string(),
-        "--seed",
-        &seed.to_string(),
-        "--bootstrap",
-        "20",
-    ]);
+    let report = fixture_report(&f, (n, seed));
     // One size per (scheme, level, positions), a different one each time.
     let checked = cells_agree_with_the_evaluator(&f, &report, (n, seed), |i, cell| {
         cell["ablation"] == "zero" || i % 5 == (i / 5) % 5
@@ -252,7 +242,16 @@ edge d, mlp.1 -> logits
 ",
     );
     let (n, seed) = (8, 2);
-    let report = report(&[
+    let report = fixture_report(&f, (n, seed));
+    let checked = cells_agree_with_the_evaluator(&f, &report, (n, seed), |_, cell| {
+        cell["level"] == "edge" && cell["ablation"] != "global-mean"
+    });
+    assert!(checked >= 20, "{checked} cells checked");
+}
+
+/// The report on `f`'s circuit and model, `n` prompts made with `seed`.
+fn fixture_report(f: &Fixture, (n, seed): (usize, u64)) -> Value {
+    report(&[
         f.circuit_file(),
         "--model",
         f.model(),
@@ -262,11 +261,7 @@ edge d, mlp.1 -> logits
         &seed.to_string(),
         "--bootstrap",
         "20",
-    ]);
-    let checked = cells_agree_with_the_evaluator(&f, &report, (n, seed), |_, cell| {
-        cell["level"] == "edge" && cell["ablation"] != "global-mean"
-    });
-    assert!(checked >= 20, "{checked} cells checked");
+    ])
 }
 
 /// Checks F(C) and the ratio of each cell of `report` that `wanted` picks (by index and

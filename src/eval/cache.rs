@@ -277,8 +277,16 @@ fn decode(mut file: std::fs::File, key: &str) -> Result<Arrays<'static>, String>
             return Err(format!("tensor {name} is not f32"));
         }
         let (start, end) = stored.data_offsets;
-        let count: usize = stored.shape.iter().product();
-        if end < start || end - start != count as u64 * 4 || data_start + end > length {
+        // Checked: the header is untrusted, and no shape or offset may overflow.
+        let bytes = stored
+            .shape
+            .iter()
+            .try_fold(4u64, |bytes, dim| bytes.checked_mul(*dim as u64));
+        let fits = bytes.is_some_and(|bytes| end.checked_sub(start) == Some(bytes))
+            && data_start
+                .checked_add(end)
+                .is_some_and(|last| last <= length);
+        if !fits {
             return Err(format!("tensor {name} does not fit the file"));
         }
         let mut bytes = vec![0u8; (end - start) as usize];
@@ -375,6 +383,30 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(matches!(cache.load(&key).0, Lookup::Corrupt(_)));
+    }
+
+    #[test]
+    fn a_header_whose_shapes_or_offsets_overflow_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::new(Some(dir.path().to_path_buf()));
+        let huge = u64::MAX;
+        for (shape, offsets) in [
+            (format!("[{huge}, 2]"), "[0, 8]".to_string()),
+            ("[2]".to_string(), format!("[0, {huge}]")),
+            ("[2]".to_string(), format!("[{huge}, 7]")),
+        ] {
+            let header = format!(
+                r#"{{"__metadata__":{{"{KEY}":"k"}},"a":{{"dtype":"F32","shape":{shape},"data_offsets":{offsets}}}}}"#
+            );
+            let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+            bytes.extend(header.as_bytes());
+            bytes.extend([0u8; 8]);
+            std::fs::write(dir.path().join("k.safetensors"), &bytes).unwrap();
+            assert!(
+                matches!(cache.load("k").0, Lookup::Corrupt(_)),
+                "{shape} {offsets}"
+            );
+        }
     }
 
     #[test]

@@ -823,7 +823,8 @@ impl<'a> Group<'a> {
 
     /// Rows per pass of a full or resumed pass of `rows` rows: at edge level a pass holds
     /// each sender's replacement and Δ at every position, so a pass that only scores takes
-    /// at most `MAX_EDGE_TOKENS` positions (a prompt's score never depends on its batch).
+    /// at most `MAX_EDGE_TOKENS` positions (a prompt's score depends on its batch only
+    /// through the rounding of the matrix products, about 1e-7 relative).
     fn rows_per_pass(&self, rows: usize, capture: Capture) -> usize {
         let scores_only = !(capture.head_results
             || capture.head_z

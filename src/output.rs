@@ -2,19 +2,12 @@
 //! runs at once never share one), written, then moved over the target, so a reader or an
 //! interrupted run never sees half a file.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` whole. A file that was there keeps its permissions; a new one
 /// gets the usual 0644 (tempfile's own are 0600).
 pub fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_whole_with(path, |temporary| {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(temporary)?
-            .write_all(bytes)
-    })
+    write_whole_with(path, |temporary| std::fs::write(temporary, bytes))
 }
 
 /// [`write_whole`] for a writer that takes a path (and writes the file in pieces): `write`

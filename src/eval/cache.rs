@@ -84,7 +84,9 @@ impl Cache {
             );
             if let Ok(json) = serde_json::to_vec_pretty(&known) {
                 // Remembering is an optimisation: a failed write costs a re-read next time.
-                let _ = write_whole(&dir.join(DIGESTS), &json);
+                let _ = write_whole_with(&dir.join(DIGESTS), |temporary| {
+                    std::fs::write(temporary, &json)
+                });
             }
         }
         Ok(sha256)
@@ -174,7 +176,7 @@ impl View for &Array<'_> {
 
     /// One array's bytes at a time, made as the file is written.
     fn data(&self) -> Cow<'_, [u8]> {
-        Cow::Owned(self.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        Cow::Owned(le_bytes(&self.values))
     }
 
     fn data_len(&self) -> usize {
@@ -231,11 +233,15 @@ fn checksum(arrays: &Arrays) -> String {
             hasher.update((*dim as u64).to_le_bytes());
         }
         for chunk in array.values.chunks(4096) {
-            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
-            hasher.update(&bytes);
+            hasher.update(le_bytes(chunk));
         }
     }
     format!("{:x}", hasher.finalize())
+}
+
+/// The bytes of `values` as a file stores them.
+fn le_bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// Where one array of a safetensors file lies, as its header says.
@@ -310,15 +316,8 @@ fn decode(mut file: std::fs::File, key: &str) -> Result<Arrays<'static>, String>
     Ok(arrays)
 }
 
-/// Writes a cache file whole, making the cache's directory on the first write.
-fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    crate::output::write_whole(path, bytes)
-}
-
-/// [`crate::output::write_whole_with`], making the cache's directory on the first write.
+/// Writes a cache file whole ([`crate::output::write_whole_with`]), making the cache's
+/// directory on the first write.
 fn write_whole_with(
     path: &Path,
     write: impl FnOnce(&Path) -> std::io::Result<()>,

@@ -185,16 +185,11 @@ impl ReferenceActivations {
             .iter()
             .map(|ablation| {
                 let sources = Sources::of(dataset, *ablation, seed)?;
+                // A resample source is one drawn reference prompt, with weight 1.
+                let copies = *ablation == Ablation::Resample;
                 Ok(Reduction {
                     ablation: *ablation,
-                    sums: Sums::new(
-                        layers,
-                        sources.count,
-                        seq,
-                        heads * d_head,
-                        d,
-                        sources.copies,
-                    ),
+                    sums: Sums::new(layers, sources.count, seq, heads * d_head, d, copies),
                     sources,
                     position_count: 0.0,
                 })
@@ -470,8 +465,6 @@ struct Sources {
     count: usize,
     of_prompt: Vec<usize>,
     weights: Vec<Vec<(usize, f64)>>,
-    /// Every source is one reference prompt's values, with weight 1.
-    copies: bool,
 }
 
 impl Sources {
@@ -492,14 +485,12 @@ impl Sources {
                         .iter()
                         .map(|p| vec![(p.group, 1.0 / sizes[p.group] as f64)])
                         .collect(),
-                    copies: false,
                 }
             }
             Ablation::GlobalMean => Self {
                 count: 1,
                 of_prompt: vec![0; dataset.prompts.len()],
                 weights: vec![vec![(0, 1.0)]; n],
-                copies: false,
             },
             Ablation::Resample => {
                 // Only the reference prompts drawn are sources, numbered as first drawn.
@@ -521,14 +512,12 @@ impl Sources {
                         .iter()
                         .map(|s| s.map(|s| vec![(s, 1.0)]).unwrap_or_default())
                         .collect(),
-                    copies: true,
                 }
             }
             Ablation::Zero => Self {
                 count: 1,
                 of_prompt: vec![0; dataset.prompts.len()],
                 weights: vec![Vec::new(); n],
-                copies: false,
             },
         })
     }

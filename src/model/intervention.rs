@@ -293,7 +293,7 @@ pub struct KeyValues {
 }
 
 /// What a pass records on the way.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Capture {
     /// Every head's real result per layer, `[rows, seq, heads, d_model]`.
     pub head_results: bool,

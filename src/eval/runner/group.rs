@@ -826,14 +826,7 @@ impl<'a> Group<'a> {
     /// at most `MAX_EDGE_TOKENS` positions (a prompt's score depends on its batch only
     /// through the rounding of the matrix products, about 1e-7 relative).
     fn rows_per_pass(&self, rows: usize, capture: Capture) -> usize {
-        let scores_only = !(capture.head_results
-            || capture.head_z
-            || capture.mlp_outputs
-            || capture.embeddings
-            || capture.residuals
-            || capture.patterns
-            || capture.key_values);
-        if self.level == Level::Edge && scores_only {
+        if self.level == Level::Edge && capture == Capture::default() {
             (MAX_EDGE_TOKENS / self.seq.max(1)).max(1)
         } else {
             rows

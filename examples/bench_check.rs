@@ -17,10 +17,11 @@ use circuitcheck::catalog::Catalog;
 use circuitcheck::dsl::{FileSystem, Loader};
 use circuitcheck::eval::cache::Cache;
 use circuitcheck::eval::check::{Progress, check};
+use circuitcheck::eval::readout::readout;
 use circuitcheck::eval::reference::load_or_compute;
 use circuitcheck::eval::schema::Options;
-use circuitcheck::model::{LoadedModel, ModelFiles};
-use circuitcheck::task::Task;
+use circuitcheck::model::{Batch, Capture, Interventions, LoadedModel, ModelFiles, Transformer};
+use circuitcheck::task::{Dataset, Task};
 use circuitcheck::testing::write_hub_shaped;
 
 /// Times each phase and counts its variants, passes and work, so the printout says where the
@@ -237,16 +238,65 @@ fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error
         &mut phases,
     )?;
     phases.finish();
+    let total = start.elapsed().as_secs_f64();
     println!(
-        "  total {:.1} s, {} forward passes ({} random K sets, greedy budget {}, minimality budget {})",
-        start.elapsed().as_secs_f64(),
+        "  total {total:.1} s, {} forward passes ({} random K sets, greedy budget {}, minimality budget {})",
         report.forward_passes,
         options.random_sets,
         options.greedy_budget,
         options.minimality_budget
     );
     println!("  {}", peak());
+    // Whether the time is the plan's work or each pass's cost: the work at the rate of one
+    // plain pass (an upper estimate of the compute alone: passes that replace heads compute
+    // fewer of them, about 0.7 of a plain pass for IOI's circuit).
+    let pass = plain_pass_seconds(&loaded.model, &dataset)?;
+    let work = phases.work.1 as f64 / phases.full_pass as f64 + 1.0;
+    println!(
+        "  one plain full pass {pass:.2} s (median of 3); the work, {work:.1} full passes with the reference's, at that rate {:.1} s ({:.0} % of the total)",
+        work * pass,
+        100.0 * work * pass / total
+    );
     Ok(())
+}
+
+/// Seconds of one pass over every prompt with no intervention, reading the metric's logits:
+/// prompts of one length a batch, so nothing is padded (median of 3 after a warm-up).
+fn plain_pass_seconds(
+    model: &Transformer,
+    dataset: &Dataset,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let mut by_length: std::collections::BTreeMap<usize, Vec<_>> = Default::default();
+    for prompt in &dataset.prompts {
+        by_length
+            .entry(prompt.tokens.len())
+            .or_default()
+            .push(prompt);
+    }
+    let device = model.device();
+    let batches = by_length
+        .values()
+        .map(|prompts| {
+            let sequences: Vec<Vec<u32>> = prompts.iter().map(|p| p.tokens.clone()).collect();
+            let rows: Vec<_> = prompts.iter().map(|p| (*p, p.end())).collect();
+            Ok((
+                Batch::new(&sequences, device)?,
+                readout(dataset.metric, &rows, device)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
+    let mut seconds = Vec::new();
+    for run in 0..4 {
+        let at = Instant::now();
+        for (batch, readout) in &batches {
+            model.forward(batch, &Interventions::none(), Capture::default(), readout)?;
+        }
+        if run > 0 {
+            seconds.push(at.elapsed().as_secs_f64());
+        }
+    }
+    seconds.sort_by(f64::total_cmp);
+    Ok(seconds[1])
 }
 
 /// The process's peak resident set so far (`VmHWM`), where the system reports it.

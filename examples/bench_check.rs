@@ -14,13 +14,14 @@ use std::time::Instant;
 use candle_core::Device;
 use circuitcheck::catalog;
 use circuitcheck::catalog::Catalog;
-use circuitcheck::dsl::{FileSystem, Loader};
+use circuitcheck::dsl::{Circuit, FileSystem, Level, Loader};
 use circuitcheck::eval::cache::Cache;
 use circuitcheck::eval::check::{Progress, check};
-use circuitcheck::eval::readout::readout;
-use circuitcheck::eval::reference::load_or_compute;
+use circuitcheck::eval::reference::{ReferenceActivations, load_or_compute};
+use circuitcheck::eval::runner::Runner;
 use circuitcheck::eval::schema::Options;
-use circuitcheck::model::{Batch, Capture, Interventions, LoadedModel, ModelFiles, Transformer};
+use circuitcheck::eval::variant::Variant;
+use circuitcheck::model::{LoadedModel, ModelFiles, Transformer};
 use circuitcheck::task::{Dataset, Task};
 use circuitcheck::testing::write_hub_shaped;
 
@@ -250,7 +251,7 @@ fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error
     // Whether the time is the plan's work or each pass's cost: the work at the rate of one
     // plain pass (an upper estimate of the compute alone: passes that replace heads compute
     // fewer of them, about 0.7 of a plain pass for IOI's circuit).
-    let pass = plain_pass_seconds(&loaded.model, &dataset)?;
+    let pass = plain_pass_seconds(&loaded.model, &dataset, &reference, &circuit)?;
     let work = phases.work.1 as f64 / phases.full_pass as f64 + 1.0;
     println!(
         "  one plain full pass {pass:.2} s (median of 3); the work, {work:.1} full passes with the reference's, at that rate {:.1} s ({:.0} % of the total)",
@@ -260,37 +261,21 @@ fn run(dir: &Path, n: usize, options: &Options) -> Result<(), Box<dyn std::error
     Ok(())
 }
 
-/// Seconds of one pass over every prompt with no intervention, reading the metric's logits:
-/// prompts of one length a batch, so nothing is padded (median of 3 after a warm-up).
+/// Seconds of one plain pass over every prompt: F(M) as a check computes it, keeping no base
+/// (median of 3 after a warm-up; a fresh runner each time, so nothing is remembered).
 fn plain_pass_seconds(
     model: &Transformer,
     dataset: &Dataset,
+    reference: &ReferenceActivations,
+    circuit: &Circuit,
 ) -> Result<f64, Box<dyn std::error::Error>> {
-    let mut by_length: std::collections::BTreeMap<usize, Vec<_>> = Default::default();
-    for prompt in &dataset.prompts {
-        by_length
-            .entry(prompt.tokens.len())
-            .or_default()
-            .push(prompt);
-    }
-    let device = model.device();
-    let batches = by_length
-        .values()
-        .map(|prompts| {
-            let sequences: Vec<Vec<u32>> = prompts.iter().map(|p| p.tokens.clone()).collect();
-            let rows: Vec<_> = prompts.iter().map(|p| (*p, p.end())).collect();
-            Ok((
-                Batch::new(&sequences, device)?,
-                readout(dataset.metric, &rows, device)?,
-            ))
-        })
-        .collect::<Result<Vec<_>, Box<dyn std::error::Error>>>()?;
     let mut seconds = Vec::new();
     for run in 0..4 {
+        let all = (0..dataset.prompts.len()).collect();
+        let mut runner = Runner::new(model, dataset, reference, circuit, Level::Node, all);
+        runner.roots = false;
         let at = Instant::now();
-        for (batch, readout) in &batches {
-            model.forward(batch, &Interventions::none(), Capture::default(), readout)?;
-        }
+        runner.scores(&[Variant::model()])?;
         if run > 0 {
             seconds.push(at.elapsed().as_secs_f64());
         }
